@@ -1,0 +1,262 @@
+//! RabbitMQ plumbing: connecting, declaring the topology, and a publisher that only reports
+//! success once the broker has confirmed (and routed) every message.
+//!
+//! Topology (names from [`AmqpConfig`]):
+//! - `<exchange>` (topic, durable): change messages, routing key `<type>.<operation>`.
+//! - `<queue>` (quorum, durable): bound with `#`; its dead letters go to `<exchange>.dlx`.
+//! - `<exchange>.dlx` (direct) → `<queue>.dead` (quorum): poison messages, with the reason.
+
+use std::time::Duration;
+
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::config::AmqpConfig;
+use crate::retry::{RetryPolicy, Transience, retry};
+
+/// A redelivery loop (a message that crashes every worker that takes it) ends in the dead-letter
+/// queue after this many deliveries.
+pub const DELIVERY_LIMIT: i64 = 20;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AmqpError {
+    #[error("rabbitmq: {0}")]
+    Lapin(#[from] lapin::Error),
+    #[error("rabbitmq did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("rabbitmq refused message {0}")]
+    Nacked(Uuid),
+    #[error("message {0} was not routed to any queue (is the queue declared and bound?)")]
+    Unroutable(Uuid),
+}
+
+impl Transience for AmqpError {
+    fn is_transient(&self) -> bool {
+        true
+    }
+}
+
+/// Connects once, with a bounded wait (an unreachable host must not hang a caller).
+pub async fn connect(cfg: &AmqpConfig, name: &str) -> Result<Connection, AmqpError> {
+    let props = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&cfg.amqp_url, props)).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(AmqpError::Timeout(CONNECT_TIMEOUT)),
+    }
+}
+
+/// Connects, waiting with backoff while the broker is not up yet (start-up only).
+pub async fn connect_with_retry(cfg: &AmqpConfig, name: &str) -> Result<Connection, AmqpError> {
+    retry(RetryPolicy::STARTUP, "connect to rabbitmq", || connect(cfg, name)).await
+}
+
+fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in entries {
+        t.insert(ShortString::from(*k), v.clone());
+    }
+    t
+}
+
+fn long(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.to_owned()))
+}
+
+/// Declares exchanges, queues and bindings. Idempotent; both binaries call it on every
+/// (re)connect so that a broker that lost its state is set up again.
+pub async fn declare_topology(ch: &Channel, cfg: &AmqpConfig) -> Result<(), AmqpError> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        cfg.amqp_exchange.as_str().into(),
+        ExchangeKind::Topic,
+        durable,
+        FieldTable::default(),
+    )
+    .await?;
+    let dlx = cfg.dead_letter_exchange();
+    ch.exchange_declare(
+        dlx.as_str().into(),
+        ExchangeKind::Direct,
+        durable,
+        FieldTable::default(),
+    )
+    .await?;
+
+    let queue_opts = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let dead = cfg.dead_letter_queue();
+    ch.queue_declare(
+        dead.as_str().into(),
+        queue_opts,
+        table(&[("x-queue-type", long("quorum"))]),
+    )
+    .await?;
+    ch.queue_bind(
+        dead.as_str().into(),
+        dlx.as_str().into(),
+        dead.as_str().into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+
+    ch.queue_declare(
+        cfg.amqp_queue.as_str().into(),
+        queue_opts,
+        table(&[
+            ("x-queue-type", long("quorum")),
+            ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+            ("x-dead-letter-exchange", long(&dlx)),
+            ("x-dead-letter-routing-key", long(&dead)),
+        ]),
+    )
+    .await?;
+    ch.queue_bind(
+        cfg.amqp_queue.as_str().into(),
+        cfg.amqp_exchange.as_str().into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One message to publish.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub message_id: Uuid,
+    pub tenant_id: Uuid,
+    pub routing_key: String,
+    pub payload: Vec<u8>,
+}
+
+/// Persistent JSON message with its id and tenant in the properties, so the broker UI and the
+/// dead-letter tooling can show them without parsing the body.
+pub fn properties(message_id: Uuid, tenant_id: Uuid, extra: &[(&str, AMQPValue)]) -> BasicProperties {
+    let mut headers = table(&[("tenant_id", long(&tenant_id.to_string()))]);
+    for (k, v) in extra {
+        headers.insert(ShortString::from(*k), v.clone());
+    }
+    BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_message_id(message_id.to_string().into())
+        .with_headers(headers)
+}
+
+/// Publishes change messages with confirms and `mandatory`, reconnecting lazily: a failure drops
+/// the connection and the next call builds a new one (topology included).
+pub struct Publisher {
+    cfg: AmqpConfig,
+    name: String,
+    conn: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl Publisher {
+    pub fn new(cfg: AmqpConfig, name: impl Into<String>) -> Self {
+        Self {
+            cfg,
+            name: name.into(),
+            conn: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &AmqpConfig {
+        &self.cfg
+    }
+
+    /// Whether a usable connection is open right now (does not try to connect).
+    pub async fn is_connected(&self) -> bool {
+        let guard = self.conn.lock().await;
+        guard
+            .as_ref()
+            .is_some_and(|(c, ch)| c.status().connected() && ch.status().connected())
+    }
+
+    /// Returns an open confirming channel, connecting if needed.
+    pub async fn channel(&self) -> Result<Channel, AmqpError> {
+        let mut guard = self.conn.lock().await;
+        if let Some((c, ch)) = guard.as_ref() {
+            if c.status().connected() && ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        if let Some((c, _)) = guard.take() {
+            let _ = c.close(200, "reconnecting".into()).await;
+        }
+        let conn = connect(&self.cfg, &self.name).await?;
+        let ch = conn.create_channel().await?;
+        declare_topology(&ch, &self.cfg).await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        tracing::info!(exchange = %self.cfg.amqp_exchange, "connected to rabbitmq");
+        *guard = Some((conn, ch.clone()));
+        Ok(ch)
+    }
+
+    async fn reset(&self) {
+        if let Some((c, _)) = self.conn.lock().await.take() {
+            let _ = c.close(200, "publish failed".into()).await;
+        }
+    }
+
+    /// Publishes every message (pipelined) and waits for all confirms. `Ok` means the broker has
+    /// stored and routed each one; on any error some may still have arrived, which is harmless
+    /// because consumers ignore versions they have already applied.
+    pub async fn publish(&self, batch: &[Outgoing]) -> Result<(), AmqpError> {
+        let result = self.publish_inner(batch).await;
+        if result.is_err() {
+            self.reset().await;
+        }
+        result
+    }
+
+    async fn publish_inner(&self, batch: &[Outgoing]) -> Result<(), AmqpError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ch = self.channel().await?;
+        let mut pending = Vec::with_capacity(batch.len());
+        for m in batch {
+            let confirm = ch
+                .basic_publish(
+                    self.cfg.amqp_exchange.as_str().into(),
+                    m.routing_key.as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &m.payload,
+                    properties(m.message_id, m.tenant_id, &[]),
+                )
+                .await?;
+            pending.push((m.message_id, confirm));
+        }
+        for (id, confirm) in pending {
+            let confirmation = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+                Ok(c) => c?,
+                Err(_) => return Err(AmqpError::Timeout(CONFIRM_TIMEOUT)),
+            };
+            if confirmation.is_nack() {
+                return Err(AmqpError::Nacked(id));
+            }
+            if confirmation.take_message().is_some() {
+                return Err(AmqpError::Unroutable(id));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! Postgres connections: pool set-up, waiting for the server at start-up, and the one place that
+//! decides which database errors are worth retrying.
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, Statement};
+
+use crate::config::DatabaseConfig;
+use crate::retry::{RetryPolicy, Transience, retry};
+
+const PG: sea_orm::DbBackend = sea_orm::DbBackend::Postgres;
+
+/// Builds a statement with `$1..$n` placeholders.
+pub fn stmt(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(PG, sql, values)
+}
+
+/// Opens the pool, waiting with backoff while Postgres is not reachable yet.
+pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(cfg.database_url.clone());
+    opts.max_connections(cfg.database_max_connections)
+        .min_connections(1)
+        .acquire_timeout(cfg.acquire_timeout())
+        .connect_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        // Statements carry user attributes; they are not routine log material.
+        .sqlx_logging(false);
+    retry(RetryPolicy::STARTUP, "connect to postgres", || {
+        let opts = opts.clone();
+        async move {
+            let db = Database::connect(opts).await.map_err(Retryable)?;
+            db.execute_unprepared("select 1").await.map_err(Retryable)?;
+            Ok(db)
+        }
+    })
+    .await
+    .map_err(|e: Retryable| e.0)
+}
+
+/// At start-up any failure to reach the server is worth waiting for (DNS not ready, server
+/// still starting, database being created by the container entrypoint).
+struct Retryable(DbErr);
+impl std::fmt::Display for Retryable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl Transience for Retryable {
+    fn is_transient(&self) -> bool {
+        true
+    }
+}
+
+/// SQLSTATE of a database error, if the error came from the server.
+pub fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.deref() {
+            sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Name of the violated unique constraint, if that is what happened.
+pub fn unique_violation(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.deref() {
+            sea_orm::sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                Some(db.constraint().unwrap_or_default().to_owned())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Transience for DbErr {
+    /// Transient: the server or the network is unavailable, the pool is exhausted, or the
+    /// transaction lost a serialisation or deadlock race. Everything else (constraint violations,
+    /// type errors, bad SQL) fails the same way when retried.
+    fn is_transient(&self) -> bool {
+        match self {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                use sea_orm::sqlx::Error as X;
+                match e.deref() {
+                    X::Io(_)
+                    | X::Tls(_)
+                    | X::PoolTimedOut
+                    | X::PoolClosed
+                    | X::WorkerCrashed
+                    | X::Protocol(_) => true,
+                    X::Database(db) => db.code().is_some_and(|c| is_transient_sqlstate(&c)),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Class 08 connection exceptions, 40 transaction rollbacks (serialisation failure, deadlock),
+/// 53 insufficient resources, 57P0x operator intervention (shutdown, crash recovery).
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("40") || code.starts_with("53") || code.starts_with("57P")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_and_rollback_classes_are_transient() {
+        for c in ["08006", "40001", "40P01", "53300", "57P01", "57P03"] {
+            assert!(is_transient_sqlstate(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn constraint_and_syntax_errors_are_permanent() {
+        for c in ["23505", "23503", "42601", "22P02"] {
+            assert!(!is_transient_sqlstate(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn pool_exhaustion_is_transient() {
+        assert!(DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout).is_transient());
+        assert!(!DbErr::Custom("x".into()).is_transient());
+    }
+}

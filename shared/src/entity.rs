@@ -1,0 +1,3 @@
+//! sea-orm entities for the tables other code reads through the ORM.
+
+pub mod product_user;

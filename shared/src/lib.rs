@@ -1,0 +1,12 @@
+//! Pieces shared by `scim-api` and `scim-worker`: configuration, database and broker plumbing,
+//! the change message both sides agree on, and the retry policy.
+
+pub mod amqp;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod messages;
+pub mod migration;
+pub mod retry;
+pub mod shutdown;
+pub mod telemetry;
