@@ -1,1 +1,2 @@
+mod scim;
 fn main() {}

@@ -1,0 +1,47 @@
+//! The SCIM 2.0 protocol as pure code (RFC 7643 schemas, RFC 7644 filters, PATCH and lists):
+//! no I/O here, so every rule is unit-tested in isolation.
+
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod resource;
+pub mod schema;
+pub mod user;
+
+/// Why a request is not acceptable, in RFC 7644 §3.12 terms. The api maps it to a 400/409 SCIM
+/// error; `detail` is shown to the IdP admin, so it says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Invalid {
+    pub kind: Kind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    InvalidSyntax,
+    InvalidValue,
+    InvalidFilter,
+    InvalidPath,
+    NoTarget,
+    Mutability,
+    TooMany,
+}
+
+impl Kind {
+    pub fn scim_type(self) -> &'static str {
+        match self {
+            Kind::InvalidSyntax => "invalidSyntax",
+            Kind::InvalidValue => "invalidValue",
+            Kind::InvalidFilter => "invalidFilter",
+            Kind::InvalidPath => "invalidPath",
+            Kind::NoTarget => "noTarget",
+            Kind::Mutability => "mutability",
+            Kind::TooMany => "tooMany",
+        }
+    }
+}
+
+pub fn invalid(kind: Kind, detail: impl Into<String>) -> Invalid {
+    Invalid { kind, detail: detail.into() }
+}

@@ -1,0 +1,1 @@
+//! RFC 7644 §3.5.2 PATCH (placeholder; being written).

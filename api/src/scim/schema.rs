@@ -1,0 +1,181 @@
+//! Attribute definitions of the schemas this server implements (RFC 7643 §4.1, §4.3). They drive
+//! input normalisation (canonical names, types, mutability), filters and PATCH paths.
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Boolean,
+    DateTime,
+    Reference,
+    Complex,
+    Binary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    ReadOnly,
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+#[derive(Debug)]
+pub struct Attr {
+    pub name: &'static str,
+    pub ty: Type,
+    pub multi: bool,
+    pub case_exact: bool,
+    pub required: bool,
+    pub mutability: Mutability,
+    pub sub: &'static [Attr],
+}
+
+impl Attr {
+    /// Finds a sub-attribute by name, ignoring case (attribute names are case-insensitive).
+    pub fn sub_attr(&self, name: &str) -> Option<&'static Attr> {
+        find(self.sub, name)
+    }
+}
+
+pub fn find(attrs: &'static [Attr], name: &str) -> Option<&'static Attr> {
+    attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
+const fn s(name: &'static str) -> Attr {
+    Attr { name, ty: Type::String, multi: false, case_exact: false, required: false, mutability: Mutability::ReadWrite, sub: &[] }
+}
+const fn b(name: &'static str) -> Attr {
+    Attr { ty: Type::Boolean, ..s(name) }
+}
+const fn r(name: &'static str) -> Attr {
+    Attr { ty: Type::Reference, case_exact: true, ..s(name) }
+}
+const fn complex(name: &'static str, sub: &'static [Attr]) -> Attr {
+    Attr { ty: Type::Complex, sub, ..s(name) }
+}
+const fn multi(name: &'static str, sub: &'static [Attr]) -> Attr {
+    Attr { ty: Type::Complex, multi: true, sub, ..s(name) }
+}
+
+const MULTI_SUB: &[Attr] = &[s("value"), s("display"), s("type"), b("primary")];
+const PHOTO_SUB: &[Attr] = &[r("value"), s("display"), s("type"), b("primary")];
+const CERT_SUB: &[Attr] = &[
+    Attr { ty: Type::Binary, case_exact: true, ..s("value") },
+    s("display"),
+    s("type"),
+    b("primary"),
+];
+const ADDRESS_SUB: &[Attr] = &[
+    s("formatted"),
+    s("streetAddress"),
+    s("locality"),
+    s("region"),
+    s("postalCode"),
+    s("country"),
+    s("type"),
+    b("primary"),
+];
+const NAME_SUB: &[Attr] = &[
+    s("formatted"),
+    s("familyName"),
+    s("givenName"),
+    s("middleName"),
+    s("honorificPrefix"),
+    s("honorificSuffix"),
+];
+const GROUP_REF_SUB: &[Attr] = &[
+    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("value") },
+    Attr { mutability: Mutability::ReadOnly, ..r("$ref") },
+    Attr { mutability: Mutability::ReadOnly, ..s("display") },
+    Attr { mutability: Mutability::ReadOnly, ..s("type") },
+];
+const META_SUB: &[Attr] = &[
+    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("resourceType") },
+    Attr { mutability: Mutability::ReadOnly, ty: Type::DateTime, ..s("created") },
+    Attr { mutability: Mutability::ReadOnly, ty: Type::DateTime, ..s("lastModified") },
+    Attr { mutability: Mutability::ReadOnly, ..r("location") },
+    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("version") },
+];
+
+/// Attributes every resource has (RFC 7643 §3.1); all read-only.
+pub const COMMON: &[Attr] = &[
+    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("id") },
+    Attr { case_exact: true, ..s("externalId") },
+    Attr { mutability: Mutability::ReadOnly, ..complex("meta", META_SUB) },
+];
+
+/// Core User (RFC 7643 §4.1), without the common attributes.
+pub const USER: &[Attr] = &[
+    Attr { required: true, ..s("userName") },
+    complex("name", NAME_SUB),
+    s("displayName"),
+    s("nickName"),
+    r("profileUrl"),
+    s("title"),
+    s("userType"),
+    s("preferredLanguage"),
+    s("locale"),
+    s("timezone"),
+    b("active"),
+    Attr { mutability: Mutability::WriteOnly, case_exact: true, ..s("password") },
+    multi("emails", MULTI_SUB),
+    multi("phoneNumbers", MULTI_SUB),
+    multi("ims", MULTI_SUB),
+    multi("photos", PHOTO_SUB),
+    multi("addresses", ADDRESS_SUB),
+    Attr { mutability: Mutability::ReadOnly, ..multi("groups", GROUP_REF_SUB) },
+    multi("entitlements", MULTI_SUB),
+    multi("roles", MULTI_SUB),
+    multi("x509Certificates", CERT_SUB),
+];
+
+const MANAGER_SUB: &[Attr] = &[
+    Attr { case_exact: true, ..s("value") },
+    r("$ref"),
+    Attr { mutability: Mutability::ReadOnly, ..s("displayName") },
+];
+
+/// Enterprise User extension (RFC 7643 §4.3).
+pub const ENTERPRISE_USER: &[Attr] = &[
+    s("employeeNumber"),
+    s("costCenter"),
+    s("organization"),
+    s("division"),
+    s("department"),
+    complex("manager", MANAGER_SUB),
+];
+
+/// A resource type's schemas: the core attributes, plus each extension with its URN.
+pub struct ResourceSchema {
+    pub core_urn: &'static str,
+    pub core: &'static [Attr],
+    pub extensions: &'static [(&'static str, &'static [Attr])],
+}
+
+pub const USER_RESOURCE: ResourceSchema = ResourceSchema {
+    core_urn: USER_SCHEMA,
+    core: USER,
+    extensions: &[(ENTERPRISE_USER_SCHEMA, ENTERPRISE_USER)],
+};
+
+impl ResourceSchema {
+    /// Looks a top-level attribute up among the core and common attributes.
+    pub fn core_attr(&self, name: &str) -> Option<&'static Attr> {
+        find(self.core, name).or_else(|| find(COMMON, name))
+    }
+
+    /// The canonical URN and attributes of an extension, matched case-insensitively.
+    pub fn extension(&self, urn: &str) -> Option<(&'static str, &'static [Attr])> {
+        self.extensions.iter().find(|(u, _)| u.eq_ignore_ascii_case(urn)).copied()
+    }
+
+    pub fn is_core_urn(&self, urn: &str) -> bool {
+        self.core_urn.eq_ignore_ascii_case(urn)
+    }
+}
