@@ -1,2 +1,85 @@
+//! `scim-api`: the SCIM endpoint, and the tenant/token admin commands.
+
+mod cli;
+mod directory;
+mod error;
+mod extract;
+mod outbox;
+mod routes;
 mod scim;
-fn main() {}
+mod startup;
+mod state;
+mod tokens;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    shared::telemetry::init(cli.log.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "scim-api failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Some(c) => c,
+        None => Command::Serve(Box::new(ServeArgs::from_env())),
+    };
+    match command {
+        Command::Serve(args) => serve(&cli.db, &args).await,
+        Command::Healthcheck { url } => Ok(shared::healthcheck::check(&url)?),
+        Command::Tenant(TenantCommand::Create { name }) => {
+            let db = admin_db(&cli.db).await?;
+            let issued = tokens::create_tenant(&db, &name).await?;
+            print_json(&json!(issued))
+        }
+        Command::Token(TokenCommand::Rotate { tenant }) => {
+            let db = admin_db(&cli.db).await?;
+            let issued = tokens::rotate(&db, tenant).await?;
+            print_json(&json!(issued))
+        }
+        Command::Token(TokenCommand::Revoke { tenant }) => {
+            let db = admin_db(&cli.db).await?;
+            let revoked = tokens::revoke(&db, tenant).await?;
+            print_json(&json!({"tenant_id": tenant, "revoked": revoked}))
+        }
+    }
+}
+
+async fn admin_db(cfg: &shared::config::DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = shared::db::connect(cfg).await.context("connecting to postgres")?;
+    shared::migration::migrate_directory(&db)
+        .await
+        .context("migrating the directory schema")?;
+    Ok(db)
+}
+
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{v}")?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn serve(db: &shared::config::DatabaseConfig, args: &ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shared::shutdown::on_signal();
+    let app = startup::Application::build(db, args, shutdown).await?;
+    let addr = app.local_addr()?;
+    tracing::info!(%addr, "scim-api listening");
+    // The bound address on stdout lets tests and scripts use port 0.
+    print_json(&json!({"listening": addr.to_string()}))?;
+    app.run().await
+}

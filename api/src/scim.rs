@@ -43,5 +43,8 @@ impl Kind {
 }
 
 pub fn invalid(kind: Kind, detail: impl Into<String>) -> Invalid {
-    Invalid { kind, detail: detail.into() }
+    Invalid {
+        kind,
+        detail: detail.into(),
+    }
 }

@@ -5,6 +5,7 @@ pub mod amqp;
 pub mod config;
 pub mod db;
 pub mod entity;
+pub mod healthcheck;
 pub mod messages;
 pub mod migration;
 pub mod retry;

@@ -1,1 +1,54 @@
-fn main() {}
+//! `scim-worker`: applies SCIM change messages from RabbitMQ to the product database.
+
+mod apply;
+mod cli;
+mod consumer;
+mod dlq;
+mod http;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command, RunArgs};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    shared::telemetry::init(cli.log.log_format);
+    let result = match cli.command {
+        Some(Command::Healthcheck { url }) => shared::healthcheck::check(&url).map_err(Into::into),
+        Some(Command::Run(args)) => run(*args).await,
+        None => run(RunArgs::from_env()).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "scim-worker failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let shutdown = shared::shutdown::on_signal();
+    let db = shared::db::connect(&args.product_db())
+        .await
+        .context("connecting to the product database")?;
+    shared::migration::migrate_product(&db)
+        .await
+        .context("migrating the product schema")?;
+    if let Some(addr) = &args.http_addr {
+        http::serve(addr, shutdown.clone()).await?;
+    }
+    let worker = consumer::Worker {
+        db,
+        amqp: args.amqp.clone(),
+        prefetch: args.prefetch,
+        shutdown,
+    };
+    worker.run().await;
+    tracing::info!("scim-worker stopped");
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! List requests (RFC 7644 §3.4.2): paging parameters, attribute projection, and the
+//! ListResponse envelope.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::schema::LIST_RESPONSE_SCHEMA;
+use super::{Invalid, Kind, invalid};
+
+/// Page size when the client gives none, and the most we return in one page (advertised in
+/// /ServiceProviderConfig as filter.maxResults).
+pub const DEFAULT_COUNT: i64 = 100;
+pub const MAX_COUNT: i64 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    /// 1-based; values below 1 are treated as 1 (RFC 7644 §3.4.2.4).
+    pub start_index: i64,
+    /// 0 asks for totalResults only.
+    pub count: i64,
+    pub attributes: Vec<String>,
+    pub excluded_attributes: Vec<String>,
+}
+
+impl ListParams {
+    /// Reads the query string. Parameter names are matched case-insensitively, as some clients
+    /// send `startindex` or `Count`.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, Invalid> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let int = |name: &str, default: i64| -> Result<i64, Invalid> {
+            match get(name).map(str::trim) {
+                None | Some("") => Ok(default),
+                Some(s) => s.parse::<i64>().map_err(|_| {
+                    invalid(
+                        Kind::InvalidValue,
+                        format!("'{name}' must be an integer, got '{s}'"),
+                    )
+                }),
+            }
+        };
+        let start_index = int("startIndex", 1)?.max(1);
+        let count = int("count", DEFAULT_COUNT)?.clamp(0, MAX_COUNT);
+        let filter = get("filter")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            filter,
+            start_index,
+            count,
+            attributes: split_list(get("attributes")),
+            excluded_attributes: split_list(get("excludedAttributes")),
+        })
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.start_index - 1
+    }
+}
+
+fn split_list(v: Option<&str>) -> Vec<String> {
+    v.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
+/// Applies `attributes` / `excludedAttributes` to a rendered resource. `id`, `schemas` and
+/// `meta` are always returned. Names may be `attr`, `attr.sub` or URN-qualified.
+pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> Value {
+    let Value::Object(obj) = resource else {
+        return resource;
+    };
+    const ALWAYS: [&str; 3] = ["id", "schemas", "meta"];
+    let always = |k: &str| ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k));
+    let mut out = Map::new();
+    if !attributes.is_empty() {
+        for (k, v) in &obj {
+            if always(k) {
+                out.insert(k.clone(), v.clone());
+                continue;
+            }
+            if let Some(v) = select(k, v, attributes) {
+                out.insert(k.clone(), v);
+            }
+        }
+    } else {
+        out = obj;
+    }
+    for name in excluded {
+        let (top, sub) = split_name(name);
+        if always(top) {
+            continue;
+        }
+        let Some(key) = out.keys().find(|k| k.eq_ignore_ascii_case(top)).cloned() else {
+            continue;
+        };
+        match sub {
+            None => {
+                out.remove(&key);
+            }
+            Some(sub) => {
+                if let Some(Value::Object(inner)) = out.get_mut(&key)
+                    && let Some(sk) = inner.keys().find(|k| k.eq_ignore_ascii_case(sub)).cloned()
+                {
+                    inner.remove(&sk);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Splits `urn:...:User:attr.sub` or `attr.sub` into the top-level key and an optional sub.
+fn split_name(name: &str) -> (&str, Option<&str>) {
+    if super::resource::is_urn(name) {
+        // `urn:...:User:department` addresses an attribute inside the extension object.
+        if let Some(idx) = name.rfind(':') {
+            let (urn, attr) = (&name[..idx], &name[idx + 1..]);
+            if attr.contains('.') || urn.ends_with("2.0") {
+                return (name, None);
+            }
+            return (urn, Some(attr));
+        }
+    }
+    match name.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (name, None),
+    }
+}
+
+fn select(key: &str, value: &Value, attributes: &[String]) -> Option<Value> {
+    let mut subs: Vec<&str> = Vec::new();
+    for a in attributes {
+        if a.eq_ignore_ascii_case(key) {
+            return Some(value.clone());
+        }
+        let (top, sub) = split_name(a);
+        if top.eq_ignore_ascii_case(key) {
+            match sub {
+                Some(s) => subs.push(s),
+                None => return Some(value.clone()),
+            }
+        }
+    }
+    if subs.is_empty() {
+        return None;
+    }
+    let pick = |v: &Value| -> Value {
+        match v {
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    };
+    Some(match value {
+        Value::Array(items) => Value::Array(items.iter().map(pick).collect()),
+        v => pick(v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn paging_defaults_and_bounds() {
+        let p = ListParams::from_query(&q(&[])).unwrap();
+        assert_eq!((p.start_index, p.count), (1, DEFAULT_COUNT));
+        let p = ListParams::from_query(&q(&[("startIndex", "0"), ("count", "5000")])).unwrap();
+        assert_eq!((p.start_index, p.count), (1, MAX_COUNT));
+        let p = ListParams::from_query(&q(&[("startindex", "3"), ("Count", "-2")])).unwrap();
+        assert_eq!((p.start_index, p.count), (3, 0));
+    }
+
+    #[test]
+    fn non_numeric_paging_is_an_invalid_value() {
+        assert_eq!(
+            ListParams::from_query(&q(&[("count", "ten")])).unwrap_err().kind,
+            Kind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn the_list_response_has_integer_counters() {
+        let r = list_response(7, 1, vec![json!({"id": "a"}), json!({"id": "b"})]);
+        assert_eq!(r["totalResults"], 7);
+        assert_eq!(r["itemsPerPage"], 2);
+        assert_eq!(r["startIndex"], 1);
+    }
+
+    #[test]
+    fn projection_keeps_id_schemas_and_meta() {
+        let r = json!({"id": "1", "schemas": [], "meta": {}, "userName": "a", "name": {"givenName": "A", "familyName": "B"}});
+        let p = project(r.clone(), &["name.givenName".into()], &[]);
+        assert_eq!(
+            p,
+            json!({"id": "1", "schemas": [], "meta": {}, "name": {"givenName": "A"}})
+        );
+        let p = project(r, &[], &["name".into(), "id".into()]);
+        assert_eq!(p, json!({"id": "1", "schemas": [], "meta": {}, "userName": "a"}));
+    }
+}

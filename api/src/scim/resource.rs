@@ -17,7 +17,10 @@ pub const MAX_MULTI_VALUES: usize = 100;
 /// Normalises a whole resource body.
 pub fn normalize(schema: &ResourceSchema, input: &Value) -> Result<Map<String, Value>, Invalid> {
     let Value::Object(obj) = input else {
-        return Err(invalid(Kind::InvalidSyntax, "the request body must be a JSON object"));
+        return Err(invalid(
+            Kind::InvalidSyntax,
+            "the request body must be a JSON object",
+        ));
     };
     let mut out = Map::new();
     for (key, value) in obj {
@@ -77,7 +80,10 @@ fn check_schemas(value: &Value) -> Result<(), Invalid> {
     match value {
         Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
         Value::Null => Ok(()),
-        _ => Err(invalid(Kind::InvalidSyntax, "'schemas' must be an array of schema URNs")),
+        _ => Err(invalid(
+            Kind::InvalidSyntax,
+            "'schemas' must be an array of schema URNs",
+        )),
     }
 }
 
@@ -96,7 +102,10 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
     if items.len() > MAX_MULTI_VALUES {
         return Err(invalid(
             Kind::InvalidValue,
-            format!("'{path}' has {} values; at most {MAX_MULTI_VALUES} are accepted", items.len()),
+            format!(
+                "'{path}' has {} values; at most {MAX_MULTI_VALUES} are accepted",
+                items.len()
+            ),
         ));
     }
     let mut out = Vec::with_capacity(items.len());
@@ -105,9 +114,15 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
             out.push(v);
         }
     }
-    let primaries = out.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
+    let primaries = out
+        .iter()
+        .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
+        .count();
     if primaries > 1 {
-        return Err(invalid(Kind::InvalidValue, format!("'{path}' has more than one value marked primary")));
+        return Err(invalid(
+            Kind::InvalidValue,
+            format!("'{path}' has more than one value marked primary"),
+        ));
     }
     Ok((!out.is_empty()).then_some(Value::Array(out)))
 }
@@ -129,7 +144,10 @@ fn normalize_single(attr: &Attr, value: &Value, path: &str) -> Result<Option<Val
             // Entra ID sends "True"/"False".
             Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
             Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
-            _ => Err(invalid(Kind::InvalidValue, format!("'{path}' must be a boolean (true or false)"))),
+            _ => Err(invalid(
+                Kind::InvalidValue,
+                format!("'{path}' must be a boolean (true or false)"),
+            )),
         },
         Type::String | Type::Reference | Type::Binary | Type::DateTime => match value {
             Value::String(s) if s.is_empty() => Ok(None),
@@ -172,11 +190,19 @@ fn check_string(s: &str, path: &str) -> Result<(), Invalid> {
     if s.len() > MAX_STRING_BYTES {
         return Err(invalid(
             Kind::InvalidValue,
-            format!("'{path}' is {} bytes long; at most {MAX_STRING_BYTES} are accepted", s.len()),
+            format!(
+                "'{path}' is {} bytes long; at most {MAX_STRING_BYTES} are accepted",
+                s.len()
+            ),
         ));
     }
-    if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(invalid(Kind::InvalidValue, format!("'{path}' contains control characters")));
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(invalid(
+            Kind::InvalidValue,
+            format!("'{path}' contains control characters"),
+        ));
     }
     Ok(())
 }
@@ -215,8 +241,14 @@ mod tests {
         let err = norm(json!({"userName": 5})).unwrap_err();
         assert_eq!(err.kind, Kind::InvalidValue);
         assert!(err.detail.contains("userName"));
-        assert_eq!(norm(json!({"userName": "a", "active": 1})).unwrap_err().kind, Kind::InvalidValue);
-        assert_eq!(norm(json!({"userName": "a", "emails": [7]})).unwrap_err().kind, Kind::InvalidValue);
+        assert_eq!(
+            norm(json!({"userName": "a", "active": 1})).unwrap_err().kind,
+            Kind::InvalidValue
+        );
+        assert_eq!(
+            norm(json!({"userName": "a", "emails": [7]})).unwrap_err().kind,
+            Kind::InvalidValue
+        );
     }
 
     #[test]
@@ -228,7 +260,8 @@ mod tests {
     #[test]
     fn a_manager_with_only_a_display_name_is_no_manager() {
         let out =
-            norm(json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": {"displayName": "Boss"}}})).unwrap();
+            norm(json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": {"displayName": "Boss"}}}))
+                .unwrap();
         assert!(out.get(ENTERPRISE_USER_SCHEMA).is_none());
     }
 

@@ -48,25 +48,53 @@ pub fn find(attrs: &'static [Attr], name: &str) -> Option<&'static Attr> {
 }
 
 const fn s(name: &'static str) -> Attr {
-    Attr { name, ty: Type::String, multi: false, case_exact: false, required: false, mutability: Mutability::ReadWrite, sub: &[] }
+    Attr {
+        name,
+        ty: Type::String,
+        multi: false,
+        case_exact: false,
+        required: false,
+        mutability: Mutability::ReadWrite,
+        sub: &[],
+    }
 }
 const fn b(name: &'static str) -> Attr {
-    Attr { ty: Type::Boolean, ..s(name) }
+    Attr {
+        ty: Type::Boolean,
+        ..s(name)
+    }
 }
 const fn r(name: &'static str) -> Attr {
-    Attr { ty: Type::Reference, case_exact: true, ..s(name) }
+    Attr {
+        ty: Type::Reference,
+        case_exact: true,
+        ..s(name)
+    }
 }
 const fn complex(name: &'static str, sub: &'static [Attr]) -> Attr {
-    Attr { ty: Type::Complex, sub, ..s(name) }
+    Attr {
+        ty: Type::Complex,
+        sub,
+        ..s(name)
+    }
 }
 const fn multi(name: &'static str, sub: &'static [Attr]) -> Attr {
-    Attr { ty: Type::Complex, multi: true, sub, ..s(name) }
+    Attr {
+        ty: Type::Complex,
+        multi: true,
+        sub,
+        ..s(name)
+    }
 }
 
 const MULTI_SUB: &[Attr] = &[s("value"), s("display"), s("type"), b("primary")];
 const PHOTO_SUB: &[Attr] = &[r("value"), s("display"), s("type"), b("primary")];
 const CERT_SUB: &[Attr] = &[
-    Attr { ty: Type::Binary, case_exact: true, ..s("value") },
+    Attr {
+        ty: Type::Binary,
+        case_exact: true,
+        ..s("value")
+    },
     s("display"),
     s("type"),
     b("primary"),
@@ -90,29 +118,74 @@ const NAME_SUB: &[Attr] = &[
     s("honorificSuffix"),
 ];
 const GROUP_REF_SUB: &[Attr] = &[
-    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("value") },
-    Attr { mutability: Mutability::ReadOnly, ..r("$ref") },
-    Attr { mutability: Mutability::ReadOnly, ..s("display") },
-    Attr { mutability: Mutability::ReadOnly, ..s("type") },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        case_exact: true,
+        ..s("value")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..r("$ref")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..s("display")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..s("type")
+    },
 ];
 const META_SUB: &[Attr] = &[
-    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("resourceType") },
-    Attr { mutability: Mutability::ReadOnly, ty: Type::DateTime, ..s("created") },
-    Attr { mutability: Mutability::ReadOnly, ty: Type::DateTime, ..s("lastModified") },
-    Attr { mutability: Mutability::ReadOnly, ..r("location") },
-    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("version") },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        case_exact: true,
+        ..s("resourceType")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ty: Type::DateTime,
+        ..s("created")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ty: Type::DateTime,
+        ..s("lastModified")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..r("location")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        case_exact: true,
+        ..s("version")
+    },
 ];
 
 /// Attributes every resource has (RFC 7643 §3.1); all read-only.
 pub const COMMON: &[Attr] = &[
-    Attr { mutability: Mutability::ReadOnly, case_exact: true, ..s("id") },
-    Attr { case_exact: true, ..s("externalId") },
-    Attr { mutability: Mutability::ReadOnly, ..complex("meta", META_SUB) },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        case_exact: true,
+        ..s("id")
+    },
+    Attr {
+        case_exact: true,
+        ..s("externalId")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..complex("meta", META_SUB)
+    },
 ];
 
 /// Core User (RFC 7643 §4.1), without the common attributes.
 pub const USER: &[Attr] = &[
-    Attr { required: true, ..s("userName") },
+    Attr {
+        required: true,
+        ..s("userName")
+    },
     complex("name", NAME_SUB),
     s("displayName"),
     s("nickName"),
@@ -123,22 +196,35 @@ pub const USER: &[Attr] = &[
     s("locale"),
     s("timezone"),
     b("active"),
-    Attr { mutability: Mutability::WriteOnly, case_exact: true, ..s("password") },
+    Attr {
+        mutability: Mutability::WriteOnly,
+        case_exact: true,
+        ..s("password")
+    },
     multi("emails", MULTI_SUB),
     multi("phoneNumbers", MULTI_SUB),
     multi("ims", MULTI_SUB),
     multi("photos", PHOTO_SUB),
     multi("addresses", ADDRESS_SUB),
-    Attr { mutability: Mutability::ReadOnly, ..multi("groups", GROUP_REF_SUB) },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..multi("groups", GROUP_REF_SUB)
+    },
     multi("entitlements", MULTI_SUB),
     multi("roles", MULTI_SUB),
     multi("x509Certificates", CERT_SUB),
 ];
 
 const MANAGER_SUB: &[Attr] = &[
-    Attr { case_exact: true, ..s("value") },
+    Attr {
+        case_exact: true,
+        ..s("value")
+    },
     r("$ref"),
-    Attr { mutability: Mutability::ReadOnly, ..s("displayName") },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..s("displayName")
+    },
 ];
 
 /// Enterprise User extension (RFC 7643 §4.3).
@@ -172,7 +258,10 @@ impl ResourceSchema {
 
     /// The canonical URN and attributes of an extension, matched case-insensitively.
     pub fn extension(&self, urn: &str) -> Option<(&'static str, &'static [Attr])> {
-        self.extensions.iter().find(|(u, _)| u.eq_ignore_ascii_case(urn)).copied()
+        self.extensions
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(urn))
+            .copied()
     }
 
     pub fn is_core_urn(&self, urn: &str) -> bool {

@@ -1,0 +1,129 @@
+//! Command line and environment configuration of `scim-api`.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use shared::config::{AmqpConfig, DatabaseConfig, LogConfig};
+use uuid::Uuid;
+
+use crate::outbox::relay::RelayConfig;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scim-api",
+    version,
+    about = "SCIM 2.0 provisioning endpoint (Okta, Entra ID)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(Box<ServeArgs>),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage a tenant's API token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Exit 0 if the server at URL answers 200 (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant and its first token; prints {"tenant_id", "token"}. The token is shown once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Issue a new token and revoke the old one at once; prints {"tenant_id", "token"}.
+    Rotate {
+        #[arg(long)]
+        tenant: Uuid,
+    },
+    /// Revoke the tenant's token(s): every request with them is refused from now on.
+    Revoke {
+        #[arg(long)]
+        tenant: Uuid,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+
+    /// Address to listen on; port 0 picks a free port (the bound address is printed on stdout).
+    #[arg(long, env = "SCIM_BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: String,
+
+    /// Externally visible origin, e.g. https://scim.example.com, used in resource locations.
+    /// Without it, locations are built from the request's Host header.
+    #[arg(long, env = "SCIM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests running longer are abandoned with 503 (Okta gives up after 60 s).
+    #[arg(long, env = "SCIM_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// Requests processed at once; more wait in line.
+    #[arg(long, env = "SCIM_MAX_CONCURRENCY", default_value_t = 256)]
+    pub max_concurrency: usize,
+
+    /// How often the outbox relay looks for unpublished changes.
+    #[arg(long, env = "OUTBOX_RELAY_INTERVAL_MS", default_value_t = 1_000)]
+    pub relay_interval_ms: u64,
+
+    /// Unpublished changes younger than this are left to the fast path.
+    #[arg(long, env = "OUTBOX_RELAY_GRACE_MS", default_value_t = 2_000)]
+    pub relay_grace_ms: u64,
+
+    /// Published outbox rows are deleted after this many seconds.
+    #[arg(long, env = "OUTBOX_RETENTION_SECS", default_value_t = 86_400)]
+    pub outbox_retention_secs: u64,
+}
+
+impl ServeArgs {
+    pub fn relay(&self) -> RelayConfig {
+        RelayConfig {
+            interval: Duration::from_millis(self.relay_interval_ms),
+            grace: Duration::from_millis(self.relay_grace_ms),
+            retention: Duration::from_secs(self.outbox_retention_secs),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl ServeArgs {
+    /// Settings for a bare `scim-api` (no subcommand): everything from the environment.
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Only::parse_from(["scim-api"]).args
+    }
+}

@@ -1,0 +1,5 @@
+//! The SCIM directory in Postgres (`scim` schema). Every write goes through here, together with
+//! its outbox row, in one transaction.
+
+pub mod user_filter;
+pub mod users;

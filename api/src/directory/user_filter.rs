@@ -1,0 +1,408 @@
+//! Translates a parsed SCIM filter on Users into a SQL condition over `scim.users`, so filtering
+//! happens in Postgres (indexed for userName, externalId and id) and never by loading a tenant.
+//! Values are always bound parameters; attribute names come from the schema, never from input.
+
+use sea_orm::Value as SqlValue;
+use serde_json::Value;
+
+use crate::scim::filter::{AttrPath, CompareOp, Filter};
+use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
+use crate::scim::{Invalid, Kind, invalid, user};
+
+pub struct SqlFilter {
+    pub sql: String,
+    pub values: Vec<SqlValue>,
+}
+
+/// `first_param` is the number of the first `$n` placeholder this condition may use.
+pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid> {
+    let mut b = Builder {
+        values: Vec::new(),
+        first: first_param,
+    };
+    let sql = b.filter(filter, "resource")?;
+    Ok(SqlFilter {
+        sql,
+        values: b.values,
+    })
+}
+
+struct Builder {
+    values: Vec<SqlValue>,
+    first: usize,
+}
+
+/// Where an attribute lives: a typed column, or a path inside the `resource` document.
+enum Target {
+    Id,
+    UserName,
+    ExternalId,
+    Active,
+    Timestamp(&'static str),
+    Json {
+        keys: Vec<&'static str>,
+        attr: &'static Attr,
+    },
+    /// A multi-valued attribute; `sub` is the sub-attribute compared (default `value`).
+    Multi {
+        keys: Vec<&'static str>,
+        sub: &'static Attr,
+    },
+}
+
+fn unsupported(detail: String) -> Invalid {
+    invalid(Kind::InvalidFilter, detail)
+}
+
+impl Builder {
+    fn bind(&mut self, v: impl Into<SqlValue>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.first + self.values.len() - 1)
+    }
+
+    fn filter(&mut self, f: &Filter, doc: &str) -> Result<String, Invalid> {
+        Ok(match f {
+            Filter::And(a, b) => format!("({} and {})", self.filter(a, doc)?, self.filter(b, doc)?),
+            Filter::Or(a, b) => format!("({} or {})", self.filter(a, doc)?, self.filter(b, doc)?),
+            Filter::Not(a) => format!("(not coalesce({}, false))", self.filter(a, doc)?),
+            Filter::Present(path) => self.present(path)?,
+            Filter::Compare { path, op, value } => self.compare(path, *op, value)?,
+            Filter::ValuePath { path, filter } => self.value_path(path, filter)?,
+        })
+    }
+
+    fn target(&self, path: &AttrPath) -> Result<Target, Invalid> {
+        let unknown = || unsupported(format!("unknown attribute '{}' in filter", display(path)));
+        let (ext_urn, attrs) = match &path.urn {
+            None => (None, None),
+            Some(urn) if USER_RESOURCE.is_core_urn(urn) => (None, None),
+            Some(urn) => {
+                let (u, a) = USER_RESOURCE.extension(urn).ok_or_else(unknown)?;
+                (Some(u), Some(a))
+            }
+        };
+        let attr = match attrs {
+            Some(a) => schema::find(a, &path.attr),
+            None => USER_RESOURCE.core_attr(&path.attr),
+        }
+        .ok_or_else(unknown)?;
+        if ext_urn.is_none() && path.sub.is_none() {
+            match attr.name {
+                "id" => return Ok(Target::Id),
+                "userName" => return Ok(Target::UserName),
+                "externalId" => return Ok(Target::ExternalId),
+                "active" => return Ok(Target::Active),
+                "password" => return Err(unsupported("'password' cannot be filtered on".into())),
+                _ => {}
+            }
+        }
+        if attr.name == "meta" {
+            return match path.sub.as_deref().and_then(|s| attr.sub_attr(s)).map(|a| a.name) {
+                Some("created") => Ok(Target::Timestamp("created_at")),
+                Some("lastModified") => Ok(Target::Timestamp("updated_at")),
+                _ => Err(unsupported(format!(
+                    "filtering on '{}' is not supported",
+                    display(path)
+                ))),
+            };
+        }
+        let mut keys: Vec<&'static str> = ext_urn.into_iter().collect();
+        keys.push(attr.name);
+        if attr.multi {
+            let sub_name = path.sub.as_deref().unwrap_or("value");
+            let sub = attr.sub_attr(sub_name).ok_or_else(unknown)?;
+            return Ok(Target::Multi { keys, sub });
+        }
+        match (&path.sub, attr.ty) {
+            (Some(s), Type::Complex) => {
+                let sub = attr.sub_attr(s).ok_or_else(unknown)?;
+                keys.push(sub.name);
+                Ok(Target::Json { keys, attr: sub })
+            }
+            (Some(_), _) => Err(unknown()),
+            (None, Type::Complex) => match attr.sub_attr("value") {
+                Some(sub) => {
+                    keys.push("value");
+                    Ok(Target::Json { keys, attr: sub })
+                }
+                None => Err(unsupported(format!(
+                    "'{}' is complex: name a sub-attribute",
+                    attr.name
+                ))),
+            },
+            (None, _) => Ok(Target::Json { keys, attr }),
+        }
+    }
+
+    fn present(&mut self, path: &AttrPath) -> Result<String, Invalid> {
+        Ok(match self.target(path)? {
+            Target::Id | Target::UserName | Target::Active | Target::Timestamp(_) => "true".into(),
+            Target::ExternalId => "(external_id is not null and external_id <> '')".into(),
+            Target::Json { keys, .. } => {
+                format!("(coalesce({}, '') <> '')", json_text("resource", &keys))
+            }
+            Target::Multi { keys, sub } => format!(
+                "exists (select 1 from jsonb_array_elements({}) e where coalesce(e->>'{}', '') <> '')",
+                json_array("resource", &keys),
+                sub.name
+            ),
+        })
+    }
+
+    fn compare(&mut self, path: &AttrPath, op: CompareOp, value: &Value) -> Result<String, Invalid> {
+        let target = self.target(path)?;
+        let shown = display(path);
+        match target {
+            Target::Id => {
+                let s = expect_str(value, &shown)?;
+                match (op, uuid::Uuid::parse_str(s)) {
+                    (CompareOp::Eq, Ok(id)) => Ok(format!("id = {}", self.bind(id))),
+                    (CompareOp::Ne, Ok(id)) => Ok(format!("id <> {}", self.bind(id))),
+                    (CompareOp::Eq, Err(_)) => Ok("false".into()),
+                    (CompareOp::Ne, Err(_)) => Ok("true".into()),
+                    _ => self.text_compare("id::text", op, s, true),
+                }
+            }
+            Target::UserName => {
+                let folded = user::fold(expect_str(value, &shown)?);
+                self.text_compare("user_name_key", op, &folded, true)
+            }
+            Target::ExternalId => {
+                let s = expect_str(value, &shown)?.to_owned();
+                self.text_compare("external_id", op, &s, true)
+            }
+            Target::Active => {
+                let b = expect_bool(value, &shown)?;
+                match op {
+                    CompareOp::Eq => Ok(format!("active = {}", self.bind(b))),
+                    CompareOp::Ne => Ok(format!("active <> {}", self.bind(b))),
+                    _ => Err(unsupported(format!(
+                        "'{shown}' is a boolean: only eq and ne apply"
+                    ))),
+                }
+            }
+            Target::Timestamp(col) => {
+                let s = expect_str(value, &shown)?;
+                let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+                    unsupported(format!(
+                        "'{shown}' compares with an RFC 3339 date-time, got '{s}'"
+                    ))
+                })?;
+                let p = self.bind(t.with_timezone(&chrono::Utc));
+                Ok(format!("{col} {} {p}", ordering_sql(op, &shown)?))
+            }
+            Target::Json { keys, attr } => {
+                self.json_compare(&json_text("resource", &keys), attr, op, value, &shown)
+            }
+            Target::Multi { keys, sub } => {
+                let inner = self.json_compare(&format!("(e->>'{}')", sub.name), sub, op, value, &shown)?;
+                Ok(format!(
+                    "exists (select 1 from jsonb_array_elements({}) e where {inner})",
+                    json_array("resource", &keys)
+                ))
+            }
+        }
+    }
+
+    fn json_compare(
+        &mut self,
+        expr: &str,
+        attr: &Attr,
+        op: CompareOp,
+        value: &Value,
+        shown: &str,
+    ) -> Result<String, Invalid> {
+        match attr.ty {
+            Type::Boolean => {
+                let b = expect_bool(value, shown)?;
+                let p = self.bind(b.to_string());
+                match op {
+                    CompareOp::Eq => Ok(format!("({expr} = {p})")),
+                    CompareOp::Ne => Ok(format!("({expr} is distinct from {p})")),
+                    _ => Err(unsupported(format!(
+                        "'{shown}' is a boolean: only eq and ne apply"
+                    ))),
+                }
+            }
+            Type::DateTime => {
+                let s = expect_str(value, shown)?;
+                let t = chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| unsupported(format!("'{shown}' compares with an RFC 3339 date-time")))?;
+                let p = self.bind(t.with_timezone(&chrono::Utc));
+                Ok(format!(
+                    "(({expr})::timestamptz {} {p})",
+                    ordering_sql(op, shown)?
+                ))
+            }
+            _ => {
+                let s = expect_str(value, shown)?.to_owned();
+                if attr.case_exact {
+                    self.text_compare(expr, op, &s, true)
+                } else {
+                    self.text_compare(&format!("lower({expr})"), op, &s, false)
+                }
+            }
+        }
+    }
+
+    /// `already_folded`: the column holds folded text and `s` was folded the same way, else
+    /// both sides are lowered by Postgres.
+    fn text_compare(
+        &mut self,
+        col: &str,
+        op: CompareOp,
+        s: &str,
+        already_folded: bool,
+    ) -> Result<String, Invalid> {
+        let rhs = |b: &mut Self, v: String| {
+            let p = b.bind(v);
+            if already_folded { p } else { format!("lower({p})") }
+        };
+        Ok(match op {
+            CompareOp::Eq => format!("({col} = {})", rhs(self, s.to_owned())),
+            CompareOp::Ne => format!("({col} is distinct from {})", rhs(self, s.to_owned())),
+            CompareOp::Co => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("%{}%", like_escape(s)))
+            ),
+            CompareOp::Sw => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("{}%", like_escape(s)))
+            ),
+            CompareOp::Ew => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("%{}", like_escape(s)))
+            ),
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                format!(
+                    "({col} collate \"C\" {} {})",
+                    ordering_sql(op, col)?,
+                    rhs(self, s.to_owned())
+                )
+            }
+        })
+    }
+
+    fn value_path(&mut self, path: &AttrPath, filter: &Filter) -> Result<String, Invalid> {
+        let Target::Multi { keys, .. } = self.target(&AttrPath {
+            sub: None,
+            ..path.clone()
+        })?
+        else {
+            return Err(unsupported(format!(
+                "'{}[...]' needs a multi-valued attribute",
+                display(path)
+            )));
+        };
+        let attr = match &path.urn {
+            Some(urn) if !USER_RESOURCE.is_core_urn(urn) => None,
+            _ => USER_RESOURCE.core_attr(&path.attr),
+        }
+        .ok_or_else(|| unsupported(format!("unknown attribute '{}'", display(path))))?;
+        let inner = self.element_filter(filter, attr)?;
+        Ok(format!(
+            "exists (select 1 from jsonb_array_elements({}) e where {inner})",
+            json_array("resource", &keys)
+        ))
+    }
+
+    /// A filter inside `attr[...]`: its paths name sub-attributes of each element `e`.
+    fn element_filter(&mut self, f: &Filter, parent: &'static Attr) -> Result<String, Invalid> {
+        Ok(match f {
+            Filter::And(a, b) => {
+                format!(
+                    "({} and {})",
+                    self.element_filter(a, parent)?,
+                    self.element_filter(b, parent)?
+                )
+            }
+            Filter::Or(a, b) => {
+                format!(
+                    "({} or {})",
+                    self.element_filter(a, parent)?,
+                    self.element_filter(b, parent)?
+                )
+            }
+            Filter::Not(a) => format!("(not coalesce({}, false))", self.element_filter(a, parent)?),
+            Filter::Present(p) => {
+                let sub = element_sub(parent, p)?;
+                format!("(coalesce(e->>'{}', '') <> '')", sub.name)
+            }
+            Filter::Compare { path, op, value } => {
+                let sub = element_sub(parent, path)?;
+                self.json_compare(&format!("(e->>'{}')", sub.name), sub, *op, value, &display(path))?
+            }
+            Filter::ValuePath { .. } => return Err(unsupported("value filters cannot be nested".into())),
+        })
+    }
+}
+
+fn element_sub(parent: &'static Attr, p: &AttrPath) -> Result<&'static Attr, Invalid> {
+    parent
+        .sub_attr(&p.attr)
+        .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, p.attr)))
+}
+
+fn ordering_sql(op: CompareOp, shown: &str) -> Result<&'static str, Invalid> {
+    Ok(match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        _ => {
+            return Err(unsupported(format!(
+                "'{shown}' supports eq, ne, gt, ge, lt and le"
+            )));
+        }
+    })
+}
+
+fn json_text(doc: &str, keys: &[&str]) -> String {
+    format!("({doc} #>> '{{{}}}')", quoted(keys))
+}
+
+fn json_array(doc: &str, keys: &[&str]) -> String {
+    // Multi-valued attributes are always stored as arrays (see scim::resource).
+    format!("coalesce({doc} #> '{{{}}}', '[]'::jsonb)", quoted(keys))
+}
+
+fn quoted(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn expect_str<'a>(v: &'a Value, shown: &str) -> Result<&'a str, Invalid> {
+    v.as_str()
+        .ok_or_else(|| unsupported(format!("'{shown}' compares with a string value")))
+}
+
+fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(unsupported(format!("'{shown}' compares with true or false"))),
+    }
+}
+
+fn display(p: &AttrPath) -> String {
+    let mut s = String::new();
+    if let Some(u) = &p.urn {
+        s.push_str(u);
+        s.push(':');
+    }
+    s.push_str(&p.attr);
+    if let Some(sub) = &p.sub {
+        s.push('.');
+        s.push_str(sub);
+    }
+    s
+}

@@ -1,0 +1,239 @@
+//! `scim.users`: reads and versioned writes. Each write bumps `version` under the row lock and
+//! enqueues the change message in the same transaction, so the message order per user matches
+//! the commit order and no committed change can miss its message.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use serde_json::Value;
+use shared::db::{stmt, unique_violation};
+use shared::messages::{ChangeMessage, Operation, Resource};
+use uuid::Uuid;
+
+use crate::error::ScimError;
+use crate::outbox::{self, Enqueued};
+use crate::scim::filter::Filter;
+use crate::scim::user::{self, Doc, Meta};
+
+use super::user_filter;
+
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub doc: Doc,
+    pub meta: Meta,
+}
+
+const COLUMNS: &str = "id, resource, version, created_at, updated_at";
+
+fn from_row(row: &QueryResult) -> Result<StoredUser, DbErr> {
+    let resource: Value = row.try_get("", "resource")?;
+    Ok(StoredUser {
+        doc: match resource {
+            Value::Object(m) => m,
+            _ => Doc::new(),
+        },
+        meta: Meta {
+            id: row.try_get("", "id")?,
+            created: row.try_get::<DateTime<Utc>>("", "created_at")?,
+            last_modified: row.try_get::<DateTime<Utc>>("", "updated_at")?,
+            version: row.try_get("", "version")?,
+        },
+    })
+}
+
+fn conflict(doc: &Doc) -> ScimError {
+    ScimError::uniqueness(format!(
+        "a user with userName '{}' already exists in this tenant (userNames are compared case-insensitively); \
+         look it up with filter=userName eq \"...\" and update it instead",
+        user::user_name(doc).unwrap_or_default()
+    ))
+}
+
+fn map_write_err(e: DbErr, doc: &Doc) -> ScimError {
+    match unique_violation(&e) {
+        Some(c) if c.contains("user_name") => conflict(doc),
+        _ => e.into(),
+    }
+}
+
+fn message(tenant: Uuid, stored: &StoredUser, op: Operation) -> ChangeMessage {
+    let snap = user::snapshot(&stored.doc, op == Operation::Deleted);
+    ChangeMessage::new(
+        tenant,
+        stored.meta.id,
+        stored.meta.version,
+        op,
+        stored.meta.last_modified,
+        Resource::User(snap),
+    )
+}
+
+pub async fn insert(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    doc: Doc,
+) -> Result<(StoredUser, Enqueued), ScimError> {
+    let id = Uuid::now_v7();
+    let user_name = user::user_name(&doc).unwrap_or_default().to_owned();
+    let row = txn
+        .query_one_raw(stmt(
+            &format!(
+                "insert into scim.users (id, tenant_id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, 1, now(), now())
+                 returning {COLUMNS}"
+            ),
+            [
+                id.into(),
+                tenant.into(),
+                user_name.clone().into(),
+                user::fold(&user_name).into(),
+                user::external_id(&doc).map(str::to_owned).into(),
+                user::active(&doc).into(),
+                Value::Object(doc.clone()).into(),
+            ],
+        ))
+        .await
+        .map_err(|e| map_write_err(e, &doc))?
+        .ok_or_else(|| DbErr::RecordNotInserted)?;
+    let stored = from_row(&row)?;
+    let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Created)).await?;
+    Ok((stored, queued))
+}
+
+pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {
+    let row = db
+        .query_one_raw(stmt(
+            &format!(
+                "select {COLUMNS} from scim.users where tenant_id = $1 and id = $2 and deleted_at is null"
+            ),
+            [tenant.into(), id.into()],
+        ))
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Reads and locks a live user for the rest of the transaction.
+pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {
+    let row = txn
+        .query_one_raw(stmt(
+            &format!(
+                "select {COLUMNS} from scim.users where tenant_id = $1 and id = $2 and deleted_at is null for update"
+            ),
+            [tenant.into(), id.into()],
+        ))
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Stores a new version of a locked user. `None` when nothing changed: no version, no message
+/// (Okta re-sends unchanged resources often, and those must stay cheap).
+pub async fn update(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &StoredUser,
+    doc: Doc,
+) -> Result<Option<(StoredUser, Enqueued)>, ScimError> {
+    if current.doc == doc {
+        return Ok(None);
+    }
+    let user_name = user::user_name(&doc).unwrap_or_default().to_owned();
+    let row = txn
+        .query_one_raw(stmt(
+            &format!(
+                "update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
+                        resource = $7, version = version + 1, updated_at = greatest(now(), updated_at)
+                 where tenant_id = $1 and id = $2
+                 returning {COLUMNS}"
+            ),
+            [
+                tenant.into(),
+                current.meta.id.into(),
+                user_name.clone().into(),
+                user::fold(&user_name).into(),
+                user::external_id(&doc).map(str::to_owned).into(),
+                user::active(&doc).into(),
+                Value::Object(doc.clone()).into(),
+            ],
+        ))
+        .await
+        .map_err(|e| map_write_err(e, &doc))?
+        .ok_or_else(|| DbErr::RecordNotUpdated)?;
+    let stored = from_row(&row)?;
+    let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Updated)).await?;
+    Ok(Some((stored, queued)))
+}
+
+/// Deletes a locked user: the directory keeps a tombstone (for re-deriving the product) and
+/// frees the userName; the product keeps the row, inactive.
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &StoredUser,
+) -> Result<Enqueued, ScimError> {
+    let row = txn
+        .query_one_raw(stmt(
+            &format!(
+                "update scim.users set deleted_at = now(), active = false, version = version + 1,
+                        updated_at = greatest(now(), updated_at)
+                 where tenant_id = $1 and id = $2
+                 returning {COLUMNS}"
+            ),
+            [tenant.into(), current.meta.id.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotUpdated)?;
+    let stored = from_row(&row)?;
+    Ok(outbox::enqueue(txn, &message(tenant, &stored, Operation::Deleted)).await?)
+}
+
+pub struct Page {
+    pub total: i64,
+    pub users: Vec<StoredUser>,
+}
+
+/// One page of a tenant's live users in a stable order (creation time, then id).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    filter: Option<&Filter>,
+    offset: i64,
+    limit: i64,
+) -> Result<Page, ScimError> {
+    let (cond, mut values) = match filter {
+        Some(f) => {
+            let sql = user_filter::to_sql(f, 2)?;
+            (format!("and {}", sql.sql), sql.values)
+        }
+        None => (String::new(), Vec::new()),
+    };
+    let mut all = vec![tenant.into()];
+    all.append(&mut values);
+    let base = format!("from scim.users where tenant_id = $1 and deleted_at is null {cond}");
+    let total_row = db
+        .query_one_raw(stmt(&format!("select count(*) as n {base}"), all.clone()))
+        .await?;
+    let total: i64 = match total_row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    if limit == 0 || offset >= total {
+        return Ok(Page {
+            total,
+            users: Vec::new(),
+        });
+    }
+    let n = all.len();
+    all.push(limit.into());
+    all.push(offset.into());
+    let rows = db
+        .query_all_raw(stmt(
+            &format!(
+                "select {COLUMNS} {base} order by created_at, id limit ${} offset ${}",
+                n + 1,
+                n + 2
+            ),
+            all,
+        ))
+        .await?;
+    let users = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok(Page { total, users })
+}

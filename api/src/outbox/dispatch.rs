@@ -1,0 +1,86 @@
+//! The fast path: requests hand their committed messages here, and one task publishes them in
+//! batches with confirms. Nothing here is needed for correctness (the relay covers every row),
+//! only for latency: a change usually reaches RabbitMQ milliseconds after its commit.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use shared::amqp::Publisher;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Enqueued, mark_published};
+
+/// Messages waiting for the dispatcher; beyond this the relay takes over.
+const QUEUE_CAPACITY: usize = 10_000;
+const MAX_BATCH: usize = 256;
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    tx: mpsc::Sender<Enqueued>,
+}
+
+impl Dispatcher {
+    /// Queues committed messages for publishing. Never blocks a request: when the queue is full
+    /// the rows stay unpublished and the relay sends them.
+    pub fn send(&self, items: impl IntoIterator<Item = Enqueued>) {
+        for item in items {
+            if self.tx.try_send(item).is_err() {
+                metrics::counter!("scim_outbox_dispatch_overflow_total").increment(1);
+            }
+        }
+    }
+}
+
+pub fn spawn(
+    db: DatabaseConnection,
+    publisher: Arc<Publisher>,
+    shutdown: CancellationToken,
+) -> (Dispatcher, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let handle = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let first = tokio::select! {
+                item = rx.recv() => item,
+                () = shutdown.cancelled() => {
+                    // Finish what is already queued; the relay of the next start covers the rest.
+                    rx.close();
+                    rx.recv().await
+                }
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            publish(&db, &publisher, &batch).await;
+            batch.clear();
+        }
+    });
+    (Dispatcher { tx }, handle)
+}
+
+async fn publish(db: &DatabaseConnection, publisher: &Publisher, batch: &[Enqueued]) {
+    let messages: Vec<_> = batch.iter().map(|e| e.message.clone()).collect();
+    let started = std::time::Instant::now();
+    match publisher.publish(&messages).await {
+        Ok(()) => {
+            metrics::histogram!("scim_publish_confirm_seconds").record(started.elapsed().as_secs_f64());
+            metrics::counter!("scim_outbox_published_total", "path" => "dispatch")
+                .increment(batch.len() as u64);
+            let ids: Vec<i64> = batch.iter().map(|e| e.outbox_id).collect();
+            if let Err(e) = mark_published(db, &ids).await {
+                // Published but not marked: the relay will publish again, which consumers ignore.
+                tracing::warn!(error = %e, count = ids.len(), "could not mark outbox rows as published");
+            }
+        }
+        Err(e) => {
+            metrics::counter!("scim_outbox_publish_failures_total").increment(1);
+            tracing::warn!(error = %e, count = batch.len(), "publish failed; the outbox relay will retry");
+        }
+    }
+}

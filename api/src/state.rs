@@ -1,0 +1,29 @@
+//! Shared request state: the pool, the publisher, the outbox dispatcher and settings.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use shared::amqp::Publisher;
+
+use crate::outbox::dispatch::Dispatcher;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+pub struct App {
+    pub db: DatabaseConnection,
+    pub publisher: Arc<Publisher>,
+    pub dispatcher: Dispatcher,
+    /// Externally visible origin (`https://scim.example.com`), if configured; otherwise resource
+    /// locations are derived from the request's Host header.
+    pub public_url: Option<String>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

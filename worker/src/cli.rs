@@ -1,0 +1,69 @@
+//! Command line and environment configuration of `scim-worker`.
+
+use clap::{Args, Parser, Subcommand};
+use shared::config::{AmqpConfig, DatabaseConfig, LogConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scim-worker",
+    version,
+    about = "Applies SCIM changes from RabbitMQ to the product database"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Consume and apply changes until SIGTERM (the default).
+    Run(Box<RunArgs>),
+    /// Exit 0 if the worker's HTTP endpoint at URL answers 200 (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9091/healthz")]
+        url: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+
+    /// Postgres URL of the product database (defaults to DATABASE_URL).
+    #[arg(long, env = "PRODUCT_DATABASE_URL")]
+    pub product_database_url: Option<String>,
+
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+
+    /// Unacknowledged messages this worker holds at once; bounds memory and parallel applies.
+    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 32)]
+    pub prefetch: u16,
+
+    /// Where to serve /healthz and /metrics (e.g. 0.0.0.0:9091); off when unset.
+    #[arg(long, env = "WORKER_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+}
+
+impl RunArgs {
+    pub fn product_db(&self) -> DatabaseConfig {
+        let mut cfg = self.db.clone();
+        if let Some(url) = &self.product_database_url {
+            cfg.database_url = url.clone();
+        }
+        cfg
+    }
+
+    /// Settings for a bare `scim-worker`: everything from the environment.
+    pub fn from_env() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: RunArgs,
+        }
+        Only::parse_from(["scim-worker"]).args
+    }
+}

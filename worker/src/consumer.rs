@@ -1,0 +1,206 @@
+//! The consuming loop: a supervisor that (re)builds connection, channels and consumer whenever
+//! the stream ends, applies deliveries concurrently (bounded by the prefetch), acks each one only
+//! after its database commit, and on shutdown stops taking new deliveries, finishes the ones in
+//! flight, and closes cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection};
+use sea_orm::DatabaseConnection;
+use shared::amqp::{self, AmqpError};
+use shared::config::AmqpConfig;
+use shared::messages;
+use shared::retry::{RetryPolicy, Transience, retry};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{apply, dlq};
+
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub amqp: AmqpConfig,
+    pub prefetch: u16,
+    pub shutdown: CancellationToken,
+}
+
+struct Ctx {
+    db: DatabaseConnection,
+    amqp: AmqpConfig,
+    dlq_channel: Channel,
+}
+
+impl Worker {
+    /// Runs until shutdown; reconnects with capped backoff whenever the broker goes away.
+    pub async fn run(self) {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            match self.session().await {
+                Ok(()) => return,
+                Err(e) => {
+                    metrics::counter!("scim_worker_reconnects_total").increment(1);
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "lost rabbitmq; reconnecting");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// One connection's lifetime. `Ok` means shutdown was requested and everything finished.
+    async fn session(&self) -> Result<(), AmqpError> {
+        let conn = amqp::connect(&self.amqp, "scim-worker").await?;
+        let result = self.consume(&conn).await;
+        let _ = conn.close(200, "bye".into()).await;
+        result
+    }
+
+    async fn consume(&self, conn: &Connection) -> Result<(), AmqpError> {
+        let ch = conn.create_channel().await?;
+        amqp::declare_topology(&ch, &self.amqp).await?;
+        ch.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        let dlq_channel = conn.create_channel().await?;
+        dlq_channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let ctx = Arc::new(Ctx {
+            db: self.db.clone(),
+            amqp: self.amqp.clone(),
+            dlq_channel,
+        });
+        let tag = format!("scim-worker-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+        let mut consumer = ch
+            .basic_consume(
+                self.amqp.amqp_queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.amqp.amqp_queue, prefetch = self.prefetch, "consuming");
+        let mut in_flight = JoinSet::new();
+        let outcome = loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => break Ok(()),
+                next = consumer.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let ctx = ctx.clone();
+                        in_flight.spawn(async move { handle(&ctx, delivery).await });
+                    }
+                    Some(Err(e)) => break Err(AmqpError::from(e)),
+                    None => break Err(AmqpError::Timeout(Duration::ZERO)),
+                },
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        };
+        if outcome.is_ok() {
+            // Stop deliveries first, so nothing new arrives while in-flight work finishes.
+            let _ = ch.basic_cancel(tag.as_str().into(), Default::default()).await;
+        }
+        let n = in_flight.len();
+        if n > 0 {
+            tracing::info!(in_flight = n, "finishing in-flight messages");
+        }
+        while in_flight.join_next().await.is_some() {}
+        let _ = ch.close(200, "bye".into()).await;
+        outcome
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Poison(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl Transience for Failure {
+    fn is_transient(&self) -> bool {
+        matches!(self, Failure::Db(e) if e.is_transient())
+    }
+}
+
+#[tracing::instrument(name = "apply", skip_all, fields(message_id, tenant_id, scim_id, version))]
+async fn handle(ctx: &Ctx, delivery: Delivery) {
+    let started = std::time::Instant::now();
+    let result = match messages::decode(&delivery.data) {
+        Err(e) => Err(Failure::Poison(e.to_string())),
+        Ok(msg) => {
+            let span = tracing::Span::current();
+            span.record("message_id", tracing::field::display(msg.message_id));
+            span.record("tenant_id", tracing::field::display(msg.tenant_id));
+            span.record("scim_id", tracing::field::display(msg.resource_id));
+            span.record("version", msg.version);
+            let r = retry(RetryPolicy::APPLY, "apply change", || async {
+                apply::apply(&ctx.db, &msg).await.map_err(Failure::from)
+            })
+            .await;
+            if r.is_ok() {
+                let lag = (chrono::Utc::now() - msg.occurred_at).num_milliseconds().max(0) as f64 / 1000.0;
+                metrics::histogram!("scim_worker_end_to_end_lag_seconds").record(lag);
+            }
+            r.map(|o| o.as_str())
+        }
+    };
+    metrics::histogram!("scim_worker_apply_seconds").record(started.elapsed().as_secs_f64());
+    let outcome = match result {
+        Ok(outcome) => {
+            tracing::debug!(outcome, "change handled");
+            ack(&delivery).await;
+            outcome
+        }
+        Err(e) if e.is_transient() => {
+            // The change is fine, the database is not: put it back rather than dead-letter it.
+            tracing::warn!(error = %e, "database still unavailable; requeueing");
+            let _ = delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
+            "requeued"
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            match dlq::publish(&ctx.dlq_channel, &ctx.amqp, &delivery, &reason).await {
+                Ok(()) => {
+                    tracing::error!(reason, "message dead-lettered");
+                    ack(&delivery).await;
+                    "dead_lettered"
+                }
+                Err(pe) => {
+                    tracing::error!(reason, error = %pe, "could not dead-letter; requeueing");
+                    let _ = delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await;
+                    "requeued"
+                }
+            }
+        }
+    };
+    metrics::counter!("scim_worker_messages_total", "outcome" => outcome).increment(1);
+}
+
+async fn ack(d: &Delivery) {
+    // A failed ack means the channel is gone; the broker redelivers and the version check
+    // makes the second apply a no-op.
+    if let Err(e) = d.ack(BasicAckOptions::default()).await {
+        tracing::warn!(error = %e, "ack failed; the message will be redelivered");
+    }
+}
