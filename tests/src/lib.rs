@@ -1,1 +1,326 @@
+//! End-to-end harness: each test gets its own Postgres database and its own RabbitMQ exchange and
+//! queues, runs the real `scim-api` and `scim-worker` binaries against them, and removes it all
+//! on drop. Leftovers of crashed runs are swept by `scripts/test` (names start with `scimtest_`).
 
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use serde_json::Value;
+use shared::entity::product_user;
+use uuid::Uuid;
+
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const OKTA_UA: &str = "Okta SCIM Client 1.0.0";
+/// Generous: the machine is shared and noisy; a healthy run converges in milliseconds.
+pub const EVENTUALLY: Duration = Duration::from_secs(20);
+
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SCIM_BIN_DIR") {
+        return dir.into();
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+}
+
+fn binary(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not found: build it first (`cargo build --bins`, as scripts/test does)", p.display());
+    p
+}
+
+pub fn log_dir() -> PathBuf {
+    let dir = bin_dir().join("test-logs");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    dir
+}
+
+/// An isolated database + broker namespace.
+pub struct TestEnv {
+    pub name: String,
+    pub db_url: String,
+    pub exchange: String,
+    pub queue: String,
+    pub http: reqwest::Client,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let name = format!("scimtest_{}", Uuid::new_v4().simple());
+        let admin = Database::connect(ADMIN_URL).await.expect("postgres admin connection");
+        admin.execute_unprepared(&format!("create database {name}")).await.expect("create database");
+        let _ = admin.close().await;
+        Self {
+            db_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            exchange: format!("{name}.changes"),
+            queue: format!("{name}.apply"),
+            name,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+        }
+    }
+
+    /// Environment shared by every process of this test.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("DATABASE_URL", self.db_url.as_str()),
+            ("AMQP_URL", AMQP_URL),
+            ("AMQP_EXCHANGE", self.exchange.as_str()),
+            ("AMQP_QUEUE", self.queue.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn command(&self, bin: &str, extra: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(binary(bin));
+        cmd.env_clear();
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn log_path(&self, what: &str) -> PathBuf {
+        log_dir().join(format!("{}-{what}.log", self.name))
+    }
+
+    /// Starts `scim-api serve` on a free port, with extra environment.
+    pub async fn spawn_api_with(&self, extra: &[(&str, &str)]) -> Api {
+        let mut env: Vec<(&str, &str)> =
+            vec![("SCIM_BIND_ADDR", "127.0.0.1:0"), ("OUTBOX_RELAY_INTERVAL_MS", "200"), ("OUTBOX_RELAY_GRACE_MS", "500")];
+        env.extend_from_slice(extra);
+        let log_path = self.log_path(&format!("api-{}", Uuid::new_v4().simple()));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut child = self
+            .command("scim-api", &env)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn scim-api");
+        let stdout = child.stdout.take().expect("stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .expect("join")
+        .expect("read api stdout");
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!("scim-api did not start: {:?}; log: {}", line, std::fs::read_to_string(&log_path).unwrap_or_default())
+        });
+        let addr = v["listening"].as_str().expect("listening address").to_owned();
+        Api { child, base: format!("http://{addr}"), log_path }
+    }
+
+    pub async fn spawn_api(&self) -> Api {
+        self.spawn_api_with(&[]).await
+    }
+
+    pub fn spawn_worker_with(&self, extra: &[(&str, &str)]) -> Worker {
+        let log_path = self.log_path(&format!("worker-{}", Uuid::new_v4().simple()));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = self
+            .command("scim-worker", extra)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn scim-worker");
+        Worker { child, log_path }
+    }
+
+    pub fn spawn_worker(&self) -> Worker {
+        self.spawn_worker_with(&[])
+    }
+
+    /// Runs `scim-api <args>` and parses the JSON object it prints.
+    pub fn cli(&self, args: &[&str]) -> Result<Value, String> {
+        let out = self.command("scim-api", &[]).args(args).output().expect("run scim-api");
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Creates a tenant through the CLI; returns (tenant id, token).
+    pub fn create_tenant(&self, name: &str) -> (Uuid, String) {
+        let v = self.cli(&["tenant", "create", "--name", name]).expect("tenant create");
+        let id = v["tenant_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("tenant_id");
+        (id, v["token"].as_str().expect("token").to_owned())
+    }
+
+    pub async fn db(&self) -> DatabaseConnection {
+        Database::connect(&self.db_url).await.expect("connect test database")
+    }
+
+    pub async fn product_user(&self, db: &DatabaseConnection, id: Uuid) -> Option<product_user::Model> {
+        product_user::Entity::find_by_id(id).one(db).await.expect("query product.users")
+    }
+
+    /// Waits until the product row for `id` satisfies `check`.
+    pub async fn product_user_where(
+        &self,
+        db: &DatabaseConnection,
+        id: Uuid,
+        check: impl Fn(&product_user::Model) -> bool,
+    ) -> product_user::Model {
+        let deadline = Instant::now() + EVENTUALLY;
+        loop {
+            if let Some(u) = self.product_user(db, id).await
+                && check(&u)
+            {
+                return u;
+            }
+            assert!(Instant::now() < deadline, "product.users row {id} did not reach the expected state in time");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn request(&self, api: &Api, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", api.base))
+            .header("User-Agent", OKTA_UA)
+            .header("Accept", "application/scim+json");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/scim+json").body(b.to_string());
+        }
+        let resp = req.send().await.expect("http request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, headers, body }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let (exchange, queue) = (self.exchange.clone(), self.queue.clone());
+        // Drop is synchronous and may run inside a runtime: clean up on a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(ADMIN_URL).await {
+                    let _ = admin.execute_unprepared(&format!("drop database if exists {name} with (force)")).await;
+                    let _ = admin.close().await;
+                }
+                let _ = delete_topology(&exchange, &queue).await;
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn delete_topology(exchange: &str, queue: &str) -> Result<(), lapin::Error> {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    for q in [queue.to_owned(), format!("{queue}.dead")] {
+        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+    }
+    for x in [exchange.to_owned(), format!("{exchange}.dlx")] {
+        let _ = ch.exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default()).await;
+    }
+    let _ = conn.close(200, "bye".into()).await;
+    Ok(())
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn id(&self) -> Uuid {
+        self.body["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("response has an id")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub struct Api {
+    child: Child,
+    pub base: String,
+    pub log_path: PathBuf,
+}
+
+impl Api {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct Worker {
+    child: Child,
+    pub log_path: PathBuf,
+}
+
+impl Worker {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait worker")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal Okta-style user body.
+pub fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"primary": true, "value": user_name, "type": "work"}],
+        "displayName": format!("{given} {family}"),
+        "locale": "en-US",
+        "externalId": format!("00u{}", &Uuid::new_v4().simple().to_string()[..12]),
+        "groups": [],
+        "password": "Okta-Generated-Secret-1!",
+        "active": true
+    })
+}

@@ -1,1 +1,755 @@
-//! RFC 7644 §3.4.2.2 filters: parsed into an AST (placeholder; being written).
+//! RFC 7644 §3.4.2.2 filters: parsing `filter=` expressions into a [`Filter`] tree, rendering them
+//! back, and evaluating them against a resource in memory. Also parses the attribute paths of
+//! `sortBy`/`attributes` and of PATCH operations (RFC 7644 §3.5.2), which embed filters.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::DateTime;
+use serde_json::Value;
+
+use super::schema::{self, Attr, ResourceSchema, Type};
+use super::{Invalid, Kind, invalid};
+
+/// Longest filter or path accepted, in bytes: real ones are a few dozen bytes, and the cap bounds
+/// the work hostile input can cause.
+pub const MAX_FILTER_BYTES: usize = 4 * 1024;
+/// Deepest nesting of parentheses, `not` and brackets: keeps the recursive parser (and the
+/// evaluator) far from the stack limit.
+pub const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Value,
+    },
+    Present(AttrPath),
+    /// `emails[type eq "work" and value co "@x"]`: `filter`'s paths are relative to each element of `path`
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
+}
+
+/// `[urn ":"] attr ["." sub]`, as written (names are matched case-insensitively later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPath {
+    pub urn: Option<String>,
+    pub attr: String,
+    pub sub: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A PATCH `path`: `attrPath`, or `attrPath "[" valFilter "]" ["." subAttr]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    /// urn + attr (+ sub when there is no filter).
+    pub attr: AttrPath,
+    pub filter: Option<Filter>,
+    /// The sub-attribute after `]`.
+    pub sub: Option<String>,
+}
+
+impl CompareOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Ge => "ge",
+            CompareOp::Lt => "lt",
+            CompareOp::Le => "le",
+        }
+    }
+
+    const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
+    fn from_word(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+/// Parses a `filter` query parameter (or the `filter` of a search request).
+pub fn parse(input: &str) -> Result<Filter, Invalid> {
+    let run = || {
+        let mut p = Parser::new(input)?;
+        let filter = p.or(false)?;
+        match p.peek() {
+            None => Ok(filter),
+            Some(_) => Err(p.unexpected("'and', 'or' or the end of the filter")),
+        }
+    };
+    run().map_err(|detail| invalid(Kind::InvalidFilter, format!("invalid filter: {detail}")))
+}
+
+/// Parses a bare attribute path (`name.givenName`, `urn:...:enterprise:2.0:User:department`,
+/// `meta.lastModified`, `$ref`), as used by `sortBy` and `attributes`.
+pub fn parse_attr_path(input: &str) -> Result<AttrPath, Invalid> {
+    attr_path(input.trim())
+        .map_err(|detail| invalid(Kind::InvalidPath, format!("invalid path '{input}': {detail}")))
+}
+
+/// Parses a PATCH `path`; unlike filters, it may end in `.sub` after the brackets
+/// (`emails[type eq "work"].value`).
+pub fn parse_patch_path(input: &str) -> Result<PatchPath, Invalid> {
+    let run = || {
+        let mut p = Parser::new(input)?;
+        let (word, at) = match p.next_token() {
+            Some(Token {
+                tok: Tok::Word(word),
+                at,
+            }) => (*word, *at),
+            _ => return Err(p.unexpected_at(0, "an attribute name")),
+        };
+        let attr = attr_path(word).map_err(|e| p.fail(at, e))?;
+        let mut path = PatchPath {
+            attr,
+            filter: None,
+            sub: None,
+        };
+        if let Some(Tok::OpenBracket) = p.peek() {
+            let filter = p.value_filter(&path.attr)?;
+            path.filter = Some(filter);
+            if let Some(Tok::Word(word)) = p.peek() {
+                let at = p.here();
+                let sub = word
+                    .strip_prefix('.')
+                    .ok_or_else(|| p.unexpected("'.subAttribute' or the end"))?;
+                check_name(sub).map_err(|e| p.fail(at, e))?;
+                path.sub = Some(sub.to_owned());
+                p.next += 1;
+            }
+        }
+        match p.peek() {
+            None => Ok(path),
+            Some(_) => Err(p.unexpected("the end of the path")),
+        }
+    };
+    run().map_err(|detail| invalid(Kind::InvalidPath, format!("invalid path '{input}': {detail}")))
+}
+
+/// Evaluates `filter` against a whole resource (attribute names resolved through `schema`).
+pub fn matches(filter: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
+    eval(filter, resource, Scope::Resource(schema))
+}
+
+/// Evaluates a value filter (the part inside `emails[...]`) against one element of the
+/// multi-valued attribute `parent`.
+pub fn matches_element(filter: &Filter, element: &Value, parent: Option<&Attr>) -> bool {
+    eval(filter, element, Scope::Element(parent))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexing and parsing
+
+#[derive(Debug)]
+enum Tok<'a> {
+    Open,
+    Close,
+    OpenBracket,
+    CloseBracket,
+    Str(String),
+    /// Anything else up to a delimiter: attribute paths, operators, `and`/`or`/`not`, literals.
+    Word(&'a str),
+}
+
+#[derive(Debug)]
+struct Token<'a> {
+    tok: Tok<'a>,
+    /// Byte offset in the input.
+    at: usize,
+}
+
+/// Errors are plain details here; the public functions pick the SCIM error type.
+type Parsed<T> = Result<T, String>;
+
+struct Parser<'a> {
+    input: &'a str,
+    toks: Vec<Token<'a>>,
+    next: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(input: &'a str) -> Parsed<Self> {
+        if input.len() > MAX_FILTER_BYTES {
+            return Err(format!(
+                "it is {} bytes long; at most {MAX_FILTER_BYTES} are accepted",
+                input.len()
+            ));
+        }
+        let mut p = Parser {
+            input,
+            toks: Vec::new(),
+            next: 0,
+            depth: 0,
+        };
+        p.toks = lex(input).map_err(|(at, e)| p.fail(at, e))?;
+        Ok(p)
+    }
+
+    fn peek(&self) -> Option<&Tok<'a>> {
+        self.toks.get(self.next).map(|t| &t.tok)
+    }
+
+    fn next_token(&mut self) -> Option<&Token<'a>> {
+        let t = self.toks.get(self.next);
+        self.next += 1;
+        t
+    }
+
+    /// Byte offset of the next token (or the end of the input).
+    fn here(&self) -> usize {
+        self.toks.get(self.next).map_or(self.input.len(), |t| t.at)
+    }
+
+    fn fail(&self, at: usize, what: impl fmt::Display) -> String {
+        // Positions are 1-based characters: what an admin counts in the IdP's log line.
+        let pos = self.input.get(..at).map_or(at, |s| s.chars().count()) + 1;
+        format!("{what} at position {pos}")
+    }
+
+    fn unexpected(&self, expected: &str) -> String {
+        self.unexpected_at(self.next, expected)
+    }
+
+    fn unexpected_at(&self, index: usize, expected: &str) -> String {
+        let (at, found) = match self.toks.get(index) {
+            None => (self.input.len(), "the end".to_owned()),
+            Some(t) => (t.at, format!("{}", Found(&t.tok))),
+        };
+        self.fail(at, format!("expected {expected} but found {found}"))
+    }
+
+    fn expect(&mut self, want: fn(&Tok) -> bool, what: &str, opened_at: usize) -> Parsed<()> {
+        if self.peek().is_some_and(want) {
+            self.next += 1;
+            return Ok(());
+        }
+        let opened = self.fail(opened_at, "opened");
+        Err(self.unexpected(&format!("{what} (to close the one {opened})")))
+    }
+
+    fn enter(&mut self) -> Parsed<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail(self.here(), format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    /// `or` binds loosest; chains are built iteratively, so long chains cost no stack.
+    fn or(&mut self, in_brackets: bool) -> Parsed<Filter> {
+        let mut left = self.and(in_brackets)?;
+        while let Some(Tok::Word(w)) = self.peek()
+            && w.eq_ignore_ascii_case("or")
+        {
+            self.next += 1;
+            let right = self.and(in_brackets)?;
+            left = Filter::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self, in_brackets: bool) -> Parsed<Filter> {
+        let mut left = self.unary(in_brackets)?;
+        while let Some(Tok::Word(w)) = self.peek()
+            && w.eq_ignore_ascii_case("and")
+        {
+            self.next += 1;
+            let right = self.unary(in_brackets)?;
+            left = Filter::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self, in_brackets: bool) -> Parsed<Filter> {
+        let at = self.here();
+        match self.peek() {
+            Some(Tok::Open) => {
+                self.enter()?;
+                self.next += 1;
+                let inner = self.or(in_brackets)?;
+                self.expect(|t| matches!(t, Tok::Close), "')'", at)?;
+                self.depth -= 1;
+                Ok(inner)
+            }
+            // `not` is only the operator when a '(' follows; otherwise it is an attribute name.
+            Some(Tok::Word(w))
+                if w.eq_ignore_ascii_case("not")
+                    && matches!(self.toks.get(self.next + 1).map(|t| &t.tok), Some(Tok::Open)) =>
+            {
+                self.enter()?;
+                let open_at = self.toks.get(self.next + 1).map_or(at, |t| t.at);
+                self.next += 2;
+                let inner = self.or(in_brackets)?;
+                self.expect(|t| matches!(t, Tok::Close), "')'", open_at)?;
+                self.depth -= 1;
+                Ok(Filter::Not(Box::new(inner)))
+            }
+            Some(Tok::Word(word)) => {
+                let word = *word;
+                self.next += 1;
+                self.attr_exp(word, at, in_brackets)
+            }
+            _ => Err(self.unexpected("an attribute name, '(' or 'not ('")),
+        }
+    }
+
+    /// After an attribute path: `pr`, an operator and a value, or a bracketed value filter.
+    fn attr_exp(&mut self, word: &str, at: usize, in_brackets: bool) -> Parsed<Filter> {
+        let path = attr_path(word).map_err(|e| self.fail(at, e))?;
+        let op_at = self.here();
+        let op = match self.peek() {
+            Some(Tok::OpenBracket) if in_brackets => {
+                return Err(self.fail(op_at, "'[' inside '[...]': value filters cannot be nested"));
+            }
+            Some(Tok::OpenBracket) => {
+                let filter = self.value_filter(&path)?;
+                if let Some(Tok::Word(w)) = self.peek()
+                    && w.starts_with('.')
+                {
+                    return Err(self.fail(
+                        self.here(),
+                        format!("'{w}' after ']' is only valid in PATCH paths"),
+                    ));
+                }
+                return Ok(Filter::ValuePath {
+                    path,
+                    filter: Box::new(filter),
+                });
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("pr") => {
+                self.next += 1;
+                return Ok(Filter::Present(path));
+            }
+            Some(Tok::Word(w)) => CompareOp::from_word(w),
+            _ => None,
+        };
+        let Some(op) = op else {
+            return Err(self.unexpected(&format!(
+                "an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) or '[' after '{word}'"
+            )));
+        };
+        self.next += 1;
+        let value = match self.peek() {
+            Some(Tok::Str(s)) => Some(Value::String(s.clone())),
+            Some(Tok::Word(w)) => literal(w),
+            _ => None,
+        };
+        let Some(value) = value else {
+            return Err(self.unexpected(&format!(
+                "a value (a \"string\", a number, true, false or null) after '{}'",
+                op.as_str()
+            )));
+        };
+        self.next += 1;
+        Ok(Filter::Compare { path, op, value })
+    }
+
+    /// `[ valFilter ]`, the next token being the '['.
+    fn value_filter(&mut self, path: &AttrPath) -> Parsed<Filter> {
+        let at = self.here();
+        if path.sub.is_some() {
+            return Err(self.fail(at, "'[' must follow an attribute name without a sub-attribute"));
+        }
+        self.enter()?;
+        self.next += 1;
+        let filter = self.or(true)?;
+        self.expect(|t| matches!(t, Tok::CloseBracket), "']'", at)?;
+        self.depth -= 1;
+        Ok(filter)
+    }
+}
+
+/// How a token is named in "expected X but found Y".
+struct Found<'t, 'a>(&'t Tok<'a>);
+
+impl fmt::Display for Found<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Tok::Open => f.write_str("'('"),
+            Tok::Close => f.write_str("')'"),
+            Tok::OpenBracket => f.write_str("'['"),
+            Tok::CloseBracket => f.write_str("']'"),
+            Tok::Str(s) => write!(f, "the string {}", Value::String(s.clone())),
+            Tok::Word(w) => write!(f, "'{w}'"),
+        }
+    }
+}
+
+fn lex(input: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
+    // All delimiters are ASCII, so scanning bytes never splits a UTF-8 character.
+    let bytes = input.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let at = i;
+        let tok = match b {
+            b if b.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b'(' => Tok::Open,
+            b')' => Tok::Close,
+            b'[' => Tok::OpenBracket,
+            b']' => Tok::CloseBracket,
+            b'"' => {
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => return Err((at, "unterminated string (no closing '\"') starting".into())),
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+                // Filter strings are JSON strings (RFC 7644 §3.4.2.2), escapes included.
+                let literal = input.get(at..=i).unwrap_or_default();
+                let s = serde_json::from_str(literal).map_err(|_| {
+                    (at, "invalid string (bad escape or control character; use JSON escapes such as \\\" \\\\ \\u00e9) starting".to_owned())
+                })?;
+                Tok::Str(s)
+            }
+            _ => {
+                while bytes.get(i + 1).is_some_and(|&b| !is_delimiter(b)) {
+                    i += 1;
+                }
+                Tok::Word(input.get(at..=i).unwrap_or_default())
+            }
+        };
+        i += 1;
+        toks.push(Token { tok, at });
+    }
+    Ok(toks)
+}
+
+fn is_delimiter(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b'[' | b']' | b'"')
+}
+
+/// `true`, `false`, `null` (case-insensitive, as ABNF literals are) or a JSON number.
+fn literal(word: &str) -> Option<Value> {
+    match word.to_ascii_lowercase().as_str() {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        "null" => Some(Value::Null),
+        _ => serde_json::from_str::<Value>(word).ok().filter(Value::is_number),
+    }
+}
+
+/// `[URN ":"] ATTRNAME ["." ATTRNAME]`; the URN is everything up to the last ':' because URN
+/// versions contain dots (`...:enterprise:2.0:User:manager.value`).
+fn attr_path(word: &str) -> Parsed<AttrPath> {
+    let (urn, rest) = match word.rfind(':') {
+        Some(colon) if word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) && colon > 4 => {
+            (Some(&word[..colon]), &word[colon + 1..])
+        }
+        Some(_) => {
+            return Err(format!(
+                "'{word}' is not an attribute path (':' only follows a schema URN)"
+            ));
+        }
+        None => (None, word),
+    };
+    let (attr, sub) = match rest.split_once('.') {
+        Some((attr, sub)) => (attr, Some(sub)),
+        None => (rest, None),
+    };
+    check_name(attr).map_err(|e| format!("'{word}': {e}"))?;
+    if let Some(sub) = sub {
+        check_name(sub).map_err(|e| format!("'{word}': {e}"))?;
+    }
+    Ok(AttrPath {
+        urn: urn.map(str::to_owned),
+        attr: attr.to_owned(),
+        sub: sub.map(str::to_owned),
+    })
+}
+
+/// ATTRNAME = ALPHA *(ALPHA / DIGIT / "-" / "_"), plus `$ref` (RFC 7643 §2.1).
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = match chars.next() {
+        Some('$') => name == "$ref",
+        Some(c) if c.is_ascii_alphabetic() => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else if name.is_empty() {
+        Err("missing attribute name".to_owned())
+    } else {
+        Err(format!("'{name}' is not a valid attribute name"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(urn) = &self.urn {
+            write!(f, "{urn}:")?;
+        }
+        f.write_str(&self.attr)?;
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Renders valid filter syntax that parses back to the same tree: parentheses only where
+/// precedence or grouping (and/or are left-associative) needs them.
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn grouped(f: &mut fmt::Formatter<'_>, filter: &Filter, parens: bool) -> fmt::Result {
+            if parens {
+                write!(f, "({filter})")
+            } else {
+                write!(f, "{filter}")
+            }
+        }
+        match self {
+            Filter::Or(l, r) => {
+                write!(f, "{l} or ")?;
+                grouped(f, r, matches!(**r, Filter::Or(..)))
+            }
+            Filter::And(l, r) => {
+                grouped(f, l, matches!(**l, Filter::Or(..)))?;
+                f.write_str(" and ")?;
+                grouped(f, r, matches!(**r, Filter::Or(..) | Filter::And(..)))
+            }
+            Filter::Not(inner) => write!(f, "not ({inner})"),
+            // serde_json renders strings as JSON strings, which is the filter string syntax.
+            Filter::Compare { path, op, value } => write!(f, "{path} {op} {value}"),
+            Filter::Present(path) => write!(f, "{path} pr"),
+            Filter::ValuePath { path, filter } => write!(f, "{path}[{filter}]"),
+        }
+    }
+}
+
+impl fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+/// What attribute names are relative to: the resource, or one element of a multi-valued
+/// attribute inside `[...]`.
+#[derive(Clone, Copy)]
+enum Scope<'s> {
+    Resource(&'s ResourceSchema),
+    Element(Option<&'s Attr>),
+}
+
+fn eval(filter: &Filter, node: &Value, scope: Scope) -> bool {
+    match filter {
+        Filter::And(l, r) => eval(l, node, scope) && eval(r, node, scope),
+        Filter::Or(l, r) => eval(l, node, scope) || eval(r, node, scope),
+        Filter::Not(inner) => !eval(inner, node, scope),
+        Filter::Present(path) => resolve(path, node, scope).0.into_iter().any(is_present),
+        Filter::Compare { path, op, value } => {
+            let (values, def) = resolve(path, node, scope);
+            compare_any(&values, def, *op, value)
+        }
+        Filter::ValuePath { path, filter } => {
+            let (values, def) = resolve(path, node, scope);
+            values
+                .into_iter()
+                .any(|v| v.is_object() && eval(filter, v, Scope::Element(def)))
+        }
+    }
+}
+
+/// The values `path` designates in `node` (multi-valued attributes flattened to their elements)
+/// and the schema definition of the last path segment, if known.
+fn resolve<'v>(path: &AttrPath, node: &'v Value, scope: Scope) -> (Vec<&'v Value>, Option<&'static Attr>) {
+    let (container, mut def) = match (scope, path.urn.as_deref()) {
+        (Scope::Element(parent), _) => (Some(node), parent.and_then(|p| p.sub_attr(&path.attr))),
+        (Scope::Resource(schema), None) => (Some(node), schema.core_attr(&path.attr)),
+        (Scope::Resource(schema), Some(urn)) if schema.is_core_urn(urn) => {
+            (Some(node), schema.core_attr(&path.attr))
+        }
+        (Scope::Resource(schema), Some(urn)) => (
+            lookup(node, urn),
+            schema
+                .extension(urn)
+                .and_then(|(_, attrs)| schema::find(attrs, &path.attr)),
+        ),
+    };
+    let mut values = container
+        .and_then(|c| lookup(c, &path.attr))
+        .map(elements)
+        .unwrap_or_default();
+    if let Some(sub) = &path.sub {
+        def = def.and_then(|d| d.sub_attr(sub));
+        values = values
+            .into_iter()
+            .filter_map(|v| lookup(v, sub))
+            .flat_map(elements)
+            .collect();
+    }
+    (values, def)
+}
+
+/// Attribute names are case-insensitive; stored names are canonical, so try the exact key first.
+fn lookup<'v>(node: &'v Value, name: &str) -> Option<&'v Value> {
+    let obj = node.as_object()?;
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+fn elements(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    }
+}
+
+fn is_present(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(obj) => !obj.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
+    }
+}
+
+/// True when any value satisfies the comparison.
+fn compare_any(values: &[&Value], def: Option<&'static Attr>, op: CompareOp, expected: &Value) -> bool {
+    // A complex value compared without a sub-attribute (`emails co "@x"`) is compared by its
+    // `value` (RFC 7644 §3.4.2.2).
+    let operands: Vec<(&Value, Option<&Attr>)> = values
+        .iter()
+        .filter_map(|&v| match v {
+            Value::Object(_) => {
+                lookup(v, "value").map(|inner| (inner, def.and_then(|d| d.sub_attr("value"))))
+            }
+            Value::Null => None,
+            other => Some((other, def)),
+        })
+        .collect();
+    if operands.is_empty() {
+        // Unassigned attributes equal nothing, so `ne` holds; they are what `eq null` asks for.
+        return match op {
+            CompareOp::Eq => expected.is_null(),
+            CompareOp::Ne => !expected.is_null(),
+            _ => false,
+        };
+    }
+    operands
+        .into_iter()
+        .any(|(actual, def)| compare(actual, op, expected, def))
+}
+
+fn compare(actual: &Value, op: CompareOp, expected: &Value, def: Option<&Attr>) -> bool {
+    match (actual, expected) {
+        // `actual` is assigned, so it is not null.
+        (_, Value::Null) => op == CompareOp::Ne,
+        (Value::String(a), Value::String(b)) => compare_strings(a, b, op, def),
+        (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => ordered(op, a.partial_cmp(&b)),
+            _ => false,
+        },
+        // Booleans have no order (RFC 7644: gt/ge/lt/le on booleans are not allowed).
+        (Value::Bool(a), Value::Bool(b)) => match op {
+            CompareOp::Eq => a == b,
+            CompareOp::Ne => a != b,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn compare_strings(a: &str, b: &str, op: CompareOp, def: Option<&Attr>) -> bool {
+    let ordering_op = !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    if ordering_op && def.is_some_and(|d| d.ty == Type::DateTime) {
+        // Instants, not text: "2024-01-01T01:00:00+01:00" eq "2024-01-01T00:00:00Z".
+        return match (DateTime::parse_from_rfc3339(a), DateTime::parse_from_rfc3339(b)) {
+            (Ok(a), Ok(b)) => ordered(op, Some(a.cmp(&b))),
+            _ => false,
+        };
+    }
+    // Unknown attributes compare case-insensitively, like most SCIM string attributes.
+    let (a, b): (Cow<str>, Cow<str>) = if def.is_some_and(|d| d.case_exact) {
+        (a.into(), b.into())
+    } else {
+        (a.to_lowercase().into(), b.to_lowercase().into())
+    };
+    match op {
+        CompareOp::Co => a.contains(&*b),
+        CompareOp::Sw => a.starts_with(&*b),
+        CompareOp::Ew => a.ends_with(&*b),
+        _ => ordered(op, Some(a.cmp(&b))),
+    }
+}
+
+fn ordered(op: CompareOp, ord: Option<Ordering>) -> bool {
+    let Some(ord) = ord else { return false };
+    match op {
+        CompareOp::Eq => ord.is_eq(),
+        CompareOp::Ne => ord.is_ne(),
+        CompareOp::Gt => ord.is_gt(),
+        CompareOp::Ge => ord.is_ge(),
+        CompareOp::Lt => ord.is_lt(),
+        CompareOp::Le => ord.is_le(),
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+    }
+}

@@ -1,0 +1,85 @@
+use reqwest::StatusCode;
+use serde_json::json;
+use tests::okta_user;
+
+use crate::World;
+
+async fn raw(w: &World, content_type: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+    let resp = w
+        .env
+        .http
+        .post(format!("{}/scim/v2/Users", w.api.base))
+        .bearer_auth(&w.token)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(ct.starts_with("application/scim+json"), "error content type {ct}");
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_syntax() {
+    let w = World::new().await;
+    let (status, body) = raw(&w, "application/scim+json", b"{\"userName\": ".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["scimType"], "invalidSyntax");
+    assert_eq!(body["status"], "400");
+}
+
+#[tokio::test]
+async fn wrong_types_and_missing_user_names_are_400_invalid_value() {
+    let w = World::new().await;
+    for bad in [json!({"userName": 42}), json!({"name": {"givenName": "x"}}), json!({"userName": "a", "active": "maybe"})] {
+        let r = w.post_user(bad.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.body["scimType"], "invalidValue", "{bad}");
+        assert!(r.body["detail"].as_str().unwrap().len() > 10, "the detail tells the admin what to fix");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let w = World::new().await;
+    let mut big = okta_user("big@acme.test", "B", "Ig");
+    big["displayName"] = json!("x".repeat(2 * 1024 * 1024));
+    let (status, body) = raw(&w, "application/scim+json", big.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["status"], "413");
+}
+
+#[tokio::test]
+async fn plain_application_json_is_accepted_and_other_types_refused() {
+    let w = World::new().await;
+    let (status, _) = raw(&w, "application/json; charset=utf-8", okta_user("json@acme.test", "J", "S").to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = raw(&w, "text/plain", b"userName=x".to_vec()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body["status"], "415");
+}
+
+#[tokio::test]
+async fn unknown_endpoints_answer_a_scim_404() {
+    let w = World::new().await;
+    let r = w.get("/Printers").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let w = World::new().await;
+    let get = |p: &str| w.env.http.get(format!("{}{p}", w.api.base)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["postgres"], "up");
+    assert_eq!(ready["rabbitmq"], "up");
+    w.get("/Users").await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("scim_http_requests_total"), "{metrics}");
+}
