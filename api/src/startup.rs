@@ -110,7 +110,6 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .with_state(state)
-        .layer(middleware::map_response(ensure_scim_error_body))
         .layer(middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -138,6 +137,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
             axum::http::header::AUTHORIZATION,
         ]))
         .layer(CatchPanicLayer::new())
+        // Outermost, so that responses made by the layers above (413, 408, panics) get a SCIM body.
+        .layer(middleware::map_response(ensure_scim_error_body))
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

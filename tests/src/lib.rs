@@ -25,12 +25,19 @@ pub fn bin_dir() -> PathBuf {
     }
     // target/<profile>/deps/<test-binary> → target/<profile>
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 fn binary(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} not found: build it first (`cargo build --bins`, as scripts/test does)", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: build it first (`cargo build --bins`, as scripts/test does)",
+        p.display()
+    );
     p
 }
 
@@ -52,15 +59,23 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn new() -> Self {
         let name = format!("scimtest_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(ADMIN_URL).await.expect("postgres admin connection");
-        admin.execute_unprepared(&format!("create database {name}")).await.expect("create database");
+        let admin = Database::connect(ADMIN_URL)
+            .await
+            .expect("postgres admin connection");
+        admin
+            .execute_unprepared(&format!("create database {name}"))
+            .await
+            .expect("create database");
         let _ = admin.close().await;
         Self {
             db_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
             exchange: format!("{name}.changes"),
             queue: format!("{name}.apply"),
             name,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
         }
     }
 
@@ -97,8 +112,11 @@ impl TestEnv {
 
     /// Starts `scim-api serve` on a free port, with extra environment.
     pub async fn spawn_api_with(&self, extra: &[(&str, &str)]) -> Api {
-        let mut env: Vec<(&str, &str)> =
-            vec![("SCIM_BIND_ADDR", "127.0.0.1:0"), ("OUTBOX_RELAY_INTERVAL_MS", "200"), ("OUTBOX_RELAY_GRACE_MS", "500")];
+        let mut env: Vec<(&str, &str)> = vec![
+            ("SCIM_BIND_ADDR", "127.0.0.1:0"),
+            ("OUTBOX_RELAY_INTERVAL_MS", "200"),
+            ("OUTBOX_RELAY_GRACE_MS", "500"),
+        ];
         env.extend_from_slice(extra);
         let log_path = self.log_path(&format!("api-{}", Uuid::new_v4().simple()));
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -118,10 +136,18 @@ impl TestEnv {
         .expect("join")
         .expect("read api stdout");
         let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!("scim-api did not start: {:?}; log: {}", line, std::fs::read_to_string(&log_path).unwrap_or_default())
+            panic!(
+                "scim-api did not start: {:?}; log: {}",
+                line,
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
         });
         let addr = v["listening"].as_str().expect("listening address").to_owned();
-        Api { child, base: format!("http://{addr}"), log_path }
+        Api {
+            child,
+            base: format!("http://{addr}"),
+            log_path,
+        }
     }
 
     pub async fn spawn_api(&self) -> Api {
@@ -147,26 +173,44 @@ impl TestEnv {
 
     /// Runs `scim-api <args>` and parses the JSON object it prints.
     pub fn cli(&self, args: &[&str]) -> Result<Value, String> {
-        let out = self.command("scim-api", &[]).args(args).output().expect("run scim-api");
+        let out = self
+            .command("scim-api", &[])
+            .args(args)
+            .output()
+            .expect("run scim-api");
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Creates a tenant through the CLI; returns (tenant id, token).
     pub fn create_tenant(&self, name: &str) -> (Uuid, String) {
-        let v = self.cli(&["tenant", "create", "--name", name]).expect("tenant create");
-        let id = v["tenant_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("tenant_id");
+        let v = self
+            .cli(&["tenant", "create", "--name", name])
+            .expect("tenant create");
+        let id = v["tenant_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("tenant_id");
         (id, v["token"].as_str().expect("token").to_owned())
     }
 
     pub async fn db(&self) -> DatabaseConnection {
-        Database::connect(&self.db_url).await.expect("connect test database")
+        Database::connect(&self.db_url)
+            .await
+            .expect("connect test database")
     }
 
+    /// The product row, or `None` while it (or the product schema, before the worker's first
+    /// start-up migration) does not exist.
     pub async fn product_user(&self, db: &DatabaseConnection, id: Uuid) -> Option<product_user::Model> {
-        product_user::Entity::find_by_id(id).one(db).await.expect("query product.users")
+        match product_user::Entity::find_by_id(id).one(db).await {
+            Ok(row) => row,
+            Err(e) if e.to_string().contains("does not exist") => None,
+            Err(e) => panic!("query product.users: {e}"),
+        }
     }
 
     /// Waits until the product row for `id` satisfies `check`.
@@ -183,12 +227,22 @@ impl TestEnv {
             {
                 return u;
             }
-            assert!(Instant::now() < deadline, "product.users row {id} did not reach the expected state in time");
+            assert!(
+                Instant::now() < deadline,
+                "product.users row {id} did not reach the expected state in time"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
-    pub async fn request(&self, api: &Api, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn request(
+        &self,
+        api: &Api,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self
             .http
             .request(method, format!("{}{path}", api.base))
@@ -198,14 +252,24 @@ impl TestEnv {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
-            req = req.header("Content-Type", "application/scim+json").body(b.to_string());
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
         }
         let resp = req.send().await.expect("http request");
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Response { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -215,10 +279,15 @@ impl Drop for TestEnv {
         let (exchange, queue) = (self.exchange.clone(), self.queue.clone());
         // Drop is synchronous and may run inside a runtime: clean up on a thread of our own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 if let Ok(admin) = Database::connect(ADMIN_URL).await {
-                    let _ = admin.execute_unprepared(&format!("drop database if exists {name} with (force)")).await;
+                    let _ = admin
+                        .execute_unprepared(&format!("drop database if exists {name} with (force)"))
+                        .await;
                     let _ = admin.close().await;
                 }
                 let _ = delete_topology(&exchange, &queue).await;
@@ -233,10 +302,14 @@ pub async fn delete_topology(exchange: &str, queue: &str) -> Result<(), lapin::E
     let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
     for q in [queue.to_owned(), format!("{queue}.dead")] {
-        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+        let _ = ch
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
     for x in [exchange.to_owned(), format!("{exchange}.dlx")] {
-        let _ = ch.exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default()).await;
+        let _ = ch
+            .exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
     }
     let _ = conn.close(200, "bye".into()).await;
     Ok(())
@@ -250,7 +323,10 @@ pub struct Response {
 
 impl Response {
     pub fn id(&self) -> Uuid {
-        self.body["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("response has an id")
+        self.body["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("response has an id")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -297,7 +373,9 @@ impl Worker {
 
     /// SIGTERM, then waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().expect("wait worker")
     }
 }

@@ -489,9 +489,16 @@ fn attr_path(word: &str) -> Parsed<AttrPath> {
         Some((attr, sub)) => (attr, Some(sub)),
         None => (rest, None),
     };
-    check_name(attr).map_err(|e| format!("'{word}': {e}"))?;
+    let in_word = |e: String| {
+        if attr == word {
+            e
+        } else {
+            format!("{e} in '{word}'")
+        }
+    };
+    check_name(attr).map_err(in_word)?;
     if let Some(sub) = sub {
-        check_name(sub).map_err(|e| format!("'{word}': {e}"))?;
+        check_name(sub).map_err(in_word)?;
     }
     Ok(AttrPath {
         urn: urn.map(str::to_owned),
@@ -751,5 +758,477 @@ fn ordered(op: CompareOp, ord: Option<Ordering>) -> bool {
         CompareOp::Lt => ord.is_lt(),
         CompareOp::Le => ord.is_le(),
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::{ENTERPRISE_USER_SCHEMA, USER_RESOURCE};
+    use super::*;
+    use serde_json::json;
+
+    fn p(s: &str) -> Filter {
+        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn path(s: &str) -> AttrPath {
+        attr_path(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn cmp(attr: &str, op: CompareOp, value: Value) -> Filter {
+        Filter::Compare {
+            path: path(attr),
+            op,
+            value,
+        }
+    }
+
+    fn and(l: Filter, r: Filter) -> Filter {
+        Filter::And(Box::new(l), Box::new(r))
+    }
+
+    fn or(l: Filter, r: Filter) -> Filter {
+        Filter::Or(Box::new(l), Box::new(r))
+    }
+
+    fn err(s: &str) -> Invalid {
+        parse(s).expect_err(s)
+    }
+
+    fn user() -> Value {
+        json!({
+            "id": "2819c223-7f76-453a-919d-413861904646",
+            "userName": "Bjensen@Example.com",
+            "externalId": "Ext-1",
+            "active": true,
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "title": "",
+            "emails": [
+                {"value": "bjensen@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "meta": {"created": "2024-01-01T00:00:00Z", "lastModified": "2024-05-01T12:00:00+02:00"},
+            ENTERPRISE_USER_SCHEMA: {"department": "Sales", "manager": {"value": "m-1"}}
+        })
+    }
+
+    fn m(s: &str) -> bool {
+        matches(&p(s), &user(), &USER_RESOURCE)
+    }
+
+    #[test]
+    fn a_simple_comparison_parses_into_path_operator_and_value() {
+        assert_eq!(
+            p(r#"userName eq "bjensen""#),
+            cmp("userName", CompareOp::Eq, json!("bjensen"))
+        );
+    }
+
+    #[test]
+    fn operators_and_logical_words_are_case_insensitive() {
+        assert_eq!(
+            p(r#"userName EQ "a" And title Pr OR NOT (active eq TRUE)"#),
+            or(
+                and(
+                    cmp("userName", CompareOp::Eq, json!("a")),
+                    Filter::Present(path("title"))
+                ),
+                Filter::Not(Box::new(cmp("active", CompareOp::Eq, json!(true))))
+            )
+        );
+        for op in CompareOp::ALL {
+            let upper = format!("title {} \"x\"", op.as_str().to_uppercase());
+            assert_eq!(p(&upper), cmp("title", op, json!("x")));
+        }
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        assert_eq!(
+            p("a pr or b pr and c pr"),
+            or(
+                Filter::Present(path("a")),
+                and(Filter::Present(path("b")), Filter::Present(path("c")))
+            )
+        );
+        assert_eq!(
+            p("a pr and b pr or c pr"),
+            or(
+                and(Filter::Present(path("a")), Filter::Present(path("b"))),
+                Filter::Present(path("c"))
+            )
+        );
+    }
+
+    #[test]
+    fn parentheses_override_precedence() {
+        assert_eq!(
+            p("(a pr or b pr) and c pr"),
+            and(
+                or(Filter::Present(path("a")), Filter::Present(path("b"))),
+                Filter::Present(path("c"))
+            )
+        );
+        assert_eq!(p("((a pr))"), Filter::Present(path("a")));
+    }
+
+    #[test]
+    fn not_needs_parentheses_and_otherwise_is_an_attribute_name() {
+        assert_eq!(p("not(a pr)"), Filter::Not(Box::new(Filter::Present(path("a")))));
+        assert_eq!(p("not pr"), Filter::Present(path("not")));
+        assert_eq!(err("not a pr").kind, Kind::InvalidFilter);
+    }
+
+    #[test]
+    fn value_paths_hold_filters_relative_to_each_element() {
+        assert_eq!(
+            p(r#"emails[type eq "work" and value co "@example.com"] or userName sw "b""#),
+            or(
+                Filter::ValuePath {
+                    path: path("emails"),
+                    filter: Box::new(and(
+                        cmp("type", CompareOp::Eq, json!("work")),
+                        cmp("value", CompareOp::Co, json!("@example.com"))
+                    )),
+                },
+                cmp("userName", CompareOp::Sw, json!("b"))
+            )
+        );
+    }
+
+    #[test]
+    fn brackets_do_not_nest_and_take_no_sub_attribute_in_filters() {
+        assert!(
+            err(r#"emails[type[value eq "x"] pr]"#)
+                .detail
+                .contains("cannot be nested")
+        );
+        assert!(
+            err(r#"emails[type eq "work"].value eq "x""#)
+                .detail
+                .contains("only valid in PATCH paths")
+        );
+        assert_eq!(err(r#"name.givenName[value eq "x"]"#).kind, Kind::InvalidFilter);
+        assert!(err(r#"emails[type eq "work""#).detail.contains("expected ']'"));
+    }
+
+    #[test]
+    fn urn_qualified_paths_split_at_the_last_colon() {
+        assert_eq!(
+            path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"),
+            AttrPath {
+                urn: Some(ENTERPRISE_USER_SCHEMA.into()),
+                attr: "manager".into(),
+                sub: Some("value".into())
+            }
+        );
+        assert_eq!(
+            parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName").map(|p| p.urn),
+            Ok(Some("urn:ietf:params:scim:schemas:core:2.0:User".into()))
+        );
+        assert_eq!(
+            parse_attr_path("meta.lastModified"),
+            Ok(AttrPath {
+                urn: None,
+                attr: "meta".into(),
+                sub: Some("lastModified".into())
+            })
+        );
+        assert_eq!(parse_attr_path("$ref").map(|p| p.attr), Ok("$ref".into()));
+    }
+
+    #[test]
+    fn malformed_attribute_paths_are_invalid_paths() {
+        for bad in [
+            "",
+            "1abc",
+            "a.b.c",
+            "foo:bar",
+            "urn:",
+            "name.",
+            "a b",
+            "$other",
+            "emails[x]",
+        ] {
+            assert_eq!(
+                parse_attr_path(bad).map_err(|e| e.kind),
+                Err(Kind::InvalidPath),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn string_literals_are_json_strings_with_escapes_and_unicode() {
+        assert_eq!(
+            p(r#"displayName eq "say \"hi\" \\ caf\u00e9 日本""#),
+            cmp("displayName", CompareOp::Eq, json!("say \"hi\" \\ café 日本"))
+        );
+        assert!(
+            err(r#"displayName eq "bad \q escape""#)
+                .detail
+                .contains("invalid string")
+        );
+    }
+
+    #[test]
+    fn numbers_booleans_and_null_are_literals() {
+        assert_eq!(p("x gt -1.5e2"), cmp("x", CompareOp::Gt, json!(-150.0)));
+        assert_eq!(p("x eq 42"), cmp("x", CompareOp::Eq, json!(42)));
+        assert_eq!(p("active eq False"), cmp("active", CompareOp::Eq, json!(false)));
+        assert_eq!(p("title eq null"), cmp("title", CompareOp::Eq, Value::Null));
+        assert!(err("title eq bareword").detail.contains("expected a value"));
+    }
+
+    #[test]
+    fn an_unterminated_string_is_an_invalid_filter_with_its_position() {
+        let e = err(r#"userName eq "bjensen"#);
+        assert_eq!(e.kind, Kind::InvalidFilter);
+        assert!(
+            e.detail.contains("unterminated string") && e.detail.contains("position 13"),
+            "{}",
+            e.detail
+        );
+        assert_eq!(
+            err(r#"userName eq "ends in backslash\"#).kind,
+            Kind::InvalidFilter
+        );
+    }
+
+    #[test]
+    fn errors_say_what_was_expected_and_where() {
+        let e = err(r#"userName equals "x""#);
+        assert!(
+            e.detail.contains("expected an operator") && e.detail.contains("position 10"),
+            "{}",
+            e.detail
+        );
+        assert!(err("userName eq").detail.contains("found the end"));
+        assert!(
+            err(r#"userName eq "x" title pr"#)
+                .detail
+                .contains("expected 'and', 'or'")
+        );
+        assert!(err("(a pr").detail.contains("expected ')'"));
+        assert!(err("a pr)").detail.contains("found ')'"));
+        assert!(err("").detail.contains("expected an attribute name"));
+        assert!(
+            err(r#"userName eq "x" and"#)
+                .detail
+                .contains("expected an attribute name")
+        );
+    }
+
+    #[test]
+    fn hostile_nesting_and_length_are_rejected_without_overflowing_the_stack() {
+        let deep = format!("{}a pr{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(err(&deep).detail.contains("bytes long"));
+        let deep = format!("{}a pr{}", "(".repeat(1_000), ")".repeat(1_000));
+        assert!(err(&deep).detail.contains("nesting deeper"));
+        let nots = format!("{}a pr{}", "not (".repeat(500), ")".repeat(500));
+        assert!(err(&nots).detail.contains("nesting deeper"));
+        assert!(parse(&format!("{}a pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH))).is_ok());
+        let long_chain = vec!["a pr"; 400].join(" or ");
+        assert!(matches!(parse(&long_chain), Ok(Filter::Or(..))));
+        assert!(
+            err(&"x".repeat(MAX_FILTER_BYTES + 1))
+                .detail
+                .contains("bytes long")
+        );
+    }
+
+    #[test]
+    fn display_renders_filters_that_parse_back_to_the_same_tree() {
+        for s in [
+            r#"userName eq "bjensen""#,
+            "a pr or b pr and c pr",
+            "(a pr or b pr) and c pr",
+            "a pr and (b pr and c pr)",
+            "a pr or (b pr or c pr)",
+            r#"not (emails[type eq "work" or not (value ew "@x")]) and x gt 1.5"#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m\"1\u0007""#,
+            "meta.lastModified ge \"2024-01-01T00:00:00Z\" and title eq null and active ne false",
+        ] {
+            let once = p(s);
+            assert_eq!(p(&once.to_string()), once, "{s} rendered as {once}");
+        }
+        assert_eq!(
+            p("A EQ \"x\" AND NOT(b Pr)").to_string(),
+            r#"A eq "x" and not (b pr)"#
+        );
+    }
+
+    #[test]
+    fn attribute_names_match_case_insensitively_and_case_exact_values_do_not() {
+        assert!(m(r#"USERNAME eq "bjensen@example.com""#));
+        assert!(m(r#"name.GIVENNAME eq "barbara""#));
+        // id and externalId are caseExact.
+        assert!(m(r#"externalId eq "Ext-1""#));
+        assert!(!m(r#"externalId eq "ext-1""#));
+        assert!(!m(r#"id eq "2819C223-7F76-453A-919D-413861904646""#));
+        // Unknown attributes compare case-insensitively.
+        let doc = json!({"nickname_custom": "Babs"});
+        assert!(matches(&p(r#"nickname_custom eq "BABS""#), &doc, &USER_RESOURCE));
+    }
+
+    #[test]
+    fn string_operators_compare_text() {
+        assert!(m(r#"userName sw "BJENSEN""#));
+        assert!(m(r#"userName ew "example.com""#));
+        assert!(m(r#"userName co "@exa""#));
+        assert!(!m(r#"userName co "nobody""#));
+        assert!(m(r#"userName gt "a" and userName lt "c""#));
+        assert!(m(
+            r#"userName ge "bjensen@example.com" and userName le "BJENSEN@EXAMPLE.COM""#
+        ));
+    }
+
+    #[test]
+    fn multi_valued_attributes_match_when_any_element_does() {
+        assert!(m(r#"emails.type eq "home""#));
+        assert!(m(r#"emails.value ew "jensen.org""#));
+        assert!(!m(r#"emails.type eq "other""#));
+        // Without a sub-attribute, a complex value is compared by its `value`.
+        assert!(m(r#"emails eq "babs@jensen.org""#));
+        assert!(m(r#"emails co "example""#));
+    }
+
+    #[test]
+    fn value_path_filters_must_hold_for_one_and_the_same_element() {
+        assert!(m(r#"emails[type eq "work" and value co "example"]"#));
+        assert!(!m(r#"emails[type eq "home" and value co "example"]"#));
+        assert!(m(r#"emails[primary eq true] and userName pr"#));
+        assert!(!m(r#"emails[primary eq true and type eq "home"]"#));
+    }
+
+    #[test]
+    fn extension_and_core_urns_resolve_case_insensitively() {
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "sales""#
+        ));
+        assert!(m(
+            r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:manager.value eq "m-1""#
+        ));
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "m-1""#
+        ));
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#
+        ));
+        assert!(!m(r#"urn:example:other:department eq "sales""#));
+        // An extension attribute is not a core one.
+        assert!(!m(r#"department eq "sales""#));
+    }
+
+    #[test]
+    fn date_times_compare_as_instants() {
+        // lastModified is 10:00 UTC, written with a +02:00 offset.
+        assert!(m(r#"meta.lastModified eq "2024-05-01T10:00:00Z""#));
+        assert!(m(r#"meta.lastModified gt "2024-05-01T09:59:59Z""#));
+        assert!(m(r#"meta.lastModified lt "2024-05-01T11:00:00+00:30""#));
+        assert!(!m(r#"meta.lastModified gt "2024-05-01T11:00:00+00:30""#));
+        assert!(m(r#"meta.created ge "2023-12-31T23:00:00-01:00""#));
+        // Not a date: no match either way.
+        assert!(!m(r#"meta.lastModified gt "yesterday""#));
+        assert!(!m(r#"meta.lastModified ne "yesterday""#));
+    }
+
+    #[test]
+    fn presence_means_a_non_empty_value() {
+        assert!(m("userName pr"));
+        assert!(m("name pr"));
+        assert!(m("emails pr"));
+        assert!(m("emails.primary pr"));
+        assert!(!m("title pr"));
+        assert!(!m("nickName pr"));
+        let empty = json!({"emails": [], "name": {}, "x": null});
+        for s in ["emails pr", "name pr", "x pr", "emails.value pr"] {
+            assert!(!matches(&p(s), &empty, &USER_RESOURCE), "{s}");
+        }
+    }
+
+    #[test]
+    fn unassigned_attributes_are_not_equal_to_anything() {
+        assert!(m(r#"nickName ne "x""#));
+        assert!(!m(r#"nickName eq "x""#));
+        assert!(!m(r#"nickName gt "a""#));
+        assert!(m("nickName eq null"));
+        assert!(!m("userName eq null"));
+        assert!(m("userName ne null"));
+        assert!(m(r#"urn:example:unknown:thing ne "x""#));
+    }
+
+    #[test]
+    fn booleans_only_support_eq_and_ne_and_mixed_types_never_match() {
+        assert!(m("active eq true"));
+        assert!(m("active ne false"));
+        assert!(!m("active gt false"));
+        assert!(!m(r#"active eq "true""#));
+        assert!(!m(r#"userName eq 5"#));
+        assert!(!m(r#"userName ne 5"#));
+    }
+
+    #[test]
+    fn numbers_compare_numerically() {
+        let doc = json!({"level": 10});
+        assert!(matches(&p("level gt 9"), &doc, &USER_RESOURCE));
+        assert!(matches(&p("level eq 10.0"), &doc, &USER_RESOURCE));
+        assert!(!matches(&p("level lt 9.5"), &doc, &USER_RESOURCE));
+        assert!(!matches(&p("level co 1"), &doc, &USER_RESOURCE));
+    }
+
+    #[test]
+    fn logic_combines_matches() {
+        assert!(m(r#"userName eq "x" or active eq true"#));
+        assert!(!m(r#"userName eq "x" and active eq true"#));
+        assert!(m(r#"not (userName eq "x")"#));
+        assert!(m(
+            r#"(userName eq "x" or name.familyName eq "jensen") and not (title pr)"#
+        ));
+    }
+
+    #[test]
+    fn patch_paths_may_end_in_a_sub_attribute_after_the_filter() {
+        let pp = parse_patch_path(r#"emails[type eq "work"].value"#).expect("path");
+        assert_eq!(pp.attr, path("emails"));
+        assert_eq!(pp.filter, Some(cmp("type", CompareOp::Eq, json!("work"))));
+        assert_eq!(pp.sub.as_deref(), Some("value"));
+        assert_eq!(pp.to_string(), r#"emails[type eq "work"].value"#);
+
+        let pp = parse_patch_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")
+            .expect("path");
+        assert_eq!(
+            (pp.attr.urn.as_deref(), pp.attr.attr.as_str()),
+            (Some(ENTERPRISE_USER_SCHEMA), "manager")
+        );
+        let pp = parse_patch_path("name.givenName").expect("path");
+        assert_eq!(
+            (pp.attr.sub.as_deref(), pp.filter, pp.sub),
+            (Some("givenName"), None, None)
+        );
+        let pp = parse_patch_path(r#"members[value eq "2819c223"]"#).expect("path");
+        assert!(pp.filter.is_some() && pp.sub.is_none());
+    }
+
+    #[test]
+    fn bad_patch_paths_are_invalid_paths() {
+        for bad in [
+            "",
+            "emails[",
+            r#"emails[type eq "work"]value"#,
+            r#"emails[type eq "work"].value.x"#,
+            r#"emails[type eq "work"] extra"#,
+            r#"name.givenName[value eq "x"]"#,
+            r#"emails[type[value eq "x"] pr]"#,
+            r#"emails[type eq "work"#,
+            "emails eq",
+            "(emails)",
+        ] {
+            assert_eq!(
+                parse_patch_path(bad).map_err(|e| e.kind),
+                Err(Kind::InvalidPath),
+                "{bad}"
+            );
+        }
     }
 }

@@ -22,8 +22,15 @@ async fn okta_test_api_credentials_gets_a_list_response_with_integer_counters() 
     let w = World::new().await;
     let r = w.get("/Users?startIndex=1&count=2").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.header("content-type").unwrap().starts_with("application/scim+json"));
-    assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/scim+json")
+    );
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
     for k in ["totalResults", "itemsPerPage", "startIndex"] {
         assert!(r.body[k].is_i64(), "{k} must be an integer: {}", r.body);
     }
@@ -33,39 +40,63 @@ async fn okta_test_api_credentials_gets_a_list_response_with_integer_counters() 
 #[tokio::test]
 async fn missing_or_wrong_tokens_get_401_with_a_bearer_challenge() {
     let w = World::new().await;
-    for token in [None, Some("scimr_0000000000000000000000000000000000000000000000000000000000000000"), Some("nope")] {
-        let r = w.env.request(&w.api, Method::GET, "/scim/v2/Users", token, None).await;
+    for token in [
+        None,
+        Some("scimr_0000000000000000000000000000000000000000000000000000000000000000"),
+        Some("nope"),
+    ] {
+        let r = w
+            .env
+            .request(&w.api, Method::GET, "/scim/v2/Users", token, None)
+            .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
         assert_eq!(r.body["status"], "401");
-        assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        assert_eq!(
+            r.body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_rotated_token_is_refused_at_once_and_the_new_one_works() {
     let w = World::new().await;
-    let rotated = w.env.cli(&["token", "rotate", "--tenant", &w.tenant.to_string()]).unwrap();
+    let rotated = w
+        .env
+        .cli(&["token", "rotate", "--tenant", &w.tenant.to_string()])
+        .unwrap();
     assert_eq!(rotated["tenant_id"], w.tenant.to_string());
     let new = rotated["token"].as_str().unwrap();
     assert_ne!(new, w.token);
-    let old = w.env.request(&w.api, Method::GET, "/scim/v2/Users", Some(&w.token), None).await;
+    let old = w
+        .env
+        .request(&w.api, Method::GET, "/scim/v2/Users", Some(&w.token), None)
+        .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
-    let fresh = w.env.request(&w.api, Method::GET, "/scim/v2/Users", Some(new), None).await;
+    let fresh = w
+        .env
+        .request(&w.api, Method::GET, "/scim/v2/Users", Some(new), None)
+        .await;
     assert_eq!(fresh.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_revoked_token_is_refused() {
     let w = World::new().await;
-    w.env.cli(&["token", "revoke", "--tenant", &w.tenant.to_string()]).unwrap();
+    w.env
+        .cli(&["token", "revoke", "--tenant", &w.tenant.to_string()])
+        .unwrap();
     assert_eq!(w.get("/Users").await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn rotating_an_unknown_tenant_fails_clearly() {
     let w = World::new().await;
-    let err = w.env.cli(&["token", "rotate", "--tenant", &uuid::Uuid::new_v4().to_string()]).unwrap_err();
+    let err = w
+        .env
+        .cli(&["token", "rotate", "--tenant", &uuid::Uuid::new_v4().to_string()])
+        .unwrap_err();
     assert!(err.contains("no tenant"), "{err}");
 }
 
@@ -84,6 +115,9 @@ async fn tokens_are_stored_only_as_their_sha256() {
     let h: String = rows[0].try_get("", "h").unwrap();
     let everything: String = rows[0].try_get("", "everything").unwrap();
     assert_eq!(h, sha256_hex(&db, &w.token).await);
-    assert!(!everything.contains(&w.token[6..]), "the token itself must not be stored");
+    assert!(
+        !everything.contains(&w.token[6..]),
+        "the token itself must not be stored"
+    );
     assert_eq!(w.token.len(), 6 + 64, "256 random bits as hex behind the prefix");
 }

@@ -16,7 +16,11 @@ async fn raw(w: &World, content_type: &str, body: Vec<u8>) -> (StatusCode, serde
         .await
         .unwrap();
     let status = resp.status();
-    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     assert!(ct.starts_with("application/scim+json"), "error content type {ct}");
     (status, resp.json().await.unwrap())
 }
@@ -33,11 +37,18 @@ async fn malformed_json_is_400_invalid_syntax() {
 #[tokio::test]
 async fn wrong_types_and_missing_user_names_are_400_invalid_value() {
     let w = World::new().await;
-    for bad in [json!({"userName": 42}), json!({"name": {"givenName": "x"}}), json!({"userName": "a", "active": "maybe"})] {
+    for bad in [
+        json!({"userName": 42}),
+        json!({"name": {"givenName": "x"}}),
+        json!({"userName": "a", "active": "maybe"}),
+    ] {
         let r = w.post_user(bad.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(r.body["scimType"], "invalidValue", "{bad}");
-        assert!(r.body["detail"].as_str().unwrap().len() > 10, "the detail tells the admin what to fix");
+        assert!(
+            r.body["detail"].as_str().unwrap().len() > 10,
+            "the detail tells the admin what to fix"
+        );
     }
 }
 
@@ -54,7 +65,12 @@ async fn an_oversized_body_is_413() {
 #[tokio::test]
 async fn plain_application_json_is_accepted_and_other_types_refused() {
     let w = World::new().await;
-    let (status, _) = raw(&w, "application/json; charset=utf-8", okta_user("json@acme.test", "J", "S").to_string().into_bytes()).await;
+    let (status, _) = raw(
+        &w,
+        "application/json; charset=utf-8",
+        okta_user("json@acme.test", "J", "S").to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = raw(&w, "text/plain", b"userName=x".to_vec()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -66,7 +82,10 @@ async fn unknown_endpoints_answer_a_scim_404() {
     let w = World::new().await;
     let r = w.get("/Printers").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
 }
 
 #[tokio::test]

@@ -16,20 +16,29 @@ fn patch(ops: serde_json::Value) -> serde_json::Value {
 async fn okta_assigns_a_user_and_it_reaches_the_product() {
     let w = World::new().await;
     let filter = urlencode("userName eq \"ada@acme.test\"");
-    let pre = w.get(&format!("/Users?filter={filter}&startIndex=1&count=100")).await;
+    let pre = w
+        .get(&format!("/Users?filter={filter}&startIndex=1&count=100"))
+        .await;
     assert_eq!(pre.body["totalResults"], 0);
     let mut body = okta_user("ada@acme.test", "Ada", "Lovelace");
     body["title"] = json!("Analyst");
     body[ENTERPRISE] = json!({"department": "Engines"});
-    body["emails"] = json!([{"value": "home@ada.test", "type": "home"}, {"value": "ada@acme.test", "type": "work"}]);
+    body["emails"] =
+        json!([{"value": "home@ada.test", "type": "home"}, {"value": "ada@acme.test", "type": "work"}]);
     let r = w.post_user(body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.id();
     assert_eq!(r.body["meta"]["resourceType"], "User");
     assert!(r.body["meta"]["created"].is_string() && r.body["meta"]["lastModified"].is_string());
     assert_eq!(r.body["meta"]["version"], "W/\"1\"");
-    assert_eq!(r.body["meta"]["location"], format!("{}/scim/v2/Users/{id}", w.api.base));
-    assert_eq!(r.header("location").unwrap(), format!("{}/scim/v2/Users/{id}", w.api.base));
+    assert_eq!(
+        r.body["meta"]["location"],
+        format!("{}/scim/v2/Users/{id}", w.api.base)
+    );
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("{}/scim/v2/Users/{id}", w.api.base)
+    );
     assert_eq!(r.body["name"]["givenName"], "Ada");
     assert_eq!(r.body[ENTERPRISE]["department"], "Engines");
 
@@ -39,7 +48,11 @@ async fn okta_assigns_a_user_and_it_reaches_the_product() {
     assert_eq!(p.user_name, "ada@acme.test");
     assert_eq!(p.first_name.as_deref(), Some("Ada"));
     assert_eq!(p.last_name.as_deref(), Some("Lovelace"));
-    assert_eq!(p.email.as_deref(), Some("ada@acme.test"), "no primary: the first work email");
+    assert_eq!(
+        p.email.as_deref(),
+        Some("ada@acme.test"),
+        "no primary: the first work email"
+    );
     assert_eq!(p.department.as_deref(), Some("Engines"));
     assert_eq!(p.job_title.as_deref(), Some("Analyst"));
     assert!(p.active);
@@ -49,7 +62,10 @@ async fn okta_assigns_a_user_and_it_reaches_the_product() {
 #[tokio::test]
 async fn a_duplicate_user_name_is_409_uniqueness_whatever_its_case() {
     let w = World::new().await;
-    assert_eq!(w.post_user(okta_user("dup@acme.test", "D", "U")).await.status, StatusCode::CREATED);
+    assert_eq!(
+        w.post_user(okta_user("dup@acme.test", "D", "U")).await.status,
+        StatusCode::CREATED
+    );
     let r = w.post_user(okta_user("DUP@Acme.Test", "D", "U")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["scimType"], "uniqueness");
@@ -112,16 +128,33 @@ async fn okta_patch_forms_all_reach_the_product() {
 #[tokio::test]
 async fn okta_deactivates_by_patch_without_path_and_reactivates() {
     let w = World::new().await;
-    let id = w.post_user(okta_user("leaver@acme.test", "Lea", "Ver")).await.id();
+    let id = w
+        .post_user(okta_user("leaver@acme.test", "Lea", "Ver"))
+        .await
+        .id();
     let path = format!("/Users/{id}");
-    let r = w.call(Method::PATCH, &path, Some(patch(json!([{"op": "replace", "value": {"active": false}}])))).await;
+    let r = w
+        .call(
+            Method::PATCH,
+            &path,
+            Some(patch(json!([{"op": "replace", "value": {"active": false}}]))),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["active"], false);
     let db = w.env.db().await;
     w.env.product_user_where(&db, id, |p| !p.active).await;
-    let r = w.call(Method::PATCH, &path, Some(patch(json!([{"op": "replace", "value": {"active": true}}])))).await;
+    let r = w
+        .call(
+            Method::PATCH,
+            &path,
+            Some(patch(json!([{"op": "replace", "value": {"active": true}}]))),
+        )
+        .await;
     assert_eq!(r.body["active"], true);
-    w.env.product_user_where(&db, id, |p| p.active && p.version == 3).await;
+    w.env
+        .product_user_where(&db, id, |p| p.active && p.version == 3)
+        .await;
 }
 
 #[tokio::test]
@@ -129,7 +162,13 @@ async fn entra_string_booleans_and_capitalised_ops_deactivate() {
     let w = World::new().await;
     let id = w.post_user(okta_user("entra@acme.test", "En", "Tra")).await.id();
     let r = w
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let db = w.env.db().await;
@@ -142,22 +181,35 @@ async fn custom_apps_deactivate_and_reactivate_with_put() {
     let mut body = okta_user("custom@acme.test", "Cus", "Tom");
     let id = w.post_user(body.clone()).await.id();
     body["active"] = json!(false);
-    assert_eq!(w.call(Method::PUT, &format!("/Users/{id}"), Some(body.clone())).await.status, StatusCode::OK);
+    assert_eq!(
+        w.call(Method::PUT, &format!("/Users/{id}"), Some(body.clone()))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let db = w.env.db().await;
     w.env.product_user_where(&db, id, |p| !p.active).await;
     body["active"] = json!(true);
     w.call(Method::PUT, &format!("/Users/{id}"), Some(body)).await;
-    w.env.product_user_where(&db, id, |p| p.active && p.version == 3).await;
+    w.env
+        .product_user_where(&db, id, |p| p.active && p.version == 3)
+        .await;
 }
 
 #[tokio::test]
 async fn delete_answers_204_keeps_an_inactive_product_row_and_frees_the_user_name() {
     let w = World::new().await;
-    let id = w.post_user(okta_user("gone@acme.test", "Gone", "Girl")).await.id();
+    let id = w
+        .post_user(okta_user("gone@acme.test", "Gone", "Girl"))
+        .await
+        .id();
     let r = w.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(w.get(&format!("/Users/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(w.call(Method::DELETE, &format!("/Users/{id}"), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.call(Method::DELETE, &format!("/Users/{id}"), None).await.status,
+        StatusCode::NOT_FOUND
+    );
     let db = w.env.db().await;
     let p = w.env.product_user_where(&db, id, |p| p.version == 2).await;
     assert!(!p.active, "training history stays, the user is inactive");
@@ -177,9 +229,19 @@ async fn a_password_is_accepted_but_never_stored_echoed_or_logged() {
     assert!(r.body.get("password").is_none());
     let id = r.id();
     let p = w
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "password", "value": secret}]))))
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "password", "value": secret}]),
+            )),
+        )
         .await;
-    assert!(p.status.is_success() || p.status == StatusCode::BAD_REQUEST, "{}", p.body);
+    assert!(
+        p.status.is_success() || p.status == StatusCode::BAD_REQUEST,
+        "{}",
+        p.body
+    );
     assert!(!p.body.to_string().contains(secret));
     let db = w.env.db().await;
     w.env.product_user_where(&db, id, |_| true).await;

@@ -27,11 +27,25 @@ impl World {
         let api = env.spawn_api().await;
         let worker = Some(env.spawn_worker());
         let (tenant, token) = env.create_tenant("Acme");
-        Self { env, api, worker, token, tenant }
+        Self {
+            env,
+            api,
+            worker,
+            token,
+            tenant,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        self.env.request(&self.api, method, &format!("/scim/v2{path}"), Some(&self.token), body).await
+        self.env
+            .request(
+                &self.api,
+                method,
+                &format!("/scim/v2{path}"),
+                Some(&self.token),
+                body,
+            )
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -8,13 +8,18 @@ use tests::{AMQP_URL, EVENTUALLY, okta_user};
 use crate::World;
 
 async fn publish_raw(w: &World, body: &[u8]) {
-    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default()).await.unwrap();
+    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     ch.confirm_select(Default::default()).await.unwrap();
     ch.basic_publish(
         w.env.exchange.as_str().into(),
         "user.updated".into(),
-        BasicPublishOptions { mandatory: true, ..Default::default() },
+        BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        },
         body,
         BasicProperties::default().with_delivery_mode(2),
     )
@@ -73,12 +78,18 @@ async fn poison_messages_go_to_the_dead_letter_queue_with_the_reason() {
     let db = w.env.db().await;
     w.env.product_user_where(&db, id, |_| true).await;
     publish_raw(&w, b"{this is not json").await;
-    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default()).await.unwrap();
+    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let dead = format!("{}.dead", w.env.queue);
     let deadline = std::time::Instant::now() + EVENTUALLY;
     let msg = loop {
-        if let Some(m) = ch.basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+        if let Some(m) = ch
+            .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
             break m;
         }
         assert!(std::time::Instant::now() < deadline, "nothing dead-lettered");
@@ -86,7 +97,10 @@ async fn poison_messages_go_to_the_dead_letter_queue_with_the_reason() {
     };
     assert_eq!(msg.delivery.data, b"{this is not json");
     let headers = msg.delivery.properties.headers().clone().unwrap();
-    let reason = format!("{:?}", headers.inner().get("x-scim-error").unwrap());
+    let reason = match headers.inner().get("x-scim-error") {
+        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        other => panic!("x-scim-error header missing: {other:?}"),
+    };
     assert!(reason.contains("not a change message"), "{reason}");
     assert!(headers.inner().contains_key("x-scim-attempts"));
     let _ = conn.close(200, "bye".into()).await;
@@ -113,7 +127,11 @@ async fn several_workers_share_the_queue_and_apply_everything() {
     let second = w.env.spawn_worker();
     let mut ids = Vec::new();
     for i in 0..30 {
-        ids.push(w.post_user(okta_user(&format!("many{i}@acme.test"), "M", &i.to_string())).await.id());
+        ids.push(
+            w.post_user(okta_user(&format!("many{i}@acme.test"), "M", &i.to_string()))
+                .await
+                .id(),
+        );
     }
     let db = w.env.db().await;
     for id in ids {
