@@ -190,10 +190,11 @@ impl Publisher {
     /// Returns an open confirming channel, connecting if needed.
     pub async fn channel(&self) -> Result<Channel, AmqpError> {
         let mut guard = self.conn.lock().await;
-        if let Some((c, ch)) = guard.as_ref() {
-            if c.status().connected() && ch.status().connected() {
-                return Ok(ch.clone());
-            }
+        if let Some((c, ch)) = guard.as_ref()
+            && c.status().connected()
+            && ch.status().connected()
+        {
+            return Ok(ch.clone());
         }
         if let Some((c, _)) = guard.take() {
             let _ = c.close(200, "reconnecting".into()).await;

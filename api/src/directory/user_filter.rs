@@ -20,7 +20,7 @@ pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid>
         values: Vec::new(),
         first: first_param,
     };
-    let sql = b.filter(filter, "resource")?;
+    let sql = b.filter(filter)?;
     Ok(SqlFilter {
         sql,
         values: b.values,
@@ -60,11 +60,11 @@ impl Builder {
         format!("${}", self.first + self.values.len() - 1)
     }
 
-    fn filter(&mut self, f: &Filter, doc: &str) -> Result<String, Invalid> {
+    fn filter(&mut self, f: &Filter) -> Result<String, Invalid> {
         Ok(match f {
-            Filter::And(a, b) => format!("({} and {})", self.filter(a, doc)?, self.filter(b, doc)?),
-            Filter::Or(a, b) => format!("({} or {})", self.filter(a, doc)?, self.filter(b, doc)?),
-            Filter::Not(a) => format!("(not coalesce({}, false))", self.filter(a, doc)?),
+            Filter::And(a, b) => format!("({} and {})", self.filter(a)?, self.filter(b)?),
+            Filter::Or(a, b) => format!("({} or {})", self.filter(a)?, self.filter(b)?),
+            Filter::Not(a) => format!("(not coalesce({}, false))", self.filter(a)?),
             Filter::Present(path) => self.present(path)?,
             Filter::Compare { path, op, value } => self.compare(path, *op, value)?,
             Filter::ValuePath { path, filter } => self.value_path(path, filter)?,

@@ -94,7 +94,6 @@ fn attribute(a: &Attr) -> Value {
     let mutability = match a.mutability {
         Mutability::ReadOnly => "readOnly",
         Mutability::ReadWrite => "readWrite",
-        Mutability::Immutable => "immutable",
         Mutability::WriteOnly => "writeOnly",
     };
     let returned = match (a.mutability, a.name) {

@@ -118,8 +118,12 @@ pub fn parse(input: &str) -> Result<Filter, Invalid> {
 /// Parses a bare attribute path (`name.givenName`, `urn:...:enterprise:2.0:User:department`,
 /// `meta.lastModified`, `$ref`), as used by `sortBy` and `attributes`.
 pub fn parse_attr_path(input: &str) -> Result<AttrPath, Invalid> {
-    attr_path(input.trim())
-        .map_err(|detail| invalid(Kind::InvalidPath, format!("invalid path '{input}': {detail}")))
+    attr_path(input.trim()).map_err(|detail| {
+        invalid(
+            Kind::InvalidPath,
+            format!("invalid path '{}': {detail}", clip(input)),
+        )
+    })
 }
 
 /// Parses a PATCH `path`; unlike filters, it may end in `.sub` after the brackets
@@ -158,10 +162,19 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, Invalid> {
             Some(_) => Err(p.unexpected("the end of the path")),
         }
     };
-    run().map_err(|detail| invalid(Kind::InvalidPath, format!("invalid path '{input}': {detail}")))
+    run().map_err(|detail| {
+        invalid(
+            Kind::InvalidPath,
+            format!("invalid path '{}': {detail}", clip(input)),
+        )
+    })
 }
 
 /// Evaluates `filter` against a whole resource (attribute names resolved through `schema`).
+#[allow(
+    dead_code,
+    reason = "the directory filters in SQL; this is the in-memory reference"
+)]
 pub fn matches(filter: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
     eval(filter, resource, Scope::Resource(schema))
 }
@@ -344,7 +357,7 @@ impl<'a> Parser<'a> {
                 {
                     return Err(self.fail(
                         self.here(),
-                        format!("'{w}' after ']' is only valid in PATCH paths"),
+                        format!("'{}' after ']' is only valid in PATCH paths", clip(w)),
                     ));
                 }
                 return Ok(Filter::ValuePath {
@@ -361,7 +374,8 @@ impl<'a> Parser<'a> {
         };
         let Some(op) = op else {
             return Err(self.unexpected(&format!(
-                "an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) or '[' after '{word}'"
+                "an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr) or '[' after '{}'",
+                clip(word)
             )));
         };
         self.next += 1;
@@ -405,8 +419,8 @@ impl fmt::Display for Found<'_, '_> {
             Tok::Close => f.write_str("')'"),
             Tok::OpenBracket => f.write_str("'['"),
             Tok::CloseBracket => f.write_str("']'"),
-            Tok::Str(s) => write!(f, "the string {}", Value::String(s.clone())),
-            Tok::Word(w) => write!(f, "'{w}'"),
+            Tok::Str(s) => write!(f, "the string {}", Value::String(clip(s).into_owned())),
+            Tok::Word(w) => write!(f, "'{}'", clip(w)),
         }
     }
 }
@@ -480,7 +494,8 @@ fn attr_path(word: &str) -> Parsed<AttrPath> {
         }
         Some(_) => {
             return Err(format!(
-                "'{word}' is not an attribute path (':' only follows a schema URN)"
+                "'{}' is not an attribute path (':' only follows a schema URN)",
+                clip(word)
             ));
         }
         None => (None, word),
@@ -493,7 +508,7 @@ fn attr_path(word: &str) -> Parsed<AttrPath> {
         if attr == word {
             e
         } else {
-            format!("{e} in '{word}'")
+            format!("{e} in '{}'", clip(word))
         }
     };
     check_name(attr).map_err(in_word)?;
@@ -522,7 +537,17 @@ fn check_name(name: &str) -> Result<(), String> {
     } else if name.is_empty() {
         Err("missing attribute name".to_owned())
     } else {
-        Err(format!("'{name}' is not a valid attribute name"))
+        Err(format!("'{}' is not a valid attribute name", clip(name)))
+    }
+}
+
+/// Input echoed in an error is cut short: a hostile 4 KiB filter should not come back whole
+/// in the response and the logs.
+fn clip(s: &str) -> Cow<'_, str> {
+    const MAX_CHARS: usize = 64;
+    match s.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &s[..end]).into(),
+        None => s.into(),
     }
 }
 
@@ -1035,6 +1060,14 @@ mod tests {
                 .detail
                 .contains("bytes long")
         );
+    }
+
+    #[test]
+    fn errors_quote_long_input_cut_short() {
+        let e = parse_patch_path(&format!("{} pr", "x".repeat(3000))).expect_err("not a path");
+        assert!(e.detail.len() < 400, "{}", e.detail);
+        let e = err(&format!("{} equals 1", "y".repeat(3000)));
+        assert!(e.detail.len() < 400 && e.detail.contains("yyy…"), "{}", e.detail);
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl Loc<'_> {
                     ));
                 }
                 Mutability::WriteOnly => return Ok(false),
-                Mutability::ReadWrite | Mutability::Immutable => {}
+                _ => {}
             }
         }
         Ok(true)
@@ -767,4 +767,760 @@ fn finish_list(
     }
     store(container, attr.name, Some(Value::Array(list)));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::{ENTERPRISE_USER_SCHEMA as ENT, USER_RESOURCE};
+    use super::*;
+    use serde_json::json;
+
+    const fn attr(name: &'static str, case_exact: bool) -> Attr {
+        Attr {
+            name,
+            ty: Type::String,
+            multi: false,
+            case_exact,
+            required: false,
+            mutability: Mutability::ReadWrite,
+            sub: &[],
+        }
+    }
+
+    /// A minimal Group schema (RFC 7643 §4.2), for the members forms IdPs send.
+    const GROUP_RESOURCE: ResourceSchema = ResourceSchema {
+        core_urn: "urn:ietf:params:scim:schemas:core:2.0:Group",
+        core: &[
+            attr("displayName", false),
+            Attr {
+                ty: Type::Complex,
+                multi: true,
+                sub: &[attr("value", true), attr("display", false), attr("type", false)],
+                ..attr("members", false)
+            },
+        ],
+        extensions: &[],
+    };
+
+    fn run_on(schema: &ResourceSchema, doc: Value, ops: Value) -> Result<Value, Invalid> {
+        let Value::Object(mut doc) = doc else {
+            panic!("test documents are objects")
+        };
+        let ops = parse(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops}))?;
+        apply(schema, &mut doc, &ops)?;
+        Ok(Value::Object(doc))
+    }
+
+    fn run(doc: Value, ops: Value) -> Result<Value, Invalid> {
+        run_on(&USER_RESOURCE, doc, ops)
+    }
+
+    fn ok(doc: Value, ops: Value) -> Value {
+        run(doc, ops).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn kind(doc: Value, ops: Value) -> Kind {
+        run(doc, ops).expect_err("the patch should fail").kind
+    }
+
+    fn user() -> Value {
+        json!({
+            "userName": "ada@x.com",
+            "active": true,
+            "displayName": "Ada",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [
+                {"value": "ada@x.com", "type": "work", "primary": true},
+                {"value": "ada@home.org", "type": "home"}
+            ],
+            ENT: {"department": "R&D", "manager": {"value": "m-1"}}
+        })
+    }
+
+    // Parsing
+
+    #[test]
+    fn parse_reads_entra_capitalised_ops_and_any_case_of_operations() {
+        let ops = parse(&json!({"schemas": [PATCH_OP_SCHEMA], "operations": [
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "Add", "path": "title", "value": "Eng"},
+            {"op": "REMOVE", "path": "nickName"}
+        ]}))
+        .expect("parses");
+        let kinds: Vec<Op> = ops.iter().map(|o| o.op).collect();
+        assert_eq!(kinds, [Op::Replace, Op::Add, Op::Remove]);
+        assert_eq!(ops[0].path.as_ref().map(|p| p.attr.attr.as_str()), Some("active"));
+        assert_eq!(ops[2].value, None);
+    }
+
+    #[test]
+    fn parse_accepts_a_body_without_schemas_and_an_empty_path_as_no_path() {
+        let ops = parse(&json!({"Operations": [{"op": "replace", "path": "", "value": {"active": false}}]}))
+            .expect("parses");
+        assert!(ops[0].path.is_none());
+    }
+
+    #[test]
+    fn missing_empty_or_non_array_operations_are_invalid_syntax() {
+        for body in [
+            json!({"schemas": [PATCH_OP_SCHEMA]}),
+            json!({"schemas": [PATCH_OP_SCHEMA], "Operations": []}),
+            json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {"op": "add"}}),
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [
+                {"op": "add", "path": "title", "value": "x"}]}),
+            json!([{"op": "add"}]),
+            json!({"Operations": ["add"]}),
+        ] {
+            assert_eq!(
+                parse(&body).map(|_| ()).map_err(|e| e.kind),
+                Err(Kind::InvalidSyntax),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_or_missing_ops_are_invalid_syntax() {
+        let e = parse(&json!({"Operations": [{"op": "add", "path": "title", "value": "x"}, {"op": "move"}]}))
+            .expect_err("move is no op");
+        assert_eq!(e.kind, Kind::InvalidSyntax);
+        assert!(
+            e.detail.starts_with("Operations[1]: unknown op \"move\""),
+            "{}",
+            e.detail
+        );
+        assert_eq!(
+            parse(&json!({"Operations": [{"path": "title"}]}))
+                .map(|_| ())
+                .map_err(|e| e.kind),
+            Err(Kind::InvalidSyntax)
+        );
+    }
+
+    #[test]
+    fn remove_without_a_path_is_no_target() {
+        let e = parse(&json!({"Operations": [{"op": "remove"}]})).expect_err("no path");
+        assert_eq!(e.kind, Kind::NoTarget);
+    }
+
+    #[test]
+    fn add_or_replace_without_a_value_is_an_invalid_value() {
+        for op in ["add", "replace"] {
+            let e = parse(&json!({"Operations": [{"op": op, "path": "title"}]})).expect_err("no value");
+            assert_eq!(e.kind, Kind::InvalidValue);
+        }
+        // Also when a PatchOp is built by hand.
+        let ops = [PatchOp {
+            op: Op::Add,
+            path: None,
+            value: None,
+        }];
+        let mut doc = Map::new();
+        assert_eq!(
+            apply(&USER_RESOURCE, &mut doc, &ops).map_err(|e| e.kind),
+            Err(Kind::InvalidValue)
+        );
+    }
+
+    #[test]
+    fn unparseable_or_non_string_paths_are_invalid_paths() {
+        for path in [json!("emails[type eq"), json!("a b"), json!(5)] {
+            let e = parse(&json!({"Operations": [{"op": "remove", "path": path}]})).expect_err("bad path");
+            assert_eq!(e.kind, Kind::InvalidPath, "{path}");
+        }
+    }
+
+    #[test]
+    fn more_than_a_thousand_operations_are_too_many() {
+        let op = json!({"op": "replace", "path": "title", "value": "x"});
+        let body = json!({"Operations": vec![op; MAX_OPERATIONS + 1]});
+        assert_eq!(parse(&body).map(|_| ()).map_err(|e| e.kind), Err(Kind::TooMany));
+    }
+
+    // Okta
+
+    #[test]
+    fn okta_no_path_replace_deactivates_user() {
+        let out = ok(user(), json!([{"op": "replace", "value": {"active": false}}]));
+        let mut expected = user();
+        expected["active"] = json!(false);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn okta_rename_with_id_in_the_value_ignores_the_read_only_id() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "value": {"id": "u-1", "displayName": "Countess", "meta": {}, "schemas": []}}]),
+        );
+        assert_eq!(out["displayName"], json!("Countess"));
+        assert!(out.get("id").is_none() && out.get("meta").is_none());
+        let group = run_on(
+            &GROUP_RESOURCE,
+            json!({"displayName": "Eng"}),
+            json!([{"op": "replace", "value": {"id": "g-1", "displayName": "Engineering"}}]),
+        );
+        assert_eq!(group, Ok(json!({"displayName": "Engineering"})));
+    }
+
+    #[test]
+    fn okta_adds_members_skipping_ones_already_there() {
+        let out = run_on(
+            &GROUP_RESOURCE,
+            json!({"displayName": "Eng", "members": [{"value": "u-1"}]}),
+            json!([{"op": "add", "path": "members", "value": [{"value": "u-1"}, {"value": "u-2", "display": "Bob"}]}]),
+        );
+        assert_eq!(
+            out,
+            Ok(
+                json!({"displayName": "Eng", "members": [{"value": "u-1"}, {"value": "u-2", "display": "Bob"}]})
+            )
+        );
+    }
+
+    #[test]
+    fn okta_removes_a_member_by_value_filter_and_removing_it_again_succeeds() {
+        let doc = json!({"displayName": "Eng", "members": [{"value": "u-1"}, {"value": "u-2"}]});
+        let ops = json!([{"op": "remove", "path": "members[value eq \"u-1\"]"}]);
+        let once = run_on(&GROUP_RESOURCE, doc, ops.clone()).expect("removes");
+        assert_eq!(once, json!({"displayName": "Eng", "members": [{"value": "u-2"}]}));
+        assert_eq!(run_on(&GROUP_RESOURCE, once.clone(), ops), Ok(once));
+    }
+
+    #[test]
+    fn okta_password_changes_are_accepted_but_never_stored() {
+        assert_eq!(
+            ok(
+                user(),
+                json!([{"op": "replace", "value": {"password": "hunter2"}}])
+            ),
+            user()
+        );
+        assert_eq!(
+            ok(
+                user(),
+                json!([{"op": "replace", "path": "password", "value": "hunter2"}])
+            ),
+            user()
+        );
+    }
+
+    // Entra ID
+
+    #[test]
+    fn entra_replace_active_with_a_string_boolean_deactivates() {
+        let out = ok(
+            user(),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        );
+        assert_eq!(out["active"], json!(false));
+    }
+
+    #[test]
+    fn entra_no_path_add_understands_dotted_and_urn_qualified_keys() {
+        let out = ok(
+            user(),
+            json!([{"op": "Add", "value": {
+                "name.givenName": "Augusta",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Maths",
+                "urn:ietf:params:scim:schemas:core:2.0:User:userName": "augusta@x.com",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value": "m-2",
+                "Title": "Countess"
+            }}]),
+        );
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Augusta", "familyName": "Lovelace"})
+        );
+        assert_eq!(out["userName"], json!("augusta@x.com"));
+        assert_eq!(out["title"], json!("Countess"));
+        assert_eq!(
+            out[ENT],
+            json!({"department": "Maths", "manager": {"value": "m-2"}})
+        );
+    }
+
+    #[test]
+    fn entra_replace_of_the_work_email_value_updates_the_matching_element() {
+        let out = ok(
+            user(),
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada@y.com"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "ada@y.com", "type": "work", "primary": true}, {"value": "ada@home.org", "type": "home"}])
+        );
+    }
+
+    #[test]
+    fn entra_add_of_a_work_email_creates_it_when_the_user_has_none() {
+        for op in ["Add", "Replace"] {
+            let out = ok(
+                json!({"userName": "a"}),
+                json!([{"op": op, "path": "emails[type eq \"work\"].value", "value": "a@x.com"}]),
+            );
+            assert_eq!(
+                out["emails"],
+                json!([{"type": "work", "value": "a@x.com"}]),
+                "{op}"
+            );
+        }
+        let out = ok(
+            json!({"userName": "a", "emails": [{"value": "a@home.org", "type": "home"}]}),
+            json!([{"op": "Add", "path": "emails[type eq \"work\" and primary eq true].value", "value": "a@x.com"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@home.org", "type": "home"}, {"type": "work", "primary": true, "value": "a@x.com"}])
+        );
+    }
+
+    #[test]
+    fn entra_replace_of_address_parts_by_type_edits_or_creates_the_address() {
+        let out = ok(
+            json!({"userName": "a"}),
+            json!([
+                {"op": "Add", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
+                {"op": "Replace", "path": "addresses[type eq \"work\"].postalCode", "value": "12345"},
+                {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555"}
+            ]),
+        );
+        assert_eq!(
+            out["addresses"],
+            json!([{"type": "work", "streetAddress": "1 Main St", "postalCode": "12345"}])
+        );
+        assert_eq!(
+            out["phoneNumbers"],
+            json!([{"type": "mobile", "value": "+1 555"}])
+        );
+    }
+
+    #[test]
+    fn entra_manager_as_a_bare_string_becomes_a_manager_object() {
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        let out = ok(user(), json!([{"op": "Replace", "path": path, "value": "m-2"}]));
+        assert_eq!(
+            out[ENT],
+            json!({"department": "R&D", "manager": {"value": "m-2"}})
+        );
+        let out = ok(
+            json!({"userName": "a"}),
+            json!([{"op": "Add", "path": path, "value": "m-3"}]),
+        );
+        assert_eq!(out[ENT], json!({"manager": {"value": "m-3"}}));
+    }
+
+    #[test]
+    fn removing_the_manager_clears_it_and_keeps_the_other_extension_attributes() {
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        let out = ok(user(), json!([{"op": "remove", "path": path}]));
+        assert_eq!(out[ENT], json!({"department": "R&D"}));
+        // Entra ID may send the old manager along; the manager is removed all the same.
+        let out = ok(
+            user(),
+            json!([{"op": "Remove", "path": path, "value": [{"value": "m-1"}]}]),
+        );
+        assert_eq!(out[ENT], json!({"department": "R&D"}));
+        // An extension left empty is dropped rather than stored as {}.
+        let out = ok(
+            json!({"userName": "a", ENT: {"manager": {"value": "m"}}}),
+            json!([{"op": "remove", "path": path}]),
+        );
+        assert_eq!(out, json!({"userName": "a"}));
+    }
+
+    #[test]
+    fn entra_removes_members_by_a_value_array() {
+        let out = run_on(
+            &GROUP_RESOURCE,
+            json!({"displayName": "Eng", "members": [{"value": "u-1"}, {"value": "u-2"}, {"value": "u-3"}]}),
+            json!([{"op": "Remove", "path": "members", "value": [{"value": "u-1"}, {"value": "u-3"}, {"value": "u-9"}]}]),
+        );
+        assert_eq!(
+            out,
+            Ok(json!({"displayName": "Eng", "members": [{"value": "u-2"}]}))
+        );
+        let out = run_on(
+            &GROUP_RESOURCE,
+            json!({"displayName": "Eng", "members": [{"value": "u-1"}]}),
+            json!([{"op": "Remove", "path": "members", "value": [{"value": "u-1"}]}]),
+        );
+        assert_eq!(out, Ok(json!({"displayName": "Eng"})));
+    }
+
+    #[test]
+    fn entra_add_on_an_existing_single_value_replaces_it() {
+        let out = ok(
+            user(),
+            json!([{"op": "Add", "path": "displayName", "value": "Countess"}]),
+        );
+        assert_eq!(out["displayName"], json!("Countess"));
+    }
+
+    // Paths and semantics
+
+    #[test]
+    fn no_path_extension_objects_merge_into_the_stored_extension() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "value": {ENT: {"costCenter": "42", "Department": "Ops"}}}]),
+        );
+        assert_eq!(
+            out[ENT],
+            json!({"department": "Ops", "costCenter": "42", "manager": {"value": "m-1"}})
+        );
+    }
+
+    #[test]
+    fn the_extension_urn_as_a_path_merges_or_removes_the_extension() {
+        let out = ok(
+            user(),
+            json!([{"op": "add", "path": ENT, "value": {"division": "North"}}]),
+        );
+        assert_eq!(
+            out[ENT],
+            json!({"department": "R&D", "division": "North", "manager": {"value": "m-1"}})
+        );
+        let out = ok(user(), json!([{"op": "remove", "path": ENT.to_uppercase()}]));
+        assert!(out.get(ENT).is_none());
+        assert_eq!(
+            kind(user(), json!([{"op": "add", "path": ENT, "value": "x"}])),
+            Kind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn urn_qualified_paths_reach_core_and_extension_sub_attributes() {
+        let out = ok(
+            user(),
+            json!([
+                {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName", "value": "King"},
+                {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "value": "m-9"}
+            ]),
+        );
+        assert_eq!(out["name"], json!({"givenName": "Ada", "familyName": "King"}));
+        assert_eq!(out[ENT]["manager"], json!({"value": "m-9"}));
+    }
+
+    #[test]
+    fn complex_values_merge_their_sub_attributes_on_add_and_replace() {
+        for op in ["add", "replace"] {
+            let out = ok(
+                user(),
+                json!([{"op": op, "path": "name", "value": {"GivenName": "Augusta", "middleName": "Ada"}}]),
+            );
+            assert_eq!(
+                out["name"],
+                json!({"givenName": "Augusta", "middleName": "Ada", "familyName": "Lovelace"})
+            );
+        }
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "name", "value": {"familyName": null}}]),
+        );
+        assert_eq!(out["name"], json!({"givenName": "Ada"}));
+    }
+
+    #[test]
+    fn replacing_a_multi_valued_attribute_without_a_filter_replaces_the_list() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "new@x.com", "type": "work"}]}]),
+        );
+        assert_eq!(out["emails"], json!([{"value": "new@x.com", "type": "work"}]));
+    }
+
+    #[test]
+    fn adding_to_a_multi_valued_attribute_appends_one_value_or_many() {
+        let out = ok(
+            user(),
+            json!([{"op": "add", "path": "emails", "value": {"value": "o@x.com", "type": "other"}}]),
+        );
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(3));
+        let out = ok(
+            user(),
+            json!([{"op": "add", "path": "emails", "value": [
+            {"value": "ada@home.org", "type": "home"}, {"value": "p@x.com"}, {"value": "q@x.com"}]}]),
+        );
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(4));
+        assert_eq!(
+            ok(user(), json!([{"op": "add", "path": "emails", "value": []}])),
+            user()
+        );
+    }
+
+    #[test]
+    fn replacing_filtered_elements_replaces_them_whole() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {"value": "a@new.org", "type": "other"}}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "ada@x.com", "type": "work", "primary": true}, {"value": "a@new.org", "type": "other"}])
+        );
+    }
+
+    #[test]
+    fn adding_to_filtered_elements_merges_into_them() {
+        let out = ok(
+            user(),
+            json!([{"op": "add", "path": "emails[type eq \"home\"]", "value": {"display": "Home"}}]),
+        );
+        assert_eq!(
+            out["emails"][1],
+            json!({"value": "ada@home.org", "type": "home", "display": "Home"})
+        );
+    }
+
+    #[test]
+    fn a_sub_attribute_of_a_multi_valued_attribute_without_filter_applies_to_every_element() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "emails.display", "value": "E"}]),
+        );
+        assert!(
+            out["emails"]
+                .as_array()
+                .is_some_and(|e| e.iter().all(|e| e["display"] == json!("E")))
+        );
+        let out = ok(user(), json!([{"op": "remove", "path": "emails.type"}]));
+        assert!(
+            out["emails"]
+                .as_array()
+                .is_some_and(|e| e.iter().all(|e| e.get("type").is_none()))
+        );
+    }
+
+    #[test]
+    fn a_replace_whose_filter_matches_nothing_and_describes_no_element_is_no_target() {
+        let ops = json!([{"op": "replace", "path": "emails[value co \"nobody\"].value", "value": "x@y"}]);
+        assert_eq!(kind(user(), ops), Kind::NoTarget);
+        let ops = json!([{"op": "replace", "path": "emails[type eq \"work\" or type eq \"home\"].value", "value": "x"}]);
+        assert_eq!(kind(json!({"userName": "a"}), ops), Kind::NoTarget);
+        // Contradictory eq comparisons describe no element either.
+        let ops =
+            json!([{"op": "add", "path": "emails[type eq \"a\" and type eq \"b\"].value", "value": "x"}]);
+        assert_eq!(kind(json!({"userName": "a"}), ops), Kind::NoTarget);
+    }
+
+    #[test]
+    fn remove_deletes_attributes_sub_attributes_and_filtered_elements() {
+        let out = ok(user(), json!([{"op": "remove", "path": "displayName"}]));
+        assert!(out.get("displayName").is_none());
+        let out = ok(
+            user(),
+            json!([{"op": "remove", "path": "name.familyName"}, {"op": "remove", "path": "name.givenName"}]),
+        );
+        assert!(
+            out.get("name").is_none(),
+            "an emptied complex attribute is dropped"
+        );
+        let out = ok(
+            user(),
+            json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]),
+        );
+        assert_eq!(out["emails"], json!([{"value": "ada@home.org", "type": "home"}]));
+        let out = ok(
+            user(),
+            json!([{"op": "remove", "path": "emails[type eq \"home\"].type"}]),
+        );
+        assert_eq!(out["emails"][1], json!({"value": "ada@home.org"}));
+        let out = ok(
+            user(),
+            json!([{"op": "remove", "path": "emails[type ne \"nothing\"]"}]),
+        );
+        assert!(out.get("emails").is_none(), "an emptied list is dropped");
+    }
+
+    #[test]
+    fn removing_something_absent_succeeds() {
+        for path in [
+            "nickName",
+            "name.middleName",
+            "emails[type eq \"other\"]",
+            "phoneNumbers",
+            "x509Certificates.value",
+        ] {
+            assert_eq!(
+                run(user(), json!([{"op": "remove", "path": path}])),
+                Ok(user()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_null_or_empty_value_removes_like_remove() {
+        let out = ok(
+            user(),
+            json!([
+                {"op": "replace", "path": "displayName", "value": null},
+                {"op": "add", "path": "name.givenName", "value": ""},
+                {"op": "replace", "path": "emails[type eq \"home\"]", "value": null},
+                {"op": "replace", "value": {"active": null}}
+            ]),
+        );
+        assert!(out.get("displayName").is_none() && out.get("active").is_none());
+        assert_eq!(out["name"], json!({"familyName": "Lovelace"}));
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "ada@x.com", "type": "work", "primary": true}])
+        );
+        assert!(
+            ok(user(), json!([{"op": "add", "path": "emails", "value": null}]))
+                .get("emails")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_value_just_made_primary_takes_primary_from_the_others() {
+        let out = ok(
+            user(),
+            json!([{"op": "add", "path": "emails", "value": {"value": "n@x.com", "primary": true}}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "ada@x.com", "type": "work"}, {"value": "ada@home.org", "type": "home"},
+                   {"value": "n@x.com", "primary": true}])
+        );
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": "True"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "ada@x.com", "type": "work"}, {"value": "ada@home.org", "type": "home", "primary": true}])
+        );
+        let two = json!([{"op": "replace", "path": "emails.primary", "value": true}]);
+        assert_eq!(kind(user(), two), Kind::InvalidValue);
+    }
+
+    #[test]
+    fn attribute_names_and_filter_values_in_paths_are_case_insensitive() {
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "EMAILS[TYPE EQ \"Work\"].VALUE", "value": "w@x.com"}]),
+        );
+        assert_eq!(out["emails"][0]["value"], json!("w@x.com"));
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "NAME.GIVENNAME", "value": "A"}]),
+        );
+        assert_eq!(out["name"]["givenName"], json!("A"));
+    }
+
+    // Errors
+
+    #[test]
+    fn unknown_attributes_and_extensions_in_paths_are_invalid_paths() {
+        for path in [
+            "foo",
+            "name.foo",
+            "emails[type eq \"work\"].foo",
+            "userName.sub",
+            "urn:example:unknown:1.0:User:department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:shoeSize",
+            "displayName[value eq \"x\"]",
+        ] {
+            let e = run(user(), json!([{"op": "replace", "path": path, "value": "x"}])).expect_err(path);
+            assert_eq!(e.kind, Kind::InvalidPath, "{path}: {}", e.detail);
+        }
+        let e = run(user(), json!([{"op": "add", "path": "foo", "value": "x"}])).expect_err("foo");
+        assert_eq!(e.detail, "Operations[0]: unknown attribute 'foo'");
+    }
+
+    #[test]
+    fn read_only_targets_are_mutability_errors() {
+        for path in [
+            "id",
+            "meta",
+            "meta.lastModified",
+            "groups",
+            "groups[value eq \"g\"]",
+            "manager.displayName",
+        ] {
+            let path = if path.starts_with("manager") {
+                format!("{ENT}:{path}")
+            } else {
+                path.to_owned()
+            };
+            assert_eq!(
+                kind(user(), json!([{"op": "replace", "path": path, "value": "x"}])),
+                Kind::Mutability,
+                "{path}"
+            );
+            assert_eq!(
+                kind(user(), json!([{"op": "remove", "path": path}])),
+                Kind::Mutability,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_are_invalid_values() {
+        for (path, value) in [
+            ("userName", json!(5)),
+            ("active", json!("maybe")),
+            ("name", json!("Ada")),
+            ("emails", json!([7])),
+            ("emails[type eq \"work\"].primary", json!("yes")),
+            ("meta", json!(1)),
+        ] {
+            let expected = if path == "meta" {
+                Kind::Mutability
+            } else {
+                Kind::InvalidValue
+            };
+            assert_eq!(
+                kind(user(), json!([{"op": "add", "path": path, "value": value}])),
+                expected,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            kind(user(), json!([{"op": "replace", "value": "active"}])),
+            Kind::InvalidValue
+        );
+        assert_eq!(
+            kind(user(), json!([{"op": "replace", "value": {"userName": ["a"]}}])),
+            Kind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn too_many_values_in_a_multi_valued_attribute_are_refused() {
+        let many: Vec<Value> = (0..MAX_MULTI_VALUES)
+            .map(|i| json!({"value": format!("{i}@x")}))
+            .collect();
+        let doc = ok(
+            user(),
+            json!([{"op": "replace", "path": "emails", "value": many}]),
+        );
+        assert_eq!(
+            kind(
+                doc,
+                json!([{"op": "add", "path": "emails", "value": {"value": "one@more"}}])
+            ),
+            Kind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn a_failing_operation_leaves_the_resource_untouched() {
+        let Value::Object(mut doc) = user() else {
+            panic!("object")
+        };
+        let ops = parse(&json!({"Operations": [
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "replace", "path": "id", "value": "x"}
+        ]}))
+        .expect("parses");
+        let e = apply(&USER_RESOURCE, &mut doc, &ops).expect_err("id is read-only");
+        assert_eq!(e.kind, Kind::Mutability);
+        assert!(e.detail.starts_with("Operations[1]:"), "{}", e.detail);
+        assert_eq!(Value::Object(doc), user());
+    }
 }

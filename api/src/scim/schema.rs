@@ -21,7 +21,6 @@ pub enum Type {
 pub enum Mutability {
     ReadOnly,
     ReadWrite,
-    Immutable,
     WriteOnly,
 }
 
