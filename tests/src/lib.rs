@@ -2,6 +2,8 @@
 //! queues, runs the real `scim-api` and `scim-worker` binaries against them, and removes it all
 //! on drop. Leftovers of crashed runs are swept by `scripts/test` (names start with `scimtest_`).
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

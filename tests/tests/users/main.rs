@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod lifecycle;
+mod outages;
 mod outbox;
 mod reads;
 mod worker;

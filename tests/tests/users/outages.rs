@@ -1,0 +1,102 @@
+use reqwest::{Method, StatusCode};
+use tests::okta_user;
+use tests::proxy::TcpProxy;
+
+use crate::World;
+
+#[tokio::test]
+async fn a_worker_rides_out_a_database_outage_without_dead_lettering() {
+    let mut w = World::new().await;
+    w.worker.take();
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let url = proxy.postgres_url(&w.env.name);
+    w.worker = Some(w.env.spawn_worker_with(&[("PRODUCT_DATABASE_URL", url.as_str())]));
+    let db = w.env.db().await;
+    let before = w
+        .post_user(okta_user("before@acme.test", "Be", "Fore"))
+        .await
+        .id();
+    w.env.product_user_where(&db, before, |_| true).await;
+
+    proxy.down().await;
+    let during = w
+        .post_user(okta_user("during@acme.test", "Dur", "Ing"))
+        .await
+        .id();
+    let log = w.worker.as_ref().unwrap().log_path.clone();
+    let deadline = std::time::Instant::now() + tests::EVENTUALLY;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("transient failure, retrying")
+    {
+        assert!(std::time::Instant::now() < deadline, "the worker never retried");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(w.env.product_user(&db, during).await.is_none());
+
+    proxy.up();
+    w.env.product_user_where(&db, during, |_| true).await;
+    let logs = w.worker.as_ref().unwrap().log();
+    assert!(
+        !logs.contains("dead-lettered"),
+        "a database outage must not dead-letter changes"
+    );
+}
+
+#[tokio::test]
+async fn the_api_answers_503_with_retry_after_while_its_database_is_down() {
+    let w = World::new().await;
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let url = proxy.postgres_url(&w.env.name);
+    let api = w
+        .env
+        .spawn_api_with(&[
+            ("DATABASE_URL", url.as_str()),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
+        ])
+        .await;
+    let ok = w
+        .env
+        .request(&api, Method::GET, "/scim/v2/Users", Some(&w.token), None)
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+
+    proxy.down().await;
+    let r = w
+        .env
+        .request(
+            &api,
+            Method::POST,
+            "/scim/v2/Users",
+            Some(&w.token),
+            Some(okta_user("x@acme.test", "X", "Y")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.body["status"], "503");
+    assert!(r.header("retry-after").is_some());
+
+    proxy.up();
+    let deadline = std::time::Instant::now() + tests::EVENTUALLY;
+    loop {
+        let r = w
+            .env
+            .request(
+                &api,
+                Method::POST,
+                "/scim/v2/Users",
+                Some(&w.token),
+                Some(okta_user("x@acme.test", "X", "Y")),
+            )
+            .await;
+        if r.status == StatusCode::CREATED {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the api did not recover: {}",
+            r.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
