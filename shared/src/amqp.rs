@@ -32,6 +32,8 @@ pub enum AmqpError {
     Lapin(#[from] lapin::Error),
     #[error("rabbitmq did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("rabbitmq closed the consumer")]
+    ConsumerClosed,
     #[error("rabbitmq refused message {0}")]
     Nacked(Uuid),
     #[error("message {0} was not routed to any queue (is the queue declared and bound?)")]

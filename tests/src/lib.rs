@@ -317,6 +317,29 @@ pub async fn delete_topology(exchange: &str, queue: &str) -> Result<(), lapin::E
     Ok(())
 }
 
+/// Polls `check` until it holds; fails the test with `what` after [`EVENTUALLY`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + EVENTUALLY;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Runs a query returning one row and reads column `col` from it.
+pub async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str, col: &str) -> T {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .expect("one row");
+    row.try_get("", col).expect("column")
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,

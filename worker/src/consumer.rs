@@ -100,7 +100,7 @@ impl Worker {
                         in_flight.spawn(async move { handle(&ctx, delivery).await });
                     }
                     Some(Err(e)) => break Err(AmqpError::from(e)),
-                    None => break Err(AmqpError::Timeout(Duration::ZERO)),
+                    None => break Err(AmqpError::ConsumerClosed),
                 },
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             }
@@ -165,13 +165,7 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
         Err(e) if e.is_transient() => {
             // The change is fine, the database is not: put it back rather than dead-letter it.
             tracing::warn!(error = %e, "database still unavailable; requeueing");
-            let _ = delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
-            "requeued"
+            requeue(&delivery).await
         }
         Err(e) => {
             let reason = e.to_string();
@@ -183,18 +177,26 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
                 }
                 Err(pe) => {
                     tracing::error!(reason, error = %pe, "could not dead-letter; requeueing");
-                    let _ = delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await;
-                    "requeued"
+                    requeue(&delivery).await
                 }
             }
         }
     };
     metrics::counter!("scim_worker_messages_total", "outcome" => outcome).increment(1);
+}
+
+/// Puts the message back for another attempt (here or on another worker).
+async fn requeue(d: &Delivery) -> &'static str {
+    if let Err(e) = d
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await
+    {
+        tracing::warn!(error = %e, "nack failed; the broker redelivers when the channel closes");
+    }
+    "requeued"
 }
 
 async fn ack(d: &Delivery) {

@@ -67,34 +67,47 @@ fn message(tenant: Uuid, stored: &StoredUser, op: Operation) -> ChangeMessage {
     )
 }
 
+/// `$1` tenant, `$2` id, then the columns derived from the document, in [`write`]'s order.
+fn write_params(tenant: Uuid, id: Uuid, doc: &Doc) -> Vec<sea_orm::Value> {
+    let user_name = user::user_name(doc).unwrap_or_default();
+    vec![
+        tenant.into(),
+        id.into(),
+        user_name.to_owned().into(),
+        user::fold(user_name).into(),
+        user::external_id(doc).map(str::to_owned).into(),
+        user::active(doc).into(),
+        Value::Object(doc.clone()).into(),
+    ]
+}
+
+/// Runs an insert or update of one user row and returns the stored row.
+async fn write(
+    txn: &DatabaseTransaction,
+    sql: &str,
+    tenant: Uuid,
+    id: Uuid,
+    doc: &Doc,
+) -> Result<StoredUser, ScimError> {
+    let row = txn
+        .query_one_raw(stmt(sql, write_params(tenant, id, doc)))
+        .await
+        .map_err(|e| map_write_err(e, doc))?
+        .ok_or(DbErr::RecordNotUpdated)?;
+    Ok(from_row(&row)?)
+}
+
 pub async fn insert(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     doc: Doc,
 ) -> Result<(StoredUser, Enqueued), ScimError> {
-    let id = Uuid::now_v7();
-    let user_name = user::user_name(&doc).unwrap_or_default().to_owned();
-    let row = txn
-        .query_one_raw(stmt(
-            &format!(
-                "insert into scim.users (id, tenant_id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, 1, now(), now())
-                 returning {COLUMNS}"
-            ),
-            [
-                id.into(),
-                tenant.into(),
-                user_name.clone().into(),
-                user::fold(&user_name).into(),
-                user::external_id(&doc).map(str::to_owned).into(),
-                user::active(&doc).into(),
-                Value::Object(doc.clone()).into(),
-            ],
-        ))
-        .await
-        .map_err(|e| map_write_err(e, &doc))?
-        .ok_or_else(|| DbErr::RecordNotInserted)?;
-    let stored = from_row(&row)?;
+    let sql = format!(
+        "insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, 1, now(), now())
+         returning {COLUMNS}"
+    );
+    let stored = write(txn, &sql, tenant, Uuid::now_v7(), &doc).await?;
     let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Created)).await?;
     Ok((stored, queued))
 }
@@ -135,29 +148,13 @@ pub async fn update(
     if current.doc == doc {
         return Ok(None);
     }
-    let user_name = user::user_name(&doc).unwrap_or_default().to_owned();
-    let row = txn
-        .query_one_raw(stmt(
-            &format!(
-                "update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
-                        resource = $7, version = version + 1, updated_at = greatest(now(), updated_at)
-                 where tenant_id = $1 and id = $2
-                 returning {COLUMNS}"
-            ),
-            [
-                tenant.into(),
-                current.meta.id.into(),
-                user_name.clone().into(),
-                user::fold(&user_name).into(),
-                user::external_id(&doc).map(str::to_owned).into(),
-                user::active(&doc).into(),
-                Value::Object(doc.clone()).into(),
-            ],
-        ))
-        .await
-        .map_err(|e| map_write_err(e, &doc))?
-        .ok_or_else(|| DbErr::RecordNotUpdated)?;
-    let stored = from_row(&row)?;
+    let sql = format!(
+        "update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
+                resource = $7, version = version + 1, updated_at = greatest(now(), updated_at)
+         where tenant_id = $1 and id = $2
+         returning {COLUMNS}"
+    );
+    let stored = write(txn, &sql, tenant, current.meta.id, &doc).await?;
     let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Updated)).await?;
     Ok(Some((stored, queued)))
 }

@@ -5,15 +5,12 @@ use tests::okta_user;
 use crate::World;
 
 async fn unpublished(db: &sea_orm::DatabaseConnection) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "select count(*) as n from scim.outbox where published_at is null",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "n").unwrap()
+    tests::scalar(
+        db,
+        "select count(*) as n from scim.outbox where published_at is null",
+        "n",
+    )
+    .await
 }
 
 #[tokio::test]
@@ -61,11 +58,7 @@ async fn with_the_broker_unreachable_writes_succeed_and_are_delivered_later() {
     // The healthy api's relay picks up what the other left behind.
     let p = w.env.product_user_where(&db, id, |_| true).await;
     assert_eq!(p.user_name, "offline@acme.test");
-    let deadline = std::time::Instant::now() + tests::EVENTUALLY;
-    while unpublished(&db).await > 0 {
-        assert!(std::time::Instant::now() < deadline, "outbox not drained");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    tests::eventually("the outbox drains", || async { unpublished(&db).await == 0 }).await;
 }
 
 #[tokio::test]

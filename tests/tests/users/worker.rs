@@ -1,7 +1,6 @@
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::Method;
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 use tests::{AMQP_URL, EVENTUALLY, okta_user};
 
@@ -31,16 +30,12 @@ async fn publish_raw(w: &World, body: &[u8]) {
 }
 
 async fn latest_message(w: &World) -> serde_json::Value {
-    let db = w.env.db().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "select payload from scim.outbox order by id desc limit 1",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "payload").unwrap()
+    tests::scalar(
+        &w.env.db().await,
+        "select payload from scim.outbox order by id desc limit 1",
+        "payload",
+    )
+    .await
 }
 
 #[tokio::test]
