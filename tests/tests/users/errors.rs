@@ -102,3 +102,13 @@ async fn health_readiness_and_metrics_answer() {
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(metrics.contains("scim_http_requests_total"), "{metrics}");
 }
+
+#[tokio::test]
+async fn the_api_exits_cleanly_on_sigterm() {
+    let mut w = World::new().await;
+    let r = w.post_user(okta_user("bye@acme.test", "B", "Ye")).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let status = w.api.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(w.api.log().contains("shutdown requested"));
+}
