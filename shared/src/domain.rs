@@ -1,0 +1,3 @@
+//! Domain rules shared by both binaries.
+
+pub mod user;
