@@ -1,10 +1,16 @@
 //! Applying one change message to the `product` schema. A message is applied iff its version is
-//! newer than the row's, in one statement, so duplicates, redeliveries and out-of-order arrivals
-//! are harmless and any number of workers can apply concurrently.
+//! newer than the row's, so duplicates, redeliveries and out-of-order arrivals are harmless and
+//! any number of workers can apply concurrently. Manager links are resolved in the same
+//! transaction (see `managers`).
 
-use sea_orm::{ConnectionTrait, DbErr};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
+use uuid::Uuid;
+
+use crate::managers::{self, Keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -22,32 +28,82 @@ impl Outcome {
     }
 }
 
-pub async fn apply(db: &impl ConnectionTrait, msg: &ChangeMessage) -> Result<Outcome, DbErr> {
-    match &msg.resource {
-        Resource::User(snapshot) => apply_user(db, msg, snapshot).await,
+#[derive(Clone)]
+pub struct Applier {
+    pub db: DatabaseConnection,
+    /// Fault injection for tests: hold each transaction open this long before committing, which
+    /// widens race windows so that tests can prove they are closed. Never set in production.
+    pub hold_before_commit: Option<Duration>,
+}
+
+impl Applier {
+    pub async fn apply(&self, msg: &ChangeMessage) -> Result<Outcome, DbErr> {
+        let txn = self.db.begin().await?;
+        let outcome = match &msg.resource {
+            Resource::User(snapshot) => apply_user(&txn, msg, snapshot).await?,
+        };
+        if let Some(hold) = self.hold_before_commit {
+            tokio::time::sleep(hold).await;
+        }
+        txn.commit().await?;
+        Ok(outcome)
     }
 }
 
-async fn apply_user(
-    db: &impl ConnectionTrait,
-    msg: &ChangeMessage,
-    u: &UserSnapshot,
-) -> Result<Outcome, DbErr> {
+pub fn keys_of(id: Uuid, u: &UserSnapshot) -> Keys {
+    Keys {
+        id,
+        external_id: u.external_id.clone(),
+        user_name: u.user_name.clone(),
+        emails: u.emails.iter().map(|e| e.to_lowercase()).collect(),
+        employee_number: u.employee_number.clone(),
+    }
+}
+
+async fn apply_user(txn: &DatabaseTransaction, msg: &ChangeMessage, u: &UserSnapshot) -> Result<Outcome, DbErr> {
+    let (tenant, id) = (msg.tenant_id, msg.resource_id);
+    let existing = txn
+        .query_one_raw(stmt(
+            "select id, tenant_id, version, external_id, user_name, emails, employee_number
+             from product.users where id = $1",
+            [id.into()],
+        ))
+        .await?;
+    let mut lock_values = Vec::new();
+    if let Some(row) = &existing {
+        let version: i64 = row.try_get("", "version")?;
+        let row_tenant: Uuid = row.try_get("", "tenant_id")?;
+        if version >= msg.version || row_tenant != tenant {
+            return Ok(Outcome::Stale);
+        }
+        // The keys it is known by now: reports that resolved through them must be re-checked.
+        lock_values.extend(Keys::from_row(row)?.lock_values());
+    }
+    let keys = keys_of(id, u);
+    let reference = managers::normalise(u.manager.as_deref());
+    lock_values.extend(keys.lock_values());
+    lock_values.extend(reference.iter().map(|r| r.to_lowercase()));
+    managers::lock(txn, tenant, lock_values).await?;
+
+    let manager_id = managers::resolve(txn, tenant, &keys, reference.as_deref()).await?;
     // The tenant check in the WHERE clause means a message can never move a row to another
     // tenant, whatever it claims.
-    let res = db
+    let res = txn
         .execute_raw(stmt(
             "insert into product.users as p
-                 (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active, version, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                 (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
+                  version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
              on conflict (id) do update set
                  user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
                  last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
-                 active = excluded.active, version = excluded.version, updated_at = now()
+                 active = excluded.active, version = excluded.version, external_id = excluded.external_id,
+                 employee_number = excluded.employee_number, emails = excluded.emails,
+                 manager_ref = excluded.manager_ref, manager_id = excluded.manager_id, updated_at = now()
              where p.version < excluded.version and p.tenant_id = excluded.tenant_id",
             [
-                msg.resource_id.into(),
-                msg.tenant_id.into(),
+                id.into(),
+                tenant.into(),
                 u.user_name.clone().into(),
                 u.email.clone().into(),
                 u.given_name.clone().into(),
@@ -56,12 +112,20 @@ async fn apply_user(
                 u.title.clone().into(),
                 u.active.into(),
                 msg.version.into(),
+                u.external_id.clone().into(),
+                u.employee_number.clone().into(),
+                keys.emails.clone().into(),
+                reference.clone().into(),
+                manager_id.into(),
             ],
         ))
         .await?;
-    Ok(if res.rows_affected() > 0 {
-        Outcome::Applied
-    } else {
-        Outcome::Stale
-    })
+    if res.rows_affected() == 0 {
+        return Ok(Outcome::Stale);
+    }
+    if reference.is_some() && manager_id.is_none() {
+        tracing::debug!("manager not resolvable yet; link pending");
+    }
+    managers::relink_reports(txn, tenant, &keys).await?;
+    Ok(Outcome::Applied)
 }

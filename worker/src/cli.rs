@@ -46,6 +46,11 @@ pub struct RunArgs {
     /// Where to serve /healthz and /metrics (e.g. 0.0.0.0:9091); off when unset.
     #[arg(long, env = "WORKER_HTTP_ADDR")]
     pub http_addr: Option<String>,
+
+    /// Fault injection for tests only: hold every apply transaction open this long before
+    /// commit, to widen race windows.
+    #[arg(long, env = "SCIM_FAULT_HOLD_BEFORE_COMMIT_MS", hide = true)]
+    pub fault_hold_before_commit_ms: Option<u64>,
 }
 
 impl RunArgs {

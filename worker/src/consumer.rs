@@ -13,7 +13,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use sea_orm::DatabaseConnection;
 use shared::amqp::{self, AmqpError};
 use shared::config::AmqpConfig;
 use shared::messages;
@@ -21,17 +20,18 @@ use shared::retry::{RetryPolicy, Transience, retry};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{apply, dlq};
+use crate::apply::Applier;
+use crate::dlq;
 
 pub struct Worker {
-    pub db: DatabaseConnection,
+    pub applier: Applier,
     pub amqp: AmqpConfig,
     pub prefetch: u16,
     pub shutdown: CancellationToken,
 }
 
 struct Ctx {
-    db: DatabaseConnection,
+    applier: Applier,
     amqp: AmqpConfig,
     dlq_channel: Channel,
 }
@@ -76,7 +76,7 @@ impl Worker {
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         let ctx = Arc::new(Ctx {
-            db: self.db.clone(),
+            applier: self.applier.clone(),
             amqp: self.amqp.clone(),
             dlq_channel,
         });
@@ -145,7 +145,7 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
             span.record("scim_id", tracing::field::display(msg.resource_id));
             span.record("version", msg.version);
             let r = retry(RetryPolicy::APPLY, "apply change", || async {
-                apply::apply(&ctx.db, &msg).await.map_err(Failure::from)
+                ctx.applier.apply(&msg).await.map_err(Failure::from)
             })
             .await;
             if r.is_ok() {

@@ -4,9 +4,12 @@ mod apply;
 mod cli;
 mod consumer;
 mod dlq;
+mod managers;
 mod http;
 
 use std::process::ExitCode;
+
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -42,8 +45,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(addr) = &args.http_addr {
         http::serve(addr, shutdown.clone()).await?;
     }
-    let worker = consumer::Worker {
+    let applier = apply::Applier {
         db,
+        hold_before_commit: args.fault_hold_before_commit_ms.map(Duration::from_millis),
+    };
+    let worker = consumer::Worker {
+        applier,
         amqp: args.amqp.clone(),
         prefetch: args.prefetch,
         shutdown,
