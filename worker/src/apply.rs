@@ -60,7 +60,11 @@ pub fn keys_of(id: Uuid, u: &UserSnapshot) -> Keys {
     }
 }
 
-async fn apply_user(txn: &DatabaseTransaction, msg: &ChangeMessage, u: &UserSnapshot) -> Result<Outcome, DbErr> {
+async fn apply_user(
+    txn: &DatabaseTransaction,
+    msg: &ChangeMessage,
+    u: &UserSnapshot,
+) -> Result<Outcome, DbErr> {
     let (tenant, id) = (msg.tenant_id, msg.resource_id);
     let existing = txn
         .query_one_raw(stmt(

@@ -4,8 +4,8 @@ mod apply;
 mod cli;
 mod consumer;
 mod dlq;
-mod managers;
 mod http;
+mod managers;
 
 use std::process::ExitCode;
 

@@ -57,7 +57,10 @@ impl Keys {
 
 /// A reference as stored: trimmed, `None` when empty.
 pub fn normalise(reference: Option<&str>) -> Option<String> {
-    reference.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned)
+    reference
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 /// Takes the advisory locks for `values` of `tenant`, in a global order.
@@ -79,7 +82,9 @@ pub async fn resolve(
     me: &Keys,
     reference: Option<&str>,
 ) -> Result<Option<Uuid>, DbErr> {
-    let Some(reference) = reference else { return Ok(None) };
+    let Some(reference) = reference else {
+        return Ok(None);
+    };
     if me.is_named_by(reference) {
         tracing::warn!(scim_id = %me.id, "user names itself as its manager; ignored");
         return Ok(None);
@@ -151,7 +156,13 @@ mod tests {
     #[test]
     fn a_user_is_named_by_each_of_its_keys_with_the_resolver_rules() {
         let k = keys();
-        for r in ["00000000-0000-0000-0000-000000000000", "00uAbC", "ada@ACME.test", "A.L@acme.test", "E-7"] {
+        for r in [
+            "00000000-0000-0000-0000-000000000000",
+            "00uAbC",
+            "ada@ACME.test",
+            "A.L@acme.test",
+            "E-7",
+        ] {
             assert!(k.is_named_by(r), "{r}");
         }
         assert!(!k.is_named_by("00uabc"), "externalId is case-exact");
@@ -162,7 +173,13 @@ mod tests {
     #[test]
     fn lock_values_cover_every_key_lower_cased() {
         let v = keys().lock_values();
-        for expected in ["00000000-0000-0000-0000-000000000000", "ada@acme.test", "00uabc", "e-7", "a.l@acme.test"] {
+        for expected in [
+            "00000000-0000-0000-0000-000000000000",
+            "ada@acme.test",
+            "00uabc",
+            "e-7",
+            "a.l@acme.test",
+        ] {
             assert!(v.contains(&expected.to_owned()), "{expected}");
         }
     }

@@ -1,9 +1,10 @@
 use super::Migration;
 
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "users",
-    sql: r#"
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users",
+        sql: r#"
 -- What the rest of the product reads. `id` is the SCIM id; `version` is the directory version
 -- last applied, so older or repeated change messages are ignored.
 create table product.users (
@@ -22,11 +23,11 @@ create table product.users (
 );
 create index users_tenant on product.users (tenant_id);
 "#,
-},
-Migration {
-    version: 2,
-    name: "manager links: lookup keys and pending references",
-    sql: r#"
+    },
+    Migration {
+        version: 2,
+        name: "manager links: lookup keys and pending references",
+        sql: r#"
 -- What a manager reference may name (RFC 7643 enterprise manager.value is our id, but IdPs
 -- send the manager's externalId, login, email or employee number), and the reference itself,
 -- kept while it cannot be resolved yet and re-resolved whenever a matching user is applied.
@@ -42,4 +43,5 @@ create index users_key_emails on product.users using gin (emails);
 create index users_manager_ref on product.users (tenant_id, lower(manager_ref)) where manager_ref is not null;
 create index users_manager_id on product.users (manager_id) where manager_id is not null;
 "#,
-}];
+    },
+];
