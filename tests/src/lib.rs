@@ -187,6 +187,20 @@ impl TestEnv {
             .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
+    /// Runs `scim-worker <args>`; returns whether it succeeded and the JSON lines it printed.
+    pub fn worker_cli(&self, args: &[&str]) -> (bool, Vec<Value>) {
+        let out = self
+            .command("scim-worker", &[])
+            .args(args)
+            .output()
+            .expect("run scim-worker");
+        let lines = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| Value::String(l.to_owned())))
+            .collect();
+        (out.status.success(), lines)
+    }
+
     /// Creates a tenant through the CLI; returns (tenant id, token).
     pub fn create_tenant(&self, name: &str) -> (Uuid, String) {
         let v = self

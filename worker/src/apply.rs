@@ -90,21 +90,90 @@ async fn apply_user(
     managers::lock(txn, tenant, lock_values).await?;
 
     let manager_id = managers::resolve(txn, tenant, &keys, reference.as_deref()).await?;
-    // The tenant check in the WHERE clause means a message can never move a row to another
-    // tenant, whatever it claims.
-    let res = txn
+    let written = write_user(txn, tenant, id, msg.version, u, manager_id, OnConflict::IfNewer).await?;
+    if written == 0 {
+        return Ok(Outcome::Stale);
+    }
+    if reference.is_some() && manager_id.is_none() {
+        tracing::debug!("manager not resolvable yet; link pending");
+    }
+    managers::relink_reports(txn, tenant, &keys).await?;
+    Ok(Outcome::Applied)
+}
+
+/// What to do when the product row exists already.
+#[derive(Debug, Clone, Copy)]
+pub enum OnConflict {
+    /// The worker: only a newer version replaces the row.
+    IfNewer,
+    /// Reconcile's first pass: create missing rows only.
+    Nothing,
+    /// Reconcile: overwrite with the directory's state when anything differs.
+    IfDifferent,
+}
+
+const SET_ALL: &str =
+    "user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
+     last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
+     active = excluded.active, version = excluded.version, external_id = excluded.external_id,
+     employee_number = excluded.employee_number, emails = excluded.emails,
+     manager_ref = excluded.manager_ref, manager_id = excluded.manager_id, updated_at = now()";
+
+/// The columns a snapshot determines (compared by reconcile).
+const DERIVED: [&str; 13] = [
+    "user_name",
+    "email",
+    "first_name",
+    "last_name",
+    "department",
+    "job_title",
+    "active",
+    "version",
+    "external_id",
+    "employee_number",
+    "emails",
+    "manager_ref",
+    "manager_id",
+];
+
+fn row_of(alias: &str) -> String {
+    let cols: Vec<String> = DERIVED.iter().map(|c| format!("{alias}.{c}")).collect();
+    format!("({})", cols.join(", "))
+}
+
+/// Writes one `product.users` row from a snapshot; returns how many rows changed (0 or 1).
+/// The tenant check means a write can never move a row to another tenant, whatever it claims.
+pub async fn write_user(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+    version: i64,
+    u: &UserSnapshot,
+    manager_id: Option<Uuid>,
+    on: OnConflict,
+) -> Result<u64, DbErr> {
+    let on_conflict = match on {
+        OnConflict::IfNewer => format!(
+            "on conflict (id) do update set {SET_ALL} where p.version < excluded.version and p.tenant_id = excluded.tenant_id"
+        ),
+        OnConflict::Nothing => "on conflict (id) do nothing".to_owned(),
+        OnConflict::IfDifferent => format!(
+            "on conflict (id) do update set {SET_ALL}
+             where p.tenant_id = excluded.tenant_id and {} is distinct from {}",
+            row_of("p"),
+            row_of("excluded"),
+        ),
+    };
+    let emails: Vec<String> = u.emails.iter().map(|e| e.to_lowercase()).collect();
+    let res = db
         .execute_raw(stmt(
-            "insert into product.users as p
-                 (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
-                  version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
-             on conflict (id) do update set
-                 user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
-                 last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
-                 active = excluded.active, version = excluded.version, external_id = excluded.external_id,
-                 employee_number = excluded.employee_number, emails = excluded.emails,
-                 manager_ref = excluded.manager_ref, manager_id = excluded.manager_id, updated_at = now()
-             where p.version < excluded.version and p.tenant_id = excluded.tenant_id",
+            &format!(
+                "insert into product.users as p
+                     (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
+                      version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+                 {on_conflict}"
+            ),
             [
                 id.into(),
                 tenant.into(),
@@ -115,21 +184,14 @@ async fn apply_user(
                 u.department.clone().into(),
                 u.title.clone().into(),
                 u.active.into(),
-                msg.version.into(),
+                version.into(),
                 u.external_id.clone().into(),
                 u.employee_number.clone().into(),
-                keys.emails.clone().into(),
-                reference.clone().into(),
+                emails.into(),
+                managers::normalise(u.manager.as_deref()).into(),
                 manager_id.into(),
             ],
         ))
         .await?;
-    if res.rows_affected() == 0 {
-        return Ok(Outcome::Stale);
-    }
-    if reference.is_some() && manager_id.is_none() {
-        tracing::debug!("manager not resolvable yet; link pending");
-    }
-    managers::relink_reports(txn, tenant, &keys).await?;
-    Ok(Outcome::Applied)
+    Ok(res.rows_affected())
 }

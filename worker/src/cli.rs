@@ -20,11 +20,45 @@ pub struct Cli {
 pub enum Command {
     /// Consume and apply changes until SIGTERM (the default).
     Run(Box<RunArgs>),
+    /// Compare the directory with product.* field by field; print each difference (one JSON
+    /// object per line, then a summary) and exit 1 if there is any.
+    Verify(DirectoryArgs),
+    /// Re-derive product.* from the directory (repair after a restore or a bug); idempotent.
+    Reconcile(DirectoryArgs),
     /// Exit 0 if the worker's HTTP endpoint at URL answers 200 (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:9091/healthz")]
         url: String,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DirectoryArgs {
+    /// The SCIM directory (read-only here).
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+
+    /// Postgres URL of the product database (defaults to DATABASE_URL).
+    #[arg(long, env = "PRODUCT_DATABASE_URL")]
+    pub product_database_url: Option<String>,
+
+    /// Only this tenant (default: every tenant).
+    #[arg(long)]
+    pub tenant: Option<uuid::Uuid>,
+}
+
+impl DirectoryArgs {
+    pub fn product_db(&self) -> DatabaseConfig {
+        product_db(&self.db, self.product_database_url.as_deref())
+    }
+}
+
+fn product_db(db: &DatabaseConfig, url: Option<&str>) -> DatabaseConfig {
+    let mut cfg = db.clone();
+    if let Some(url) = url {
+        cfg.database_url = url.to_owned();
+    }
+    cfg
 }
 
 #[derive(Args, Debug, Clone)]
@@ -55,11 +89,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn product_db(&self) -> DatabaseConfig {
-        let mut cfg = self.db.clone();
-        if let Some(url) = &self.product_database_url {
-            cfg.database_url = url.clone();
-        }
-        cfg
+        product_db(&self.db, self.product_database_url.as_deref())
     }
 
     /// Settings for a bare `scim-worker`: everything from the environment.

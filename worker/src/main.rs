@@ -4,8 +4,11 @@ mod apply;
 mod cli;
 mod consumer;
 mod dlq;
+mod expected;
 mod http;
 mod managers;
+mod reconcile;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -13,7 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, DirectoryArgs, RunArgs};
+use serde_json::json;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,6 +26,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Healthcheck { url }) => shared::healthcheck::check(&url).map_err(Into::into),
         Some(Command::Run(args)) => run(*args).await,
+        Some(Command::Verify(args)) => verify(args).await,
+        Some(Command::Reconcile(args)) => reconcile(args).await,
         None => run(RunArgs::from_env()).await,
     };
     match result {
@@ -57,5 +63,45 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     worker.run().await;
     tracing::info!("scim-worker stopped");
+    Ok(())
+}
+
+async fn open_both(
+    args: &DirectoryArgs,
+) -> anyhow::Result<(sea_orm::DatabaseConnection, sea_orm::DatabaseConnection)> {
+    let directory = shared::db::connect(&args.db)
+        .await
+        .context("connecting to the directory database")?;
+    let product = shared::db::connect(&args.product_db())
+        .await
+        .context("connecting to the product database")?;
+    shared::migration::migrate_product(&product)
+        .await
+        .context("migrating the product schema")?;
+    Ok((directory, product))
+}
+
+async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
+    let (directory, product) = open_both(&args).await?;
+    let report = verify::run(&directory, &product, args.tenant).await?;
+    for d in &report.differences {
+        println!("{}", json!(d));
+    }
+    println!(
+        "{}",
+        json!({"tenants": report.tenants, "users": report.users, "differences": report.differences.len()})
+    );
+    anyhow::ensure!(
+        report.differences.is_empty(),
+        "{} difference(s) between directory and product",
+        report.differences.len()
+    );
+    Ok(())
+}
+
+async fn reconcile(args: DirectoryArgs) -> anyhow::Result<()> {
+    let (directory, product) = open_both(&args).await?;
+    let summary = reconcile::run(&directory, &product, args.tenant).await?;
+    println!("{}", json!(summary));
     Ok(())
 }

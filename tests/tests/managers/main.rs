@@ -258,3 +258,58 @@ async fn a_user_and_its_manager_applied_at_once_on_two_workers_still_link() {
     );
     w.manager_of(report, Some(boss)).await;
 }
+
+#[tokio::test]
+async fn verify_finds_drift_and_reconcile_repairs_it_idempotently() {
+    use sea_orm::ConnectionTrait;
+    let w = World::new().await;
+    let boss = w.user("vboss", json!({"title": "Boss"})).await;
+    let report = w.user("vreport", managed_by("vboss@acme.test")).await;
+    let gone = w.user("vgone", json!({})).await;
+    w.manager_of(report, Some(boss)).await;
+    assert_eq!(
+        w.call(Method::DELETE, &format!("/Users/{gone}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    w.env.product_user_where(&w.db, gone, |u| !u.active).await;
+
+    let (ok, lines) = w.env.worker_cli(&["verify"]);
+    assert!(ok, "{lines:?}");
+    assert_eq!(lines.last().unwrap()["differences"], 0);
+    assert_eq!(lines.last().unwrap()["users"], 3);
+
+    // Drift: a wrong field, a lost link, a lost row, and a row the directory never had.
+    let tenant: Uuid = w.env.product_user(&w.db, boss).await.unwrap().tenant_id;
+    w.db.execute_unprepared(&format!(
+        "update product.users set job_title = 'Janitor' where id = '{boss}';
+         update product.users set manager_id = null where id = '{report}';
+         delete from product.users where id = '{gone}';
+         insert into product.users (id, tenant_id, user_name, active, version) values ('{}', '{tenant}', 'ghost', true, 1);",
+        Uuid::new_v4()
+    ))
+    .await
+    .unwrap();
+    let (ok, lines) = w.env.worker_cli(&["verify", "--tenant", &tenant.to_string()]);
+    assert!(!ok);
+    let fields: Vec<&str> = lines.iter().filter_map(|l| l["field"].as_str()).collect();
+    assert_eq!(lines.last().unwrap()["differences"], 4, "{lines:?}");
+    for f in ["job_title", "manager_id", "row"] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+
+    let (ok, lines) = w.env.worker_cli(&["reconcile"]);
+    assert!(ok, "{lines:?}");
+    assert_eq!(lines[0]["rows_deactivated"], 1);
+    let (ok, lines) = w.env.worker_cli(&["verify"]);
+    assert!(ok, "{lines:?}");
+    let (ok, lines) = w.env.worker_cli(&["reconcile"]);
+    assert!(ok);
+    assert_eq!(lines[0]["rows_written"], 0, "a second reconcile changes nothing");
+    assert_eq!(lines[0]["rows_deactivated"], 0);
+    assert_eq!(
+        w.env.product_user(&w.db, report).await.unwrap().manager_id,
+        Some(boss)
+    );
+}
