@@ -47,14 +47,36 @@ impl Operation {
 #[serde(tag = "resource_type", content = "snapshot")]
 pub enum Resource {
     User(UserSnapshot),
+    Group(GroupSnapshot),
+    /// One (group, user) pair; the message's `resource_id` is the group and its `version` is
+    /// the pair's own version, so membership messages stay small whatever the group's size.
+    Membership(MembershipSnapshot),
 }
 
 impl Resource {
     pub fn type_name(&self) -> &'static str {
         match self {
             Resource::User(_) => "user",
+            Resource::Group(_) => "group",
+            Resource::Membership(_) => "membership",
         }
     }
+}
+
+/// A group without its members (those travel as [`MembershipSnapshot`]s).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GroupSnapshot {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// true once the SCIM group was deleted: the product drops it with its memberships.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipSnapshot {
+    pub user_id: Uuid,
+    /// false after a removal.
+    pub member: bool,
 }
 
 /// A user as the product needs it, derived from the SCIM resource by the api.

@@ -10,6 +10,7 @@ use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
+use crate::groups;
 use crate::managers::{self, Keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ impl Applier {
         let txn = self.db.begin().await?;
         let outcome = match &msg.resource {
             Resource::User(snapshot) => apply_user(&txn, msg, snapshot).await?,
+            Resource::Group(snapshot) => groups::apply_group(&txn, msg, snapshot).await?,
+            Resource::Membership(snapshot) => groups::apply_membership(&txn, msg, snapshot).await?,
         };
         if let Some(hold) = self.hold_before_commit {
             tokio::time::sleep(hold).await;
@@ -87,6 +90,9 @@ async fn apply_user(
     let reference = managers::normalise(u.manager.as_deref());
     lock_values.extend(keys.lock_values());
     lock_values.extend(reference.iter().map(|r| r.to_lowercase()));
+    if existing.is_none() {
+        lock_values.extend(groups::pending_groups(txn, tenant, id).await?);
+    }
     managers::lock(txn, tenant, lock_values).await?;
 
     let manager_id = managers::resolve(txn, tenant, &keys, reference.as_deref()).await?;
@@ -98,6 +104,9 @@ async fn apply_user(
         tracing::debug!("manager not resolvable yet; link pending");
     }
     managers::relink_reports(txn, tenant, &keys).await?;
+    if existing.is_none() {
+        groups::materialise_for_user(txn, tenant, id).await?;
+    }
     Ok(Outcome::Applied)
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod consumer;
 mod dlq;
 mod expected;
+mod groups;
 mod http;
 mod managers;
 mod reconcile;

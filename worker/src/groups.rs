@@ -1,0 +1,138 @@
+//! Groups and memberships in the product. A group row exists while the SCIM group lives; a
+//! membership row exists while both the group and the user are in the product and the pair's
+//! latest applied version says "member". The `*_versions` ledgers remember what was applied,
+//! including deletions and removals, so late or repeated messages never resurrect anything.
+//!
+//! A membership can arrive before its group or its user: the ledger keeps it, and applying the
+//! group or the user materialises it. The same key locks as for manager links (the group's and
+//! the user's ids) serialise a membership with its group and user, so concurrent applies on
+//! different workers cannot both miss each other.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
+use shared::db::stmt;
+use shared::messages::{ChangeMessage, GroupSnapshot, MembershipSnapshot};
+use uuid::Uuid;
+
+use crate::apply::Outcome;
+use crate::managers;
+
+pub async fn apply_group(
+    txn: &DatabaseTransaction,
+    msg: &ChangeMessage,
+    g: &GroupSnapshot,
+) -> Result<Outcome, DbErr> {
+    let (tenant, id) = (msg.tenant_id, msg.resource_id);
+    managers::lock(txn, tenant, vec![id.to_string()]).await?;
+    let ledger = txn
+        .execute_raw(stmt(
+            "insert into product.group_versions as v (id, tenant_id, version, deleted) values ($1, $2, $3, $4)
+             on conflict (id) do update set version = excluded.version, deleted = excluded.deleted
+             where v.version < excluded.version and v.tenant_id = excluded.tenant_id",
+            [id.into(), tenant.into(), msg.version.into(), g.deleted.into()],
+        ))
+        .await?;
+    if ledger.rows_affected() == 0 {
+        return Ok(Outcome::Stale);
+    }
+    if g.deleted {
+        // Memberships go with the group (on delete cascade).
+        txn.execute_raw(stmt(
+            "delete from product.groups where id = $1 and tenant_id = $2",
+            [id.into(), tenant.into()],
+        ))
+        .await?;
+        return Ok(Outcome::Applied);
+    }
+    txn.execute_raw(stmt(
+        "insert into product.groups as g (id, tenant_id, name, version, updated_at) values ($1, $2, $3, $4, now())
+         on conflict (id) do update set name = excluded.name, version = excluded.version, updated_at = now()
+         where g.tenant_id = excluded.tenant_id",
+        [id.into(), tenant.into(), g.display_name.clone().into(), msg.version.into()],
+    ))
+    .await?;
+    // Memberships that arrived before the group.
+    txn.execute_raw(stmt(
+        "insert into product.group_members (group_id, user_id)
+         select m.group_id, m.user_id from product.membership_versions m
+         join product.users u on u.id = m.user_id and u.tenant_id = m.tenant_id
+         where m.group_id = $1 and m.tenant_id = $2 and m.member
+         on conflict do nothing",
+        [id.into(), tenant.into()],
+    ))
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+pub async fn apply_membership(
+    txn: &DatabaseTransaction,
+    msg: &ChangeMessage,
+    m: &MembershipSnapshot,
+) -> Result<Outcome, DbErr> {
+    let (tenant, group) = (msg.tenant_id, msg.resource_id);
+    managers::lock(txn, tenant, vec![group.to_string(), m.user_id.to_string()]).await?;
+    let ledger = txn
+        .execute_raw(stmt(
+            "insert into product.membership_versions as v (group_id, user_id, tenant_id, version, member)
+             values ($1, $2, $3, $4, $5)
+             on conflict (group_id, user_id) do update set version = excluded.version, member = excluded.member
+             where v.version < excluded.version and v.tenant_id = excluded.tenant_id",
+            [group.into(), m.user_id.into(), tenant.into(), msg.version.into(), m.member.into()],
+        ))
+        .await?;
+    if ledger.rows_affected() == 0 {
+        return Ok(Outcome::Stale);
+    }
+    if m.member {
+        // Only when both ends are in the product, in this tenant; otherwise the ledger keeps it.
+        txn.execute_raw(stmt(
+            "insert into product.group_members (group_id, user_id)
+             select g.id, u.id from product.groups g, product.users u
+             where g.id = $1 and u.id = $2 and g.tenant_id = $3 and u.tenant_id = $3
+             on conflict do nothing",
+            [group.into(), m.user_id.into(), tenant.into()],
+        ))
+        .await?;
+    } else {
+        txn.execute_raw(stmt(
+            "delete from product.group_members where group_id = $1 and user_id = $2",
+            [group.into(), m.user_id.into()],
+        ))
+        .await?;
+    }
+    Ok(Outcome::Applied)
+}
+
+/// Groups a user has pending memberships of: the user's apply locks them together with its own
+/// keys, so that it and a concurrent apply of such a group cannot both miss each other.
+pub async fn pending_groups(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<Vec<String>, DbErr> {
+    let rows = db
+        .query_all_raw(stmt(
+            "select group_id from product.membership_versions where user_id = $1 and tenant_id = $2 and member",
+            [user.into(), tenant.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<Uuid>("", "group_id").map(|g| g.to_string()))
+        .collect()
+}
+
+/// Memberships of a user that arrived before the user did. Called from the user's apply, which
+/// holds the locks on the user's id and on the groups [`pending_groups`] found; groups pending
+/// since then are locked here (rare; a deadlock this could cause is detected and retried).
+pub async fn materialise_for_user(txn: &DatabaseTransaction, tenant: Uuid, user: Uuid) -> Result<(), DbErr> {
+    managers::lock(txn, tenant, pending_groups(txn, tenant, user).await?).await?;
+    txn.execute_raw(stmt(
+        "insert into product.group_members (group_id, user_id)
+         select m.group_id, m.user_id from product.membership_versions m
+         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
+         where m.user_id = $1 and m.tenant_id = $2 and m.member
+         on conflict do nothing",
+        [user.into(), tenant.into()],
+    ))
+    .await
+    .map(|_| ())
+}
