@@ -166,3 +166,64 @@ mod tests {
         assert_eq!(us[1].manager_id, None);
     }
 }
+
+/// A group as the product should have it (deleted groups are absent from the product).
+#[derive(Debug, Clone)]
+pub struct ExpectedGroup {
+    pub id: Uuid,
+    pub name: String,
+    pub version: i64,
+    pub deleted: bool,
+}
+
+pub async fn groups(directory: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<ExpectedGroup>, DbErr> {
+    let rows = directory
+        .query_all_raw(stmt(
+            "select id, display_name, version, deleted_at is not null as deleted
+             from scim.groups where tenant_id = $1 order by id",
+            [tenant.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ExpectedGroup {
+                id: r.try_get("", "id")?,
+                name: r.try_get("", "display_name")?,
+                version: r.try_get("", "version")?,
+                deleted: r.try_get("", "deleted")?,
+            })
+        })
+        .collect()
+}
+
+/// One (group, user) pair as the directory last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedMembership {
+    pub group_id: Uuid,
+    pub user_id: Uuid,
+    pub version: i64,
+    pub member: bool,
+}
+
+pub async fn memberships(
+    directory: &impl ConnectionTrait,
+    tenant: Uuid,
+) -> Result<Vec<ExpectedMembership>, DbErr> {
+    let rows = directory
+        .query_all_raw(stmt(
+            "select group_id, user_id, version, member from scim.group_members where tenant_id = $1
+             order by group_id, user_id",
+            [tenant.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ExpectedMembership {
+                group_id: r.try_get("", "group_id")?,
+                user_id: r.try_get("", "user_id")?,
+                version: r.try_get("", "version")?,
+                member: r.try_get("", "member")?,
+            })
+        })
+        .collect()
+}

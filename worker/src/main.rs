@@ -90,7 +90,13 @@ async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
     }
     println!(
         "{}",
-        json!({"tenants": report.tenants, "users": report.users, "differences": report.differences.len()})
+        json!({
+            "tenants": report.tenants,
+            "users": report.users,
+            "groups": report.groups,
+            "memberships": report.memberships,
+            "differences": report.differences.len(),
+        })
     );
     anyhow::ensure!(
         report.differences.is_empty(),

@@ -13,7 +13,8 @@ use crate::expected::{self, ExpectedUser};
 #[derive(Debug, Serialize)]
 pub struct Difference {
     pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    /// The user, group or `group/user` pair the difference is about.
+    pub resource: String,
     pub field: &'static str,
     pub directory: String,
     pub product: String,
@@ -23,6 +24,8 @@ pub struct Difference {
 pub struct Report {
     pub tenants: usize,
     pub users: usize,
+    pub groups: usize,
+    pub memberships: usize,
     pub differences: Vec<Difference>,
 }
 
@@ -41,7 +44,7 @@ pub async fn run(
             match actual.remove(&e.id) {
                 None => report.differences.push(Difference {
                     tenant_id: tenant,
-                    user_id: e.id,
+                    resource: e.id.to_string(),
                     field: "row",
                     directory: format!("version {}", e.version),
                     product: "missing".into(),
@@ -53,14 +56,115 @@ pub async fn run(
         for (id, a) in actual.into_iter().filter(|(_, a)| a.active) {
             report.differences.push(Difference {
                 tenant_id: tenant,
-                user_id: id,
+                resource: id.to_string(),
                 field: "row",
                 directory: "missing".into(),
                 product: format!("active, version {}", a.version),
             });
         }
+        compare_groups(directory, product, tenant, &mut report).await?;
     }
     Ok(report)
+}
+
+async fn compare_groups(
+    directory: &impl ConnectionTrait,
+    product: &impl ConnectionTrait,
+    tenant: Uuid,
+    report: &mut Report,
+) -> Result<(), DbErr> {
+    let mut diff = |resource: String, field: &'static str, directory: String, product: String| {
+        report.differences.push(Difference {
+            tenant_id: tenant,
+            resource,
+            field,
+            directory,
+            product,
+        });
+    };
+    let expected = expected::groups(directory, tenant).await?;
+    let rows = product
+        .query_all_raw(stmt(
+            "select id, name, version from product.groups where tenant_id = $1",
+            [tenant.into()],
+        ))
+        .await?;
+    let mut actual: HashMap<Uuid, (String, i64)> = HashMap::new();
+    for r in &rows {
+        actual.insert(
+            r.try_get("", "id")?,
+            (r.try_get("", "name")?, r.try_get("", "version")?),
+        );
+    }
+    let mut live = 0;
+    for g in &expected {
+        match (g.deleted, actual.remove(&g.id)) {
+            (true, None) => {}
+            (true, Some(_)) => diff(g.id.to_string(), "group", "deleted".into(), "present".into()),
+            (false, None) => diff(
+                g.id.to_string(),
+                "group",
+                format!("version {}", g.version),
+                "missing".into(),
+            ),
+            (false, Some((name, version))) => {
+                live += 1;
+                if name != g.name {
+                    diff(g.id.to_string(), "group_name", g.name.clone(), name);
+                }
+                if version != g.version {
+                    diff(
+                        g.id.to_string(),
+                        "group_version",
+                        g.version.to_string(),
+                        version.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    for id in actual.keys() {
+        diff(id.to_string(), "group", "missing".into(), "present".into());
+    }
+
+    let deleted: std::collections::HashSet<Uuid> =
+        expected.iter().filter(|g| g.deleted).map(|g| g.id).collect();
+    let mut want: std::collections::HashSet<(Uuid, Uuid)> = expected::memberships(directory, tenant)
+        .await?
+        .into_iter()
+        .filter(|m| m.member && !deleted.contains(&m.group_id))
+        .map(|m| (m.group_id, m.user_id))
+        .collect();
+    let rows = product
+        .query_all_raw(stmt(
+            "select m.group_id, m.user_id from product.group_members m
+             join product.groups g on g.id = m.group_id where g.tenant_id = $1",
+            [tenant.into()],
+        ))
+        .await?;
+    let expected_count = want.len();
+    for r in &rows {
+        let pair: (Uuid, Uuid) = (r.try_get("", "group_id")?, r.try_get("", "user_id")?);
+        if !want.remove(&pair) {
+            diff(
+                format!("{}/{}", pair.0, pair.1),
+                "membership",
+                "absent".into(),
+                "present".into(),
+            );
+        }
+    }
+    for (g, u) in want {
+        diff(
+            format!("{g}/{u}"),
+            "membership",
+            "present".into(),
+            "missing".into(),
+        );
+    }
+    report.groups += live;
+    report.memberships += expected_count;
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -126,7 +230,7 @@ fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Differ
         if directory != product {
             out.push(Difference {
                 tenant_id: tenant,
-                user_id: e.id,
+                resource: e.id.to_string(),
                 field,
                 directory,
                 product,
