@@ -456,3 +456,32 @@ pub fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
         "active": true
     })
 }
+
+/// Publishes one message with confirms and `mandatory` (panics if it is not routed).
+pub async fn publish(exchange: &str, routing_key: &str, body: &[u8], props: lapin::BasicProperties) {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(Default::default()).await.expect("confirms");
+    let confirm = ch
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            lapin::options::BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body,
+            props.with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    assert!(
+        confirm.take_message().is_none(),
+        "message to {exchange}/{routing_key} was not routed"
+    );
+    let _ = conn.close(200, "bye".into()).await;
+}

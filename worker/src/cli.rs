@@ -25,11 +25,38 @@ pub enum Command {
     Verify(DirectoryArgs),
     /// Re-derive product.* from the directory (repair after a restore or a bug); idempotent.
     Reconcile(DirectoryArgs),
+    /// Inspect or replay dead-lettered changes.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Exit 0 if the worker's HTTP endpoint at URL answers 200 (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:9091/healthz")]
         url: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// Print each dead letter (id, reason, attempts, ids; never the body) as a JSON line, then a
+    /// count. The letters stay in the queue.
+    List(AmqpArgs),
+    /// Send dead letters back to the workers' queue.
+    Replay {
+        #[command(flatten)]
+        amqp: AmqpArgs,
+        /// The dead-letter id (or message id) printed by `dlq list`.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        id: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AmqpArgs {
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
 }
 
 #[derive(Args, Debug, Clone)]

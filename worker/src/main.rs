@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command, DirectoryArgs, RunArgs};
+use cli::{Cli, Command, DirectoryArgs, DlqCommand, RunArgs};
 use serde_json::json;
 
 #[tokio::main]
@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Some(Command::Run(args)) => run(*args).await,
         Some(Command::Verify(args)) => verify(args).await,
         Some(Command::Reconcile(args)) => reconcile(args).await,
+        Some(Command::Dlq(cmd)) => dead_letters(cmd).await,
         None => run(RunArgs::from_env()).await,
     };
     match result {
@@ -110,5 +111,37 @@ async fn reconcile(args: DirectoryArgs) -> anyhow::Result<()> {
     let (directory, product) = open_both(&args).await?;
     let summary = reconcile::run(&directory, &product, args.tenant).await?;
     println!("{}", json!(summary));
+    Ok(())
+}
+
+async fn dead_letters(cmd: DlqCommand) -> anyhow::Result<()> {
+    let amqp = match &cmd {
+        DlqCommand::List(a) | DlqCommand::Replay { amqp: a, .. } => a.amqp.clone(),
+    };
+    let conn = shared::amqp::connect(&amqp, "scim-worker dlq")
+        .await
+        .context("connecting to rabbitmq")?;
+    let ch = conn.create_channel().await?;
+    shared::amqp::declare_topology(&ch, &amqp).await?;
+    ch.confirm_select(Default::default()).await?;
+    match cmd {
+        DlqCommand::List(_) => {
+            let letters = dlq::list(&ch, &amqp).await?;
+            for l in &letters {
+                println!("{}", json!(l));
+            }
+            println!("{}", json!({"dead_letters": letters.len()}));
+        }
+        DlqCommand::Replay { id, all, .. } => {
+            let select = match (all, id) {
+                (true, _) => dlq::Select::All,
+                (false, Some(id)) => dlq::Select::Id(id),
+                (false, None) => anyhow::bail!("give --id ID or --all"),
+            };
+            let n = dlq::replay(&ch, &amqp, &select).await?;
+            println!("{}", json!({"replayed": n}));
+        }
+    }
+    let _ = conn.close(200, "bye".into()).await;
     Ok(())
 }
