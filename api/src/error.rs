@@ -130,11 +130,13 @@ pub async fn ensure_scim_error_body(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_scim = resp
+    // Our own JSON bodies (SCIM errors, /readyz's report) pass; plain-text or empty bodies made
+    // by layers and the framework are replaced.
+    let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(SCIM_CONTENT_TYPE.as_bytes()));
-    if is_scim {
+        .is_some_and(|v| v.to_str().is_ok_and(|ct| ct.contains("json")));
+    if is_json {
         return resp;
     }
     let (scim_type, detail) = match status {

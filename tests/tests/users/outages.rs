@@ -88,3 +88,64 @@ async fn the_api_answers_503_with_retry_after_while_its_database_is_down() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn api_and_worker_reconnect_by_themselves_after_a_broker_outage() {
+    let w = World::new().await;
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let amqp = format!("amqp://guest:guest@{}/%2f", proxy.addr);
+    let api = w.env.spawn_api_with(&[("AMQP_URL", amqp.as_str())]).await;
+    let _worker = w.env.spawn_worker_with(&[("AMQP_URL", amqp.as_str())]);
+    let db = w.env.db().await;
+    let post = |name: &'static str| {
+        let (env, api, token) = (&w.env, &api, &w.token);
+        async move {
+            let r = env
+                .request(
+                    api,
+                    Method::POST,
+                    "/scim/v2/Users",
+                    Some(token),
+                    Some(okta_user(name, "B", "Roker")),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.id()
+        }
+    };
+    let before = post("before-outage@acme.test").await;
+    w.env.product_user_where(&db, before, |_| true).await;
+
+    proxy.down().await;
+    let during = post("during-outage@acme.test").await;
+    let ready = w
+        .env
+        .http
+        .get(format!("{}/readyz", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["rabbitmq"], "down");
+    let metrics = w
+        .env
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scim_outbox_backlog"),
+        "the backlog is visible in /metrics"
+    );
+
+    proxy.up();
+    // Only api and worker on the proxy: the change can only arrive through their reconnects.
+    w.env.product_user_where(&db, during, |_| true).await;
+    let after = post("after-outage@acme.test").await;
+    w.env.product_user_where(&db, after, |_| true).await;
+}
