@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod hostile;
 mod lifecycle;
 mod outages;
 mod outbox;
