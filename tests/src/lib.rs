@@ -25,12 +25,14 @@ pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("SCIM_BIN_DIR") {
         return dir.into();
     }
-    // target/<profile>/deps/<test-binary> → target/<profile>
+    // A binary beside the binaries (scim-bench in target/<profile>), or a test binary in
+    // target/<profile>/deps.
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf()
+    let dir = exe.parent().expect("exe dir");
+    if dir.join("scim-api").exists() {
+        return dir.to_path_buf();
+    }
+    dir.parent().expect("target dir").to_path_buf()
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -380,6 +382,10 @@ pub struct Api {
 }
 
 impl Api {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
@@ -484,4 +490,12 @@ pub async fn publish(exchange: &str, routing_key: &str, body: &[u8], props: lapi
         "message to {exchange}/{routing_key} was not routed"
     );
     let _ = conn.close(200, "bye".into()).await;
+}
+
+/// Peak resident set size of a process, in MiB (VmHWM), if it is still running.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -1,0 +1,206 @@
+//! `scim-bench`: an Okta-style import and steady sync against the real api and workers, with
+//! the machine's raw Postgres and RabbitMQ ceilings measured in the same run, so every figure is
+//! reported as a ratio (this machine is shared and noisy; absolute numbers mean little).
+//!
+//! Build and run: `scripts/bench` (release build), or `cargo run --release -p bench -- --help`.
+
+mod ceilings;
+mod stats;
+mod workload;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::json;
+use tests::{TestEnv, peak_rss_mib};
+
+use crate::stats::rate;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scim-bench",
+    about = "Okta-style import and sync, measured against raw ceilings"
+)]
+struct Args {
+    /// Users imported per tenant.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Tenants imported in parallel.
+    #[arg(long, default_value_t = 2)]
+    tenants: usize,
+    /// Worker counts to measure the drain rate with.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    workers: Vec<usize>,
+    /// Requests (and ceiling operations) in flight.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Offered rate for the lag measurement, requests/s (default: half the import's POST rate).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Where report.md and report.json go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.users > 0 && args.tenants > 0 && !args.workers.is_empty(),
+        "nothing to measure"
+    );
+    let env = TestEnv::new().await;
+    let total = args.users * args.tenants;
+    eprintln!(
+        "scim-bench: {} tenants x {} users, concurrency {}",
+        args.tenants, args.users, args.concurrency
+    );
+
+    eprintln!("measuring ceilings...");
+    let ceil = ceilings::measure(
+        &env.db_url,
+        tests::AMQP_URL,
+        args.concurrency,
+        total.clamp(500, 5000),
+    )
+    .await?;
+
+    let pool = args.concurrency.max(10).to_string();
+    let api = env
+        .spawn_api_with(&[("DATABASE_MAX_CONNECTIONS", pool.as_str()), ("RUST_LOG", "warn")])
+        .await;
+    let tokens: Vec<String> = (0..args.tenants)
+        .map(|t| env.create_tenant(&format!("bench-{t}")).1)
+        .collect();
+    let db = env.db().await;
+
+    eprintln!("importing {total} users (no workers running)...");
+    let import = workload::import(&env, &api, &tokens, args.users, args.concurrency).await;
+    let post_rate = rate(total, import.elapsed);
+    workload::wait_for(
+        &db,
+        "outbox drained",
+        "select (count(*) = 0)::int::int8 as n from scim.outbox where published_at is null",
+        1,
+        Duration::from_secs(120),
+    )
+    .await;
+
+    // Creates the product schema (verify migrates it), so drains time applying, not migrating.
+    let _ = env.worker_cli(&["verify"]);
+    let mut drains = Vec::new();
+    let mut worker_rss: f64 = 0.0;
+    let worker_env = [
+        ("WORKER_PREFETCH", "64"),
+        ("RUST_LOG", "warn"),
+        ("DATABASE_MAX_CONNECTIONS", pool.as_str()),
+    ];
+    for (round, &k) in args.workers.iter().enumerate() {
+        if round > 0 {
+            workload::refill(&env, &db).await;
+        }
+        eprintln!("draining with {k} worker(s)...");
+        let workers: Vec<_> = (0..k).map(|_| env.spawn_worker_with(&worker_env)).collect();
+        let took = workload::wait_for(
+            &db,
+            "drain",
+            "select count(*) as n from product.users",
+            total as i64,
+            Duration::from_secs(600),
+        )
+        .await;
+        for w in &workers {
+            worker_rss = worker_rss.max(peak_rss_mib(w.pid()).unwrap_or(0.0));
+        }
+        drains.push((k, rate(total, took)));
+    }
+
+    let (ok, verify) = env.worker_cli(&["verify"]);
+    let converged = ok && verify.last().is_some_and(|v| v["differences"] == 0);
+
+    // Steady state: a fixed offered rate with workers running; lag from commit to product row.
+    let offered = args.rate.unwrap_or(post_rate / 2.0).max(1.0);
+    let steady_count = ((offered * 10.0) as usize).clamp(50, 2000);
+    eprintln!("steady rate {offered:.0}/s for {steady_count} users...");
+    let _workers: Vec<_> = (0..2).map(|_| env.spawn_worker_with(&worker_env)).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    workload::steady(&env, &api, &tokens[0], offered, steady_count).await;
+    workload::wait_for(
+        &db,
+        "steady users applied",
+        "select count(*) as n from product.users",
+        (total + steady_count) as i64,
+        Duration::from_secs(120),
+    )
+    .await;
+    let (lag50, lag99, lagmax) = workload::lag_ms(&db, "steady").await;
+    let api_rss = peak_rss_mib(api.pid()).unwrap_or(0.0);
+
+    let report = json!({
+        "config": {"users_per_tenant": args.users, "tenants": args.tenants, "concurrency": args.concurrency, "workers": args.workers},
+        "ceilings": ceil,
+        "import": {
+            "users_per_s": post_rate,
+            "requests_per_s": rate(import.requests, import.elapsed),
+            "get_filter_ms": {"p50": import.get.pct_ms(50.0), "p99": import.get.pct_ms(99.0)},
+            "post_ms": {"p50": import.post.pct_ms(50.0), "p99": import.post.pct_ms(99.0)},
+            "post_vs_ceiling_a": post_rate / ceil.pg_insert_tx_per_s,
+        },
+        "drain": drains.iter().map(|(k, r)| json!({"workers": k, "users_per_s": r, "vs_ceiling_c": r / ceil.pg_upsert_per_s})).collect::<Vec<_>>(),
+        "steady": {"offered_per_s": offered, "users": steady_count, "lag_ms": {"p50": lag50, "p99": lag99, "max": lagmax}},
+        "converged": converged,
+        "peak_rss_mib": {"api": api_rss, "worker": worker_rss},
+    });
+
+    let md = format!(
+        "# scim-bench\n\n{t} tenants x {u} users, concurrency {c}. Ratios are to ceilings measured in the same run.\n\n\
+| measure | value | ratio | target |\n|---|---|---|---|\n\
+| ceiling (a) pg tx: 1 KiB row + outbox row | {a:.0}/s | | |\n\
+| ceiling (b) rabbitmq confirmed publishes | {b:.0}/s | | |\n\
+| ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
+| import: GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | >= 0.50 |\n\
+| GET filter userName eq, p50 / p99 | {g50:.1} / {g99:.1} ms | | |\n\
+| POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
+{drains}\
+| end-to-end lag at {off:.0}/s offered, p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | | p99 <= 200 ms |\n\
+| converged (scim-worker verify) | {conv} | | |\n\
+| peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
+        t = args.tenants,
+        u = args.users,
+        c = args.concurrency,
+        a = ceil.pg_insert_tx_per_s,
+        b = ceil.amqp_confirmed_publish_per_s,
+        cc = ceil.pg_upsert_per_s,
+        pr = post_rate,
+        ra = post_rate / ceil.pg_insert_tx_per_s,
+        g50 = import.get.pct_ms(50.0),
+        g99 = import.get.pct_ms(99.0),
+        p50 = import.post.pct_ms(50.0),
+        p99 = import.post.pct_ms(99.0),
+        drains = drains
+            .iter()
+            .map(|(k, r)| format!(
+                "| drain with {k} worker(s) | {r:.0} users/s | {:.2} of (c) | 4 workers >= 0.60 |\n",
+                r / ceil.pg_upsert_per_s
+            ))
+            .collect::<String>(),
+        off = offered,
+        l50 = lag50,
+        l99 = lag99,
+        lmax = lagmax,
+        conv = converged,
+        ar = api_rss,
+        wr = worker_rss,
+    );
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(args.out.join("report.md"), &md)?;
+    println!("{md}");
+    eprintln!("written to {}", args.out.display());
+    Ok(())
+}

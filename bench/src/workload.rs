@@ -1,0 +1,207 @@
+//! The Okta-like workload: per user a `GET filter=userName eq` then a `POST`, managers in a tree
+//! with forward references; then drains, and a steady rate for end-to-end lag.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::json;
+use tests::{Api, TestEnv, scalar};
+
+use crate::stats::Samples;
+
+pub struct Import {
+    pub elapsed: Duration,
+    pub requests: usize,
+    pub get: Samples,
+    pub post: Samples,
+}
+
+fn user(n: usize, i: usize, tag: &str) -> serde_json::Value {
+    // Manager: another user of the tenant, often created later (forward reference), named by
+    // login as Okta admins usually map it.
+    let manager = (i * 7 + 3) % n.max(1);
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": format!("{tag}{i}@bench.test"),
+        "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{i}")},
+        "emails": [{"primary": true, "value": format!("{tag}{i}@bench.test"), "type": "work"}],
+        "displayName": format!("Given{i} Family{i}"),
+        "title": "Engineer",
+        "externalId": format!("00u{tag}{i}"),
+        "active": true,
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "department": format!("Dept{}", i % 20),
+            "manager": {"value": format!("{tag}{manager}@bench.test")}
+        }
+    })
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Imports `per_tenant` users into each tenant with `concurrency` users in flight.
+pub async fn import(
+    env: &TestEnv,
+    api: &Api,
+    tokens: &[String],
+    per_tenant: usize,
+    concurrency: usize,
+) -> Import {
+    let get = Mutex::new(Samples::default());
+    let post = Mutex::new(Samples::default());
+    let jobs: Vec<(usize, usize)> = (0..per_tenant)
+        .flat_map(|i| (0..tokens.len()).map(move |t| (t, i)))
+        .collect();
+    let started = Instant::now();
+    futures_util::stream::iter(jobs)
+        .for_each_concurrent(concurrency, |(t, i)| {
+            let (get, post) = (&get, &post);
+            async move {
+                let body = user(per_tenant, i, "u");
+                let filter = format!(
+                    "userName eq \"{}\"",
+                    body["userName"].as_str().unwrap_or_default()
+                );
+                let t0 = Instant::now();
+                let r = env
+                    .request(
+                        api,
+                        Method::GET,
+                        &format!(
+                            "/scim/v2/Users?filter={}&startIndex=1&count=100",
+                            urlencode(&filter)
+                        ),
+                        Some(&tokens[t]),
+                        None,
+                    )
+                    .await;
+                get.lock().map(|mut s| s.push(t0.elapsed())).ok();
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                let t1 = Instant::now();
+                let r = env
+                    .request(api, Method::POST, "/scim/v2/Users", Some(&tokens[t]), Some(body))
+                    .await;
+                post.lock().map(|mut s| s.push(t1.elapsed())).ok();
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            }
+        })
+        .await;
+    Import {
+        elapsed: started.elapsed(),
+        requests: per_tenant * tokens.len() * 2,
+        get: get.into_inner().unwrap_or_default(),
+        post: post.into_inner().unwrap_or_default(),
+    }
+}
+
+/// POSTs `count` new users at `rate` per second (open loop: each request leaves at its due time
+/// whether or not earlier ones have been answered); returns the wall time.
+pub async fn steady(env: &TestEnv, api: &Api, token: &str, rate: f64, count: usize) -> Duration {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let started = tokio::time::Instant::now();
+    futures_util::stream::iter(0..count)
+        .for_each_concurrent(None, |i| async move {
+            tokio::time::sleep_until(started + interval * i as u32).await;
+            let r = env
+                .request(
+                    api,
+                    Method::POST,
+                    "/scim/v2/Users",
+                    Some(token),
+                    Some(user(count, i, "steady")),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        })
+        .await;
+    started.elapsed()
+}
+
+/// Lag from commit (scim.users.created_at) to the product row (product.users.updated_at) for the
+/// users whose userName starts with `prefix`: p50, p99, max in milliseconds.
+pub async fn lag_ms(db: &DatabaseConnection, prefix: &str) -> (f64, f64, f64) {
+    let q = |p: &str| {
+        format!(
+            "select coalesce(({p}) * 1000, 0)::float8 as v from (
+                 select extract(epoch from p.updated_at - s.created_at) as lag
+                 from scim.users s join product.users p on p.id = s.id
+                 where s.user_name like '{prefix}%') l"
+        )
+    };
+    (
+        scalar(db, &q("percentile_cont(0.5) within group (order by lag)"), "v").await,
+        scalar(db, &q("percentile_cont(0.99) within group (order by lag)"), "v").await,
+        scalar(db, &q("max(lag)"), "v").await,
+    )
+}
+
+pub async fn wait_for(
+    db: &DatabaseConnection,
+    what: &str,
+    sql: &str,
+    want: i64,
+    limit: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let n: i64 = scalar(db, sql, "n").await;
+        if n >= want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: {n} of {want} after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Empties the product and puts every committed change back on the queue, so a drain can be
+/// measured again with another number of workers.
+pub async fn refill(env: &TestEnv, db: &DatabaseConnection) {
+    db.execute_unprepared(
+        "truncate product.users cascade; truncate product.group_versions; truncate product.membership_versions",
+    )
+    .await
+    .expect("truncate product");
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "select routing_key, payload::text as p from scim.outbox order by id",
+        ))
+        .await
+        .expect("outbox");
+    let conn = lapin::Connection::connect(tests::AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(Default::default()).await.expect("confirms");
+    for chunk in rows.chunks(256) {
+        let mut confirms = Vec::new();
+        for r in chunk {
+            let key: String = r.try_get("", "routing_key").expect("key");
+            let payload: String = r.try_get("", "p").expect("payload");
+            confirms.push(
+                ch.basic_publish(
+                    env.exchange.as_str().into(),
+                    key.as_str().into(),
+                    Default::default(),
+                    payload.as_bytes(),
+                    lapin::BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .expect("publish"),
+            );
+        }
+        for c in confirms {
+            c.await.expect("confirm");
+        }
+    }
+    let _ = conn.close(200, "bye".into()).await;
+}
