@@ -1,6 +1,7 @@
 //! HTTP routes: SCIM resources under `/scim/v2`, and the operational endpoints.
 
 pub mod discovery;
+pub mod groups;
 pub mod health;
 pub mod users;
 

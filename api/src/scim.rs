@@ -2,7 +2,10 @@
 //! no I/O here, so every rule is unit-tested in isolation.
 
 pub mod filter;
+pub mod group;
 pub mod list;
+pub mod members;
+pub mod meta;
 pub mod patch;
 pub mod resource;
 pub mod schema;

@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
-use crate::routes::{discovery, health, users};
+use crate::routes::{discovery, groups, health, users};
 use crate::state::{App, AppState};
 
 pub struct Application {
@@ -40,6 +40,8 @@ impl Application {
         args: &ServeArgs,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        // Before any task starts, so that nothing they record is lost.
+        let metrics = install_metrics();
         let db = shared::db::connect(db_cfg)
             .await
             .context("connecting to postgres")?;
@@ -59,7 +61,7 @@ impl Application {
             publisher,
             dispatcher,
             public_url: args.public_url.clone(),
-            metrics: install_metrics(),
+            metrics,
         }));
         let router = router(state, args);
         let listener = TcpListener::bind(&args.bind_addr)
@@ -101,6 +103,7 @@ fn install_metrics() -> Option<PrometheusHandle> {
 pub fn router(state: AppState, args: &ServeArgs) -> Router {
     let scim = Router::new()
         .merge(users::router())
+        .merge(groups::router())
         .merge(discovery::router())
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") });
     Router::new()

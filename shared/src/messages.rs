@@ -45,7 +45,10 @@ impl Operation {
 /// The resource the message is about, with its post-change snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "resource_type", content = "snapshot")]
-#[allow(clippy::large_enum_variant, reason = "one short-lived value per message; boxing buys nothing")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per message; boxing buys nothing"
+)]
 pub enum Resource {
     User(UserSnapshot),
     Group(GroupSnapshot),

@@ -2,34 +2,24 @@
 //! happens in Postgres (indexed for userName, externalId and id) and never by loading a tenant.
 //! Values are always bound parameters; attribute names come from the schema, never from input.
 
-use sea_orm::Value as SqlValue;
 use serde_json::Value;
 
+use super::filter_sql::{Params, SqlFilter, display, expect_bool, expect_str, ordering_sql, unsupported};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
-use crate::scim::{Invalid, Kind, invalid, user};
-
-pub struct SqlFilter {
-    pub sql: String,
-    pub values: Vec<SqlValue>,
-}
+use crate::scim::{Invalid, user};
 
 /// `first_param` is the number of the first `$n` placeholder this condition may use.
 pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid> {
     let mut b = Builder {
-        values: Vec::new(),
-        first: first_param,
+        p: Params::new(first_param),
     };
     let sql = b.filter(filter)?;
-    Ok(SqlFilter {
-        sql,
-        values: b.values,
-    })
+    Ok(b.p.finish(sql))
 }
 
 struct Builder {
-    values: Vec<SqlValue>,
-    first: usize,
+    p: Params,
 }
 
 /// Where an attribute lives: a typed column, or a path inside the `resource` document.
@@ -50,16 +40,7 @@ enum Target {
     },
 }
 
-fn unsupported(detail: String) -> Invalid {
-    invalid(Kind::InvalidFilter, detail)
-}
-
 impl Builder {
-    fn bind(&mut self, v: impl Into<SqlValue>) -> String {
-        self.values.push(v.into());
-        format!("${}", self.first + self.values.len() - 1)
-    }
-
     fn filter(&mut self, f: &Filter) -> Result<String, Invalid> {
         Ok(match f {
             Filter::And(a, b) => format!("({} and {})", self.filter(a)?, self.filter(b)?),
@@ -153,44 +134,26 @@ impl Builder {
         let target = self.target(path)?;
         let shown = display(path);
         match target {
-            Target::Id => {
-                let s = expect_str(value, &shown)?;
-                match (op, uuid::Uuid::parse_str(s)) {
-                    (CompareOp::Eq, Ok(id)) => Ok(format!("id = {}", self.bind(id))),
-                    (CompareOp::Ne, Ok(id)) => Ok(format!("id <> {}", self.bind(id))),
-                    (CompareOp::Eq, Err(_)) => Ok("false".into()),
-                    (CompareOp::Ne, Err(_)) => Ok("true".into()),
-                    _ => self.text_compare("id::text", op, s, true),
-                }
-            }
+            Target::Id => self.p.uuid_compare("id", op, value, &shown),
             Target::UserName => {
                 let folded = user::fold(expect_str(value, &shown)?);
-                self.text_compare("user_name_key", op, &folded, true)
+                self.p.text_compare("user_name_key", op, &folded, true)
             }
             Target::ExternalId => {
                 let s = expect_str(value, &shown)?.to_owned();
-                self.text_compare("external_id", op, &s, true)
+                self.p.text_compare("external_id", op, &s, true)
             }
             Target::Active => {
                 let b = expect_bool(value, &shown)?;
                 match op {
-                    CompareOp::Eq => Ok(format!("active = {}", self.bind(b))),
-                    CompareOp::Ne => Ok(format!("active <> {}", self.bind(b))),
+                    CompareOp::Eq => Ok(format!("active = {}", self.p.bind(b))),
+                    CompareOp::Ne => Ok(format!("active <> {}", self.p.bind(b))),
                     _ => Err(unsupported(format!(
                         "'{shown}' is a boolean: only eq and ne apply"
                     ))),
                 }
             }
-            Target::Timestamp(col) => {
-                let s = expect_str(value, &shown)?;
-                let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-                    unsupported(format!(
-                        "'{shown}' compares with an RFC 3339 date-time, got '{s}'"
-                    ))
-                })?;
-                let p = self.bind(t.with_timezone(&chrono::Utc));
-                Ok(format!("{col} {} {p}", ordering_sql(op, &shown)?))
-            }
+            Target::Timestamp(col) => self.p.timestamp_compare(col, op, value, &shown),
             Target::Json { keys, attr } => {
                 self.json_compare(&json_text("resource", &keys), attr, op, value, &shown)
             }
@@ -215,7 +178,7 @@ impl Builder {
         match attr.ty {
             Type::Boolean => {
                 let b = expect_bool(value, shown)?;
-                let p = self.bind(b.to_string());
+                let p = self.p.bind(b.to_string());
                 match op {
                     CompareOp::Eq => Ok(format!("({expr} = {p})")),
                     CompareOp::Ne => Ok(format!("({expr} is distinct from {p})")),
@@ -228,7 +191,7 @@ impl Builder {
                 let s = expect_str(value, shown)?;
                 let t = chrono::DateTime::parse_from_rfc3339(s)
                     .map_err(|_| unsupported(format!("'{shown}' compares with an RFC 3339 date-time")))?;
-                let p = self.bind(t.with_timezone(&chrono::Utc));
+                let p = self.p.bind(t.with_timezone(&chrono::Utc));
                 Ok(format!(
                     "(({expr})::timestamptz {} {p})",
                     ordering_sql(op, shown)?
@@ -237,50 +200,12 @@ impl Builder {
             _ => {
                 let s = expect_str(value, shown)?.to_owned();
                 if attr.case_exact {
-                    self.text_compare(expr, op, &s, true)
+                    self.p.text_compare(expr, op, &s, true)
                 } else {
-                    self.text_compare(&format!("lower({expr})"), op, &s, false)
+                    self.p.text_compare(&format!("lower({expr})"), op, &s, false)
                 }
             }
         }
-    }
-
-    /// `already_folded`: the column holds folded text and `s` was folded the same way, else
-    /// both sides are lowered by Postgres.
-    fn text_compare(
-        &mut self,
-        col: &str,
-        op: CompareOp,
-        s: &str,
-        already_folded: bool,
-    ) -> Result<String, Invalid> {
-        let rhs = |b: &mut Self, v: String| {
-            let p = b.bind(v);
-            if already_folded { p } else { format!("lower({p})") }
-        };
-        Ok(match op {
-            CompareOp::Eq => format!("({col} = {})", rhs(self, s.to_owned())),
-            CompareOp::Ne => format!("({col} is distinct from {})", rhs(self, s.to_owned())),
-            CompareOp::Co => format!(
-                "({col} like {} escape '\\')",
-                rhs(self, format!("%{}%", like_escape(s)))
-            ),
-            CompareOp::Sw => format!(
-                "({col} like {} escape '\\')",
-                rhs(self, format!("{}%", like_escape(s)))
-            ),
-            CompareOp::Ew => format!(
-                "({col} like {} escape '\\')",
-                rhs(self, format!("%{}", like_escape(s)))
-            ),
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-                format!(
-                    "({col} collate \"C\" {} {})",
-                    ordering_sql(op, col)?,
-                    rhs(self, s.to_owned())
-                )
-            }
-        })
     }
 
     fn value_path(&mut self, path: &AttrPath, filter: &Filter) -> Result<String, Invalid> {
@@ -343,22 +268,6 @@ fn element_sub(parent: &'static Attr, p: &AttrPath) -> Result<&'static Attr, Inv
         .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, p.attr)))
 }
 
-fn ordering_sql(op: CompareOp, shown: &str) -> Result<&'static str, Invalid> {
-    Ok(match op {
-        CompareOp::Eq => "=",
-        CompareOp::Ne => "<>",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        _ => {
-            return Err(unsupported(format!(
-                "'{shown}' supports eq, ne, gt, ge, lt and le"
-            )));
-        }
-    })
-}
-
 fn json_text(doc: &str, keys: &[&str]) -> String {
     format!("({doc} #>> '{{{}}}')", quoted(keys))
 }
@@ -373,36 +282,4 @@ fn quoted(keys: &[&str]) -> String {
         .map(|k| format!("\"{k}\""))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-fn expect_str<'a>(v: &'a Value, shown: &str) -> Result<&'a str, Invalid> {
-    v.as_str()
-        .ok_or_else(|| unsupported(format!("'{shown}' compares with a string value")))
-}
-
-fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(unsupported(format!("'{shown}' compares with true or false"))),
-    }
-}
-
-fn display(p: &AttrPath) -> String {
-    let mut s = String::new();
-    if let Some(u) = &p.urn {
-        s.push_str(u);
-        s.push(':');
-    }
-    s.push_str(&p.attr);
-    if let Some(sub) = &p.sub {
-        s.push('.');
-        s.push_str(sub);
-    }
-    s
 }

@@ -13,7 +13,8 @@ use crate::error::ScimError;
 use crate::extract::{BaseUrl, Tenant};
 use crate::scim::list::{MAX_COUNT, list_response};
 use crate::scim::schema::{
-    Attr, COMMON, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, Type, USER, USER_SCHEMA,
+    Attr, COMMON, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, GROUP, GROUP_SCHEMA, Mutability, Type, USER,
+    USER_SCHEMA,
 };
 use crate::state::AppState;
 
@@ -60,8 +61,21 @@ fn user_resource_type(base: &str) -> Value {
     })
 }
 
+fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
+    })
+}
+
 async fn resource_types(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
-    let all = vec![user_resource_type(&base)];
+    let all = vec![user_resource_type(&base), group_resource_type(&base)];
     scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
@@ -77,6 +91,8 @@ async fn resource_type(
 ) -> Result<Response, ScimError> {
     if name.eq_ignore_ascii_case("User") {
         Ok(scim_json(StatusCode::OK, &user_resource_type(&base), None, None))
+    } else if name.eq_ignore_ascii_case("Group") {
+        Ok(scim_json(StatusCode::OK, &group_resource_type(&base), None, None))
     } else {
         Err(ScimError::not_found(format!("no resource type '{name}'")))
     }
@@ -101,7 +117,10 @@ fn attribute(a: &Attr) -> Value {
         (_, "id") => "always",
         _ => "default",
     };
-    let uniqueness = if matches!(a.name, "userName" | "id") {
+    // A User's userName and a Group's displayName (the required one; a User's displayName is
+    // optional and not unique) are unique per tenant, case-insensitively.
+    let unique_name = a.required && matches!(a.name, "userName" | "displayName");
+    let uniqueness = if unique_name || a.name == "id" {
         "server"
     } else {
         "none"
@@ -137,16 +156,23 @@ fn schema_doc(urn: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
     })
 }
 
-fn all_schemas(base: &str) -> Vec<Value> {
-    let user_attrs: Vec<&Attr> = USER
+/// A core schema: its own attributes plus `externalId` (the other common attributes are
+/// described by RFC 7643 §3.1 and not listed, as usual).
+fn core_schema_doc(urn: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
+    let mut doc = schema_doc(urn, name, attrs, base);
+    doc["attributes"] = attrs
         .iter()
         .chain(COMMON.iter().filter(|a| a.name == "externalId"))
+        .map(attribute)
         .collect();
-    let mut user = schema_doc(USER_SCHEMA, "User", USER, base);
-    user["attributes"] = user_attrs.into_iter().map(attribute).collect();
+    doc
+}
+
+fn all_schemas(base: &str) -> Vec<Value> {
     vec![
-        user,
+        core_schema_doc(USER_SCHEMA, "User", USER, base),
         schema_doc(ENTERPRISE_USER_SCHEMA, "EnterpriseUser", ENTERPRISE_USER, base),
+        core_schema_doc(GROUP_SCHEMA, "Group", GROUP, base),
     ]
 }
 

@@ -1,20 +1,23 @@
 //! `/Users`: the endpoints Okta and Entra ID provision through.
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::scim_json;
+use crate::directory::memberships;
 use crate::directory::users::{self, StoredUser};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
-use crate::scim::list::{ListParams, list_response, project};
+use crate::scim::list::{ListParams, list_response, project, requested};
 use crate::scim::schema::USER_RESOURCE;
 use crate::scim::{filter, patch, resource, user};
 use crate::state::AppState;
@@ -34,13 +37,56 @@ fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("no user with id '{id}' in this tenant"))
 }
 
-fn respond(status: StatusCode, u: &StoredUser, base: &str, fields: Option<&ListParams>) -> Response {
-    let mut body = user::render(&u.doc, &u.meta, base);
-    if let Some(p) = fields {
-        body = project(body, &p.attributes, &p.excluded_attributes);
-    }
+fn respond(status: StatusCode, body: &Value, u: &StoredUser, base: &str) -> Response {
     let location = format!("{base}/Users/{}", u.meta.id);
-    scim_json(status, &body, Some(u.meta.etag()), Some(location))
+    scim_json(status, body, Some(u.meta.etag()), Some(location))
+}
+
+/// Renders users with their read-only `groups` (live memberships of live groups; omitted when
+/// there are none), then projects them. The groups of all of them come from one query, and
+/// none when the projection leaves `groups` out.
+async fn render(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    base: &str,
+    users: &[StoredUser],
+    params: Option<&ListParams>,
+) -> Result<Vec<Value>, ScimError> {
+    let with_groups = params.is_none_or(|p| requested("groups", &p.attributes, &p.excluded_attributes, true));
+    let mut groups = if with_groups {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.meta.id).collect();
+        memberships::groups_of(db, tenant, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    Ok(users
+        .iter()
+        .map(|u| {
+            let mut body = user::render(&u.doc, &u.meta, base);
+            if let (Some(gs), Value::Object(obj)) = (groups.remove(&u.meta.id), &mut body) {
+                let refs = gs
+                    .iter()
+                    .map(|g| user::group_ref(g.group_id, &g.display_name, base))
+                    .collect();
+                obj.insert("groups".into(), Value::Array(refs));
+            }
+            match params {
+                Some(p) => project(body, &p.attributes, &p.excluded_attributes),
+                None => body,
+            }
+        })
+        .collect())
+}
+
+async fn render_one(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    base: &str,
+    u: &StoredUser,
+    params: Option<&ListParams>,
+) -> Result<Value, ScimError> {
+    let mut all = render(db, tenant, base, std::slice::from_ref(u), params).await?;
+    Ok(all.pop().unwrap_or_default())
 }
 
 fn normalize(body: &Value) -> Result<user::Doc, ScimError> {
@@ -70,17 +116,7 @@ async fn list(
         params.count,
     )
     .await?;
-    let resources = page
-        .users
-        .iter()
-        .map(|u| {
-            project(
-                user::render(&u.doc, &u.meta, &base),
-                &params.attributes,
-                &params.excluded_attributes,
-            )
-        })
-        .collect();
+    let resources = render(&state.db, tenant.0, &base, &page.users, Some(&params)).await?;
     Ok(scim_json(
         StatusCode::OK,
         &list_response(page.total, params.start_index, resources),
@@ -103,7 +139,9 @@ async fn create(
     record_id(stored.meta.id);
     tracing::info!("user created");
     state.dispatcher.send([queued]);
-    Ok(respond(StatusCode::CREATED, &stored, &base, None))
+    // A new user is in no group yet.
+    let body = user::render(&stored.doc, &stored.meta, &base);
+    Ok(respond(StatusCode::CREATED, &body, &stored, &base))
 }
 
 #[tracing::instrument(name = "users.read", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -119,7 +157,8 @@ async fn read(
     let stored = users::get(&state.db, tenant.0, uid)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    Ok(respond(StatusCode::OK, &stored, &base, Some(&params)))
+    let body = render_one(&state.db, tenant.0, &base, &stored, Some(&params)).await?;
+    Ok(respond(StatusCode::OK, &body, &stored, &base))
 }
 
 #[tracing::instrument(name = "users.replace", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -177,7 +216,8 @@ async fn write(
         }
         None => current,
     };
-    Ok(respond(StatusCode::OK, &stored, base, None))
+    let body = render_one(&state.db, tenant.0, base, &stored, None).await?;
+    Ok(respond(StatusCode::OK, &body, &stored, base))
 }
 
 #[tracing::instrument(name = "users.delete", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -192,9 +232,11 @@ async fn remove(
         .await?
         .ok_or_else(|| not_found(&id))?;
     let queued: Enqueued = users::delete(&txn, tenant.0, &current).await?;
+    // A deleted user leaves its groups in the same transaction: one removal per group.
+    let left = memberships::remove_user(&txn, tenant.0, uid).await?;
     txn.commit().await?;
-    tracing::info!("user deleted");
-    state.dispatcher.send([queued]);
+    tracing::info!(groups_left = left.len(), "user deleted");
+    state.dispatcher.send(std::iter::once(queued).chain(left));
     Ok(axum::response::IntoResponse::into_response(
         StatusCode::NO_CONTENT,
     ))

@@ -132,6 +132,25 @@ pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> V
     Value::Object(out)
 }
 
+/// Whether a response must carry the top-level attribute `attr` after projection: named in
+/// `attributes` (whole or by a sub-attribute), else `by_default` unless `excluded` as a whole.
+/// Lets callers skip computing attributes that would be projected away (a group's members).
+pub fn requested(attr: &str, attributes: &[String], excluded: &[String], by_default: bool) -> bool {
+    // `members`, `members.value`, `urn:...:core:2.0:Group:members`.
+    let top = |name: &str| {
+        let name = name.rsplit(':').next().unwrap_or(name);
+        name.split('.').next().unwrap_or(name).to_owned()
+    };
+    if !attributes.is_empty() {
+        return attributes.iter().any(|a| top(a).eq_ignore_ascii_case(attr));
+    }
+    by_default
+        && !excluded.iter().any(|e| {
+            let bare = e.rsplit(':').next().unwrap_or(e);
+            bare.eq_ignore_ascii_case(attr)
+        })
+}
+
 /// Splits `urn:...:User:attr.sub` or `attr.sub` into the top-level key and an optional sub.
 fn split_name(name: &str) -> (&str, Option<&str>) {
     if super::resource::is_urn(name) {
@@ -219,6 +238,28 @@ mod tests {
         assert_eq!(r["totalResults"], 7);
         assert_eq!(r["itemsPerPage"], 2);
         assert_eq!(r["startIndex"], 1);
+    }
+
+    #[test]
+    fn an_attribute_is_requested_when_named_or_by_default_unless_excluded() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(requested("members", &[], &[], true));
+        assert!(!requested("members", &[], &[], false));
+        assert!(!requested("members", &[], &v(&["Members"]), true));
+        assert!(requested("members", &[], &v(&["members.display"]), true));
+        assert!(requested(
+            "members",
+            &v(&["displayName", "members.value"]),
+            &[],
+            false
+        ));
+        assert!(!requested("members", &v(&["displayName"]), &[], true));
+        assert!(requested(
+            "members",
+            &v(&["urn:ietf:params:scim:schemas:core:2.0:Group:members"]),
+            &[],
+            false
+        ));
     }
 
     #[test]

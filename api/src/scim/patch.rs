@@ -132,8 +132,26 @@ pub fn apply(
     resource: &mut Map<String, Value>,
     ops: &[PatchOp],
 ) -> Result<(), Invalid> {
+    apply_all(schema, resource, ops.iter().enumerate())
+}
+
+/// Like [`apply`], for operations picked out of a larger request (a group PATCH without its
+/// member operations): errors name each operation by its index in the request.
+pub fn apply_numbered(
+    schema: &ResourceSchema,
+    resource: &mut Map<String, Value>,
+    ops: &[(usize, PatchOp)],
+) -> Result<(), Invalid> {
+    apply_all(schema, resource, ops.iter().map(|(i, op)| (*i, op)))
+}
+
+fn apply_all<'o>(
+    schema: &ResourceSchema,
+    resource: &mut Map<String, Value>,
+    ops: impl Iterator<Item = (usize, &'o PatchOp)>,
+) -> Result<(), Invalid> {
     let mut work = resource.clone();
-    for (i, op) in ops.iter().enumerate() {
+    for (i, op) in ops {
         apply_op(schema, &mut work, op).map_err(|e| in_operation(i, e))?;
     }
     *resource = work;

@@ -2,6 +2,7 @@
 //! input normalisation (canonical names, types, mutability), filters and PATCH paths.
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub use shared::domain::user::ENTERPRISE_USER_SCHEMA;
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -236,6 +237,33 @@ pub const ENTERPRISE_USER: &[Attr] = &[
     complex("manager", MANAGER_SUB),
 ];
 
+/// A member reference. `value` names a user of the tenant; `$ref` and `display` are derived by
+/// the server (ignored on input); `type` is accepted ("User" is the only kind we keep).
+const MEMBER_SUB: &[Attr] = &[
+    Attr {
+        case_exact: true,
+        ..s("value")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..r("$ref")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..s("display")
+    },
+    s("type"),
+];
+
+/// Core Group (RFC 7643 §4.2), without the common attributes.
+pub const GROUP: &[Attr] = &[
+    Attr {
+        required: true,
+        ..s("displayName")
+    },
+    multi("members", MEMBER_SUB),
+];
+
 /// A resource type's schemas: the core attributes, plus each extension with its URN.
 pub struct ResourceSchema {
     pub core_urn: &'static str,
@@ -247,6 +275,14 @@ pub const USER_RESOURCE: ResourceSchema = ResourceSchema {
     core_urn: USER_SCHEMA,
     core: USER,
     extensions: &[(ENTERPRISE_USER_SCHEMA, ENTERPRISE_USER)],
+};
+
+/// Groups have no extensions. Members are stored one row per (group, user), never in the
+/// resource document: see `scim::members`.
+pub const GROUP_RESOURCE: ResourceSchema = ResourceSchema {
+    core_urn: GROUP_SCHEMA,
+    core: GROUP,
+    extensions: &[],
 };
 
 impl ResourceSchema {

@@ -1,15 +1,14 @@
 //! The User resource: required attributes, the product snapshot derived from it, and rendering
 //! with `id`, `schemas` and `meta`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
-use uuid::Uuid;
+use serde_json::{Map, Value};
 
 use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use super::{Invalid, Kind, invalid};
 
 pub type Doc = Map<String, Value>;
 
+pub use super::meta::Meta;
 pub use shared::domain::user::{active, external_id, snapshot, user_name};
 
 /// Longest userName accepted (characters).
@@ -34,26 +33,6 @@ pub fn fold(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 
-/// Server-side metadata of a stored resource.
-#[derive(Debug, Clone)]
-pub struct Meta {
-    pub id: Uuid,
-    pub created: DateTime<Utc>,
-    pub last_modified: DateTime<Utc>,
-    pub version: i64,
-}
-
-impl Meta {
-    /// Weak ETag: equal versions mean semantically equal resources.
-    pub fn etag(&self) -> String {
-        format!("W/\"{}\"", self.version)
-    }
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The resource as a client sees it. `active` is always present: Okta and Entra read it back.
 pub fn render(doc: &Doc, meta: &Meta, base_url: &str) -> Value {
     let mut schemas = vec![Value::from(USER_SCHEMA)];
@@ -67,22 +46,27 @@ pub fn render(doc: &Doc, meta: &Meta, base_url: &str) -> Value {
         out.insert(k.clone(), v.clone());
     }
     out.insert("active".into(), active(doc).into());
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "created": timestamp(meta.created),
-            "lastModified": timestamp(meta.last_modified),
-            "location": format!("{base_url}/Users/{}", meta.id),
-            "version": meta.etag(),
-        }),
-    );
+    out.insert("meta".into(), meta.render("User", "Users", base_url));
     Value::Object(out)
+}
+
+/// One element of a user's read-only `groups` attribute (RFC 7643 §4.1.2): a group it is a
+/// direct member of (groups do not nest here).
+pub fn group_ref(group_id: uuid::Uuid, display_name: &str, base_url: &str) -> Value {
+    serde_json::json!({
+        "value": group_id.to_string(),
+        "display": display_name,
+        "$ref": format!("{base_url}/Groups/{group_id}"),
+        "type": "direct",
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use serde_json::json;
+    use uuid::Uuid;
 
     fn doc(v: Value) -> Doc {
         v.as_object().cloned().unwrap()

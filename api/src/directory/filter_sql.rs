@@ -1,0 +1,171 @@
+//! The SQL building blocks SCIM filters translate to, shared by the Users and Groups filters:
+//! bound parameters, text comparisons (`eq`, `co`, `sw`, ... with LIKE escaping), orderings and
+//! value checks. Values are always bound; only schema-derived names are spliced into SQL.
+
+use sea_orm::Value as SqlValue;
+use serde_json::Value;
+
+use crate::scim::filter::{AttrPath, CompareOp};
+use crate::scim::{Invalid, Kind, invalid};
+
+/// A SQL condition and the values of its placeholders.
+pub struct SqlFilter {
+    pub sql: String,
+    pub values: Vec<SqlValue>,
+}
+
+/// Placeholder values of a condition being built; the first is `$first`.
+pub struct Params {
+    values: Vec<SqlValue>,
+    first: usize,
+}
+
+impl Params {
+    pub fn new(first: usize) -> Self {
+        Self {
+            values: Vec::new(),
+            first,
+        }
+    }
+
+    pub fn finish(self, sql: String) -> SqlFilter {
+        SqlFilter {
+            sql,
+            values: self.values,
+        }
+    }
+
+    /// Binds a value; returns its placeholder.
+    pub fn bind(&mut self, v: impl Into<SqlValue>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.first + self.values.len() - 1)
+    }
+
+    /// `already_folded`: the column holds folded text and `s` was folded the same way, else
+    /// both sides are lowered by Postgres.
+    pub fn text_compare(
+        &mut self,
+        col: &str,
+        op: CompareOp,
+        s: &str,
+        already_folded: bool,
+    ) -> Result<String, Invalid> {
+        let rhs = |b: &mut Self, v: String| {
+            let p = b.bind(v);
+            if already_folded { p } else { format!("lower({p})") }
+        };
+        Ok(match op {
+            CompareOp::Eq => format!("({col} = {})", rhs(self, s.to_owned())),
+            CompareOp::Ne => format!("({col} is distinct from {})", rhs(self, s.to_owned())),
+            CompareOp::Co => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("%{}%", like_escape(s)))
+            ),
+            CompareOp::Sw => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("{}%", like_escape(s)))
+            ),
+            CompareOp::Ew => format!(
+                "({col} like {} escape '\\')",
+                rhs(self, format!("%{}", like_escape(s)))
+            ),
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                format!(
+                    "({col} collate \"C\" {} {})",
+                    ordering_sql(op, col)?,
+                    rhs(self, s.to_owned())
+                )
+            }
+        })
+    }
+
+    /// A comparison of a timestamp column with an RFC 3339 value.
+    pub fn timestamp_compare(
+        &mut self,
+        col: &str,
+        op: CompareOp,
+        value: &Value,
+        shown: &str,
+    ) -> Result<String, Invalid> {
+        let s = expect_str(value, shown)?;
+        let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+            unsupported(format!(
+                "'{shown}' compares with an RFC 3339 date-time, got '{s}'"
+            ))
+        })?;
+        let p = self.bind(t.with_timezone(&chrono::Utc));
+        Ok(format!("{col} {} {p}", ordering_sql(op, shown)?))
+    }
+
+    /// A comparison of a uuid column (`id`): `eq`/`ne` use the index; an operand that is not a
+    /// UUID matches nothing; the other operators compare the text form.
+    pub fn uuid_compare(
+        &mut self,
+        col: &str,
+        op: CompareOp,
+        value: &Value,
+        shown: &str,
+    ) -> Result<String, Invalid> {
+        let s = expect_str(value, shown)?;
+        match (op, uuid::Uuid::parse_str(s)) {
+            (CompareOp::Eq, Ok(id)) => Ok(format!("{col} = {}", self.bind(id))),
+            (CompareOp::Ne, Ok(id)) => Ok(format!("{col} <> {}", self.bind(id))),
+            (CompareOp::Eq, Err(_)) => Ok("false".into()),
+            (CompareOp::Ne, Err(_)) => Ok("true".into()),
+            _ => self.text_compare(&format!("{col}::text"), op, s, true),
+        }
+    }
+}
+
+pub fn unsupported(detail: String) -> Invalid {
+    invalid(Kind::InvalidFilter, detail)
+}
+
+pub fn ordering_sql(op: CompareOp, shown: &str) -> Result<&'static str, Invalid> {
+    Ok(match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        _ => {
+            return Err(unsupported(format!(
+                "'{shown}' supports eq, ne, gt, ge, lt and le"
+            )));
+        }
+    })
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+pub fn expect_str<'a>(v: &'a Value, shown: &str) -> Result<&'a str, Invalid> {
+    v.as_str()
+        .ok_or_else(|| unsupported(format!("'{shown}' compares with a string value")))
+}
+
+pub fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(unsupported(format!("'{shown}' compares with true or false"))),
+    }
+}
+
+/// An attribute path as the client wrote it, for error details.
+pub fn display(p: &AttrPath) -> String {
+    let mut s = String::new();
+    if let Some(u) = &p.urn {
+        s.push_str(u);
+        s.push(':');
+    }
+    s.push_str(&p.attr);
+    if let Some(sub) = &p.sub {
+        s.push('.');
+        s.push_str(sub);
+    }
+    s
+}

@@ -1,0 +1,312 @@
+//! `scim.group_members`: one row per (group, user) ever related, with the pair's own `version`
+//! and a `member` flag. Every actual change bumps the pair's version and enqueues one small
+//! message for that pair, so changing one member of a 20,000-member group costs a few rows,
+//! never a rewrite of the group. Changes are set-based SQL over arrays of ids: a hundred
+//! members are a few statements, not a hundred round trips.
+//!
+//! Writers hold the group's row lock (`directory::groups::lock`), and lock the users they add
+//! `FOR SHARE`; deleting a user locks it `FOR UPDATE`. So a user cannot be added to a group
+//! while it is being deleted, and a deleted user's removal sees every membership committed
+//! before it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use serde_json::json;
+use shared::db::stmt;
+use shared::messages::{ChangeMessage, MembershipSnapshot, Operation, Resource};
+use uuid::Uuid;
+
+use crate::error::ScimError;
+use crate::outbox::{self, Enqueued};
+use crate::scim::filter::{self, Filter};
+use crate::scim::schema::GROUP_RESOURCE;
+
+/// Most offending ids named in one error detail; the rest are counted.
+const MAX_NAMED: usize = 10;
+
+/// A live member, with what a client sees of it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub user_name: String,
+}
+
+/// A live group a user belongs to.
+#[derive(Debug, Clone)]
+pub struct GroupRef {
+    pub group_id: Uuid,
+    pub display_name: String,
+}
+
+/// Checks that every id names a live user of the tenant and locks those users `FOR SHARE`
+/// until the transaction ends. Returns them sorted, without duplicates. Anything else (not a
+/// UUID, unknown, deleted, another tenant's) is a 400 naming it: dropping it silently would
+/// leave the IdP believing the member was added.
+pub async fn resolve_users(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    raw: &[String],
+) -> Result<Vec<Uuid>, ScimError> {
+    let mut bad: Vec<&str> = Vec::new();
+    let mut wanted = BTreeSet::new();
+    for r in raw {
+        match Uuid::parse_str(r) {
+            Ok(id) => {
+                wanted.insert(id);
+            }
+            Err(_) => bad.push(r),
+        }
+    }
+    let wanted: Vec<Uuid> = wanted.into_iter().collect();
+    let found: BTreeSet<Uuid> = if wanted.is_empty() {
+        BTreeSet::new()
+    } else {
+        txn.query_all_raw(stmt(
+            "select id from scim.users where tenant_id = $1 and id = any($2) and deleted_at is null
+             order by id for share",
+            [tenant.into(), wanted.clone().into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<Uuid>("", "id"))
+        .collect::<Result<_, _>>()?
+    };
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|id| !found.contains(id))
+        .map(Uuid::to_string)
+        .collect();
+    let mut offending: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
+    offending.extend(missing);
+    if offending.is_empty() {
+        return Ok(wanted);
+    }
+    let named: Vec<String> = offending
+        .iter()
+        .take(MAX_NAMED)
+        .map(|id| format!("'{}'", clip(id)))
+        .collect();
+    let more = match offending.len().saturating_sub(MAX_NAMED) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Err(ScimError::bad_request(
+        "invalidValue",
+        format!(
+            "members must be users of this tenant, by their SCIM id; no such user: {}{more}. \
+             Provision the users first (or check the ids); nothing was changed",
+            named.join(", ")
+        ),
+    ))
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// The ids among `raw` that are UUIDs, sorted, without duplicates. For a removal, ids that
+/// cannot be users are skipped: removing what is not a member succeeds (IdPs retry removals,
+/// and a deleted user has already left its groups). For an add, [`resolve_users`] has already
+/// refused anything that is not a live user.
+pub fn uuids(raw: &[String]) -> Vec<Uuid> {
+    let set: BTreeSet<Uuid> = raw.iter().filter_map(|r| Uuid::parse_str(r).ok()).collect();
+    set.into_iter().collect()
+}
+
+/// One message per changed pair; `resource_id` is the group, `version` the pair's.
+fn messages(
+    tenant: Uuid,
+    group: Uuid,
+    rows: &[QueryResult],
+    member: bool,
+) -> Result<Vec<ChangeMessage>, DbErr> {
+    rows.iter()
+        .map(|r| {
+            Ok(ChangeMessage::new(
+                tenant,
+                group,
+                r.try_get("", "version")?,
+                if member {
+                    Operation::Created
+                } else {
+                    Operation::Deleted
+                },
+                r.try_get::<DateTime<Utc>>("", "updated_at")?,
+                Resource::Membership(MembershipSnapshot {
+                    user_id: r.try_get("", "user_id")?,
+                    member,
+                }),
+            ))
+        })
+        .collect()
+}
+
+/// Makes `users` (resolved by [`resolve_users`]) members of a locked group. A new pair starts at
+/// version 1, a former member's pair moves on; current members are left alone (no message).
+pub async fn add(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<Enqueued>, DbErr> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = txn
+        .query_all_raw(stmt(
+            "insert into scim.group_members as m (group_id, user_id, tenant_id, member, version, updated_at)
+             select $1, u, $2, true, 1, now() from unnest($3::uuid[]) as u
+             on conflict (group_id, user_id) do update
+                set member = true, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
+                where not m.member
+             returning m.user_id, m.version, m.updated_at",
+            [group.into(), tenant.into(), users.to_vec().into()],
+        ))
+        .await?;
+    outbox::enqueue_many(txn, &messages(tenant, group, &rows, true)?).await
+}
+
+/// Removes `users` from a locked group; those that are not members are left alone.
+pub async fn remove(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<Enqueued>, DbErr> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = txn
+        .query_all_raw(stmt(
+            "update scim.group_members m
+                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
+             where m.group_id = $1 and m.user_id = any($2) and m.member
+             returning m.user_id, m.version, m.updated_at",
+            [group.into(), users.to_vec().into()],
+        ))
+        .await?;
+    outbox::enqueue_many(txn, &messages(tenant, group, &rows, false)?).await
+}
+
+/// Removes every member of a locked group except `keep`: with [`add`], a replace of the whole
+/// list that touches only the pairs that change.
+pub async fn remove_all_except(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    keep: &[Uuid],
+) -> Result<Vec<Enqueued>, DbErr> {
+    let rows = txn
+        .query_all_raw(stmt(
+            "update scim.group_members m
+                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
+             where m.group_id = $1 and m.member and not (m.user_id = any($2))
+             returning m.user_id, m.version, m.updated_at",
+            [group.into(), keep.to_vec().into()],
+        ))
+        .await?;
+    outbox::enqueue_many(txn, &messages(tenant, group, &rows, false)?).await
+}
+
+/// Members of a group that a PATCH value filter other than `value eq` selects (rare: IdPs
+/// remove by id). The filter sees each member as a client would: `value`, `display`, `type`.
+pub async fn matching(db: &impl ConnectionTrait, group: Uuid, f: &Filter) -> Result<Vec<Uuid>, DbErr> {
+    let attr = GROUP_RESOURCE.core_attr("members");
+    let members = of_groups(db, &[group]).await?.remove(&group).unwrap_or_default();
+    Ok(members
+        .into_iter()
+        .filter(|m| {
+            let element = json!({"value": m.user_id.to_string(), "display": m.user_name, "type": "User"});
+            filter::matches_element(f, &element, attr)
+        })
+        .map(|m| m.user_id)
+        .collect())
+}
+
+/// Takes a user that is being deleted (locked by the caller) out of every live group it is in:
+/// one message per group, in the same transaction as the user's tombstone.
+pub async fn remove_user(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<Vec<Enqueued>, DbErr> {
+    let rows = txn
+        .query_all_raw(stmt(
+            "update scim.group_members m
+                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
+             from scim.groups g
+             where m.user_id = $1 and m.tenant_id = $2 and m.member
+               and g.id = m.group_id and g.deleted_at is null
+             returning m.group_id, m.user_id, m.version, m.updated_at",
+            [user.into(), tenant.into()],
+        ))
+        .await?;
+    let mut msgs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let group: Uuid = r.try_get("", "group_id")?;
+        msgs.extend(messages(tenant, group, std::slice::from_ref(r), false)?);
+    }
+    outbox::enqueue_many(txn, &msgs).await
+}
+
+/// The live members of each group, ordered by user id. Only for groups the caller already
+/// found in the tenant.
+pub async fn of_groups(
+    db: &impl ConnectionTrait,
+    groups: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Member>>, DbErr> {
+    let mut out: HashMap<Uuid, Vec<Member>> = HashMap::new();
+    if groups.is_empty() {
+        return Ok(out);
+    }
+    let rows = db
+        .query_all_raw(stmt(
+            "select m.group_id, m.user_id, u.user_name
+             from scim.group_members m join scim.users u on u.id = m.user_id and u.deleted_at is null
+             where m.group_id = any($1) and m.member
+             order by m.group_id, m.user_id",
+            [groups.to_vec().into()],
+        ))
+        .await?;
+    for r in &rows {
+        out.entry(r.try_get("", "group_id")?).or_default().push(Member {
+            user_id: r.try_get("", "user_id")?,
+            user_name: r.try_get("", "user_name")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The live groups of each user (one query for a whole page of users), by displayName.
+pub async fn groups_of(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    users: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<GroupRef>>, DbErr> {
+    let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
+    if users.is_empty() {
+        return Ok(out);
+    }
+    let rows = db
+        .query_all_raw(stmt(
+            "select m.user_id, g.id as group_id, g.display_name
+             from scim.group_members m join scim.groups g on g.id = m.group_id and g.deleted_at is null
+             where m.user_id = any($1) and m.member and g.tenant_id = $2
+             order by m.user_id, g.display_name_key, g.id",
+            [users.to_vec().into(), tenant.into()],
+        ))
+        .await?;
+    for r in &rows {
+        out.entry(r.try_get("", "user_id")?).or_default().push(GroupRef {
+            group_id: r.try_get("", "group_id")?,
+            display_name: r.try_get("", "display_name")?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,36 @@
+//! Server-side metadata of a stored resource (RFC 7643 §3.1 `meta`), shared by every resource
+//! type: the columns it comes from and how it is rendered.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub id: Uuid,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl Meta {
+    /// Weak ETag: equal versions mean semantically equal resources.
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+
+    /// The `meta` object of a resource of `resource_type`, served under `{base_url}/{endpoint}`.
+    pub fn render(&self, resource_type: &str, endpoint: &str, base_url: &str) -> Value {
+        json!({
+            "resourceType": resource_type,
+            "created": timestamp(self.created),
+            "lastModified": timestamp(self.last_modified),
+            "location": format!("{base_url}/{endpoint}/{}", self.id),
+            "version": self.etag(),
+        })
+    }
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

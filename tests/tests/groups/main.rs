@@ -1,0 +1,176 @@
+//! Groups and memberships, end to end: Okta's group push and Entra ID's group provisioning
+//! through the real `scim-api`, the directory rows and outbox messages they write, the cost of
+//! a membership change in a large group, and (in `product`) what the worker makes of it.
+
+mod entra;
+mod errors;
+mod okta;
+mod product;
+mod reads;
+mod scale;
+mod users;
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use tests::{Api, Response, TestEnv, Worker, okta_user};
+use uuid::Uuid;
+
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A test's world: its env, an api, a worker and one tenant.
+pub struct World {
+    pub env: TestEnv,
+    pub api: Api,
+    pub worker: Option<Worker>,
+    pub token: String,
+    pub tenant: Uuid,
+}
+
+impl World {
+    pub async fn new() -> Self {
+        let env = TestEnv::new().await;
+        let api = env.spawn_api().await;
+        let worker = Some(env.spawn_worker());
+        let (tenant, token) = env.create_tenant("Acme");
+        Self {
+            env,
+            api,
+            worker,
+            token,
+            tenant,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+        self.env
+            .request(&self.api, method, &format!("/scim/v2{path}"), Some(token), body)
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Creates a user through the api; returns its id.
+    pub async fn user(&self, user_name: &str) -> Uuid {
+        let r = self
+            .call(
+                Method::POST,
+                "/Users",
+                Some(okta_user(user_name, "Given", "Family")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.id()
+    }
+
+    /// Creates `n` users named `<prefix>-<i>@acme.test`; returns their ids in creation order.
+    pub async fn users(&self, prefix: &str, n: usize) -> Vec<Uuid> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            ids.push(self.user(&format!("{prefix}-{i}@acme.test")).await);
+        }
+        ids
+    }
+
+    /// Okta's group push: a POST with an empty member list.
+    pub async fn post_group(&self, name: &str, members: &[Uuid]) -> Response {
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": refs(members)});
+        self.call(Method::POST, "/Groups", Some(body)).await
+    }
+
+    pub async fn group(&self, name: &str) -> Uuid {
+        let r = self.post_group(name, &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.id()
+    }
+
+    pub async fn patch_group(&self, id: Uuid, ops: Value) -> Response {
+        self.call(Method::PATCH, &format!("/Groups/{id}"), Some(patch(ops)))
+            .await
+    }
+
+    /// PATCHes and insists on 204 No Content.
+    pub async fn patch_ok(&self, id: Uuid, ops: Value) {
+        let r = self.patch_group(id, ops.clone()).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{ops} → {}", r.body);
+    }
+
+    /// The member ids a GET of the group shows, in the order shown.
+    pub async fn members(&self, id: Uuid) -> Vec<Uuid> {
+        let r = self.get(&format!("/Groups/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        member_ids(&r.body)
+    }
+}
+
+pub fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+/// `[{"value": id}, ...]`
+pub fn refs(ids: &[Uuid]) -> Value {
+    ids.iter().map(|id| json!({"value": id.to_string()})).collect()
+}
+
+pub fn member_ids(group: &Value) -> Vec<Uuid> {
+    group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    m["value"]
+                        .as_str()
+                        .and_then(|s| Uuid::parse_str(s).ok())
+                        .expect("member value")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn sorted(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v
+}
+
+/// An outbox row as written.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub routing_key: String,
+    pub payload: Value,
+    pub bytes: i32,
+}
+
+pub async fn last_outbox_id(db: &DatabaseConnection) -> i64 {
+    tests::scalar(db, "select coalesce(max(id), 0) as n from scim.outbox", "n").await
+}
+
+/// Outbox rows written after row `after`, in order.
+pub async fn outbox_after(db: &DatabaseConnection, after: i64) -> Vec<OutboxRow> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "select id, routing_key, payload, octet_length(payload::text) as bytes
+             from scim.outbox where id > $1 order by id",
+            [after.into()],
+        ))
+        .await
+        .expect("outbox query");
+    rows.iter()
+        .map(|r| OutboxRow {
+            id: r.try_get("", "id").expect("id"),
+            routing_key: r.try_get("", "routing_key").expect("routing_key"),
+            payload: r.try_get("", "payload").expect("payload"),
+            bytes: r.try_get("", "bytes").expect("bytes"),
+        })
+        .collect()
+}
