@@ -62,7 +62,22 @@ enum Op {
     Active(Who, bool),
     Put(Who, String),
     Delete(Who),
+    /// Tenant, group index, operation.
+    Group(usize, usize, GroupOp),
 }
+
+#[derive(Debug, Clone)]
+enum GroupOp {
+    /// Members to add; Okta's form (true) or Entra's (false).
+    Add(Vec<usize>, bool),
+    Remove(usize, bool),
+    Replace(Vec<usize>),
+    /// Okta's no-path rename, sent with every membership update.
+    Rename(String),
+    Delete,
+}
+
+const GROUPS_PER_TENANT: usize = 4;
 
 fn reference(i: usize, kind: KeyKind, ids: &HashMap<Who, Uuid>, t: usize) -> String {
     match kind {
@@ -109,6 +124,7 @@ struct Plan {
     creates: Vec<(Who, Option<(usize, KeyKind)>)>,
     ops: Vec<Op>,
     deleted: HashSet<Who>,
+    deleted_groups: HashSet<(usize, usize)>,
 }
 
 fn plan(seed: u64, tenants: usize, per_tenant: usize) -> Plan {
@@ -124,11 +140,61 @@ fn plan(seed: u64, tenants: usize, per_tenant: usize) -> Plan {
         }
     }
     creates.shuffle(&mut rng);
+    // Users deleted at some point: decided up front, so group members are never among them
+    // (adding a deleted user to a group is refused, by design).
+    let deleted: HashSet<Who> = (0..tenants)
+        .flat_map(|t| (0..per_tenant).map(move |i| (t, i)))
+        .filter(|_| rng.random_bool(0.05))
+        .collect();
+    let stable: Vec<usize> = (0..per_tenant).collect();
+    let pick = |rng: &mut StdRng, t: usize, n: usize| -> Vec<usize> {
+        (0..n)
+            .map(|_| stable[rng.random_range(0..per_tenant)])
+            .filter(|i| !deleted.contains(&(t, *i)))
+            .collect()
+    };
     let mut ops = Vec::new();
-    let mut deleted = HashSet::new();
-    for n in 0..tenants * per_tenant {
+    let mut deleted_groups = HashSet::new();
+    let mut pending_deletes: Vec<Who> = deleted.iter().copied().collect();
+    pending_deletes.sort();
+    pending_deletes.shuffle(&mut rng);
+    for n in 0..tenants * per_tenant * 3 / 2 {
+        if rng.random_range(0..3) == 0 {
+            let (t, g) = (
+                rng.random_range(0..tenants),
+                rng.random_range(0..GROUPS_PER_TENANT),
+            );
+            if deleted_groups.contains(&(t, g)) {
+                continue;
+            }
+            let op = match rng.random_range(0..100) {
+                0..40 => {
+                    let n = rng.random_range(1..6);
+                    GroupOp::Add(pick(&mut rng, t, n), rng.random_bool(0.5))
+                }
+                40..70 => GroupOp::Remove(rng.random_range(0..per_tenant), rng.random_bool(0.5)),
+                70..80 => {
+                    let n = rng.random_range(0..8);
+                    GroupOp::Replace(pick(&mut rng, t, n))
+                }
+                // Rare, so that most groups live long enough to churn.
+                _ if rng.random_bool(0.98) => GroupOp::Rename(format!(
+                    "group-{g}-{}",
+                    if rng.random_bool(0.5) { "renamed" } else { "base" }
+                )),
+                _ => {
+                    deleted_groups.insert((t, g));
+                    GroupOp::Delete
+                }
+            };
+            ops.push(Op::Group(t, g, op));
+            continue;
+        }
         let who = (rng.random_range(0..tenants), rng.random_range(0..per_tenant));
-        if deleted.contains(&who) {
+        if rng.random_range(0..100) < 8 {
+            if let Some(victim) = pending_deletes.pop() {
+                ops.push(Op::Delete(victim));
+            }
             continue;
         }
         ops.push(match rng.random_range(0..100) {
@@ -142,17 +208,15 @@ fn plan(seed: u64, tenants: usize, per_tenant: usize) -> Plan {
                 )
             }
             55..75 => Op::Active(who, rng.random_bool(0.5)),
-            75..92 => Op::Put(who, format!("put-{n}")),
-            _ => {
-                deleted.insert(who);
-                Op::Delete(who)
-            }
+            _ => Op::Put(who, format!("put-{n}")),
         });
     }
+    ops.extend(pending_deletes.into_iter().map(Op::Delete));
     Plan {
         creates,
         ops,
         deleted,
+        deleted_groups,
     }
 }
 
@@ -162,6 +226,8 @@ struct Run {
     tokens: Vec<String>,
     ids: Mutex<HashMap<Who, Uuid>>,
     deleted: HashSet<Who>,
+    groups: Mutex<HashMap<(usize, usize), Uuid>>,
+    deleted_groups: HashSet<(usize, usize)>,
 }
 
 impl Run {
@@ -182,6 +248,9 @@ impl Run {
     }
 
     async fn execute(&self, op: &Op) {
+        if let Op::Group(t, g, op) = op {
+            return self.execute_group(*t, *g, op).await;
+        }
         let ids = self.ids.lock().unwrap().clone();
         let (who, method, body) = match op {
             Op::Profile(who, title) => (
@@ -218,6 +287,7 @@ impl Run {
             ),
             Op::Put(who, title) => (*who, Method::PUT, Some(body(who.1, title, None))),
             Op::Delete(who) => (*who, Method::DELETE, None),
+            Op::Group(..) => unreachable!("handled above"),
         };
         let r = self
             .send(who.0, method, &format!("/Users/{}", self.id(who)), body)
@@ -226,6 +296,57 @@ impl Run {
         assert!(
             r.status.is_success() || tolerated,
             "{op:?}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+}
+
+impl Run {
+    async fn execute_group(&self, t: usize, g: usize, op: &GroupOp) {
+        let ids = self.ids.lock().unwrap().clone();
+        let id = self.groups.lock().unwrap()[&(t, g)];
+        let member = |i: &usize| json!({"value": ids[&(t, *i)].to_string(), "display": user_name(*i)});
+        let (method, body) = match op {
+            GroupOp::Add(users, true) => (
+                Method::PATCH,
+                patch(
+                    json!([{"op": "add", "path": "members", "value": users.iter().map(member).collect::<Vec<_>>()}]),
+                ),
+            ),
+            GroupOp::Add(users, false) => (
+                Method::PATCH,
+                patch(
+                    json!([{"op": "Add", "path": "members", "value": users.iter().map(|i| json!({"value": ids[&(t, *i)].to_string()})).collect::<Vec<_>>()}]),
+                ),
+            ),
+            GroupOp::Remove(i, true) => (
+                Method::PATCH,
+                patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[&(t, *i)])}])),
+            ),
+            GroupOp::Remove(i, false) => (
+                Method::PATCH,
+                patch(
+                    json!([{"op": "Remove", "path": "members", "value": [{"value": ids[&(t, *i)].to_string()}]}]),
+                ),
+            ),
+            GroupOp::Replace(users) => (
+                Method::PATCH,
+                patch(
+                    json!([{"op": "replace", "path": "members", "value": users.iter().map(member).collect::<Vec<_>>()}]),
+                ),
+            ),
+            GroupOp::Rename(name) => (
+                Method::PATCH,
+                patch(json!([{"op": "replace", "value": {"id": id.to_string(), "displayName": name}}])),
+            ),
+            GroupOp::Delete => (Method::DELETE, None),
+        };
+        let r = self.send(t, method, &format!("/Groups/{id}"), body).await;
+        let tolerated = r.status == StatusCode::NOT_FOUND && self.deleted_groups.contains(&(t, g));
+        assert!(
+            r.status.is_success() || tolerated,
+            "group {op:?}: {} {}",
             r.status,
             r.body
         );
@@ -343,6 +464,8 @@ async fn run(tenants: usize, per_tenant: usize) {
         tokens,
         ids: Mutex::default(),
         deleted: p.deleted.clone(),
+        groups: Mutex::default(),
+        deleted_groups: p.deleted_groups.clone(),
     });
     let stop = tokio::sync::Notify::new();
     let faults = Mutex::new(Faults::default());
@@ -364,6 +487,14 @@ async fn run(tenants: usize, per_tenant: usize) {
                 }
             })
             .await;
+        for t in 0..tenants {
+            for g in 0..GROUPS_PER_TENANT {
+                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group-{g}-base"), "members": []});
+                let r = run.send(t, Method::POST, "/Groups", Some(body)).await;
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+                run.groups.lock().unwrap().insert((t, g), r.id());
+            }
+        }
         futures_util::stream::iter(p.ops.iter())
             .for_each_concurrent(CONCURRENCY, |op| {
                 let run = run.clone();
