@@ -5,6 +5,7 @@
 //! Build and run: `scripts/bench` (release build), or `cargo run --release -p bench -- --help`.
 
 mod ceilings;
+mod groups;
 mod stats;
 mod workload;
 
@@ -39,6 +40,9 @@ struct Args {
     /// Offered rate for the lag measurement, requests/s (default: half the import's POST rate).
     #[arg(long)]
     rate: Option<f64>,
+    /// Members of the large group built by PATCH batches of 100 (0 skips the group phase).
+    #[arg(long, default_value_t = 20_000)]
+    group_members: usize,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -71,9 +75,10 @@ async fn main() -> anyhow::Result<()> {
     let api = env
         .spawn_api_with(&[("DATABASE_MAX_CONNECTIONS", pool.as_str()), ("RUST_LOG", "warn")])
         .await;
-    let tokens: Vec<String> = (0..args.tenants)
-        .map(|t| env.create_tenant(&format!("bench-{t}")).1)
+    let tenants: Vec<(uuid::Uuid, String)> = (0..args.tenants)
+        .map(|t| env.create_tenant(&format!("bench-{t}")))
         .collect();
+    let tokens: Vec<String> = tenants.iter().map(|t| t.1.clone()).collect();
     let db = env.db().await;
 
     eprintln!("importing {total} users (no workers running)...");
@@ -136,6 +141,16 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     let (lag50, lag99, lagmax) = workload::lag_ms(&db, "steady").await;
+
+    let group = if args.group_members > 0 {
+        eprintln!(
+            "building a {}-member group by PATCH batches of 100...",
+            args.group_members
+        );
+        Some(groups::measure(&env, &api, &db, tenants[0].0, &tokens[0], args.group_members).await)
+    } else {
+        None
+    };
     let api_rss = peak_rss_mib(api.pid()).unwrap_or(0.0);
 
     let report = json!({
@@ -150,6 +165,13 @@ async fn main() -> anyhow::Result<()> {
         },
         "drain": drains.iter().map(|(k, r)| json!({"workers": k, "users_per_s": r, "vs_ceiling_c": r / ceil.pg_upsert_per_s})).collect::<Vec<_>>(),
         "steady": {"offered_per_s": offered, "users": steady_count, "lag_ms": {"p50": lag50, "p99": lag99, "max": lagmax}},
+        "group": group.as_ref().map(|g| json!({
+            "members": g.members,
+            "build_seconds": g.build_s,
+            "one_member_patch_ms": {"big_p50": g.one_member_big.pct_ms(50.0), "big_p99": g.one_member_big.pct_ms(99.0),
+                                     "small_p50": g.one_member_small.pct_ms(50.0), "small_p99": g.one_member_small.pct_ms(99.0)},
+            "big_vs_small_p50": g.one_member_big.pct_ms(50.0) / g.one_member_small.pct_ms(50.0).max(1e-9),
+        })),
         "converged": converged,
         "peak_rss_mib": {"api": api_rss, "worker": worker_rss},
     });
@@ -165,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
 {drains}\
 | end-to-end lag at {off:.0}/s offered, p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | | p99 <= 200 ms |\n\
+{group}\
 | converged (scim-worker verify) | {conv} | | |\n\
 | peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
         t = args.tenants,
@@ -191,6 +214,19 @@ async fn main() -> anyhow::Result<()> {
         l99 = lag99,
         lmax = lagmax,
         conv = converged,
+        group = group
+            .as_ref()
+            .map(|g| {
+                let (b, sm) = (g.one_member_big.pct_ms(50.0), g.one_member_small.pct_ms(50.0));
+                format!(
+                    "| build a {n}-member group (PATCH x100) | {bs:.2} s | | |\n\
+| one-member PATCH, {n}-member vs 10-member group, p50 | {b:.1} / {sm:.1} ms | {r:.2}x | <= 2x |\n",
+                    n = g.members,
+                    bs = g.build_s,
+                    r = b / sm.max(1e-9)
+                )
+            })
+            .unwrap_or_default(),
         ar = api_rss,
         wr = worker_rss,
     );
