@@ -162,3 +162,59 @@ async fn verify_finds_no_difference_after_a_group_workload() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn verify_finds_group_drift_and_reconcile_repairs_it() {
+    let w = World::new().await;
+    let db = w.env.db().await;
+    let users = w.users("drift", 3).await;
+    let gid = w.group("Drifters").await;
+    w.patch_ok(
+        gid,
+        json!([{"op": "add", "path": "members", "value": refs(&users)}]),
+    )
+    .await;
+    let gone = w.group("Gone").await;
+    assert!(
+        w.call(Method::DELETE, &format!("/Groups/{gone}"), None)
+            .await
+            .status
+            .is_success()
+    );
+    members_become(&db, gid, &users).await;
+    eventually("the deleted group is gone", || async {
+        product_group(&db, gone).await.is_none()
+    })
+    .await;
+    let tenant = w.tenant.to_string();
+    let (ok, lines) = w.env.worker_cli(&["verify", "--tenant", &tenant]);
+    assert!(ok, "{lines:?}");
+
+    // Drift: a lost membership, a wrong name, a resurrected group, a stray membership.
+    db.execute_unprepared(&format!(
+        "delete from product.group_members where group_id = '{gid}' and user_id = '{}';
+         update product.groups set name = 'Wrong' where id = '{gid}';
+         insert into product.groups (id, tenant_id, name, version) values ('{gone}', '{tenant}', 'Gone', 1);
+         insert into product.group_members (group_id, user_id) values ('{gone}', '{}');",
+        users[0], users[1]
+    ))
+    .await
+    .unwrap();
+    let (ok, lines) = w.env.worker_cli(&["verify", "--tenant", &tenant]);
+    assert!(!ok);
+    let fields: Vec<&str> = lines.iter().filter_map(|l| l["field"].as_str()).collect();
+    for f in ["membership", "group_name", "group"] {
+        assert!(fields.contains(&f), "{f} in {lines:?}");
+    }
+    let (ok, lines) = w.env.worker_cli(&["reconcile", "--tenant", &tenant]);
+    assert!(ok, "{lines:?}");
+    let (ok, lines) = w.env.worker_cli(&["verify", "--tenant", &tenant]);
+    assert!(ok, "{lines:?}");
+    let (ok, lines) = w.env.worker_cli(&["reconcile", "--tenant", &tenant]);
+    assert!(
+        ok && lines[0]["rows_written"] == 0,
+        "a second reconcile changes nothing: {lines:?}"
+    );
+    assert_eq!(product_members(&db, gid).await, sorted(&users));
+    assert!(product_group(&db, gone).await.is_none());
+}

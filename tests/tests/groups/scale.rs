@@ -1,4 +1,4 @@
-//! The cost of a membership change does not grow with the group: in a 2,000-member group, adding
+//! The cost of a membership change does not grow with the group: in a 20,000-member group, adding
 //! or removing one member writes one membership row and one small outbox message, and never
 //! the group's whole membership.
 
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{World, last_outbox_id, outbox_after, refs};
 
-const MEMBERS: usize = 2_000;
+const MEMBERS: usize = 20_000;
 const BATCH: usize = 100;
 
 fn sql(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Statement {
@@ -19,7 +19,7 @@ fn sql(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Statement
 }
 
 /// Users written straight into the directory: what is under test is the group PATCH, and
-/// 2,000 POSTs would only slow the suite down.
+/// 20,000 POSTs would only slow the suite down.
 async fn insert_users(db: &DatabaseConnection, tenant: Uuid, n: usize) -> Vec<Uuid> {
     let rows = db
         .query_all_raw(sql(
@@ -63,7 +63,7 @@ fn changed(before: &HashMap<Uuid, (i64, bool)>, after: &HashMap<Uuid, (i64, bool
 }
 
 #[tokio::test]
-async fn one_member_changes_to_a_two_thousand_member_group_write_one_row_and_one_small_message() {
+async fn one_member_changes_to_a_twenty_thousand_member_group_write_one_row_and_one_small_message() {
     let w = World::new().await;
     let db = w.env.db().await;
     let gid = w.group("Everyone").await;
