@@ -89,21 +89,24 @@ pub async fn resolve(
         tracing::warn!(scim_id = %me.id, "user names itself as its manager; ignored");
         return Ok(None);
     }
+    // The id branch compares as uuid, not text, so that every branch of the OR can use an index
+    // (a text cast of the key would scan the whole table on every apply).
+    let as_id: Option<Uuid> = Uuid::parse_str(reference).ok();
     let row = db
         .query_one_raw(stmt(
             "select id from product.users
              where tenant_id = $1 and id <> $2 and (
-                 id::text = lower($3) or external_id = $3 or lower(user_name) = lower($3)
+                 id = $4 or external_id = $3 or lower(user_name) = lower($3)
                  or emails @> array[lower($3)] or employee_number = $3)
              order by case
-                 when id::text = lower($3) then 0
+                 when id = $4 then 0
                  when external_id = $3 then 1
                  when lower(user_name) = lower($3) then 2
                  when emails @> array[lower($3)] then 3
                  else 4 end,
                active desc, id
              limit 1",
-            [tenant.into(), me.id.into(), reference.to_owned().into()],
+            [tenant.into(), me.id.into(), reference.to_owned().into(), as_id.into()],
         ))
         .await?;
     row.map(|r| r.try_get("", "id")).transpose()
