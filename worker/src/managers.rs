@@ -106,7 +106,12 @@ pub async fn resolve(
                  else 4 end,
                active desc, id
              limit 1",
-            [tenant.into(), me.id.into(), reference.to_owned().into(), as_id.into()],
+            [
+                tenant.into(),
+                me.id.into(),
+                reference.to_owned().into(),
+                as_id.into(),
+            ],
         ))
         .await?;
     row.map(|r| r.try_get("", "id")).transpose()
