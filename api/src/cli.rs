@@ -89,6 +89,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_MAX_CONCURRENCY", default_value_t = 256)]
     pub max_concurrency: usize,
 
+    /// Sustained SCIM requests per second per tenant; 0 turns the limit off.
+    #[arg(long, env = "SCIM_TENANT_RATE_LIMIT", default_value_t = 100.0)]
+    pub tenant_rate_limit: f64,
+
+    /// Requests a tenant may send at once before the rate limit applies.
+    #[arg(long, env = "SCIM_TENANT_BURST", default_value_t = 200.0)]
+    pub tenant_burst: f64,
+
     /// How often the outbox relay looks for unpublished changes.
     #[arg(long, env = "OUTBOX_RELAY_INTERVAL_MS", default_value_t = 1_000)]
     pub relay_interval_ms: u64,
@@ -108,6 +116,13 @@ impl ServeArgs {
             interval: Duration::from_millis(self.relay_interval_ms),
             grace: Duration::from_millis(self.relay_grace_ms),
             retention: Duration::from_secs(self.outbox_retention_secs),
+        }
+    }
+
+    pub fn rate_limit(&self) -> crate::rate_limit::Limit {
+        crate::rate_limit::Limit {
+            per_second: self.tenant_rate_limit,
+            burst: self.tenant_burst.max(1.0),
         }
     }
 

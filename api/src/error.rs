@@ -57,6 +57,18 @@ impl ScimError {
         }
     }
 
+    /// The tenant sent more than its rate limit allows; `Retry-After` says when to come back.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some((wait.as_secs_f64().ceil() as u64).max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                "too many requests for this tenant; retry after the time in Retry-After",
+            )
+        }
+    }
+
     /// A server-side failure: the cause chain is logged, the client gets a generic detail.
     pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %chain(err), "internal error");

@@ -32,6 +32,10 @@ impl FromRequestParts<AppState> for Tenant {
         match tokens::authenticate(&state.db, token).await? {
             Some(id) => {
                 tracing::Span::current().record("tenant_id", tracing::field::display(id));
+                if let Err(wait) = state.rate_limiter.check(id) {
+                    metrics::counter!("scim_rate_limited_total").increment(1);
+                    return Err(ScimError::too_many_requests(wait));
+                }
                 Ok(Tenant(id))
             }
             None => Err(ScimError::unauthorized(

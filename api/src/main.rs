@@ -5,6 +5,7 @@ mod directory;
 mod error;
 mod extract;
 mod outbox;
+mod rate_limit;
 mod routes;
 mod scim;
 mod startup;

@@ -62,6 +62,7 @@ impl Application {
             dispatcher,
             public_url: args.public_url.clone(),
             metrics,
+            rate_limiter: crate::rate_limit::RateLimiter::new(args.rate_limit()),
         }));
         let router = router(state, args);
         let listener = TcpListener::bind(&args.bind_addr)

@@ -19,6 +19,7 @@ pub struct App {
     /// locations are derived from the request's Host header.
     pub public_url: Option<String>,
     pub metrics: Option<PrometheusHandle>,
+    pub rate_limiter: crate::rate_limit::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {

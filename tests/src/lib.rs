@@ -116,7 +116,9 @@ impl TestEnv {
 
     /// Starts `scim-api serve` on a free port, with extra environment.
     pub async fn spawn_api_with(&self, extra: &[(&str, &str)]) -> Api {
+        // No rate limit unless a test sets one: the suite sends bursts on purpose.
         let mut env: Vec<(&str, &str)> = vec![
+            ("SCIM_TENANT_RATE_LIMIT", "0"),
             ("SCIM_BIND_ADDR", "127.0.0.1:0"),
             ("OUTBOX_RELAY_INTERVAL_MS", "200"),
             ("OUTBOX_RELAY_GRACE_MS", "500"),

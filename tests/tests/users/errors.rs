@@ -112,3 +112,45 @@ async fn the_api_exits_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
     assert!(w.api.log().contains("shutdown requested"));
 }
+
+#[tokio::test]
+async fn a_tenant_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
+    let w = World::new().await;
+    let (_, other) = w.env.create_tenant("Quiet");
+    let limited = w
+        .env
+        .spawn_api_with(&[("SCIM_TENANT_RATE_LIMIT", "1"), ("SCIM_TENANT_BURST", "3")])
+        .await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = w
+            .env
+            .request(
+                &limited,
+                reqwest::Method::GET,
+                "/scim/v2/Users",
+                Some(&w.token),
+                None,
+            )
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.body["status"], "429");
+            let after: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+            assert!((1..=2).contains(&after), "{after}");
+        }
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    let quiet = w
+        .env
+        .request(
+            &limited,
+            reqwest::Method::GET,
+            "/scim/v2/Users",
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(quiet.status, StatusCode::OK, "another tenant has its own budget");
+}
