@@ -51,3 +51,18 @@ pub fn invalid(kind: Kind, detail: impl Into<String>) -> Invalid {
         detail: detail.into(),
     }
 }
+
+/// A required, non-blank string attribute of bounded length (`userName`, `displayName`).
+pub fn required_name(value: Option<&str>, attr: &str, max_chars: usize) -> Result<(), Invalid> {
+    match value {
+        None => Err(invalid(Kind::InvalidValue, format!("'{attr}' is required"))),
+        Some(v) if v.trim().is_empty() => {
+            Err(invalid(Kind::InvalidValue, format!("'{attr}' must not be blank")))
+        }
+        Some(v) if v.chars().count() > max_chars => Err(invalid(
+            Kind::InvalidValue,
+            format!("'{attr}' is longer than {max_chars} characters"),
+        )),
+        Some(_) => Ok(()),
+    }
+}

@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::BasicProperties;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shared::messages::{ChangeMessage, GroupSnapshot, MembershipSnapshot, Operation, Resource, UserSnapshot};
-use tests::{AMQP_URL, TestEnv, eventually, scalar};
+use tests::{TestEnv, eventually, publish, scalar};
 use uuid::Uuid;
 
 struct Bus {
@@ -41,28 +40,26 @@ impl Bus {
     }
 
     async fn send(&self, msgs: &[ChangeMessage]) {
-        let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
-            .await
-            .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        ch.confirm_select(Default::default()).await.unwrap();
         for m in msgs {
-            ch.basic_publish(
-                self.env.exchange.as_str().into(),
-                m.routing_key().as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
+            publish(
+                &self.env.exchange,
+                &m.routing_key(),
                 &m.to_json(),
-                BasicProperties::default().with_delivery_mode(2),
+                BasicProperties::default(),
             )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+            .await;
         }
-        let _ = conn.close(200, "bye".into()).await;
+    }
+
+    /// Sends a marker group after earlier messages and waits for it: once it is applied, the
+    /// messages before it have been consumed too.
+    async fn drain(&self) {
+        let marker = Uuid::now_v7();
+        self.send(&[self.group(marker, 1, "Marker", false)]).await;
+        eventually("the marker is applied", || async {
+            self.group_name(marker).await.is_some()
+        })
+        .await;
     }
 
     fn user(&self, id: Uuid, version: i64) -> ChangeMessage {
@@ -172,12 +169,7 @@ async fn late_and_repeated_membership_messages_do_not_undo_newer_ones() {
     bus.send(&[bus.member(g, u, 1, true), bus.member(g, u, 2, false)])
         .await;
     // A marker message after them proves they were consumed.
-    let marker = Uuid::now_v7();
-    bus.send(&[bus.group(marker, 1, "Marker", false)]).await;
-    eventually("the marker is applied", || async {
-        bus.group_name(marker).await.is_some()
-    })
-    .await;
+    bus.drain().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(bus.members(g).await, 0);
 }
@@ -202,12 +194,7 @@ async fn a_deleted_group_takes_its_memberships_and_a_late_create_cannot_resurrec
         bus.group_name(g).await.is_none()
     })
     .await;
-    let marker = Uuid::now_v7();
-    bus.send(&[bus.group(marker, 1, "Marker", false)]).await;
-    eventually("the marker is applied", || async {
-        bus.group_name(marker).await.is_some()
-    })
-    .await;
+    bus.drain().await;
     assert_eq!(
         bus.group_name(g).await,
         None,
@@ -229,12 +216,7 @@ async fn renames_apply_in_version_order() {
         bus.group_name(g).await.as_deref() == Some("New name")
     })
     .await;
-    let marker = Uuid::now_v7();
-    bus.send(&[bus.group(marker, 1, "Marker", false)]).await;
-    eventually("the marker is applied", || async {
-        bus.group_name(marker).await.is_some()
-    })
-    .await;
+    bus.drain().await;
     assert_eq!(bus.group_name(g).await.as_deref(), Some("New name"));
 }
 
@@ -250,12 +232,7 @@ async fn memberships_never_join_across_tenants() {
         bus.member(g, u, 1, true),
     ])
     .await;
-    let marker = Uuid::now_v7();
-    bus.send(&[bus.group(marker, 1, "Marker", false)]).await;
-    eventually("the marker is applied", || async {
-        bus.group_name(marker).await.is_some()
-    })
-    .await;
+    bus.drain().await;
     assert_eq!(
         bus.members(g).await,
         0,

@@ -73,15 +73,7 @@ pub fn parse(body: &Value) -> Result<Parsed, Invalid> {
 
 /// Checks what a stored group must have; run after normalisation and after PATCH.
 pub fn validate(doc: &Doc) -> Result<(), Invalid> {
-    match display_name(doc) {
-        None => Err(invalid(Kind::InvalidValue, "'displayName' is required")),
-        Some(n) if n.trim().is_empty() => Err(invalid(Kind::InvalidValue, "'displayName' must not be blank")),
-        Some(n) if n.chars().count() > MAX_DISPLAY_NAME_CHARS => Err(invalid(
-            Kind::InvalidValue,
-            format!("'displayName' is longer than {MAX_DISPLAY_NAME_CHARS} characters"),
-        )),
-        Some(_) => Ok(()),
-    }
+    super::required_name(display_name(doc), "displayName", MAX_DISPLAY_NAME_CHARS)
 }
 
 /// What the product needs of a group; members travel separately, one message per pair.

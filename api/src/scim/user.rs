@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::Invalid;
 use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
-use super::{Invalid, Kind, invalid};
 
 pub type Doc = Map<String, Value>;
 
@@ -16,15 +16,7 @@ pub const MAX_USER_NAME_CHARS: usize = 512;
 
 /// Checks what a stored user must have; run after normalisation and after PATCH.
 pub fn validate(doc: &Doc) -> Result<(), Invalid> {
-    match user_name(doc) {
-        None => Err(invalid(Kind::InvalidValue, "'userName' is required")),
-        Some(u) if u.trim().is_empty() => Err(invalid(Kind::InvalidValue, "'userName' must not be blank")),
-        Some(u) if u.chars().count() > MAX_USER_NAME_CHARS => Err(invalid(
-            Kind::InvalidValue,
-            format!("'userName' is longer than {MAX_USER_NAME_CHARS} characters"),
-        )),
-        Some(_) => Ok(()),
-    }
+    super::required_name(user_name(doc), "userName", MAX_USER_NAME_CHARS)
 }
 
 /// The key userNames are compared by: IdPs change case freely (`Ada@X.com` vs `ada@x.com`),

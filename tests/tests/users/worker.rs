@@ -1,4 +1,4 @@
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::options::BasicGetOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::Method;
 use serde_json::json;
@@ -7,26 +7,7 @@ use tests::{AMQP_URL, EVENTUALLY, okta_user};
 use crate::World;
 
 async fn publish_raw(w: &World, body: &[u8]) {
-    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    ch.confirm_select(Default::default()).await.unwrap();
-    ch.basic_publish(
-        w.env.exchange.as_str().into(),
-        "user.updated".into(),
-        BasicPublishOptions {
-            mandatory: true,
-            ..Default::default()
-        },
-        body,
-        BasicProperties::default().with_delivery_mode(2),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-    let _ = conn.close(200, "bye".into()).await;
+    tests::publish(&w.env.exchange, "user.updated", body, BasicProperties::default()).await;
 }
 
 async fn latest_message(w: &World) -> serde_json::Value {
