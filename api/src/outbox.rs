@@ -4,6 +4,7 @@
 //! down, process killed between commit and publish), so a committed change is never lost.
 
 pub mod dispatch;
+mod outage;
 pub mod relay;
 
 use sea_orm::{ConnectionTrait, DbErr};

@@ -51,6 +51,28 @@ pub fn log_dir() -> PathBuf {
     dir
 }
 
+/// Which Postgres server and RabbitMQ broker a [`TestEnv`] lives on.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// A server URL without a database: `postgres://postgres@127.0.0.1:5432`.
+    pub postgres: String,
+    pub amqp_url: String,
+}
+
+impl Services {
+    /// The machine's own services, which every test uses.
+    pub fn local() -> Self {
+        Self {
+            postgres: "postgres://postgres@127.0.0.1:5432".into(),
+            amqp_url: AMQP_URL.into(),
+        }
+    }
+
+    fn database_url(&self, db: &str) -> String {
+        format!("{}/{db}", self.postgres.trim_end_matches('/'))
+    }
+}
+
 /// An isolated database + broker namespace.
 pub struct TestEnv {
     pub name: String,
@@ -58,12 +80,18 @@ pub struct TestEnv {
     pub exchange: String,
     pub queue: String,
     pub http: reqwest::Client,
+    pub services: Services,
 }
 
 impl TestEnv {
     pub async fn new() -> Self {
+        Self::on(Services::local()).await
+    }
+
+    /// An environment on other servers (the chaos run uses private ones it can stop).
+    pub async fn on(services: Services) -> Self {
         let name = format!("scimtest_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(ADMIN_URL)
+        let admin = Database::connect(services.database_url("postgres"))
             .await
             .expect("postgres admin connection");
         admin
@@ -72,7 +100,7 @@ impl TestEnv {
             .expect("create database");
         let _ = admin.close().await;
         Self {
-            db_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            db_url: services.database_url(&name),
             exchange: format!("{name}.changes"),
             queue: format!("{name}.apply"),
             name,
@@ -80,6 +108,7 @@ impl TestEnv {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+            services,
         }
     }
 
@@ -87,7 +116,7 @@ impl TestEnv {
     pub fn env(&self) -> Vec<(String, String)> {
         [
             ("DATABASE_URL", self.db_url.as_str()),
-            ("AMQP_URL", AMQP_URL),
+            ("AMQP_URL", self.services.amqp_url.as_str()),
             ("AMQP_EXCHANGE", self.exchange.as_str()),
             ("AMQP_QUEUE", self.queue.as_str()),
             ("LOG_FORMAT", "json"),
@@ -297,6 +326,7 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         let name = self.name.clone();
         let (exchange, queue) = (self.exchange.clone(), self.queue.clone());
+        let services = self.services.clone();
         // Drop is synchronous and may run inside a runtime: clean up on a thread of our own.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -304,13 +334,13 @@ impl Drop for TestEnv {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                if let Ok(admin) = Database::connect(ADMIN_URL).await {
+                if let Ok(admin) = Database::connect(services.database_url("postgres")).await {
                     let _ = admin
                         .execute_unprepared(&format!("drop database if exists {name} with (force)"))
                         .await;
                     let _ = admin.close().await;
                 }
-                let _ = delete_topology(&exchange, &queue).await;
+                let _ = delete_topology_on(&services.amqp_url, &exchange, &queue).await;
             });
         })
         .join();
@@ -318,8 +348,12 @@ impl Drop for TestEnv {
 }
 
 pub async fn delete_topology(exchange: &str, queue: &str) -> Result<(), lapin::Error> {
+    delete_topology_on(AMQP_URL, exchange, queue).await
+}
+
+async fn delete_topology_on(amqp_url: &str, exchange: &str, queue: &str) -> Result<(), lapin::Error> {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await?;
+    let conn = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
     for q in [queue.to_owned(), format!("{queue}.dead")] {
         let _ = ch

@@ -9,6 +9,7 @@ use shared::amqp::Publisher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::outage::Outage;
 use super::{Enqueued, mark_published};
 
 /// Messages waiting for the dispatcher; beyond this the relay takes over.
@@ -40,6 +41,7 @@ pub fn spawn(
     let (tx, mut rx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
     let handle = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut outage = Outage::default();
         loop {
             let first = tokio::select! {
                 item = rx.recv() => item,
@@ -57,18 +59,24 @@ pub fn spawn(
                     Err(_) => break,
                 }
             }
-            publish(&db, &publisher, &batch).await;
+            if outage.should_try(std::time::Instant::now()) {
+                publish(&db, &publisher, &batch, &mut outage).await;
+            } else {
+                // The broker failed a moment ago: the rows are committed, the relay sends them.
+                metrics::counter!("scim_outbox_dispatch_deferred_total").increment(batch.len() as u64);
+            }
             batch.clear();
         }
     });
     (Dispatcher { tx }, handle)
 }
 
-async fn publish(db: &DatabaseConnection, publisher: &Publisher, batch: &[Enqueued]) {
+async fn publish(db: &DatabaseConnection, publisher: &Publisher, batch: &[Enqueued], outage: &mut Outage) {
     let messages: Vec<_> = batch.iter().map(|e| e.message.clone()).collect();
     let started = std::time::Instant::now();
     match publisher.publish(&messages).await {
         Ok(()) => {
+            outage.succeeded("dispatcher");
             metrics::histogram!("scim_publish_confirm_seconds").record(started.elapsed().as_secs_f64());
             metrics::counter!("scim_outbox_published_total", "path" => "dispatch")
                 .increment(batch.len() as u64);
@@ -80,7 +88,7 @@ async fn publish(db: &DatabaseConnection, publisher: &Publisher, batch: &[Enqueu
         }
         Err(e) => {
             metrics::counter!("scim_outbox_publish_failures_total").increment(1);
-            tracing::warn!(error = %e, count = batch.len(), "publish failed; the outbox relay will retry");
+            outage.failed("dispatcher", &e);
         }
     }
 }

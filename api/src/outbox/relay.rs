@@ -11,6 +11,7 @@ use shared::db::stmt;
 use tokio_util::sync::CancellationToken;
 
 use super::mark_published;
+use super::outage::Outage;
 
 const BATCH: i64 = 500;
 
@@ -30,11 +31,16 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut outage = Outage::default();
         loop {
             match run_once(&db, &publisher, cfg).await {
-                Ok(n) if n > 0 => tracing::info!(published = n, "outbox relay published leftover changes"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox relay pass failed; will retry"),
+                Ok(n) => {
+                    outage.succeeded("outbox relay");
+                    if n > 0 {
+                        tracing::info!(published = n, "outbox relay published leftover changes");
+                    }
+                }
+                Err(e) => outage.failed("outbox relay", &e),
             }
             if let Err(e) = report_backlog(&db).await {
                 tracing::debug!(error = %e, "could not measure outbox backlog");
