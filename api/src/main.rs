@@ -11,6 +11,7 @@ mod scim;
 mod startup;
 mod state;
 mod tokens;
+mod trace_context;
 
 use std::io::Write;
 use std::process::ExitCode;

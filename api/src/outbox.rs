@@ -20,7 +20,16 @@ pub struct Enqueued {
     pub message: Outgoing,
 }
 
+/// The message as it is stored and sent: with the trace context of the request that made it.
+fn traced(msg: &ChangeMessage) -> ChangeMessage {
+    ChangeMessage {
+        traceparent: crate::trace_context::outgoing(),
+        ..msg.clone()
+    }
+}
+
 pub async fn enqueue(db: &impl ConnectionTrait, msg: &ChangeMessage) -> Result<Enqueued, DbErr> {
+    let msg = &traced(msg);
     let payload = msg.to_json();
     let json: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
     let routing_key = msg.routing_key();
@@ -38,6 +47,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, msg: &ChangeMessage) -> Result<E
             tenant_id: msg.tenant_id,
             routing_key,
             payload,
+            traceparent: msg.traceparent.clone(),
         },
     })
 }
@@ -50,11 +60,13 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, msgs: &[ChangeMessage]) -> 
     }
     let outgoing: Vec<Outgoing> = msgs
         .iter()
+        .map(traced)
         .map(|m| Outgoing {
             message_id: m.message_id,
             tenant_id: m.tenant_id,
             routing_key: m.routing_key(),
             payload: m.to_json(),
+            traceparent: m.traceparent,
         })
         .collect();
     let message_ids: Vec<Uuid> = outgoing.iter().map(|o| o.message_id).collect();

@@ -26,6 +26,7 @@ use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
 use crate::routes::{discovery, groups, health, users};
 use crate::state::{App, AppState};
+use crate::trace_context;
 
 pub struct Application {
     listener: TcpListener,
@@ -121,6 +122,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(args.max_body_bytes))
         .layer(tower::limit::ConcurrencyLimitLayer::new(args.max_concurrency))
+        .layer(middleware::from_fn(trace_context::propagate))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -133,6 +135,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                         method = %req.method(),
                         route = route.as_deref().unwrap_or("unmatched"),
                         tenant_id = tracing::field::Empty,
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),

@@ -144,6 +144,8 @@ pub struct Outgoing {
     pub tenant_id: Uuid,
     pub routing_key: String,
     pub payload: Vec<u8>,
+    /// Also in the body; as a header, broker tooling and the dead-letter list can show it.
+    pub traceparent: Option<String>,
 }
 
 /// Persistent JSON message with its id and tenant in the properties, so the broker UI and the
@@ -243,7 +245,15 @@ impl Publisher {
                         ..Default::default()
                     },
                     &m.payload,
-                    properties(m.message_id, m.tenant_id, &[]),
+                    properties(
+                        m.message_id,
+                        m.tenant_id,
+                        &m.traceparent
+                            .as_deref()
+                            .map(|t| ("traceparent", long(t)))
+                            .into_iter()
+                            .collect::<Vec<_>>(),
+                    ),
                 )
                 .await?;
             pending.push((m.message_id, confirm));

@@ -12,3 +12,4 @@ pub mod migration;
 pub mod retry;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace;

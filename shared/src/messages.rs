@@ -20,6 +20,10 @@ pub struct ChangeMessage {
     pub version: i64,
     pub operation: Operation,
     pub occurred_at: DateTime<Utc>,
+    /// W3C `traceparent` of the api request that made the change, for following it end to end.
+    /// Optional, so messages written before it existed still decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     #[serde(flatten)]
     pub resource: Resource,
 }
@@ -123,6 +127,7 @@ impl ChangeMessage {
             version,
             operation,
             occurred_at,
+            traceparent: None,
             resource,
         }
     }

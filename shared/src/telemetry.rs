@@ -16,7 +16,9 @@ pub fn init(format: LogFormat) {
                 fmt::layer()
                     .json()
                     .with_current_span(true)
-                    .with_span_list(false)
+                    // Every enclosing span's fields, so a handler's lines carry the request's
+                    // trace_id and a worker's lines the message's.
+                    .with_span_list(true)
                     .with_writer(std::io::stderr),
             )
             .try_init(),

@@ -18,6 +18,7 @@ fn message() -> Outgoing {
         tenant_id: Uuid::now_v7(),
         routing_key: "user.created".into(),
         payload: b"{}".to_vec(),
+        traceparent: None,
     }
 }
 

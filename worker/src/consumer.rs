@@ -17,6 +17,7 @@ use shared::amqp::{self, AmqpError};
 use shared::config::AmqpConfig;
 use shared::messages;
 use shared::retry::{RetryPolicy, Transience, retry};
+use shared::trace::TraceParent;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -133,7 +134,11 @@ impl Transience for Failure {
     }
 }
 
-#[tracing::instrument(name = "apply", skip_all, fields(message_id, tenant_id, scim_id, version))]
+#[tracing::instrument(
+    name = "apply",
+    skip_all,
+    fields(message_id, tenant_id, scim_id, version, trace_id, parent_span_id)
+)]
 async fn handle(ctx: &Ctx, delivery: Delivery) {
     let started = std::time::Instant::now();
     let result = match messages::decode(&delivery.data) {
@@ -144,6 +149,11 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
             span.record("tenant_id", tracing::field::display(msg.tenant_id));
             span.record("scim_id", tracing::field::display(msg.resource_id));
             span.record("version", msg.version);
+            // The api request that made the change: same trace_id in both processes' logs.
+            if let Some(t) = msg.traceparent.as_deref().and_then(TraceParent::parse) {
+                span.record("trace_id", t.trace_id_hex());
+                span.record("parent_span_id", t.parent_id_hex());
+            }
             let r = retry(RetryPolicy::APPLY, "apply change", || async {
                 ctx.applier.apply(&msg).await.map_err(Failure::from)
             })
@@ -158,7 +168,7 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
     metrics::histogram!("scim_worker_apply_seconds").record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(outcome) => {
-            tracing::debug!(outcome, "change handled");
+            tracing::info!(outcome, "change handled");
             ack(&delivery).await;
             outcome
         }

@@ -72,7 +72,8 @@ pub async fn run_once(
         let txn = db.begin().await?;
         let rows = txn
             .query_all_raw(stmt(
-                "select id, message_id, tenant_id, routing_key, payload::text as payload
+                "select id, message_id, tenant_id, routing_key, payload::text as payload,
+                        payload->>'traceparent' as traceparent
                  from scim.outbox
                  where published_at is null and created_at < now() - make_interval(secs => $1)
                  order by id limit $2
@@ -94,6 +95,7 @@ pub async fn run_once(
                 tenant_id: r.try_get("", "tenant_id")?,
                 routing_key: r.try_get("", "routing_key")?,
                 payload: payload.into_bytes(),
+                traceparent: r.try_get("", "traceparent")?,
             });
         }
         publisher.publish(&batch).await?;

@@ -8,6 +8,7 @@ mod lifecycle;
 mod outages;
 mod outbox;
 mod reads;
+mod tracing;
 mod worker;
 
 use reqwest::Method;
