@@ -32,8 +32,11 @@ impl FromRequestParts<AppState> for Tenant {
         match tokens::authenticate(&state.db, token).await? {
             Some(id) => {
                 tracing::Span::current().record("tenant_id", tracing::field::display(id));
+                // One series per tenant: operators spot a tenant whose IdP misbehaves. Tenants
+                // number in the thousands, well within what Prometheus handles.
+                metrics::counter!("scim_tenant_requests_total", "tenant_id" => id.to_string()).increment(1);
                 if let Err(wait) = state.rate_limiter.check(id) {
-                    metrics::counter!("scim_rate_limited_total").increment(1);
+                    metrics::counter!("scim_rate_limited_total", "tenant_id" => id.to_string()).increment(1);
                     return Err(ScimError::too_many_requests(wait));
                 }
                 Ok(Tenant(id))

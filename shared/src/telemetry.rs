@@ -29,3 +29,10 @@ pub fn init(format: LogFormat) {
     // A second init (tests calling main logic twice) keeps the first subscriber.
     let _ = result;
 }
+
+/// Histogram buckets (seconds) for every latency and lag metric, so Prometheus gets real
+/// histograms that aggregate across replicas (the exporter's default is a per-process summary).
+/// From a millisecond (an apply) to five minutes (end-to-end lag through an outage).
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];

@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn serve(addr: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
     let handle = PrometheusBuilder::new()
+        .set_buckets(shared::telemetry::LATENCY_BUCKETS)
+        .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let app = Router::new()
