@@ -501,3 +501,12 @@ pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// The JSON log events of `log` (a process's stderr with `LOG_FORMAT=json`) whose message is
+/// `message`.
+pub fn log_events(log: &str, message: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["fields"]["message"] == message)
+        .collect()
+}
