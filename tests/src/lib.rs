@@ -392,6 +392,7 @@ impl Api {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// SIGKILL: no chance to publish, flush or finish anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
