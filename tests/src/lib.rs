@@ -511,3 +511,36 @@ pub fn log_events(log: &str, message: &str) -> Vec<Value> {
         .filter(|e| e["fields"]["message"] == message)
         .collect()
 }
+
+/// An error answer in the RFC 7644 §3.12 shape: the SCIM content type, the error schema, and
+/// `status` as a string equal to the HTTP status.
+pub fn assert_scim_error(r: &Response) {
+    let ct = r.header("content-type").unwrap_or_default();
+    assert!(
+        ct.starts_with("application/scim+json"),
+        "{}: content type {ct:?}",
+        r.status
+    );
+    let schemas = r.body["schemas"].as_array().cloned().unwrap_or_default();
+    assert!(
+        schemas.contains(&Value::from("urn:ietf:params:scim:api:messages:2.0:Error")),
+        "{}: not a SCIM error: {}",
+        r.status,
+        r.body
+    );
+    assert_eq!(
+        r.body["status"],
+        Value::from(r.status.as_str()),
+        "status must be the HTTP status as a string"
+    );
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for filters in a query).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::World;
-use crate::reads::urlencode;
+use tests::urlencode;
 
 fn bodies() -> Vec<Vec<u8>> {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));

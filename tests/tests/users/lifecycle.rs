@@ -3,7 +3,7 @@ use serde_json::json;
 use tests::okta_user;
 
 use crate::World;
-use crate::reads::urlencode;
+use tests::urlencode;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
