@@ -20,10 +20,28 @@ async fn unpublished(db: &sea_orm::DatabaseConnection) -> i64 {
 /// delivers the backlog.
 #[tokio::test]
 async fn changes_committed_but_unpublished_when_the_api_is_killed_are_delivered_once_by_the_next_api() {
+    killed_with_a_backlog(BrokerCut::AfterConnecting).await;
+}
+
+/// The same when the api never reached the broker at all: it starts, serves and commits anyway.
+#[tokio::test]
+async fn an_api_that_never_reached_the_broker_keeps_its_changes_for_the_next_api() {
+    killed_with_a_backlog(BrokerCut::FromTheStart).await;
+}
+
+enum BrokerCut {
+    AfterConnecting,
+    FromTheStart,
+}
+
+async fn killed_with_a_backlog(cut: BrokerCut) {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker_with(&[("RUST_LOG", "info,scim_worker=debug")]);
     let (tenant, token) = env.create_tenant("Acme");
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    if let BrokerCut::FromTheStart = cut {
+        proxy.down().await;
+    }
     let amqp = format!("amqp://guest:guest@{}/%2f", proxy.addr);
     let api = env.spawn_api_with(&[("AMQP_URL", amqp.as_str())]).await;
     let mut w = World {
@@ -34,12 +52,14 @@ async fn changes_committed_but_unpublished_when_the_api_is_killed_are_delivered_
         tenant,
     };
     let db = w.env.db().await;
-    // Through the proxy while it is up: the path works and the topology exists.
-    let early = w.post_user(okta_user("early@acme.test", "Ear", "Ly")).await.id();
-    w.env.product_user_where(&db, early, |_| true).await;
+    if let BrokerCut::AfterConnecting = cut {
+        // Through the proxy while it is up: the path works.
+        let early = w.post_user(okta_user("early@acme.test", "Ear", "Ly")).await.id();
+        w.env.product_user_where(&db, early, |_| true).await;
+        proxy.down().await;
+    }
     let mark = last_outbox_id(&db).await;
 
-    proxy.down().await;
     let kept = w.post_user(okta_user("kept@acme.test", "Ke", "Pt")).await;
     assert_eq!(kept.status, StatusCode::CREATED, "{}", kept.body);
     let kept = kept.id();
