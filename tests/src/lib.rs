@@ -426,6 +426,7 @@ impl Api {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// SIGKILL: no chance to publish, flush or finish anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -534,4 +535,46 @@ pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The JSON log events of `log` (a process's stderr with `LOG_FORMAT=json`) whose message is
+/// `message`.
+pub fn log_events(log: &str, message: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["fields"]["message"] == message)
+        .collect()
+}
+
+/// An error answer in the RFC 7644 §3.12 shape: the SCIM content type, the error schema, and
+/// `status` as a string equal to the HTTP status.
+pub fn assert_scim_error(r: &Response) {
+    let ct = r.header("content-type").unwrap_or_default();
+    assert!(
+        ct.starts_with("application/scim+json"),
+        "{}: content type {ct:?}",
+        r.status
+    );
+    let schemas = r.body["schemas"].as_array().cloned().unwrap_or_default();
+    assert!(
+        schemas.contains(&Value::from("urn:ietf:params:scim:api:messages:2.0:Error")),
+        "{}: not a SCIM error: {}",
+        r.status,
+        r.body
+    );
+    assert_eq!(
+        r.body["status"],
+        Value::from(r.status.as_str()),
+        "status must be the HTTP status as a string"
+    );
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for filters in a query).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

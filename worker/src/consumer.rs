@@ -35,6 +35,18 @@ struct Ctx {
     applier: Applier,
     amqp: AmqpConfig,
     dlq_channel: Channel,
+    hold_before_ack: Option<Duration>,
+}
+
+/// Test-only fault hook, off unless `SCIM_FAULT_HOLD_BEFORE_ACK_MS` is set: after an apply has
+/// committed, wait this long before acking, so that a test can kill the worker exactly between
+/// commit and ack and prove that the redelivered message changes nothing. Never set it in
+/// production: every delivery would sit unacked for that long.
+fn hold_before_ack() -> Option<Duration> {
+    std::env::var("SCIM_FAULT_HOLD_BEFORE_ACK_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map(Duration::from_millis)
 }
 
 impl Worker {
@@ -80,6 +92,7 @@ impl Worker {
             applier: self.applier.clone(),
             amqp: self.amqp.clone(),
             dlq_channel,
+            hold_before_ack: hold_before_ack(),
         });
         let tag = format!("scim-worker-{}-{}", std::process::id(), uuid::Uuid::now_v7());
         let mut consumer = ch
@@ -169,6 +182,13 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
     let outcome = match result {
         Ok(outcome) => {
             tracing::info!(outcome, "change handled");
+            if let Some(hold) = ctx.hold_before_ack {
+                tracing::warn!(
+                    hold_ms = hold.as_millis() as u64,
+                    "fault injection: committed, holding the ack"
+                );
+                tokio::time::sleep(hold).await;
+            }
             ack(&delivery).await;
             outcome
         }

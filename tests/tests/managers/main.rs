@@ -205,38 +205,6 @@ async fn unresolvable_or_display_only_managers_never_fail_the_user() {
     }
 }
 
-#[tokio::test]
-async fn links_never_cross_tenants() {
-    let w = World::new().await;
-    let (_, other) = w.env.create_tenant("Globex");
-    // Tenant B has a user with the email the report's manager reference names.
-    let theirs = w
-        .env
-        .request(
-            &w.api,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(&other),
-            Some(okta_user("shared-boss@corp.test", "B", "Oss")),
-        )
-        .await;
-    assert_eq!(theirs.status, StatusCode::CREATED);
-    w.env.product_user_where(&w.db, theirs.id(), |_| true).await;
-    let report = w.user("lonely", managed_by("shared-boss@corp.test")).await;
-    w.env.product_user_where(&w.db, report, |_| true).await;
-    w.manager_of(report, None).await;
-    // Its own tenant's user with that login arrives: that is the manager.
-    let mine = w
-        .call(
-            Method::POST,
-            "/Users",
-            Some(okta_user("shared-boss@corp.test", "Mine", "Boss")),
-        )
-        .await
-        .id();
-    w.manager_of(report, Some(mine)).await;
-}
-
 /// Two workers apply a user and its manager at the same moment, each holding its transaction
 /// open for a while: without the key locks both would miss each other's uncommitted row.
 #[tokio::test]

@@ -8,6 +8,7 @@ mod lifecycle;
 mod outages;
 mod outbox;
 mod reads;
+mod secrets;
 mod tracing;
 mod worker;
 

@@ -1,6 +1,6 @@
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
-use tests::okta_user;
+use tests::{okta_user, urlencode};
 
 use crate::World;
 
@@ -90,75 +90,4 @@ async fn an_invalid_filter_is_a_400_invalid_filter() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["scimType"], "invalidFilter");
-}
-
-#[tokio::test]
-async fn tenants_are_isolated_even_with_the_same_user_name() {
-    let w = World::new().await;
-    let (_, other) = w.env.create_tenant("Globex");
-    let mine = w.post_user(okta_user("same@corp.test", "A", "One")).await;
-    assert_eq!(mine.status, StatusCode::CREATED);
-    let theirs = w
-        .env
-        .request(
-            &w.api,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(&other),
-            Some(okta_user("same@corp.test", "B", "Two")),
-        )
-        .await;
-    assert_eq!(
-        theirs.status,
-        StatusCode::CREATED,
-        "userName is unique per tenant, not globally"
-    );
-    let id = mine.id();
-    for (method, body) in [
-        (Method::GET, None),
-        (Method::PUT, Some(okta_user("same@corp.test", "X", "Y"))),
-        (
-            Method::PATCH,
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]}),
-            ),
-        ),
-        (Method::DELETE, None),
-    ] {
-        let r = w
-            .env
-            .request(
-                &w.api,
-                method.clone(),
-                &format!("/scim/v2/Users/{id}"),
-                Some(&other),
-                body,
-            )
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::NOT_FOUND,
-            "{method} of another tenant's user"
-        );
-    }
-    let listed = w
-        .env
-        .request(&w.api, Method::GET, "/scim/v2/Users", Some(&other), None)
-        .await;
-    assert_eq!(listed.body["totalResults"], 1);
-    assert_eq!(listed.body["Resources"][0]["id"], theirs.id().to_string());
-    let mine_again = w.get(&format!("/Users/{id}")).await;
-    assert_eq!(
-        mine_again.body["name"]["givenName"], "A",
-        "untouched by the other tenant"
-    );
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

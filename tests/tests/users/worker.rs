@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use lapin::options::BasicGetOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::Method;
@@ -115,4 +117,56 @@ async fn several_workers_share_the_queue_and_apply_everything() {
     }
     drop(second);
     w.worker.take();
+}
+
+/// The window between the apply's commit and its ack, made deterministic with the worker's
+/// test-only hold: the product already has the change, the broker does not know it yet.
+#[tokio::test]
+async fn a_worker_killed_between_commit_and_ack_gets_the_messages_again_and_nothing_changes() {
+    let mut w = World::new().await;
+    w.worker.take();
+    let mut held = w
+        .env
+        .spawn_worker_with(&[("SCIM_FAULT_HOLD_BEFORE_ACK_MS", "600000")]);
+    let id = w.post_user(okta_user("held@acme.test", "He", "Ld")).await.id();
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "title", "value": "Held"}]});
+    w.call(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+    const HOLDING: &str = "fault injection: committed, holding the ack";
+    tests::eventually("both changes committed and their acks held", || async {
+        tests::log_events(&held.log(), HOLDING).len() == 2
+    })
+    .await;
+    let held_ids: HashSet<String> = tests::log_events(&held.log(), HOLDING)
+        .iter()
+        .map(|e| e["span"]["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    let db = w.env.db().await;
+    let before = w
+        .env
+        .product_user(&db, id)
+        .await
+        .expect("committed before the hold");
+    assert_eq!((before.version, before.job_title.as_deref()), (2, Some("Held")));
+    held.kill9();
+
+    let next = w.env.spawn_worker_with(&[("RUST_LOG", "info,scim_worker=debug")]);
+    tests::eventually("the unacked messages are redelivered and found stale", || async {
+        let stale: HashSet<String> = tests::log_events(&next.log(), "change handled")
+            .iter()
+            .filter(|e| e["fields"]["outcome"] == "stale")
+            .map(|e| e["span"]["message_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        held_ids.is_subset(&stale)
+    })
+    .await;
+    let after = w.env.product_user(&db, id).await.unwrap();
+    assert_eq!(
+        after, before,
+        "same version, same updated_at: nothing was written again"
+    );
+    let applied = tests::log_events(&next.log(), "change handled")
+        .into_iter()
+        .filter(|e| e["fields"]["outcome"] == "applied")
+        .count();
+    assert_eq!(applied, 0, "{}", next.log());
 }

@@ -1,0 +1,144 @@
+//! Every endpoint the api serves, and a check against the api's own route declarations: a
+//! route added there without being added here fails `the_route_table_lists_every_route_the_api_declares`.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tests::okta_user;
+use uuid::Uuid;
+
+use crate::{GROUP_SCHEMA, USER_SCHEMA, patch};
+
+/// Endpoints that need a tenant's token, as (method, path template).
+pub const TENANT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/scim/v2/Users"),
+    ("POST", "/scim/v2/Users"),
+    ("GET", "/scim/v2/Users/{id}"),
+    ("PUT", "/scim/v2/Users/{id}"),
+    ("PATCH", "/scim/v2/Users/{id}"),
+    ("DELETE", "/scim/v2/Users/{id}"),
+    ("GET", "/scim/v2/Groups"),
+    ("POST", "/scim/v2/Groups"),
+    ("GET", "/scim/v2/Groups/{id}"),
+    ("PUT", "/scim/v2/Groups/{id}"),
+    ("PATCH", "/scim/v2/Groups/{id}"),
+    ("DELETE", "/scim/v2/Groups/{id}"),
+    ("GET", "/scim/v2/ServiceProviderConfig"),
+    ("GET", "/scim/v2/ResourceTypes"),
+    ("GET", "/scim/v2/ResourceTypes/{name}"),
+    ("GET", "/scim/v2/Schemas"),
+    ("GET", "/scim/v2/Schemas/{urn}"),
+];
+
+/// Operational endpoints, open without a token by design.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")];
+
+/// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, and
+/// writes carry a body the api would accept from the owner.
+pub fn request(method: &str, template: &str, user: Uuid, group: Uuid) -> (Method, String, Option<Value>) {
+    let is_group = template.starts_with("/scim/v2/Groups");
+    let id = if is_group { group } else { user };
+    let path = template
+        .replace("{id}", &id.to_string())
+        .replace("{name}", "User")
+        .replace("{urn}", USER_SCHEMA);
+    let body = match (method, is_group) {
+        ("POST" | "PUT", false) => Some(okta_user("written@any.test", "Wri", "Tten")),
+        ("POST" | "PUT", true) => Some(json!({"schemas": [GROUP_SCHEMA], "displayName": "Written"})),
+        ("PATCH", false) => Some(patch(json!([{"op": "replace", "value": {"active": false}}]))),
+        ("PATCH", true) => Some(patch(
+            json!([{"op": "replace", "path": "displayName", "value": "Patched"}]),
+        )),
+        _ => None,
+    };
+    (method.parse().expect("method"), path, body)
+}
+
+/// (method, path) of every `.route(...)` call in `src`, prefixed.
+fn declared(src: &str, prefix: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (at, _) in src.match_indices(".route(") {
+        let rest = &src[at + ".route(".len()..];
+        let open = rest.find('"').expect("route path literal");
+        let close = open + 1 + rest[open + 1..].find('"').expect("end of path literal");
+        let path = &rest[open + 1..close];
+        // The method router runs to the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("end of .route(");
+        let handlers = &rest[close + 1..end];
+        for m in [
+            "get", "post", "put", "patch", "delete", "head", "options", "trace", "any",
+        ] {
+            let called = handlers.match_indices(&format!("{m}(")).any(|(k, _)| {
+                !handlers[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if called {
+                out.push((m.to_uppercase(), format!("{prefix}{path}")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_route_table_lists_every_route_the_api_declares() {
+    let api = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src");
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(api.join("routes")).expect("api/src/routes") {
+        let path = entry.expect("dir entry").path();
+        let src = std::fs::read_to_string(&path).expect("route source");
+        found.extend(declared(&src, "/scim/v2"));
+    }
+    let startup = std::fs::read_to_string(api.join("startup.rs")).expect("startup.rs");
+    assert!(
+        startup.contains(".nest(\"/scim/v2\", scim)"),
+        "the SCIM routes are no longer nested under /scim/v2: update this test"
+    );
+    found.extend(declared(&startup, ""));
+    let listed: BTreeSet<(String, String)> = TENANT_ROUTES
+        .iter()
+        .chain(PUBLIC_ROUTES)
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = found.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&found).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "routes the api declares but the tenancy tests do not cover: {missing:?}; \
+         routes listed here that the api no longer declares: {stale:?}"
+    );
+}
+
+#[test]
+fn the_route_parser_reads_chained_and_multi_line_declarations() {
+    let src = r#"Router::new().route("/A", get(list).post(create)).route(
+        "/A/{id}",
+        get(read).put(replace).patch(modify).delete(remove),
+    ).route("/b", get(health::target))"#;
+    let got: BTreeSet<_> = declared(src, "/p").into_iter().collect();
+    let want: BTreeSet<_> = [
+        ("GET", "/p/A"),
+        ("POST", "/p/A"),
+        ("GET", "/p/A/{id}"),
+        ("PUT", "/p/A/{id}"),
+        ("PATCH", "/p/A/{id}"),
+        ("DELETE", "/p/A/{id}"),
+        ("GET", "/p/b"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(got, want);
+}
