@@ -74,21 +74,37 @@ impl FromRequest<AppState> for ScimBody {
                 ));
             }
         }
-        // The body size is bounded by the RequestBodyLimit layer; hitting it fails here.
+        // The body size is bounded by the RequestBodyLimit layer; hitting it fails here. Any
+        // other read error is a body that ended early or was malformed on the wire.
         let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
             .await
-            .map_err(|_| {
-                ScimError::new(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    None,
-                    "the request body is too large",
-                )
+            .map_err(|e| {
+                if is_length_limit(&e) {
+                    ScimError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        None,
+                        "the request body is too large",
+                    )
+                } else {
+                    ScimError::bad_request("invalidSyntax", "the request body could not be read completely")
+                }
             })?;
         let value = serde_json::from_slice(&bytes).map_err(|e| {
             ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}"))
         })?;
         Ok(ScimBody(value))
     }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Query parameters, last value wins. Malformed encodings are a SCIM 400.
@@ -99,10 +115,47 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ScimError> {
         let q = parts.uri.query().unwrap_or_default();
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
+        let pairs = parse_query(q)
             .map_err(|e| ScimError::bad_request("invalidSyntax", format!("malformed query string: {e}")))?;
         Ok(ScimQuery(pairs.into_iter().collect()))
     }
+}
+
+/// `application/x-www-form-urlencoded` parsing that refuses what lenient parsers repair: a `%`
+/// not followed by two hex digits, or bytes that are not UTF-8. Repairing would search for a
+/// value the client never sent (`userName eq "a%zz"`, or U+FFFD in place of invalid bytes).
+fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode_component(k)?, decode_component(v)?))
+        })
+        .collect()
+}
+
+fn decode_component(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("'%' must be followed by two hex digits at byte {i}"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "percent-encoded bytes are not valid UTF-8".to_owned())
 }
 
 /// `https://host/scim/v2`: the prefix of every resource location.
@@ -132,7 +185,25 @@ impl FromRequestParts<AppState> for BaseUrl {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer;
+    use super::{bearer, parse_query};
+
+    #[test]
+    fn queries_decode_strictly() {
+        let ok = parse_query("filter=userName+eq+%22a%40b.c%22&count=10&empty=&flag").expect("valid");
+        assert_eq!(
+            ok,
+            [
+                ("filter".into(), r#"userName eq "a@b.c""#.into()),
+                ("count".into(), "10".into()),
+                ("empty".into(), String::new()),
+                ("flag".into(), String::new()),
+            ]
+        );
+        assert_eq!(parse_query("a=%C3%A9").expect("utf-8")[0].1, "é");
+        for bad in ["a=%zz", "a=%2", "a=%", "a=%ff%fe", "%e9=x", "a=%2\""] {
+            assert!(parse_query(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {
