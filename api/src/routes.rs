@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod groups;
 pub mod health;
+pub mod search;
 pub mod users;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -9,6 +9,8 @@ pub mod meta;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+pub mod search;
+pub mod sort;
 pub mod user;
 
 /// Why a request is not acceptable, in RFC 7644 §3.12 terms. The api maps it to a 400/409 SCIM

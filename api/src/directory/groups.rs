@@ -12,11 +12,10 @@ use uuid::Uuid;
 
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
-use crate::scim::filter::Filter;
 use crate::scim::group::{self, Doc};
 use crate::scim::meta::Meta;
 
-use super::group_filter;
+use super::{Query, group_filter, sort_sql};
 
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -202,21 +201,17 @@ pub struct Page {
     pub groups: Vec<StoredGroup>,
 }
 
-/// One page of a tenant's live groups in a stable order (creation time, then id).
-pub async fn list(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    filter: Option<&Filter>,
-    offset: i64,
-    limit: i64,
-) -> Result<Page, ScimError> {
-    let (cond, mut values) = match filter {
+/// One page of a tenant's live groups: filtered and sorted in Postgres, in a stable order (the
+/// `sortBy` attribute if any, else creation time; then id).
+pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
+    let (cond, mut values) = match q.filter {
         Some(f) => {
-            let sql = group_filter::to_sql(f, 2)?;
+            let sql = group_filter::to_sql(f, 2, q.scope)?;
             (format!("and {}", sql.sql), sql.values)
         }
         None => (String::new(), Vec::new()),
     };
+    let order = sort_sql::groups(q.sort, q.scope)?;
     let mut all = vec![tenant.into()];
     all.append(&mut values);
     let base = format!("from scim.groups g where g.tenant_id = $1 and g.deleted_at is null {cond}");
@@ -227,19 +222,19 @@ pub async fn list(
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };
-    if limit == 0 || offset >= total {
+    if q.limit == 0 || q.offset >= total {
         return Ok(Page {
             total,
             groups: Vec::new(),
         });
     }
     let n = all.len();
-    all.push(limit.into());
-    all.push(offset.into());
+    all.push(q.limit.into());
+    all.push(q.offset.into());
     let rows = db
         .query_all_raw(stmt(
             &format!(
-                "select {COLUMNS} {base} order by g.created_at, g.id limit ${} offset ${}",
+                "select {COLUMNS} {base} order by {order} limit ${} offset ${}",
                 n + 1,
                 n + 2
             ),

@@ -35,7 +35,7 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
         "etag": {"supported": false},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

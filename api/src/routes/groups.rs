@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::scim_json;
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
+use crate::directory::{Query, Scope};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
@@ -26,10 +27,13 @@ use crate::scim::{filter, group, patch};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/Groups", get(list).post(create)).route(
-        "/Groups/{id}",
-        get(read).put(replace).patch(modify).delete(remove),
-    )
+    Router::new()
+        .route("/Groups", get(list).post(create))
+        .route("/Groups/.search", post(search))
+        .route(
+            "/Groups/{id}",
+            get(read).put(replace).patch(modify).delete(remove),
+        )
 }
 
 /// Ids are UUIDs; anything else cannot name a group, so it is simply not found.
@@ -76,30 +80,22 @@ async fn respond(
     Ok(scim_json(status, &body, Some(g.meta.etag()), Some(location)))
 }
 
-/// Lists leave members out unless `attributes` names them: a page of large groups must stay
-/// cheap, and IdPs look groups up by displayName, not by membership. When asked for, the
-/// members of the whole page are read in one query.
-#[tracing::instrument(name = "groups.list", skip_all, fields(tenant_id = %tenant.0))]
-async fn list(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    BaseUrl(base): BaseUrl,
-    ScimQuery(query): ScimQuery,
-) -> Result<Response, ScimError> {
-    let params = ListParams::from_query(&query)?;
-    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
-    let page = groups::list(
-        &state.db,
-        tenant.0,
-        parsed.as_ref(),
-        params.offset(),
-        params.count,
-    )
-    .await?;
+/// One page of groups as lists show them, and how many match in all. Lists leave members out
+/// unless `attributes` names them: a page of large groups must stay cheap, and IdPs look groups
+/// up by displayName, not by membership. When asked for, the members of the whole page are
+/// read in one query.
+pub(super) async fn list_page(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    base: &str,
+    params: &ListParams,
+    q: &Query<'_>,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let page = groups::list(db, tenant, q).await?;
     let with_members = requested("members", &params.attributes, &params.excluded_attributes, false);
     let mut members = if with_members {
         let ids: Vec<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
-        memberships::of_groups(&state.db, &ids).await?
+        memberships::of_groups(db, &ids).await?
     } else {
         HashMap::new()
     };
@@ -107,21 +103,59 @@ async fn list(
         .groups
         .iter()
         .map(|g| {
-            let m =
-                with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), &base));
+            let m = with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), base));
             project(
-                group::render(&g.doc, &g.meta, &base, m),
+                group::render(&g.doc, &g.meta, base, m),
                 &params.attributes,
                 &params.excluded_attributes,
             )
         })
         .collect();
+    Ok((page.total, resources))
+}
+
+async fn respond_list(
+    state: &AppState,
+    tenant: Tenant,
+    base: &str,
+    params: &ListParams,
+) -> Result<Response, ScimError> {
+    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
+    let q = Query {
+        filter: parsed.as_ref(),
+        sort: params.sort.as_ref(),
+        scope: Scope::OneType,
+        offset: params.offset(),
+        limit: params.count,
+    };
+    let (total, resources) = list_page(&state.db, tenant.0, base, params, &q).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(page.total, params.start_index, resources),
+        &list_response(total, params.start_index, resources),
         None,
         None,
     ))
+}
+
+#[tracing::instrument(name = "groups.list", skip_all, fields(tenant_id = %tenant.0))]
+async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    ScimQuery(query): ScimQuery,
+) -> Result<Response, ScimError> {
+    respond_list(&state, tenant, &base, &ListParams::from_query(&query)?).await
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3): a list whose parameters travel in the body.
+#[tracing::instrument(name = "groups.search", skip_all, fields(tenant_id = %tenant.0))]
+async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    respond_list(&state, tenant, &base, &ListParams::from_search_request(&body)?).await
 }
 
 #[tracing::instrument(name = "groups.create", skip_all, fields(tenant_id = %tenant.0, scim_id))]
