@@ -30,3 +30,13 @@ pub fn scim_json(
     }
     resp
 }
+
+/// 304 Not Modified for a GET whose `If-None-Match` names the current version: no body, and
+/// the `ETag` a 200 would have carried (RFC 7232 §4.1).
+pub fn not_modified(etag: String) -> Response {
+    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(tag) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    resp
+}

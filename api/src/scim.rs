@@ -1,6 +1,7 @@
 //! The SCIM 2.0 protocol as pure code (RFC 7643 schemas, RFC 7644 filters, PATCH and lists):
 //! no I/O here, so every rule is unit-tested in isolation.
 
+pub mod etag;
 pub mod filter;
 pub mod group;
 pub mod list;

@@ -35,6 +35,9 @@ fn from_row(row: &QueryResult) -> Result<StoredUser, DbErr> {
             created: row.try_get::<DateTime<Utc>>("", "created_at")?,
             last_modified: row.try_get::<DateTime<Utc>>("", "updated_at")?,
             version: row.try_get("", "version")?,
+            // Everything a GET shows of a user is in its row (its `groups` aside, see
+            // `Meta::revision`), and every change to the row bumps the version.
+            revision: row.try_get("", "version")?,
         },
     })
 }

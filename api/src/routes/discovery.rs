@@ -36,7 +36,7 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
-        "etag": {"supported": false},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

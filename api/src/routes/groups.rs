@@ -13,12 +13,12 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scim_json;
+use super::{not_modified, scim_json};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
 use crate::directory::{Query, Scope};
 use crate::error::ScimError;
-use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
+use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, list_response, project, requested};
 use crate::scim::members::{self, Change};
@@ -189,12 +189,16 @@ async fn read(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
     let gid = parse_id(&id)?;
     let stored = groups::get(&state.db, tenant.0, gid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    if cond.check_read(&stored.meta.etag())? {
+        return Ok(not_modified(stored.meta.etag()));
+    }
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
 }
 
@@ -209,6 +213,7 @@ async fn replace(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
@@ -219,7 +224,7 @@ async fn replace(
         .await?
         .ok_or_else(|| not_found(&id))?;
     let changes: Vec<Change> = parsed.members.into_iter().map(Change::Replace).collect();
-    let (stored, out) = write(&txn, tenant.0, current, parsed.doc, changes).await?;
+    let (stored, out) = write(&txn, tenant.0, current, parsed.doc, changes, &cond).await?;
     txn.commit().await?;
     state.dispatcher.send(out);
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
@@ -227,8 +232,8 @@ async fn replace(
 
 /// PATCH answers 204 No Content (RFC 7644 §3.5.2 allows it; Okta and Entra ID accept it):
 /// echoing a 20,000-member group after every membership change would cost more than the
-/// change. A client that asks for a representation with `attributes` or `excludedAttributes`
-/// gets 200 and the group.
+/// change. The new `ETag` comes along, for the next `If-Match`. A client that asks for a
+/// representation with `attributes` or `excludedAttributes` gets 200 and the group.
 #[tracing::instrument(name = "groups.patch", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
 async fn modify(
     State(state): State<AppState>,
@@ -236,6 +241,7 @@ async fn modify(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
@@ -248,11 +254,15 @@ async fn modify(
     let mut doc = current.doc.clone();
     patch::apply_numbered(&GROUP_RESOURCE, &mut doc, &plan.attributes)?;
     group::validate(&doc)?;
-    let (stored, out) = write(&txn, tenant.0, current, doc, plan.members).await?;
+    let (stored, out) = write(&txn, tenant.0, current, doc, plan.members, &cond).await?;
     txn.commit().await?;
     state.dispatcher.send(out);
     if params.attributes.is_empty() && params.excluded_attributes.is_empty() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        if let Ok(tag) = axum::http::HeaderValue::from_str(&stored.meta.etag()) {
+            resp.headers_mut().insert(axum::http::header::ETAG, tag);
+        }
+        return Ok(resp);
     }
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
 }
@@ -262,13 +272,15 @@ async fn modify(
 ///
 /// Every user an add or replace names is resolved (and locked) first, before any membership
 /// row is written: a concurrent user deletion then waits for this transaction or is waited
-/// for, and never deadlocks with it.
+/// for, and never deadlocks with it. The preconditions are checked after that (an unknown
+/// member is a 400 whatever the version, RFC 7232 §5) and before anything is written.
 async fn write(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     current: StoredGroup,
     doc: group::Doc,
     changes: Vec<Change>,
+    cond: &Conditional,
 ) -> Result<(StoredGroup, Vec<Enqueued>), ScimError> {
     let added: Vec<String> = changes
         .iter()
@@ -280,6 +292,7 @@ async fn write(
         .collect();
     // Every id of an add or replace is now known to be a live user (or this failed).
     memberships::resolve_users(txn, tenant, &added).await?;
+    cond.check_write(&current.meta.etag())?;
     let gid = current.meta.id;
     let mut out = Vec::new();
     let updated = groups::update(txn, tenant, &current, doc).await?;
@@ -326,12 +339,14 @@ async fn remove(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let gid = parse_id(&id)?;
     let txn = state.db.begin().await?;
     let current = groups::lock(&txn, tenant.0, gid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    cond.check_write(&current.meta.etag())?;
     let queued = groups::delete(&txn, tenant.0, &current).await?;
     txn.commit().await?;
     tracing::info!("group deleted");

@@ -11,11 +11,11 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scim_json;
+use super::{not_modified, scim_json};
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, Scope, memberships};
 use crate::error::ScimError;
-use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
+use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, list_response, project, requested};
 use crate::scim::schema::USER_RESOURCE;
@@ -184,12 +184,16 @@ async fn read(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
     let uid = parse_id(&id)?;
     let stored = users::get(&state.db, tenant.0, uid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    if cond.check_read(&stored.meta.etag())? {
+        return Ok(not_modified(stored.meta.etag()));
+    }
     let body = render_one(&state.db, tenant.0, &base, &stored, Some(&params)).await?;
     Ok(respond(StatusCode::OK, &body, &stored, &base))
 }
@@ -200,11 +204,12 @@ async fn replace(
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let doc = normalize(&body)?;
-    write(&state, tenant, uid, &base, |_| Ok(doc)).await
+    write(&state, tenant, uid, &base, &cond, |_| Ok(doc)).await
 }
 
 #[tracing::instrument(name = "users.patch", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -213,11 +218,12 @@ async fn modify(
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let ops = patch::parse(&body)?;
-    write(&state, tenant, uid, &base, |current| {
+    write(&state, tenant, uid, &base, &cond, |current| {
         let mut doc = current.doc.clone();
         patch::apply(&USER_RESOURCE, &mut doc, &ops)?;
         user::validate(&doc)?;
@@ -226,12 +232,15 @@ async fn modify(
     .await
 }
 
-/// Locks the user, derives the new document from the current one, stores it if it changed.
+/// Locks the user, derives the new document from the current one, checks the preconditions
+/// against the locked version, and stores the document if it changed. An invalid change is a
+/// 400 before any precondition is looked at (RFC 7232 §5: errors come first).
 async fn write(
     state: &AppState,
     tenant: Tenant,
     id: Uuid,
     base: &str,
+    cond: &Conditional,
     change: impl FnOnce(&StoredUser) -> Result<user::Doc, ScimError>,
 ) -> Result<Response, ScimError> {
     let txn = state.db.begin().await?;
@@ -239,6 +248,7 @@ async fn write(
         .await?
         .ok_or_else(|| not_found(&id.to_string()))?;
     let doc = change(&current)?;
+    cond.check_write(&current.meta.etag())?;
     let outcome = users::update(&txn, tenant.0, &current, doc).await?;
     txn.commit().await?;
     let stored = match outcome {
@@ -258,12 +268,14 @@ async fn remove(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let txn = state.db.begin().await?;
     let current = users::lock(&txn, tenant.0, uid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    cond.check_write(&current.meta.etag())?;
     let queued: Enqueued = users::delete(&txn, tenant.0, &current).await?;
     // A deleted user leaves its groups in the same transaction: one removal per group.
     let left = memberships::remove_user(&txn, tenant.0, uid).await?;
