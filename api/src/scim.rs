@@ -10,6 +10,7 @@ pub mod meta;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+pub mod schema_doc;
 pub mod search;
 pub mod sort;
 pub mod user;
