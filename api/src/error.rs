@@ -51,6 +51,11 @@ impl ScimError {
         Self::new(StatusCode::PRECONDITION_FAILED, None, detail)
     }
 
+    /// An operation RFC 7644 defines that this server does not offer (§3.12: 501).
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, None, detail)
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, None, detail)
     }

@@ -4,6 +4,7 @@ pub mod discovery;
 pub mod groups;
 pub mod health;
 pub mod search;
+pub mod unsupported;
 pub mod users;
 
 use axum::http::{HeaderValue, StatusCode, header};
