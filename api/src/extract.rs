@@ -120,9 +120,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditional {
                 .iter()
                 .map(|v| v.to_str())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    ScimError::bad_request("invalidSyntax", format!("{name} is not valid text"))
-                })?;
+                .map_err(|_| ScimError::bad_request("invalidSyntax", format!("{name} is not valid text")))?;
             if lines.is_empty() {
                 return Ok(None);
             }
@@ -155,11 +153,7 @@ impl Conditional {
     }
 
     fn failed(&self, current_etag: &str) -> ScimError {
-        let if_match_failed = self
-            .0
-            .if_match
-            .as_ref()
-            .is_some_and(|c| !c.matches(current_etag));
+        let if_match_failed = self.0.if_match.as_ref().is_some_and(|c| !c.matches(current_etag));
         ScimError::precondition_failed(if if_match_failed {
             format!(
                 "the resource has changed since the version given in If-Match; it is now \

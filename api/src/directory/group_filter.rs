@@ -46,16 +46,8 @@ fn members_exist(cond: &str) -> String {
 
 fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid> {
     Ok(match f {
-        Filter::And(a, b) => format!(
-            "({} and {})",
-            condition(p, scope, a)?,
-            condition(p, scope, b)?
-        ),
-        Filter::Or(a, b) => format!(
-            "({} or {})",
-            condition(p, scope, a)?,
-            condition(p, scope, b)?
-        ),
+        Filter::And(a, b) => format!("({} and {})", condition(p, scope, a)?, condition(p, scope, b)?),
+        Filter::Or(a, b) => format!("({} or {})", condition(p, scope, a)?, condition(p, scope, b)?),
         Filter::Not(a) => format!("(not coalesce({}, false))", condition(p, scope, a)?),
         Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
             if scope == Scope::AllTypes && !GROUP_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>

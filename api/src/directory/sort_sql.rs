@@ -63,7 +63,9 @@ pub fn groups(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
         GroupTarget::ExternalId => text("g.external_id", true),
         GroupTarget::Timestamp(col) => col.into(),
         GroupTarget::Member(_) => {
-            return Err(refuse("a group's members are a set, with no value to order groups by"));
+            return Err(refuse(
+                "a group's members are a set, with no value to order groups by",
+            ));
         }
     };
     Ok(order_by(&expr, sort.descending, "g.id"))
@@ -152,11 +154,7 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("->> 'value'"), "{s}");
-        assert!(
-            user_sql("emails.type", None)
-                .unwrap()
-                .contains("->> 'type'")
-        );
+        assert!(user_sql("emails.type", None).unwrap().contains("->> 'type'"));
     }
 
     #[test]
@@ -165,7 +163,10 @@ mod tests {
             user_sql("meta.lastModified", None).unwrap(),
             "updated_at asc nulls last, id"
         );
-        assert_eq!(group_sql("meta.created").unwrap(), "g.created_at asc nulls last, g.id");
+        assert_eq!(
+            group_sql("meta.created").unwrap(),
+            "g.created_at asc nulls last, g.id"
+        );
         assert!(
             user_sql(
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",

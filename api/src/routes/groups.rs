@@ -103,7 +103,8 @@ pub(super) async fn list_page(
         .groups
         .iter()
         .map(|g| {
-            let m = with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), base));
+            let m =
+                with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), base));
             project(
                 group::render(&g.doc, &g.meta, base, m),
                 &params.attributes,

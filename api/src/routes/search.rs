@@ -49,7 +49,12 @@ async fn search_get(
     respond(&state, tenant, &base, &ListParams::from_query(&query)?).await
 }
 
-async fn respond(state: &AppState, tenant: Tenant, base: &str, params: &ListParams) -> Result<Response, ScimError> {
+async fn respond(
+    state: &AppState,
+    tenant: Tenant,
+    base: &str,
+    params: &ListParams,
+) -> Result<Response, ScimError> {
     let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
     search::check_attributes(
         parsed.as_ref(),

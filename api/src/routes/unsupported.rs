@@ -10,9 +10,7 @@ use crate::extract::Tenant;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/Bulk", post(bulk))
-        .route("/Me", any(me))
+    Router::new().route("/Bulk", post(bulk)).route("/Me", any(me))
 }
 
 /// `/ServiceProviderConfig` says `bulk.supported: false` (RFC 7644 §3.7).
@@ -26,7 +24,5 @@ async fn bulk(_t: Tenant) -> ScimError {
 /// RFC 7644 §3.11: a server without `/Me` "SHOULD respond with HTTP status code 501". A
 /// token here belongs to a tenant's provisioning client, not to a user it could alias.
 async fn me(_t: Tenant) -> ScimError {
-    ScimError::not_implemented(
-        "/Me is not supported: tokens authenticate a provisioning client, not a user",
-    )
+    ScimError::not_implemented("/Me is not supported: tokens authenticate a provisioning client, not a user")
 }

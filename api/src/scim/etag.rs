@@ -24,7 +24,9 @@ impl Condition {
         let bad = |why: &str| {
             invalid(
                 Kind::InvalidSyntax,
-                format!("malformed entity tag list ({why}): send '*' or tags such as W/\"3\", as meta.version shows them"),
+                format!(
+                    "malformed entity tag list ({why}): send '*' or tags such as W/\"3\", as meta.version shows them"
+                ),
             )
         };
         let trimmed = header.trim();
@@ -81,9 +83,7 @@ impl Condition {
 /// `W/"3"` → `3`.
 fn opaque(tag: &str) -> &str {
     let t = tag.strip_prefix("W/").unwrap_or(tag);
-    t.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(t)
+    t.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(t)
 }
 
 /// The preconditions of one request.
@@ -169,14 +169,8 @@ mod tests {
         };
         let cur = "W/\"5\"";
         assert_eq!(p(None, None).evaluate(cur, false), Outcome::Proceed);
-        assert_eq!(
-            p(Some(tags(&["5"])), None).evaluate(cur, false),
-            Outcome::Proceed
-        );
-        assert_eq!(
-            p(Some(tags(&["4"])), None).evaluate(cur, false),
-            Outcome::Failed
-        );
+        assert_eq!(p(Some(tags(&["5"])), None).evaluate(cur, false), Outcome::Proceed);
+        assert_eq!(p(Some(tags(&["4"])), None).evaluate(cur, false), Outcome::Failed);
         assert_eq!(
             p(Some(Condition::Any), None).evaluate(cur, false),
             Outcome::Proceed
@@ -185,10 +179,7 @@ mod tests {
             p(None, Some(tags(&["5"]))).evaluate(cur, true),
             Outcome::NotModified
         );
-        assert_eq!(
-            p(None, Some(tags(&["4"]))).evaluate(cur, true),
-            Outcome::Proceed
-        );
+        assert_eq!(p(None, Some(tags(&["4"]))).evaluate(cur, true), Outcome::Proceed);
         assert_eq!(
             p(None, Some(Condition::Any)).evaluate(cur, false),
             Outcome::Failed

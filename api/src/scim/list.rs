@@ -72,12 +72,12 @@ impl ListParams {
                 .map(|(_, v)| v)
                 .filter(|v| !v.is_null())
         };
-        let declared = get("schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter()
-                    .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA)))
-            });
+        let declared = get("schemas").and_then(Value::as_array).is_some_and(|s| {
+            s.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+            })
+        });
         if !declared {
             return Err(invalid(
                 Kind::InvalidSyntax,
@@ -94,9 +94,9 @@ impl ListParams {
         let int = |name: &str, default: i64| -> Result<i64, Invalid> {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v.as_i64().ok_or_else(|| {
-                    invalid(Kind::InvalidValue, format!("'{name}' must be an integer"))
-                }),
+                Some(v) => v
+                    .as_i64()
+                    .ok_or_else(|| invalid(Kind::InvalidValue, format!("'{name}' must be an integer"))),
             }
         };
         // RFC 7644 §3.4.3 makes these multi-valued lists of strings; a comma-separated string,
@@ -109,7 +109,10 @@ impl ListParams {
                     .iter()
                     .map(|i| {
                         i.as_str().map(|s| s.trim().to_owned()).ok_or_else(|| {
-                            invalid(Kind::InvalidValue, format!("'{name}' must be a list of attribute names"))
+                            invalid(
+                                Kind::InvalidValue,
+                                format!("'{name}' must be a list of attribute names"),
+                            )
                         })
                     })
                     .filter(|n| n.as_ref().map_or(true, |n| !n.is_empty()))
@@ -141,10 +144,7 @@ impl ListParams {
         sort: Option<Sort>,
     ) -> Self {
         Self {
-            filter: filter
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned),
+            filter: filter.map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
             start_index: start_index.max(1),
             count: count.clamp(0, MAX_COUNT),
             attributes,

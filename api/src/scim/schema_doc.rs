@@ -20,55 +20,118 @@ struct Notes {
 
 const USER_NOTES: Notes = Notes {
     descriptions: &[
-        ("userName", "Unique identifier for the User, typically used by the user to directly authenticate to the service provider. Unique per tenant, compared case-insensitively."),
+        (
+            "userName",
+            "Unique identifier for the User, typically used by the user to directly authenticate to the service provider. Unique per tenant, compared case-insensitively.",
+        ),
         ("name", "The components of the user's real name."),
-        ("name.formatted", "The full name, including all middle names, titles and suffixes as appropriate, formatted for display."),
+        (
+            "name.formatted",
+            "The full name, including all middle names, titles and suffixes as appropriate, formatted for display.",
+        ),
         ("name.familyName", "The family name of the User, or last name."),
         ("name.givenName", "The given name of the User, or first name."),
         ("name.middleName", "The middle name(s) of the User."),
-        ("name.honorificPrefix", "The honorific prefix(es) of the User, or title (e.g. 'Ms.')."),
-        ("name.honorificSuffix", "The honorific suffix(es) of the User (e.g. 'III')."),
-        ("displayName", "The name of the User, suitable for display to end-users."),
+        (
+            "name.honorificPrefix",
+            "The honorific prefix(es) of the User, or title (e.g. 'Ms.').",
+        ),
+        (
+            "name.honorificSuffix",
+            "The honorific suffix(es) of the User (e.g. 'III').",
+        ),
+        (
+            "displayName",
+            "The name of the User, suitable for display to end-users.",
+        ),
         ("nickName", "The casual way to address the user in real life."),
-        ("profileUrl", "A fully qualified URL pointing to a page representing the User's online profile."),
+        (
+            "profileUrl",
+            "A fully qualified URL pointing to a page representing the User's online profile.",
+        ),
         ("title", "The user's title, such as 'Vice President'."),
-        ("userType", "The relationship between the organization and the user, e.g. 'Employee' or 'Contractor'."),
-        ("preferredLanguage", "The User's preferred written or spoken language, as in an HTTP Accept-Language header."),
-        ("locale", "The User's default location for localizing currency, dates and numbers, e.g. 'en-US'."),
-        ("timezone", "The User's time zone in the IANA Time Zone database format, e.g. 'America/Los_Angeles'."),
-        ("active", "The User's administrative status. A user created without it is active."),
-        ("password", "The User's cleartext password. Accepted for compatibility and discarded: never stored, returned or logged."),
+        (
+            "userType",
+            "The relationship between the organization and the user, e.g. 'Employee' or 'Contractor'.",
+        ),
+        (
+            "preferredLanguage",
+            "The User's preferred written or spoken language, as in an HTTP Accept-Language header.",
+        ),
+        (
+            "locale",
+            "The User's default location for localizing currency, dates and numbers, e.g. 'en-US'.",
+        ),
+        (
+            "timezone",
+            "The User's time zone in the IANA Time Zone database format, e.g. 'America/Los_Angeles'.",
+        ),
+        (
+            "active",
+            "The User's administrative status. A user created without it is active.",
+        ),
+        (
+            "password",
+            "The User's cleartext password. Accepted for compatibility and discarded: never stored, returned or logged.",
+        ),
         ("emails", "Email addresses for the user."),
         ("emails.value", "An email address."),
         ("phoneNumbers", "Phone numbers for the User."),
-        ("phoneNumbers.value", "A phone number, e.g. 'tel:+1-201-555-0123'."),
+        (
+            "phoneNumbers.value",
+            "A phone number, e.g. 'tel:+1-201-555-0123'.",
+        ),
         ("ims", "Instant messaging addresses for the User."),
         ("ims.value", "An instant messaging address."),
         ("photos", "URLs of images of the User."),
         ("photos.value", "The URL of an image of the User."),
         ("addresses", "Physical mailing addresses of the User."),
-        ("addresses.formatted", "The full mailing address, formatted for display or for a mailing label."),
-        ("addresses.streetAddress", "The street address: house number, street name, P.O. box and the like."),
+        (
+            "addresses.formatted",
+            "The full mailing address, formatted for display or for a mailing label.",
+        ),
+        (
+            "addresses.streetAddress",
+            "The street address: house number, street name, P.O. box and the like.",
+        ),
         ("addresses.locality", "The city or locality."),
         ("addresses.region", "The state or region."),
         ("addresses.postalCode", "The zip code or postal code."),
-        ("addresses.country", "The country, as an ISO 3166-1 alpha-2 code such as 'US'."),
-        ("groups", "The groups the user is a direct member of. Read-only: membership changes go through /Groups."),
+        (
+            "addresses.country",
+            "The country, as an ISO 3166-1 alpha-2 code such as 'US'.",
+        ),
+        (
+            "groups",
+            "The groups the user is a direct member of. Read-only: membership changes go through /Groups.",
+        ),
         ("groups.value", "The id of the Group."),
         ("groups.$ref", "The URI of the Group."),
         ("groups.display", "The Group's displayName."),
-        ("groups.type", "How the user is a member: always 'direct', as groups do not nest here."),
+        (
+            "groups.type",
+            "How the user is a member: always 'direct', as groups do not nest here.",
+        ),
         ("entitlements", "Entitlements of the User."),
         ("entitlements.value", "An entitlement."),
         ("roles", "Roles of the User."),
         ("roles.value", "A role."),
         ("x509Certificates", "X.509 certificates issued to the User."),
-        ("x509Certificates.value", "A DER-encoded X.509 certificate, base64-encoded."),
+        (
+            "x509Certificates.value",
+            "A DER-encoded X.509 certificate, base64-encoded.",
+        ),
     ],
     canonical: &[
         ("emails.type", &["work", "home", "other"]),
-        ("phoneNumbers.type", &["work", "home", "mobile", "fax", "pager", "other"]),
-        ("ims.type", &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]),
+        (
+            "phoneNumbers.type",
+            &["work", "home", "mobile", "fax", "pager", "other"],
+        ),
+        (
+            "ims.type",
+            &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
+        ),
         ("photos.type", &["photo", "thumbnail"]),
         ("addresses.type", &["work", "home", "other"]),
         ("groups.type", &["direct"]),
@@ -82,14 +145,26 @@ const USER_NOTES: Notes = Notes {
 
 const ENTERPRISE_NOTES: Notes = Notes {
     descriptions: &[
-        ("employeeNumber", "A numeric or alphanumeric identifier assigned to a person, typically based on order of hire or association with an organization."),
+        (
+            "employeeNumber",
+            "A numeric or alphanumeric identifier assigned to a person, typically based on order of hire or association with an organization.",
+        ),
         ("costCenter", "The name of a cost center."),
         ("organization", "The name of an organization."),
         ("division", "The name of a division."),
         ("department", "The name of a department."),
-        ("manager", "The User's manager. A bare string is read as the manager's value."),
-        ("manager.value", "The manager, looked up in the same tenant by id, then externalId, userName, email and employeeNumber."),
-        ("manager.$ref", "The URI of the SCIM resource representing the User's manager."),
+        (
+            "manager",
+            "The User's manager. A bare string is read as the manager's value.",
+        ),
+        (
+            "manager.value",
+            "The manager, looked up in the same tenant by id, then externalId, userName, email and employeeNumber.",
+        ),
+        (
+            "manager.$ref",
+            "The URI of the SCIM resource representing the User's manager.",
+        ),
         ("manager.displayName", "The displayName of the User's manager."),
     ],
     canonical: &[],
@@ -98,12 +173,21 @@ const ENTERPRISE_NOTES: Notes = Notes {
 
 const GROUP_NOTES: Notes = Notes {
     descriptions: &[
-        ("displayName", "A human-readable name for the Group. Required, and unique per tenant, compared case-insensitively."),
-        ("members", "The members of the Group: users of the same tenant. Lists return them only when 'attributes' names them."),
+        (
+            "displayName",
+            "A human-readable name for the Group. Required, and unique per tenant, compared case-insensitively.",
+        ),
+        (
+            "members",
+            "The members of the Group: users of the same tenant. Lists return them only when 'attributes' names them.",
+        ),
         ("members.value", "The id of a member User."),
         ("members.$ref", "The URI of the member User."),
         ("members.display", "The member's userName."),
-        ("members.type", "The kind of member: 'User', as groups do not nest here."),
+        (
+            "members.type",
+            "The kind of member: 'User', as groups do not nest here.",
+        ),
     ],
     canonical: &[("members.type", &["User"])],
     references: &[("members.$ref", &["User"])],
@@ -112,14 +196,23 @@ const GROUP_NOTES: Notes = Notes {
 /// The common attributes (RFC 7643 §3.1), described the same in every schema.
 const COMMON_NOTES: Notes = Notes {
     descriptions: &[
-        ("id", "The resource's unique identifier, assigned by the service provider."),
-        ("externalId", "The resource's identifier as the provisioning client knows it."),
+        (
+            "id",
+            "The resource's unique identifier, assigned by the service provider.",
+        ),
+        (
+            "externalId",
+            "The resource's identifier as the provisioning client knows it.",
+        ),
         ("meta", "Resource metadata, maintained by the service provider."),
         ("meta.resourceType", "The name of the resource type."),
         ("meta.created", "When the resource was added."),
         ("meta.lastModified", "When the resource was last changed."),
         ("meta.location", "The URI of the resource."),
-        ("meta.version", "The resource's version, a weak entity tag as in the ETag header."),
+        (
+            "meta.version",
+            "The resource's version, a weak entity tag as in the ETag header.",
+        ),
     ],
     canonical: &[],
     references: &[("meta.location", &["uri"])],
@@ -127,9 +220,18 @@ const COMMON_NOTES: Notes = Notes {
 
 /// Sub-attributes that mean the same under every multi-valued attribute (RFC 7643 §2.4).
 const GENERIC_SUBS: &[(&str, &str)] = &[
-    ("display", "A human-readable name, primarily used for display purposes."),
-    ("type", "A label indicating the value's function, e.g. 'work' or 'home'."),
-    ("primary", "Whether this is the primary value of the attribute. At most one value is primary."),
+    (
+        "display",
+        "A human-readable name, primarily used for display purposes.",
+    ),
+    (
+        "type",
+        "A label indicating the value's function, e.g. 'work' or 'home'.",
+    ),
+    (
+        "primary",
+        "Whether this is the primary value of the attribute. At most one value is primary.",
+    ),
 ];
 
 fn lookup<T: Copy>(table: &[(&str, T)], path: &str) -> Option<T> {
@@ -192,11 +294,7 @@ fn attribute(a: &Attr, notes: &Notes, parent: Option<&str>) -> Value {
         "uniqueness": uniqueness,
     });
     if a.ty == Type::Complex {
-        v["subAttributes"] = a
-            .sub
-            .iter()
-            .map(|s| attribute(s, notes, Some(&path)))
-            .collect();
+        v["subAttributes"] = a.sub.iter().map(|s| attribute(s, notes, Some(&path))).collect();
     }
     if let Some(values) = lookup(notes.canonical, &path) {
         v["canonicalValues"] = json!(values);
@@ -300,14 +398,8 @@ mod tests {
                     "{at} has no description"
                 );
                 match a["type"].as_str().unwrap() {
-                    "complex" => assert!(
-                        !a["subAttributes"].as_array().unwrap().is_empty(),
-                        "{at}"
-                    ),
-                    "reference" => assert!(
-                        !a["referenceTypes"].as_array().unwrap().is_empty(),
-                        "{at}"
-                    ),
+                    "complex" => assert!(!a["subAttributes"].as_array().unwrap().is_empty(), "{at}"),
+                    "reference" => assert!(!a["referenceTypes"].as_array().unwrap().is_empty(), "{at}"),
                     _ => assert!(a.get("subAttributes").is_none(), "{at}"),
                 }
             }

@@ -37,9 +37,7 @@ pub fn check_attributes(
 /// sub-attributes of `attr`, so only `attr` itself is looked at.
 fn first_unknown<'f>(f: &'f Filter, known: &impl Fn(&AttrPath) -> bool) -> Option<&'f AttrPath> {
     match f {
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            first_unknown(a, known).or_else(|| first_unknown(b, known))
-        }
+        Filter::And(a, b) | Filter::Or(a, b) => first_unknown(a, known).or_else(|| first_unknown(b, known)),
         Filter::Not(a) => first_unknown(a, known),
         Filter::Present(p) | Filter::Compare { path: p, .. } | Filter::ValuePath { path: p, .. } => {
             (!known(p)).then_some(p)
@@ -62,7 +60,11 @@ mod tests {
 
     #[test]
     fn attributes_of_either_type_are_accepted() {
-        check("userName eq \"a\" or members[value eq \"x\"]", Some("displayName")).unwrap();
+        check(
+            "userName eq \"a\" or members[value eq \"x\"]",
+            Some("displayName"),
+        )
+        .unwrap();
         check(
             "not (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department pr)",
             Some("members.value"),

@@ -46,7 +46,9 @@ mod tests {
         let s = parse(Some("userName"), None).unwrap().unwrap();
         assert!(!s.descending);
         assert_eq!(s.by.attr, "userName");
-        let s = parse(Some("name.familyName"), Some("DESCENDING")).unwrap().unwrap();
+        let s = parse(Some("name.familyName"), Some("DESCENDING"))
+            .unwrap()
+            .unwrap();
         assert!(s.descending);
         assert_eq!(s.by.sub.as_deref(), Some("familyName"));
         let s = parse(Some("x"), Some("Ascending")).unwrap().unwrap();
