@@ -35,7 +35,16 @@ pub fn scim_json(
 /// 304 Not Modified for a GET whose `If-None-Match` names the current version: no body, and
 /// the `ETag` a 200 would have carried (RFC 7232 §4.1).
 pub fn not_modified(etag: String) -> Response {
-    let mut resp = StatusCode::NOT_MODIFIED.into_response();
+    bodiless(StatusCode::NOT_MODIFIED, etag)
+}
+
+/// 204 No Content after a write, with the new `ETag` for the client's next `If-Match`.
+pub fn no_content(etag: String) -> Response {
+    bodiless(StatusCode::NO_CONTENT, etag)
+}
+
+fn bodiless(status: StatusCode, etag: String) -> Response {
+    let mut resp = status.into_response();
     if let Ok(tag) = HeaderValue::from_str(&etag) {
         resp.headers_mut().insert(header::ETAG, tag);
     }

@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{not_modified, scim_json};
+use super::{no_content, not_modified, scim_json};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
 use crate::directory::{Query, Scope};
@@ -259,11 +259,7 @@ async fn modify(
     txn.commit().await?;
     state.dispatcher.send(out);
     if params.attributes.is_empty() && params.excluded_attributes.is_empty() {
-        let mut resp = StatusCode::NO_CONTENT.into_response();
-        if let Ok(tag) = axum::http::HeaderValue::from_str(&stored.meta.etag()) {
-            resp.headers_mut().insert(axum::http::header::ETAG, tag);
-        }
-        return Ok(resp);
+        return Ok(no_content(stored.meta.etag()));
     }
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
 }
