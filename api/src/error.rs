@@ -46,6 +46,16 @@ impl ScimError {
         Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
     }
 
+    /// An `If-Match` or `If-None-Match` precondition does not hold (RFC 7644 §3.14).
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, None, detail)
+    }
+
+    /// An operation RFC 7644 defines that this server does not offer (§3.12: 501).
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, None, detail)
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, None, detail)
     }

@@ -1,5 +1,6 @@
 //! Request extractors whose rejections are SCIM errors: the authenticated tenant, the JSON body,
-//! the query string and the base URL resources are located under.
+//! the query string, the `If-Match` / `If-None-Match` preconditions and the base URL resources
+//! are located under.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ScimError;
+use crate::scim::etag::{Condition, Outcome, Preconditions};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -156,6 +158,67 @@ fn decode_component(s: &str) -> Result<String, String> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| "percent-encoded bytes are not valid UTF-8".to_owned())
+}
+
+/// A request's `If-Match` / `If-None-Match`. A malformed one is a 400 rather than ignored: a
+/// client that sends one relies on it to not overwrite someone else's change.
+pub struct Conditional(pub Preconditions);
+
+impl<S: Send + Sync> FromRequestParts<S> for Conditional {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ScimError> {
+        let read = |name: header::HeaderName| -> Result<Option<Condition>, ScimError> {
+            // Several header lines are one comma-separated list (RFC 9110 §5.3).
+            let lines = parts
+                .headers
+                .get_all(&name)
+                .iter()
+                .map(|v| v.to_str())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ScimError::bad_request("invalidSyntax", format!("{name} is not valid text")))?;
+            if lines.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(Condition::parse(&lines.join(","))?))
+        };
+        Ok(Conditional(Preconditions {
+            if_match: read(header::IF_MATCH)?,
+            if_none_match: read(header::IF_NONE_MATCH)?,
+        }))
+    }
+}
+
+impl Conditional {
+    /// For PUT, PATCH and DELETE, evaluated in the write's transaction while the resource's row
+    /// is locked, so that no other write can slip in between the check and this one.
+    pub fn check_write(&self, current_etag: &str) -> Result<(), ScimError> {
+        match self.0.evaluate(current_etag, false) {
+            Outcome::Proceed => Ok(()),
+            _ => Err(self.failed(current_etag)),
+        }
+    }
+
+    /// For GET: `Ok(true)` means the client's copy is current (304 Not Modified).
+    pub fn check_read(&self, current_etag: &str) -> Result<bool, ScimError> {
+        match self.0.evaluate(current_etag, true) {
+            Outcome::Proceed => Ok(false),
+            Outcome::NotModified => Ok(true),
+            Outcome::Failed => Err(self.failed(current_etag)),
+        }
+    }
+
+    fn failed(&self, current_etag: &str) -> ScimError {
+        let if_match_failed = self.0.if_match.as_ref().is_some_and(|c| !c.matches(current_etag));
+        ScimError::precondition_failed(if if_match_failed {
+            format!(
+                "the resource has changed since the version given in If-Match; it is now \
+                 {current_etag}: read it again and re-apply the change to the current version"
+            )
+        } else {
+            format!("If-None-Match matches the current version {current_etag}")
+        })
+    }
 }
 
 /// `https://host/scim/v2`: the prefix of every resource location.

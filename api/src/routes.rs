@@ -3,6 +3,8 @@
 pub mod discovery;
 pub mod groups;
 pub mod health;
+pub mod search;
+pub mod unsupported;
 pub mod users;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -26,6 +28,25 @@ pub fn scim_json(
     }
     if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+/// 304 Not Modified for a GET whose `If-None-Match` names the current version: no body, and
+/// the `ETag` a 200 would have carried (RFC 7232 §4.1).
+pub fn not_modified(etag: String) -> Response {
+    bodiless(StatusCode::NOT_MODIFIED, etag)
+}
+
+/// 204 No Content after a write, with the new `ETag` for the client's next `If-Match`.
+pub fn no_content(etag: String) -> Response {
+    bodiless(StatusCode::NO_CONTENT, etag)
+}
+
+fn bodiless(status: StatusCode, etag: String) -> Response {
+    let mut resp = status.into_response();
+    if let Ok(tag) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, tag);
     }
     resp
 }

@@ -1,6 +1,7 @@
 //! The SCIM 2.0 protocol as pure code (RFC 7643 schemas, RFC 7644 filters, PATCH and lists):
 //! no I/O here, so every rule is unit-tested in isolation.
 
+pub mod etag;
 pub mod filter;
 pub mod group;
 pub mod list;
@@ -9,6 +10,9 @@ pub mod meta;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+pub mod schema_doc;
+pub mod search;
+pub mod sort;
 pub mod user;
 
 /// Why a request is not acceptable, in RFC 7644 §3.12 terms. The api maps it to a 400/409 SCIM

@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
-use crate::routes::{discovery, groups, health, users};
+use crate::routes::{discovery, groups, health, search, unsupported, users};
 use crate::state::{App, AppState};
 use crate::trace_context;
 
@@ -113,6 +113,8 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(users::router())
         .merge(groups::router())
         .merge(discovery::router())
+        .merge(search::router())
+        .merge(unsupported::router())
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") });
     Router::new()
         .nest("/scim/v2", scim)

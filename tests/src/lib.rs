@@ -292,11 +292,27 @@ impl TestEnv {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Response {
+        self.request_with(api, method, path, token, body, &[]).await
+    }
+
+    /// [`TestEnv::request`] with extra headers (`If-Match`, ...).
+    pub async fn request_with(
+        &self,
+        api: &Api,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut req = self
             .http
             .request(method, format!("{}{path}", api.base))
             .header("User-Agent", OKTA_UA)
             .header("Accept", "application/scim+json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -482,6 +498,16 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Percent-encodes a query parameter value (filters carry spaces, quotes and brackets).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A minimal Okta-style user body.

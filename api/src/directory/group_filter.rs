@@ -6,20 +6,21 @@
 
 use serde_json::Value;
 
+use super::Scope;
 use super::filter_sql::{Params, SqlFilter, display, expect_str, unsupported};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::GROUP_RESOURCE;
 use crate::scim::{Invalid, group, user};
 
 /// `first_param` is the number of the first `$n` placeholder this condition may use.
-pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid> {
+pub fn to_sql(filter: &Filter, first_param: usize, scope: Scope) -> Result<SqlFilter, Invalid> {
     let mut p = Params::new(first_param);
-    let sql = condition(&mut p, filter)?;
+    let sql = condition(&mut p, scope, filter)?;
     Ok(p.finish(sql))
 }
 
-/// Where an attribute lives.
-enum Target {
+/// Where an attribute lives (shared with sorting, `sort_sql`).
+pub(super) enum Target {
     Id,
     DisplayName,
     ExternalId,
@@ -29,7 +30,7 @@ enum Target {
 }
 
 #[derive(Clone, Copy)]
-enum MemberSub {
+pub(super) enum MemberSub {
     Value,
     Display,
     Type,
@@ -43,11 +44,16 @@ fn members_exist(cond: &str) -> String {
     )
 }
 
-fn condition(p: &mut Params, f: &Filter) -> Result<String, Invalid> {
+fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid> {
     Ok(match f {
-        Filter::And(a, b) => format!("({} and {})", condition(p, a)?, condition(p, b)?),
-        Filter::Or(a, b) => format!("({} or {})", condition(p, a)?, condition(p, b)?),
-        Filter::Not(a) => format!("(not coalesce({}, false))", condition(p, a)?),
+        Filter::And(a, b) => format!("({} and {})", condition(p, scope, a)?, condition(p, scope, b)?),
+        Filter::Or(a, b) => format!("({} or {})", condition(p, scope, a)?, condition(p, scope, b)?),
+        Filter::Not(a) => format!("(not coalesce({}, false))", condition(p, scope, a)?),
+        Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
+            if scope == Scope::AllTypes && !GROUP_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>
+        {
+            "false".into()
+        }
         Filter::Present(path) => match target(path)? {
             Target::Id | Target::DisplayName | Target::Timestamp(_) => "true".into(),
             Target::ExternalId => "(g.external_id is not null and g.external_id <> '')".into(),
@@ -84,9 +90,9 @@ fn condition(p: &mut Params, f: &Filter) -> Result<String, Invalid> {
     })
 }
 
-fn target(path: &AttrPath) -> Result<Target, Invalid> {
+pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
     let shown = display(path);
-    let unknown = || unsupported(format!("unknown attribute '{shown}' in filter"));
+    let unknown = || unsupported(format!("unknown attribute '{shown}'"));
     if path
         .urn
         .as_deref()
@@ -102,7 +108,7 @@ fn target(path: &AttrPath) -> Result<Target, Invalid> {
         ("externalId", None) => Ok(Target::ExternalId),
         ("meta", Some(s)) if s.eq_ignore_ascii_case("created") => Ok(Target::Timestamp("g.created_at")),
         ("meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => Ok(Target::Timestamp("g.updated_at")),
-        ("meta", _) => Err(unsupported(format!("filtering on '{shown}' is not supported"))),
+        ("meta", _) => Err(unsupported(format!("'{shown}' cannot be filtered or sorted on"))),
         ("members", None) => Ok(Target::Member(MemberSub::Value)),
         ("members", Some(s)) => member_sub(s).map(Target::Member).ok_or_else(unknown),
         _ => Err(unknown()),
@@ -169,7 +175,7 @@ mod tests {
     use crate::scim::filter::parse;
 
     fn sql(f: &str) -> Result<(String, usize), Invalid> {
-        let s = to_sql(&parse(f)?, 2)?;
+        let s = to_sql(&parse(f)?, 2, Scope::OneType)?;
         Ok((s.sql, s.values.len()))
     }
 
@@ -209,6 +215,16 @@ mod tests {
     fn ids_external_ids_and_meta_dates_are_columns() {
         assert!(sql("externalId eq \"x\" and meta.lastModified gt \"2024-01-01T00:00:00Z\"").is_ok());
         assert_eq!(sql("id eq \"not-a-uuid\"").expect("supported").0, "false");
+    }
+
+    #[test]
+    fn across_types_a_user_attribute_matches_no_group() {
+        let f = parse("userName eq \"a\" or displayName eq \"G\"").expect("parses");
+        let s = to_sql(&f, 2, Scope::AllTypes).expect("supported");
+        assert_eq!(s.sql, "(false or (g.display_name_key = $2))");
+        // A group attribute with a bad sub-attribute is still an error.
+        let f = parse("members.foo eq \"x\"").expect("parses");
+        assert!(to_sql(&f, 2, Scope::AllTypes).is_err());
     }
 
     #[test]

@@ -12,11 +12,10 @@ use uuid::Uuid;
 
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
-use crate::scim::filter::Filter;
 use crate::scim::group::{self, Doc};
 use crate::scim::meta::Meta;
 
-use super::group_filter;
+use super::{Query, group_filter, sort_sql};
 
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -24,7 +23,7 @@ pub struct StoredGroup {
     pub meta: Meta,
 }
 
-const COLUMNS: &str = "g.id, g.resource, g.version, g.created_at, g.updated_at";
+const COLUMNS: &str = "g.id, g.resource, g.version, g.revision, g.created_at, g.updated_at";
 
 fn from_row(row: &QueryResult) -> Result<StoredGroup, DbErr> {
     let resource: Value = row.try_get("", "resource")?;
@@ -38,6 +37,7 @@ fn from_row(row: &QueryResult) -> Result<StoredGroup, DbErr> {
             created: row.try_get::<DateTime<Utc>>("", "created_at")?,
             last_modified: row.try_get::<DateTime<Utc>>("", "updated_at")?,
             version: row.try_get("", "version")?,
+            revision: row.try_get("", "revision")?,
         },
     })
 }
@@ -99,8 +99,8 @@ pub async fn insert(
     doc: Doc,
 ) -> Result<(StoredGroup, Enqueued), ScimError> {
     let sql = format!(
-        "insert into scim.groups as g (tenant_id, id, display_name, display_name_key, external_id, resource, version, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, 1, now(), now())
+        "insert into scim.groups as g (tenant_id, id, display_name, display_name_key, external_id, resource, version, revision, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, 1, 1, now(), now())
          returning {COLUMNS}"
     );
     let stored = write(txn, &sql, tenant, Uuid::now_v7(), &doc).await?;
@@ -147,7 +147,7 @@ pub async fn update(
     }
     let sql = format!(
         "update scim.groups g set display_name = $3, display_name_key = $4, external_id = $5, resource = $6,
-                version = g.version + 1, updated_at = greatest(now(), g.updated_at)
+                version = g.version + 1, revision = g.revision + 1, updated_at = greatest(now(), g.updated_at)
          where g.tenant_id = $1 and g.id = $2
          returning {COLUMNS}"
     );
@@ -156,13 +156,14 @@ pub async fn update(
     Ok(Some((stored, queued)))
 }
 
-/// Moves `meta.lastModified` of a locked group after a membership change. The version stays:
-/// it versions the group's own message, and members travel in messages of their own.
+/// Moves `meta.lastModified` and the ETag of a locked group after a membership change. The
+/// version stays: it versions the group's own message, and members travel in messages of their
+/// own.
 pub async fn touch(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<StoredGroup, DbErr> {
     let row = txn
         .query_one_raw(stmt(
             &format!(
-                "update scim.groups g set updated_at = greatest(now(), g.updated_at)
+                "update scim.groups g set updated_at = greatest(now(), g.updated_at), revision = g.revision + 1
                  where g.tenant_id = $1 and g.id = $2
                  returning {COLUMNS}"
             ),
@@ -184,7 +185,7 @@ pub async fn delete(
     let row = txn
         .query_one_raw(stmt(
             &format!(
-                "update scim.groups g set deleted_at = now(), version = g.version + 1,
+                "update scim.groups g set deleted_at = now(), version = g.version + 1, revision = g.revision + 1,
                         updated_at = greatest(now(), g.updated_at)
                  where g.tenant_id = $1 and g.id = $2
                  returning {COLUMNS}"
@@ -202,21 +203,17 @@ pub struct Page {
     pub groups: Vec<StoredGroup>,
 }
 
-/// One page of a tenant's live groups in a stable order (creation time, then id).
-pub async fn list(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    filter: Option<&Filter>,
-    offset: i64,
-    limit: i64,
-) -> Result<Page, ScimError> {
-    let (cond, mut values) = match filter {
+/// One page of a tenant's live groups: filtered and sorted in Postgres, in a stable order (the
+/// `sortBy` attribute if any, else creation time; then id).
+pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
+    let (cond, mut values) = match q.filter {
         Some(f) => {
-            let sql = group_filter::to_sql(f, 2)?;
+            let sql = group_filter::to_sql(f, 2, q.scope)?;
             (format!("and {}", sql.sql), sql.values)
         }
         None => (String::new(), Vec::new()),
     };
+    let order = sort_sql::groups(q.sort, q.scope)?;
     let mut all = vec![tenant.into()];
     all.append(&mut values);
     let base = format!("from scim.groups g where g.tenant_id = $1 and g.deleted_at is null {cond}");
@@ -227,19 +224,19 @@ pub async fn list(
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };
-    if limit == 0 || offset >= total {
+    if q.limit == 0 || q.offset >= total {
         return Ok(Page {
             total,
             groups: Vec::new(),
         });
     }
     let n = all.len();
-    all.push(limit.into());
-    all.push(offset.into());
+    all.push(q.limit.into());
+    all.push(q.offset.into());
     let rows = db
         .query_all_raw(stmt(
             &format!(
-                "select {COLUMNS} {base} order by g.created_at, g.id limit ${} offset ${}",
+                "select {COLUMNS} {base} order by {order} limit ${} offset ${}",
                 n + 1,
                 n + 2
             ),

@@ -1,18 +1,21 @@
 //! Translates a parsed SCIM filter on Users into a SQL condition over `scim.users`, so filtering
 //! happens in Postgres (indexed for userName, externalId and id) and never by loading a tenant.
 //! Values are always bound parameters; attribute names come from the schema, never from input.
+//! Where each attribute lives ([`target`]) is shared with sorting (`sort_sql`).
 
 use serde_json::Value;
 
+use super::Scope;
 use super::filter_sql::{Params, SqlFilter, display, expect_bool, expect_str, ordering_sql, unsupported};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
 use crate::scim::{Invalid, user};
 
 /// `first_param` is the number of the first `$n` placeholder this condition may use.
-pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid> {
+pub fn to_sql(filter: &Filter, first_param: usize, scope: Scope) -> Result<SqlFilter, Invalid> {
     let mut b = Builder {
         p: Params::new(first_param),
+        scope,
     };
     let sql = b.filter(filter)?;
     Ok(b.p.finish(sql))
@@ -20,10 +23,11 @@ pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFilter, Invalid>
 
 struct Builder {
     p: Params,
+    scope: Scope,
 }
 
 /// Where an attribute lives: a typed column, or a path inside the `resource` document.
-enum Target {
+pub(super) enum Target {
     Id,
     UserName,
     ExternalId,
@@ -46,77 +50,19 @@ impl Builder {
             Filter::And(a, b) => format!("({} and {})", self.filter(a)?, self.filter(b)?),
             Filter::Or(a, b) => format!("({} or {})", self.filter(a)?, self.filter(b)?),
             Filter::Not(a) => format!("(not coalesce({}, false))", self.filter(a)?),
+            Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
+                if self.scope == Scope::AllTypes && !USER_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>
+            {
+                "false".into()
+            }
             Filter::Present(path) => self.present(path)?,
             Filter::Compare { path, op, value } => self.compare(path, *op, value)?,
             Filter::ValuePath { path, filter } => self.value_path(path, filter)?,
         })
     }
 
-    fn target(&self, path: &AttrPath) -> Result<Target, Invalid> {
-        let unknown = || unsupported(format!("unknown attribute '{}' in filter", display(path)));
-        let (ext_urn, attrs) = match &path.urn {
-            None => (None, None),
-            Some(urn) if USER_RESOURCE.is_core_urn(urn) => (None, None),
-            Some(urn) => {
-                let (u, a) = USER_RESOURCE.extension(urn).ok_or_else(unknown)?;
-                (Some(u), Some(a))
-            }
-        };
-        let attr = match attrs {
-            Some(a) => schema::find(a, &path.attr),
-            None => USER_RESOURCE.core_attr(&path.attr),
-        }
-        .ok_or_else(unknown)?;
-        if ext_urn.is_none() && path.sub.is_none() {
-            match attr.name {
-                "id" => return Ok(Target::Id),
-                "userName" => return Ok(Target::UserName),
-                "externalId" => return Ok(Target::ExternalId),
-                "active" => return Ok(Target::Active),
-                "password" => return Err(unsupported("'password' cannot be filtered on".into())),
-                _ => {}
-            }
-        }
-        if attr.name == "meta" {
-            return match path.sub.as_deref().and_then(|s| attr.sub_attr(s)).map(|a| a.name) {
-                Some("created") => Ok(Target::Timestamp("created_at")),
-                Some("lastModified") => Ok(Target::Timestamp("updated_at")),
-                _ => Err(unsupported(format!(
-                    "filtering on '{}' is not supported",
-                    display(path)
-                ))),
-            };
-        }
-        let mut keys: Vec<&'static str> = ext_urn.into_iter().collect();
-        keys.push(attr.name);
-        if attr.multi {
-            let sub_name = path.sub.as_deref().unwrap_or("value");
-            let sub = attr.sub_attr(sub_name).ok_or_else(unknown)?;
-            return Ok(Target::Multi { keys, sub });
-        }
-        match (&path.sub, attr.ty) {
-            (Some(s), Type::Complex) => {
-                let sub = attr.sub_attr(s).ok_or_else(unknown)?;
-                keys.push(sub.name);
-                Ok(Target::Json { keys, attr: sub })
-            }
-            (Some(_), _) => Err(unknown()),
-            (None, Type::Complex) => match attr.sub_attr("value") {
-                Some(sub) => {
-                    keys.push("value");
-                    Ok(Target::Json { keys, attr: sub })
-                }
-                None => Err(unsupported(format!(
-                    "'{}' is complex: name a sub-attribute",
-                    attr.name
-                ))),
-            },
-            (None, _) => Ok(Target::Json { keys, attr }),
-        }
-    }
-
     fn present(&mut self, path: &AttrPath) -> Result<String, Invalid> {
-        Ok(match self.target(path)? {
+        Ok(match target(path)? {
             Target::Id | Target::UserName | Target::Active | Target::Timestamp(_) => "true".into(),
             Target::ExternalId => "(external_id is not null and external_id <> '')".into(),
             Target::Json { keys, .. } => {
@@ -131,7 +77,7 @@ impl Builder {
     }
 
     fn compare(&mut self, path: &AttrPath, op: CompareOp, value: &Value) -> Result<String, Invalid> {
-        let target = self.target(path)?;
+        let target = target(path)?;
         let shown = display(path);
         match target {
             Target::Id => self.p.uuid_compare("id", op, value, &shown),
@@ -209,7 +155,7 @@ impl Builder {
     }
 
     fn value_path(&mut self, path: &AttrPath, filter: &Filter) -> Result<String, Invalid> {
-        let Target::Multi { keys, .. } = self.target(&AttrPath {
+        let Target::Multi { keys, .. } = target(&AttrPath {
             sub: None,
             ..path.clone()
         })?
@@ -262,17 +208,86 @@ impl Builder {
     }
 }
 
+/// Where a Users attribute lives. Unknown attributes are `invalidFilter` errors; sorting
+/// rewords them.
+pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
+    let unknown = || unsupported(format!("unknown attribute '{}'", display(path)));
+    let (ext_urn, attrs) = match &path.urn {
+        None => (None, None),
+        Some(urn) if USER_RESOURCE.is_core_urn(urn) => (None, None),
+        Some(urn) => {
+            let (u, a) = USER_RESOURCE.extension(urn).ok_or_else(unknown)?;
+            (Some(u), Some(a))
+        }
+    };
+    let attr = match attrs {
+        Some(a) => schema::find(a, &path.attr),
+        None => USER_RESOURCE.core_attr(&path.attr),
+    }
+    .ok_or_else(unknown)?;
+    if ext_urn.is_none() && path.sub.is_none() {
+        match attr.name {
+            "id" => return Ok(Target::Id),
+            "userName" => return Ok(Target::UserName),
+            "externalId" => return Ok(Target::ExternalId),
+            "active" => return Ok(Target::Active),
+            "password" => {
+                return Err(unsupported(
+                    "'password' is write-only: it cannot be filtered or sorted on".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if attr.name == "meta" {
+        return match path.sub.as_deref().and_then(|s| attr.sub_attr(s)).map(|a| a.name) {
+            Some("created") => Ok(Target::Timestamp("created_at")),
+            Some("lastModified") => Ok(Target::Timestamp("updated_at")),
+            _ => Err(unsupported(format!(
+                "'{}' cannot be filtered or sorted on",
+                display(path)
+            ))),
+        };
+    }
+    let mut keys: Vec<&'static str> = ext_urn.into_iter().collect();
+    keys.push(attr.name);
+    if attr.multi {
+        let sub_name = path.sub.as_deref().unwrap_or("value");
+        let sub = attr.sub_attr(sub_name).ok_or_else(unknown)?;
+        return Ok(Target::Multi { keys, sub });
+    }
+    match (&path.sub, attr.ty) {
+        (Some(s), Type::Complex) => {
+            let sub = attr.sub_attr(s).ok_or_else(unknown)?;
+            keys.push(sub.name);
+            Ok(Target::Json { keys, attr: sub })
+        }
+        (Some(_), _) => Err(unknown()),
+        (None, Type::Complex) => match attr.sub_attr("value") {
+            Some(sub) => {
+                keys.push("value");
+                Ok(Target::Json { keys, attr: sub })
+            }
+            None => Err(unsupported(format!(
+                "'{}' is complex: name a sub-attribute",
+                attr.name
+            ))),
+        },
+        (None, _) => Ok(Target::Json { keys, attr }),
+    }
+}
+
 fn element_sub(parent: &'static Attr, p: &AttrPath) -> Result<&'static Attr, Invalid> {
     parent
         .sub_attr(&p.attr)
         .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, p.attr)))
 }
 
-fn json_text(doc: &str, keys: &[&str]) -> String {
+pub(super) fn json_text(doc: &str, keys: &[&str]) -> String {
     format!("({doc} #>> '{{{}}}')", quoted(keys))
 }
 
-fn json_array(doc: &str, keys: &[&str]) -> String {
+pub(super) fn json_array(doc: &str, keys: &[&str]) -> String {
     // Multi-valued attributes are always stored as arrays (see scim::resource).
     format!("coalesce({doc} #> '{{{}}}', '[]'::jsonb)", quoted(keys))
 }

@@ -11,10 +11,9 @@ use uuid::Uuid;
 
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
-use crate::scim::filter::Filter;
 use crate::scim::user::{self, Doc, Meta};
 
-use super::user_filter;
+use super::{Query, sort_sql, user_filter};
 
 #[derive(Debug, Clone)]
 pub struct StoredUser {
@@ -36,6 +35,9 @@ fn from_row(row: &QueryResult) -> Result<StoredUser, DbErr> {
             created: row.try_get::<DateTime<Utc>>("", "created_at")?,
             last_modified: row.try_get::<DateTime<Utc>>("", "updated_at")?,
             version: row.try_get("", "version")?,
+            // Everything a GET shows of a user is in its row (its `groups` aside, see
+            // `Meta::revision`), and every change to the row bumps the version.
+            revision: row.try_get("", "version")?,
         },
     })
 }
@@ -187,21 +189,17 @@ pub struct Page {
     pub users: Vec<StoredUser>,
 }
 
-/// One page of a tenant's live users in a stable order (creation time, then id).
-pub async fn list(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    filter: Option<&Filter>,
-    offset: i64,
-    limit: i64,
-) -> Result<Page, ScimError> {
-    let (cond, mut values) = match filter {
+/// One page of a tenant's live users: filtered and sorted in Postgres, in a stable order (the
+/// `sortBy` attribute if any, else creation time; then id).
+pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
+    let (cond, mut values) = match q.filter {
         Some(f) => {
-            let sql = user_filter::to_sql(f, 2)?;
+            let sql = user_filter::to_sql(f, 2, q.scope)?;
             (format!("and {}", sql.sql), sql.values)
         }
         None => (String::new(), Vec::new()),
     };
+    let order = sort_sql::users(q.sort, q.scope)?;
     let mut all = vec![tenant.into()];
     all.append(&mut values);
     let base = format!("from scim.users where tenant_id = $1 and deleted_at is null {cond}");
@@ -212,19 +210,19 @@ pub async fn list(
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };
-    if limit == 0 || offset >= total {
+    if q.limit == 0 || q.offset >= total {
         return Ok(Page {
             total,
             users: Vec::new(),
         });
     }
     let n = all.len();
-    all.push(limit.into());
-    all.push(offset.into());
+    all.push(q.limit.into());
+    all.push(q.offset.into());
     let rows = db
         .query_all_raw(stmt(
             &format!(
-                "select {COLUMNS} {base} order by created_at, id limit ${} offset ${}",
+                "select {COLUMNS} {base} order by {order} limit ${} offset ${}",
                 n + 1,
                 n + 2
             ),

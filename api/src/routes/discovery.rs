@@ -12,10 +12,8 @@ use super::scim_json;
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, Tenant};
 use crate::scim::list::{MAX_COUNT, list_response};
-use crate::scim::schema::{
-    Attr, COMMON, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, GROUP, GROUP_SCHEMA, Mutability, Type, USER,
-    USER_SCHEMA,
-};
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use crate::scim::schema_doc;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/Schemas/{urn}", get(schema))
 }
 
+/// What this server does, and only that: `filter.maxResults` is the page size `count` is
+/// clamped to; `/Bulk` answers 501; passwords are never stored, so they cannot be changed.
 async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -35,8 +35,8 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
-        "etag": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",
@@ -98,86 +98,8 @@ async fn resource_type(
     }
 }
 
-fn attribute(a: &Attr) -> Value {
-    let ty = match a.ty {
-        Type::String => "string",
-        Type::Boolean => "boolean",
-        Type::DateTime => "dateTime",
-        Type::Reference => "reference",
-        Type::Complex => "complex",
-        Type::Binary => "binary",
-    };
-    let mutability = match a.mutability {
-        Mutability::ReadOnly => "readOnly",
-        Mutability::ReadWrite => "readWrite",
-        Mutability::WriteOnly => "writeOnly",
-    };
-    let returned = match (a.mutability, a.name) {
-        (Mutability::WriteOnly, _) => "never",
-        (_, "id") => "always",
-        _ => "default",
-    };
-    // A User's userName and a Group's displayName (the required one; a User's displayName is
-    // optional and not unique) are unique per tenant, case-insensitively.
-    let unique_name = a.required && matches!(a.name, "userName" | "displayName");
-    let uniqueness = if unique_name || a.name == "id" {
-        "server"
-    } else {
-        "none"
-    };
-    let mut v = json!({
-        "name": a.name,
-        "type": ty,
-        "multiValued": a.multi,
-        "description": "",
-        "required": a.required,
-        "caseExact": a.case_exact,
-        "mutability": mutability,
-        "returned": returned,
-        "uniqueness": uniqueness,
-    });
-    if a.ty == Type::Complex {
-        v["subAttributes"] = a.sub.iter().map(attribute).collect();
-    }
-    if a.ty == Type::Reference {
-        v["referenceTypes"] = json!(["external"]);
-    }
-    v
-}
-
-fn schema_doc(urn: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-        "id": urn,
-        "name": name,
-        "description": format!("{name} schema"),
-        "attributes": attrs.iter().map(attribute).collect::<Vec<_>>(),
-        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{urn}")}
-    })
-}
-
-/// A core schema: its own attributes plus `externalId` (the other common attributes are
-/// described by RFC 7643 §3.1 and not listed, as usual).
-fn core_schema_doc(urn: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
-    let mut doc = schema_doc(urn, name, attrs, base);
-    doc["attributes"] = attrs
-        .iter()
-        .chain(COMMON.iter().filter(|a| a.name == "externalId"))
-        .map(attribute)
-        .collect();
-    doc
-}
-
-fn all_schemas(base: &str) -> Vec<Value> {
-    vec![
-        core_schema_doc(USER_SCHEMA, "User", USER, base),
-        schema_doc(ENTERPRISE_USER_SCHEMA, "EnterpriseUser", ENTERPRISE_USER, base),
-        core_schema_doc(GROUP_SCHEMA, "Group", GROUP, base),
-    ]
-}
-
 async fn schemas(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
-    let all = all_schemas(&base);
+    let all = schema_doc::all(&base);
     scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
@@ -187,7 +109,7 @@ async fn schemas(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
 }
 
 async fn schema(_t: Tenant, BaseUrl(base): BaseUrl, Path(urn): Path<String>) -> Result<Response, ScimError> {
-    all_schemas(&base)
+    schema_doc::all(&base)
         .into_iter()
         .find(|s| s["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&urn)))
         .map(|s| scim_json(StatusCode::OK, &s, None, None))

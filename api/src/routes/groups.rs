@@ -8,16 +8,17 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scim_json;
+use super::{no_content, not_modified, scim_json};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
+use crate::directory::{Query, Scope};
 use crate::error::ScimError;
-use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
+use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, list_response, project, requested};
 use crate::scim::members::{self, Change};
@@ -26,10 +27,13 @@ use crate::scim::{filter, group, patch};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/Groups", get(list).post(create)).route(
-        "/Groups/{id}",
-        get(read).put(replace).patch(modify).delete(remove),
-    )
+    Router::new()
+        .route("/Groups", get(list).post(create))
+        .route("/Groups/.search", post(search))
+        .route(
+            "/Groups/{id}",
+            get(read).put(replace).patch(modify).delete(remove),
+        )
 }
 
 /// Ids are UUIDs; anything else cannot name a group, so it is simply not found.
@@ -76,30 +80,22 @@ async fn respond(
     Ok(scim_json(status, &body, Some(g.meta.etag()), Some(location)))
 }
 
-/// Lists leave members out unless `attributes` names them: a page of large groups must stay
-/// cheap, and IdPs look groups up by displayName, not by membership. When asked for, the
-/// members of the whole page are read in one query.
-#[tracing::instrument(name = "groups.list", skip_all, fields(tenant_id = %tenant.0))]
-async fn list(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    BaseUrl(base): BaseUrl,
-    ScimQuery(query): ScimQuery,
-) -> Result<Response, ScimError> {
-    let params = ListParams::from_query(&query)?;
-    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
-    let page = groups::list(
-        &state.db,
-        tenant.0,
-        parsed.as_ref(),
-        params.offset(),
-        params.count,
-    )
-    .await?;
+/// One page of groups as lists show them, and how many match in all. Lists leave members out
+/// unless `attributes` names them: a page of large groups must stay cheap, and IdPs look groups
+/// up by displayName, not by membership. When asked for, the members of the whole page are
+/// read in one query.
+pub(super) async fn list_page(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    base: &str,
+    params: &ListParams,
+    q: &Query<'_>,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let page = groups::list(db, tenant, q).await?;
     let with_members = requested("members", &params.attributes, &params.excluded_attributes, false);
     let mut members = if with_members {
         let ids: Vec<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
-        memberships::of_groups(&state.db, &ids).await?
+        memberships::of_groups(db, &ids).await?
     } else {
         HashMap::new()
     };
@@ -108,20 +104,59 @@ async fn list(
         .iter()
         .map(|g| {
             let m =
-                with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), &base));
+                with_members.then(|| render_members(members.remove(&g.meta.id).unwrap_or_default(), base));
             project(
-                group::render(&g.doc, &g.meta, &base, m),
+                group::render(&g.doc, &g.meta, base, m),
                 &params.attributes,
                 &params.excluded_attributes,
             )
         })
         .collect();
+    Ok((page.total, resources))
+}
+
+async fn respond_list(
+    state: &AppState,
+    tenant: Tenant,
+    base: &str,
+    params: &ListParams,
+) -> Result<Response, ScimError> {
+    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
+    let q = Query {
+        filter: parsed.as_ref(),
+        sort: params.sort.as_ref(),
+        scope: Scope::OneType,
+        offset: params.offset(),
+        limit: params.count,
+    };
+    let (total, resources) = list_page(&state.db, tenant.0, base, params, &q).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(page.total, params.start_index, resources),
+        &list_response(total, params.start_index, resources),
         None,
         None,
     ))
+}
+
+#[tracing::instrument(name = "groups.list", skip_all, fields(tenant_id = %tenant.0))]
+async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    ScimQuery(query): ScimQuery,
+) -> Result<Response, ScimError> {
+    respond_list(&state, tenant, &base, &ListParams::from_query(&query)?).await
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3): a list whose parameters travel in the body.
+#[tracing::instrument(name = "groups.search", skip_all, fields(tenant_id = %tenant.0))]
+async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    respond_list(&state, tenant, &base, &ListParams::from_search_request(&body)?).await
 }
 
 #[tracing::instrument(name = "groups.create", skip_all, fields(tenant_id = %tenant.0, scim_id))]
@@ -155,12 +190,16 @@ async fn read(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
     let gid = parse_id(&id)?;
     let stored = groups::get(&state.db, tenant.0, gid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    if cond.check_read(&stored.meta.etag())? {
+        return Ok(not_modified(stored.meta.etag()));
+    }
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
 }
 
@@ -175,6 +214,7 @@ async fn replace(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
@@ -185,7 +225,7 @@ async fn replace(
         .await?
         .ok_or_else(|| not_found(&id))?;
     let changes: Vec<Change> = parsed.members.into_iter().map(Change::Replace).collect();
-    let (stored, out) = write(&txn, tenant.0, current, parsed.doc, changes).await?;
+    let (stored, out) = write(&txn, tenant.0, current, parsed.doc, changes, &cond).await?;
     txn.commit().await?;
     state.dispatcher.send(out);
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
@@ -193,8 +233,8 @@ async fn replace(
 
 /// PATCH answers 204 No Content (RFC 7644 §3.5.2 allows it; Okta and Entra ID accept it):
 /// echoing a 20,000-member group after every membership change would cost more than the
-/// change. A client that asks for a representation with `attributes` or `excludedAttributes`
-/// gets 200 and the group.
+/// change. The new `ETag` comes along, for the next `If-Match`. A client that asks for a
+/// representation with `attributes` or `excludedAttributes` gets 200 and the group.
 #[tracing::instrument(name = "groups.patch", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
 async fn modify(
     State(state): State<AppState>,
@@ -202,6 +242,7 @@ async fn modify(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
@@ -214,11 +255,11 @@ async fn modify(
     let mut doc = current.doc.clone();
     patch::apply_numbered(&GROUP_RESOURCE, &mut doc, &plan.attributes)?;
     group::validate(&doc)?;
-    let (stored, out) = write(&txn, tenant.0, current, doc, plan.members).await?;
+    let (stored, out) = write(&txn, tenant.0, current, doc, plan.members, &cond).await?;
     txn.commit().await?;
     state.dispatcher.send(out);
     if params.attributes.is_empty() && params.excluded_attributes.is_empty() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok(no_content(stored.meta.etag()));
     }
     respond(&state.db, StatusCode::OK, &stored, &base, &params).await
 }
@@ -228,13 +269,15 @@ async fn modify(
 ///
 /// Every user an add or replace names is resolved (and locked) first, before any membership
 /// row is written: a concurrent user deletion then waits for this transaction or is waited
-/// for, and never deadlocks with it.
+/// for, and never deadlocks with it. The preconditions are checked after that (an unknown
+/// member is a 400 whatever the version, RFC 7232 §5) and before anything is written.
 async fn write(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     current: StoredGroup,
     doc: group::Doc,
     changes: Vec<Change>,
+    cond: &Conditional,
 ) -> Result<(StoredGroup, Vec<Enqueued>), ScimError> {
     let added: Vec<String> = changes
         .iter()
@@ -246,6 +289,7 @@ async fn write(
         .collect();
     // Every id of an add or replace is now known to be a live user (or this failed).
     memberships::resolve_users(txn, tenant, &added).await?;
+    cond.check_write(&current.meta.etag())?;
     let gid = current.meta.id;
     let mut out = Vec::new();
     let updated = groups::update(txn, tenant, &current, doc).await?;
@@ -292,12 +336,14 @@ async fn remove(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let gid = parse_id(&id)?;
     let txn = state.db.begin().await?;
     let current = groups::lock(&txn, tenant.0, gid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    cond.check_write(&current.meta.etag())?;
     let queued = groups::delete(&txn, tenant.0, &current).await?;
     txn.commit().await?;
     tracing::info!("group deleted");

@@ -6,16 +6,16 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::scim_json;
-use crate::directory::memberships;
+use super::{not_modified, scim_json};
 use crate::directory::users::{self, StoredUser};
+use crate::directory::{Query, Scope, memberships};
 use crate::error::ScimError;
-use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
+use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, list_response, project, requested};
 use crate::scim::schema::USER_RESOURCE;
@@ -25,6 +25,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list).post(create))
+        .route("/Users/.search", post(search))
         .route("/Users/{id}", get(read).put(replace).patch(modify).delete(remove))
 }
 
@@ -99,6 +100,42 @@ fn record_id(id: Uuid) {
     tracing::Span::current().record("scim_id", tracing::field::display(id));
 }
 
+/// One page of users as lists show them, and how many match in all.
+pub(super) async fn list_page(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    base: &str,
+    params: &ListParams,
+    q: &Query<'_>,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let page = users::list(db, tenant, q).await?;
+    let resources = render(db, tenant, base, &page.users, Some(params)).await?;
+    Ok((page.total, resources))
+}
+
+async fn respond_list(
+    state: &AppState,
+    tenant: Tenant,
+    base: &str,
+    params: &ListParams,
+) -> Result<Response, ScimError> {
+    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
+    let q = Query {
+        filter: parsed.as_ref(),
+        sort: params.sort.as_ref(),
+        scope: Scope::OneType,
+        offset: params.offset(),
+        limit: params.count,
+    };
+    let (total, resources) = list_page(&state.db, tenant.0, base, params, &q).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, params.start_index, resources),
+        None,
+        None,
+    ))
+}
+
 #[tracing::instrument(name = "users.list", skip_all, fields(tenant_id = %tenant.0))]
 async fn list(
     State(state): State<AppState>,
@@ -106,23 +143,19 @@ async fn list(
     BaseUrl(base): BaseUrl,
     ScimQuery(query): ScimQuery,
 ) -> Result<Response, ScimError> {
-    let params = ListParams::from_query(&query)?;
-    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
-    let page = users::list(
-        &state.db,
-        tenant.0,
-        parsed.as_ref(),
-        params.offset(),
-        params.count,
-    )
-    .await?;
-    let resources = render(&state.db, tenant.0, &base, &page.users, Some(&params)).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(page.total, params.start_index, resources),
-        None,
-        None,
-    ))
+    respond_list(&state, tenant, &base, &ListParams::from_query(&query)?).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): a list whose parameters travel in the body, so
+/// that filters stay out of URLs and logs. Answers 200, as a list does.
+#[tracing::instrument(name = "users.search", skip_all, fields(tenant_id = %tenant.0))]
+async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    respond_list(&state, tenant, &base, &ListParams::from_search_request(&body)?).await
 }
 
 #[tracing::instrument(name = "users.create", skip_all, fields(tenant_id = %tenant.0, scim_id))]
@@ -151,12 +184,16 @@ async fn read(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let params = ListParams::from_query(&query)?;
     let uid = parse_id(&id)?;
     let stored = users::get(&state.db, tenant.0, uid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    if cond.check_read(&stored.meta.etag())? {
+        return Ok(not_modified(stored.meta.etag()));
+    }
     let body = render_one(&state.db, tenant.0, &base, &stored, Some(&params)).await?;
     Ok(respond(StatusCode::OK, &body, &stored, &base))
 }
@@ -167,11 +204,12 @@ async fn replace(
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let doc = normalize(&body)?;
-    write(&state, tenant, uid, &base, |_| Ok(doc)).await
+    write(&state, tenant, uid, &base, &cond, |_| Ok(doc)).await
 }
 
 #[tracing::instrument(name = "users.patch", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -180,11 +218,12 @@ async fn modify(
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let ops = patch::parse(&body)?;
-    write(&state, tenant, uid, &base, |current| {
+    write(&state, tenant, uid, &base, &cond, |current| {
         let mut doc = current.doc.clone();
         patch::apply(&USER_RESOURCE, &mut doc, &ops)?;
         user::validate(&doc)?;
@@ -193,12 +232,15 @@ async fn modify(
     .await
 }
 
-/// Locks the user, derives the new document from the current one, stores it if it changed.
+/// Locks the user, derives the new document from the current one, checks the preconditions
+/// against the locked version, and stores the document if it changed. An invalid change is a
+/// 400 before any precondition is looked at (RFC 7232 §5: errors come first).
 async fn write(
     state: &AppState,
     tenant: Tenant,
     id: Uuid,
     base: &str,
+    cond: &Conditional,
     change: impl FnOnce(&StoredUser) -> Result<user::Doc, ScimError>,
 ) -> Result<Response, ScimError> {
     let txn = state.db.begin().await?;
@@ -206,6 +248,7 @@ async fn write(
         .await?
         .ok_or_else(|| not_found(&id.to_string()))?;
     let doc = change(&current)?;
+    cond.check_write(&current.meta.etag())?;
     let outcome = users::update(&txn, tenant.0, &current, doc).await?;
     txn.commit().await?;
     let stored = match outcome {
@@ -225,12 +268,14 @@ async fn remove(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
+    cond: Conditional,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
     let txn = state.db.begin().await?;
     let current = users::lock(&txn, tenant.0, uid)
         .await?
         .ok_or_else(|| not_found(&id))?;
+    cond.check_write(&current.meta.etag())?;
     let queued: Enqueued = users::delete(&txn, tenant.0, &current).await?;
     // A deleted user leaves its groups in the same transaction: one removal per group.
     let left = memberships::remove_user(&txn, tenant.0, uid).await?;

@@ -177,6 +177,7 @@ mod tests {
             created: now,
             last_modified: now,
             version: 2,
+            revision: 2,
         };
         let r = render(&doc, &meta, "https://h/scim/v2", None);
         assert_eq!(r["schemas"], json!([GROUP_SCHEMA]));

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::schema::LIST_RESPONSE_SCHEMA;
+use super::schema::{LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA};
+use super::sort::{self, Sort};
 use super::{Invalid, Kind, invalid};
 
 /// Page size when the client gives none, and the most we return in one page (advertised in
@@ -22,6 +23,7 @@ pub struct ListParams {
     pub count: i64,
     pub attributes: Vec<String>,
     pub excluded_attributes: Vec<String>,
+    pub sort: Option<Sort>,
 }
 
 impl ListParams {
@@ -45,19 +47,110 @@ impl ListParams {
                 }),
             }
         };
-        let start_index = int("startIndex", 1)?.max(1);
-        let count = int("count", DEFAULT_COUNT)?.clamp(0, MAX_COUNT);
-        let filter = get("filter")
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .map(str::to_owned);
-        Ok(Self {
-            filter,
-            start_index,
-            count,
-            attributes: split_list(get("attributes")),
-            excluded_attributes: split_list(get("excludedAttributes")),
-        })
+        Ok(Self::new(
+            get("filter"),
+            int("startIndex", 1)?,
+            int("count", DEFAULT_COUNT)?,
+            split_list(get("attributes")),
+            split_list(get("excludedAttributes")),
+            sort::parse(get("sortBy"), get("sortOrder"))?,
+        ))
+    }
+
+    /// Reads a `POST .search` body (RFC 7644 §3.4.3): the same parameters as the query string,
+    /// as JSON members (names matched case-insensitively), under the SearchRequest schema.
+    pub fn from_search_request(body: &Value) -> Result<Self, Invalid> {
+        let Value::Object(obj) = body else {
+            return Err(invalid(
+                Kind::InvalidSyntax,
+                "the search request must be a JSON object",
+            ));
+        };
+        let get = |name: &str| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+                .filter(|v| !v.is_null())
+        };
+        let declared = get("schemas").and_then(Value::as_array).is_some_and(|s| {
+            s.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+            })
+        });
+        if !declared {
+            return Err(invalid(
+                Kind::InvalidSyntax,
+                format!("a search request must declare \"schemas\": [\"{SEARCH_REQUEST_SCHEMA}\"]"),
+            ));
+        }
+        let text = |name: &str| -> Result<Option<&str>, Invalid> {
+            match get(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(invalid(Kind::InvalidValue, format!("'{name}' must be a string"))),
+            }
+        };
+        let int = |name: &str, default: i64| -> Result<i64, Invalid> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .as_i64()
+                    .ok_or_else(|| invalid(Kind::InvalidValue, format!("'{name}' must be an integer"))),
+            }
+        };
+        // RFC 7644 §3.4.3 makes these multi-valued lists of strings; a comma-separated string,
+        // as in the query form, is read the same way.
+        let names = |name: &str| -> Result<Vec<String>, Invalid> {
+            match get(name) {
+                None => Ok(Vec::new()),
+                Some(Value::String(s)) => Ok(split_list(Some(s))),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(|s| s.trim().to_owned()).ok_or_else(|| {
+                            invalid(
+                                Kind::InvalidValue,
+                                format!("'{name}' must be a list of attribute names"),
+                            )
+                        })
+                    })
+                    .filter(|n| n.as_ref().map_or(true, |n| !n.is_empty()))
+                    .collect(),
+                Some(_) => Err(invalid(
+                    Kind::InvalidValue,
+                    format!("'{name}' must be a list of attribute names"),
+                )),
+            }
+        };
+        Ok(Self::new(
+            text("filter")?,
+            int("startIndex", 1)?,
+            int("count", DEFAULT_COUNT)?,
+            names("attributes")?,
+            names("excludedAttributes")?,
+            sort::parse(text("sortBy")?, text("sortOrder")?)?,
+        ))
+    }
+
+    /// Paging as RFC 7644 §3.4.2.4 has it: a `startIndex` below 1 is 1, a negative `count` is
+    /// 0, and a `count` above [`MAX_COUNT`] is [`MAX_COUNT`] (advertised as filter.maxResults).
+    fn new(
+        filter: Option<&str>,
+        start_index: i64,
+        count: i64,
+        attributes: Vec<String>,
+        excluded_attributes: Vec<String>,
+        sort: Option<Sort>,
+    ) -> Self {
+        Self {
+            filter: filter.map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
+            start_index: start_index.max(1),
+            count: count.clamp(0, MAX_COUNT),
+            attributes,
+            excluded_attributes,
+            sort,
+        }
     }
 
     pub fn offset(&self) -> i64 {
@@ -87,11 +180,22 @@ pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Val
 }
 
 /// Applies `attributes` / `excludedAttributes` to a rendered resource. `id`, `schemas` and
-/// `meta` are always returned. Names may be `attr`, `attr.sub` or URN-qualified.
+/// `meta` are always returned. Names may be `attr`, `attr.sub` or URN-qualified; a name
+/// qualified with another resource type's core schema (in a search over every type) selects
+/// nothing.
 pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> Value {
     let Value::Object(obj) = resource else {
         return resource;
     };
+    // The first schema of a rendered resource is its core schema.
+    let core = obj
+        .get("schemas")
+        .and_then(|s| s.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let attributes: Vec<String> = attributes.iter().map(|a| unqualified(a, &core)).collect();
+    let excluded: Vec<String> = excluded.iter().map(|a| unqualified(a, &core)).collect();
     const ALWAYS: [&str; 3] = ["id", "schemas", "meta"];
     let always = |k: &str| ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k));
     let mut out = Map::new();
@@ -101,14 +205,14 @@ pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> V
                 out.insert(k.clone(), v.clone());
                 continue;
             }
-            if let Some(v) = select(k, v, attributes) {
+            if let Some(v) = select(k, v, &attributes) {
                 out.insert(k.clone(), v);
             }
         }
     } else {
         out = obj;
     }
-    for name in excluded {
+    for name in &excluded {
         let (top, sub) = split_name(name);
         if always(top) {
             continue;
@@ -149,6 +253,16 @@ pub fn requested(attr: &str, attributes: &[String], excluded: &[String], by_defa
             let bare = e.rsplit(':').next().unwrap_or(e);
             bare.eq_ignore_ascii_case(attr)
         })
+}
+
+/// `urn:...:core:2.0:User:name.givenName` → `name.givenName` when `core` is that URN.
+fn unqualified(name: &str, core: &str) -> String {
+    match (name.get(..core.len()), name.get(core.len()..)) {
+        (Some(prefix), Some(rest)) if !core.is_empty() && prefix.eq_ignore_ascii_case(core) => {
+            rest.strip_prefix(':').unwrap_or(name).to_owned()
+        }
+        _ => name.to_owned(),
+    }
 }
 
 /// Splits `urn:...:User:attr.sub` or `attr.sub` into the top-level key and an optional sub.
@@ -260,6 +374,82 @@ mod tests {
             &[],
             false
         ));
+    }
+
+    #[test]
+    fn search_requests_read_the_same_parameters_as_the_query() {
+        let p = ListParams::from_search_request(&json!({
+            "schemas": [SEARCH_REQUEST_SCHEMA],
+            "attributes": ["userName", "name.familyName"],
+            "excludedattributes": "emails, groups",
+            "filter": "userName sw \"a\"",
+            "sortBy": "name.familyName",
+            "sortOrder": "descending",
+            "startIndex": 0,
+            "count": 5000,
+        }))
+        .unwrap();
+        assert_eq!(p.attributes, ["userName", "name.familyName"]);
+        assert_eq!(p.excluded_attributes, ["emails", "groups"]);
+        assert_eq!(p.filter.as_deref(), Some("userName sw \"a\""));
+        assert!(p.sort.as_ref().unwrap().descending);
+        assert_eq!((p.start_index, p.count), (1, MAX_COUNT));
+        let p = ListParams::from_search_request(&json!({"schemas": [SEARCH_REQUEST_SCHEMA]})).unwrap();
+        assert_eq!((p.start_index, p.count, p.sort), (1, DEFAULT_COUNT, None));
+    }
+
+    #[test]
+    fn a_search_request_must_declare_its_schema() {
+        for body in [
+            json!({}),
+            json!({"schemas": []}),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]}),
+            json!({"schemas": SEARCH_REQUEST_SCHEMA}),
+            json!([]),
+        ] {
+            assert_eq!(
+                ListParams::from_search_request(&body).unwrap_err().kind,
+                Kind::InvalidSyntax,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_request_members_of_the_wrong_type_are_invalid_values() {
+        for (k, v) in [
+            ("count", json!("ten")),
+            ("startIndex", json!(1.5)),
+            ("filter", json!(7)),
+            ("sortBy", json!(["userName"])),
+            ("attributes", json!([1])),
+            ("excludedAttributes", json!({"a": 1})),
+        ] {
+            let mut body = json!({"schemas": [SEARCH_REQUEST_SCHEMA]});
+            body[k] = v;
+            assert_eq!(
+                ListParams::from_search_request(&body).unwrap_err().kind,
+                Kind::InvalidValue,
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn core_urn_qualified_names_project_like_bare_ones() {
+        let user = "urn:ietf:params:scim:schemas:core:2.0:User";
+        let r = json!({"id": "1", "schemas": [user], "meta": {}, "userName": "a", "name": {"givenName": "A", "familyName": "B"}});
+        let p = project(r.clone(), &[format!("{user}:name.givenName")], &[]);
+        assert_eq!(
+            p,
+            json!({"id": "1", "schemas": [user], "meta": {}, "name": {"givenName": "A"}})
+        );
+        let p = project(r.clone(), &[], &[format!("{}:userName", user.to_uppercase())]);
+        assert!(p.get("userName").is_none());
+        // Another type's core URN names nothing here.
+        let group = "urn:ietf:params:scim:schemas:core:2.0:Group";
+        let p = project(r, &[format!("{group}:userName")], &[]);
+        assert_eq!(p, json!({"id": "1", "schemas": [user], "meta": {}}));
     }
 
     #[test]

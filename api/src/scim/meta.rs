@@ -10,13 +10,20 @@ pub struct Meta {
     pub id: Uuid,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
+    /// The version of the resource's own change messages.
     pub version: i64,
+    /// What the ETag (`meta.version`) counts: it moves with every change a GET of the resource
+    /// shows. For a user that is its version. A group's also moves when its members change,
+    /// which its version does not (members travel in messages of their own). A user's
+    /// read-only `groups` is the exception: it is derived from group memberships, and a change
+    /// of membership does not move the ETag of every member.
+    pub revision: i64,
 }
 
 impl Meta {
-    /// Weak ETag: equal versions mean semantically equal resources.
+    /// Weak ETag: equal revisions mean semantically equal resources (RFC 7644 §3.14).
     pub fn etag(&self) -> String {
-        format!("W/\"{}\"", self.version)
+        format!("W/\"{}\"", self.revision)
     }
 
     /// The `meta` object of a resource of `resource_type`, served under `{base_url}/{endpoint}`.

@@ -6,6 +6,7 @@ pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub use shared::domain::user::ENTERPRISE_USER_SCHEMA;
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,5 +302,35 @@ impl ResourceSchema {
 
     pub fn is_core_urn(&self, urn: &str) -> bool {
         self.core_urn.eq_ignore_ascii_case(urn)
+    }
+
+    /// Whether this resource type has the top-level attribute `attr` (of the extension `urn`,
+    /// or of the core schema when `urn` is `None` or the core URN). A search over every type
+    /// uses it to tell "no such attribute here" from "no such attribute anywhere".
+    pub fn knows(&self, urn: Option<&str>, attr: &str) -> bool {
+        match urn {
+            None => self.core_attr(attr).is_some(),
+            Some(u) if self.is_core_urn(u) => self.core_attr(attr).is_some(),
+            Some(u) => self
+                .extension(u)
+                .is_some_and(|(_, attrs)| find(attrs, attr).is_some()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_type_knows_its_core_common_and_extension_attributes() {
+        assert!(USER_RESOURCE.knows(None, "USERNAME"));
+        assert!(USER_RESOURCE.knows(None, "meta"));
+        assert!(USER_RESOURCE.knows(Some(USER_SCHEMA), "emails"));
+        assert!(USER_RESOURCE.knows(Some(ENTERPRISE_USER_SCHEMA), "department"));
+        assert!(!USER_RESOURCE.knows(None, "members"));
+        assert!(!USER_RESOURCE.knows(Some(GROUP_SCHEMA), "displayName"));
+        assert!(GROUP_RESOURCE.knows(None, "members"));
+        assert!(!GROUP_RESOURCE.knows(Some(ENTERPRISE_USER_SCHEMA), "department"));
     }
 }

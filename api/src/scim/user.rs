@@ -86,6 +86,7 @@ mod tests {
             created: now,
             last_modified: now,
             version: 4,
+            revision: 4,
         };
         let r = render(&d, &meta, "https://h/scim/v2");
         assert_eq!(r["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));

@@ -94,4 +94,17 @@ create index group_members_user on scim.group_members (user_id) where member;
 create index group_members_group_live on scim.group_members (group_id, user_id) where member;
 "#,
     },
+    Migration {
+        version: 3,
+        name: "group revisions",
+        sql: r#"
+-- What a group's ETag counts: every change a GET of the group shows, membership changes
+-- included. `version` cannot serve: it orders the group's own change messages, which a
+-- membership change does not send.
+alter table scim.groups add column revision bigint not null default 1;
+-- Until now the ETag was W/"<version>", which missed membership changes; start past every tag
+-- issued so far, so that none of them can match a later state by accident.
+update scim.groups set revision = version + 1;
+"#,
+    },
 ];

@@ -110,6 +110,18 @@ impl World {
     }
 }
 
+/// The version of a group's own change messages. Its ETag (`meta.version`) moves with
+/// membership changes too; this does not, since members travel in messages of their own.
+pub async fn message_version(w: &World, gid: Uuid) -> i64 {
+    let db = w.env.db().await;
+    tests::scalar(
+        &db,
+        &format!("select version from scim.groups where id = '{gid}'"),
+        "version",
+    )
+    .await
+}
+
 pub fn patch(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})
 }

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{GROUP_SCHEMA, World, last_outbox_id, member_ids, outbox_after, refs, sorted};
+use crate::{GROUP_SCHEMA, World, last_outbox_id, member_ids, message_version, outbox_after, refs, sorted};
 
 #[tokio::test]
 async fn okta_pushes_a_group_and_manages_its_members() {
@@ -53,8 +53,13 @@ async fn okta_pushes_a_group_and_manages_its_members() {
     );
     assert!(first["display"].as_str().unwrap().ends_with("@acme.test"));
     assert_eq!(
-        read.body["meta"]["version"], "W/\"1\"",
+        message_version(&w, gid).await,
+        1,
         "members have versions of their own"
+    );
+    assert_ne!(
+        read.body["meta"]["version"], created.body["meta"]["version"],
+        "the ETag moves with the members"
     );
 
     w.patch_ok(
@@ -82,6 +87,7 @@ async fn okta_pushes_a_group_and_manages_its_members() {
     // is unchanged it must cost nothing.
     let db = w.env.db().await;
     let before = last_outbox_id(&db).await;
+    let etag_before = w.get(&format!("/Groups/{gid}")).await.body["meta"]["version"].clone();
     w.patch_ok(
         gid,
         json!([{"op": "replace", "value": {"id": gid.to_string(), "displayName": "Engineering"}}]),
@@ -92,7 +98,8 @@ async fn okta_pushes_a_group_and_manages_its_members() {
         "an unchanged rename writes nothing"
     );
     let read = w.get(&format!("/Groups/{gid}")).await;
-    assert_eq!(read.body["meta"]["version"], "W/\"1\"");
+    assert_eq!(read.body["meta"]["version"], etag_before);
+    assert_eq!(message_version(&w, gid).await, 1);
 
     w.patch_ok(
         gid,
@@ -101,7 +108,8 @@ async fn okta_pushes_a_group_and_manages_its_members() {
     .await;
     let read = w.get(&format!("/Groups/{gid}")).await;
     assert_eq!(read.body["displayName"], "Engineering EMEA");
-    assert_eq!(read.body["meta"]["version"], "W/\"2\"");
+    assert_ne!(read.body["meta"]["version"], etag_before);
+    assert_eq!(message_version(&w, gid).await, 2);
     let written = outbox_after(&db, before).await;
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].routing_key, "group.updated");
@@ -195,13 +203,19 @@ async fn a_put_sets_the_membership_to_exactly_the_list_and_without_members_leave
     let r = w.call(Method::PUT, &path, Some(body)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(member_ids(&r.body), sorted(&users[1..]));
-    assert_eq!(r.body["meta"]["version"], "W/\"1\"");
+    assert_eq!(r.body["meta"]["version"], "W/\"2\"", "the membership changed");
+    assert_eq!(
+        message_version(&w, gid).await,
+        1,
+        "the group's own attributes did not"
+    );
     // A rename by PUT without `members` keeps them.
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Put 2"});
     let r = w.call(Method::PUT, &path, Some(body)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["displayName"], "Put 2");
-    assert_eq!(r.body["meta"]["version"], "W/\"2\"");
+    assert_eq!(r.body["meta"]["version"], "W/\"3\"");
+    assert_eq!(message_version(&w, gid).await, 2);
     assert_eq!(member_ids(&r.body), sorted(&users[1..]));
     // An empty list empties the group.
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Put 2", "members": []});
