@@ -371,31 +371,54 @@ async fn chaos(run: &Run, workers: &Mutex<Vec<Worker>>, stop: &tokio::sync::Noti
     let ch = conn.create_channel().await.unwrap();
     let db = run.env.db().await;
     // A consumer among the workers that puts back what it is given: those messages are
-    // redelivered later, out of order. Bounded, so no message nears the delivery limit.
+    // redelivered later, out of order. After each bounce it steps away for a moment, so the
+    // message goes to a worker rather than straight back to it: every bounce counts towards the
+    // queue's delivery limit, and a message bounced 20 times would be dead-lettered.
     let requeuer = conn.create_channel().await.unwrap();
-    requeuer.basic_qos(4, Default::default()).await.unwrap();
-    let mut deliveries = requeuer
-        .basic_consume(
-            run.env.queue.as_str().into(),
-            "chaos-requeue".into(),
-            Default::default(),
-            Default::default(),
-        )
-        .await
-        .unwrap();
+    requeuer.basic_qos(1, Default::default()).await.unwrap();
     let requeue_task = async {
-        while let Some(Ok(d)) = deliveries.next().await {
+        loop {
+            let mut deliveries = requeuer
+                .basic_consume(
+                    run.env.queue.as_str().into(),
+                    "chaos-requeue".into(),
+                    Default::default(),
+                    Default::default(),
+                )
+                .await
+                .unwrap();
+            let Some(Ok(d)) = deliveries.next().await else {
+                break;
+            };
             d.nack(BasicNackOptions {
                 requeue: true,
                 ..Default::default()
             })
             .await
             .unwrap();
-            let mut f = faults.lock().unwrap();
-            f.requeued += 1;
-            if f.requeued >= MAX_REQUEUES {
+            requeuer
+                .basic_cancel("chaos-requeue".into(), Default::default())
+                .await
+                .unwrap();
+            // Whatever arrived before the cancel took effect goes back too (the stream ends
+            // once the cancel is confirmed), so no message stays held by this channel.
+            while let Some(Ok(late)) = deliveries.next().await {
+                late.nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+            let done = {
+                let mut f = faults.lock().unwrap();
+                f.requeued += 1;
+                f.requeued >= MAX_REQUEUES
+            };
+            if done {
                 break;
             }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Stop consuming, but keep the select below polling something that never ends.
         std::future::pending::<()>().await;
