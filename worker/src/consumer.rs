@@ -29,6 +29,9 @@ pub struct Worker {
     pub amqp: AmqpConfig,
     pub prefetch: u16,
     pub shutdown: CancellationToken,
+    /// Test-only fault hook (`SCIM_FAULT_HOLD_BEFORE_ACK_MS`): hold each ack this long after
+    /// the commit, so a test can kill the worker in between. `None` in production.
+    pub hold_before_ack: Option<Duration>,
 }
 
 struct Ctx {
@@ -36,17 +39,6 @@ struct Ctx {
     amqp: AmqpConfig,
     dlq_channel: Channel,
     hold_before_ack: Option<Duration>,
-}
-
-/// Test-only fault hook, off unless `SCIM_FAULT_HOLD_BEFORE_ACK_MS` is set: after an apply has
-/// committed, wait this long before acking, so that a test can kill the worker exactly between
-/// commit and ack and prove that the redelivered message changes nothing. Never set it in
-/// production: every delivery would sit unacked for that long.
-fn hold_before_ack() -> Option<Duration> {
-    std::env::var("SCIM_FAULT_HOLD_BEFORE_ACK_MS")
-        .ok()
-        .and_then(|ms| ms.trim().parse().ok())
-        .map(Duration::from_millis)
 }
 
 impl Worker {
@@ -92,7 +84,7 @@ impl Worker {
             applier: self.applier.clone(),
             amqp: self.amqp.clone(),
             dlq_channel,
-            hold_before_ack: hold_before_ack(),
+            hold_before_ack: self.hold_before_ack,
         });
         let tag = format!("scim-worker-{}-{}", std::process::id(), uuid::Uuid::now_v7());
         let mut consumer = ch

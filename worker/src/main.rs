@@ -62,6 +62,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         amqp: args.amqp.clone(),
         prefetch: args.prefetch,
         shutdown,
+        hold_before_ack: args.fault_hold_before_ack_ms.map(Duration::from_millis),
     };
     worker.run().await;
     tracing::info!("scim-worker stopped");
