@@ -6,9 +6,12 @@
 //! slip past these tests.
 
 mod auth;
+mod conditional;
 mod groups;
 mod managers;
 mod routes;
+mod search;
+mod unsupported;
 mod users;
 
 use reqwest::{Method, StatusCode};
@@ -21,6 +24,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// Tenant A's resources, with every key a reference or a filter could name them by.
 pub struct Victim {
@@ -114,8 +119,27 @@ impl Two {
     }
 
     pub async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+        self.call_with(token, method, path, body, &[]).await
+    }
+
+    /// [`Two::call`] with extra headers (`If-Match`, `If-None-Match`).
+    pub async fn call_with(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         self.env
-            .request(&self.api, method, &format!("/scim/v2{path}"), Some(token), body)
+            .request_with(
+                &self.api,
+                method,
+                &format!("/scim/v2{path}"),
+                Some(token),
+                body,
+                headers,
+            )
             .await
     }
 
@@ -136,6 +160,25 @@ impl Two {
 
     pub fn a_ids(&self) -> [Uuid; 3] {
         [self.a.ada, self.a.bob, self.a.group]
+    }
+
+    /// Everything that would identify either tenant or one of their resources, and A's token:
+    /// none of it may show in an answer that is meant to say nothing about a tenant.
+    pub fn identifying(&self) -> Vec<String> {
+        vec![
+            self.a.tenant.to_string(),
+            self.b.tenant.to_string(),
+            self.a.ada.to_string(),
+            self.a.bob.to_string(),
+            self.a.group.to_string(),
+            self.b.carol.to_string(),
+            self.b.group.to_string(),
+            ADA_USER_NAME.to_owned(),
+            ADA_EXTERNAL_ID.to_owned(),
+            A_GROUP_NAME.to_owned(),
+            A_GROUP_EXTERNAL_ID.to_owned(),
+            self.a.token.clone(),
+        ]
     }
 
     /// Waits until the worker has applied everything the directory holds (verify finds no
@@ -221,22 +264,47 @@ pub async fn assert_not_found_like_a_missing_id(
     theirs: Uuid,
     body: Option<Value>,
 ) {
-    let r = two.as_b(method.clone(), &path_of(theirs), body.clone()).await;
+    assert_not_found_like_a_missing_id_with(two, method, path_of, theirs, body, &[]).await;
+}
+
+/// [`assert_not_found_like_a_missing_id`] for a request with extra headers: a precondition
+/// about another tenant's resource is never evaluated (no 412, no 304), since that would tell
+/// the resource exists.
+pub async fn assert_not_found_like_a_missing_id_with(
+    two: &Two,
+    method: Method,
+    path_of: impl Fn(Uuid) -> String,
+    theirs: Uuid,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) {
+    let r = two
+        .call_with(
+            &two.b.token,
+            method.clone(),
+            &path_of(theirs),
+            body.clone(),
+            headers,
+        )
+        .await;
     assert_eq!(
         r.status,
         StatusCode::NOT_FOUND,
-        "{method} {}: {}",
+        "{method} {} {headers:?}: {}",
         path_of(theirs),
         r.body
     );
     tests::assert_scim_error(&r);
+    assert_eq!(r.header("etag"), None, "{method} {} {headers:?}", path_of(theirs));
     let missing = Uuid::now_v7();
-    let control = two.as_b(method.clone(), &path_of(missing), body).await;
-    assert_eq!(control.status, StatusCode::NOT_FOUND);
+    let control = two
+        .call_with(&two.b.token, method.clone(), &path_of(missing), body, headers)
+        .await;
+    assert_eq!(control.status, StatusCode::NOT_FOUND, "{headers:?}");
     assert_eq!(
         r.body.to_string().replace(&theirs.to_string(), "<id>"),
         control.body.to_string().replace(&missing.to_string(), "<id>"),
-        "{method} {}: the answer differs from a missing id's",
+        "{method} {} {headers:?}: the answer differs from a missing id's",
         path_of(theirs)
     );
 }
@@ -255,4 +323,22 @@ pub fn listed_ids(list: &Value) -> Vec<String> {
 
 pub fn patch(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+/// A SearchRequest (RFC 7644 §3.4.3) made of `params`.
+pub fn search_request(mut params: Value) -> Value {
+    params["schemas"] = json!([SEARCH_REQUEST]);
+    params
+}
+
+/// A BulkRequest (RFC 7644 §3.7) of `operations`.
+pub fn bulk_request(operations: Value) -> Value {
+    json!({"schemas": [BULK_REQUEST], "Operations": operations})
+}
+
+/// The `ETag` header of a response that must carry one.
+pub fn etag(r: &Response) -> String {
+    r.header("etag")
+        .unwrap_or_else(|| panic!("{}: no ETag: {}", r.status, r.body))
+        .to_owned()
 }

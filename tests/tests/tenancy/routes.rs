@@ -8,18 +8,23 @@ use serde_json::{Value, json};
 use tests::okta_user;
 use uuid::Uuid;
 
-use crate::{GROUP_SCHEMA, USER_SCHEMA, patch};
+use crate::{GROUP_SCHEMA, USER_SCHEMA, bulk_request, patch, search_request};
 
-/// Endpoints that need a tenant's token, as (method, path template).
+/// Endpoints that need a tenant's token, as (method, path template). `ANY` is a route that
+/// answers every method (axum's `any`).
 pub const TENANT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/scim/v2"),
+    ("POST", "/scim/v2/.search"),
     ("GET", "/scim/v2/Users"),
     ("POST", "/scim/v2/Users"),
+    ("POST", "/scim/v2/Users/.search"),
     ("GET", "/scim/v2/Users/{id}"),
     ("PUT", "/scim/v2/Users/{id}"),
     ("PATCH", "/scim/v2/Users/{id}"),
     ("DELETE", "/scim/v2/Users/{id}"),
     ("GET", "/scim/v2/Groups"),
     ("POST", "/scim/v2/Groups"),
+    ("POST", "/scim/v2/Groups/.search"),
     ("GET", "/scim/v2/Groups/{id}"),
     ("PUT", "/scim/v2/Groups/{id}"),
     ("PATCH", "/scim/v2/Groups/{id}"),
@@ -29,13 +34,28 @@ pub const TENANT_ROUTES: &[(&str, &str)] = &[
     ("GET", "/scim/v2/ResourceTypes/{name}"),
     ("GET", "/scim/v2/Schemas"),
     ("GET", "/scim/v2/Schemas/{urn}"),
+    ("POST", "/scim/v2/Bulk"),
+    ("ANY", "/scim/v2/Me"),
 ];
+
+/// The discovery endpoints of `TENANT_ROUTES` (RFC 7644 §4): the same for every tenant.
+pub fn is_discovery(template: &str) -> bool {
+    ["ServiceProviderConfig", "ResourceTypes", "Schemas"]
+        .iter()
+        .any(|r| template.starts_with(&format!("/scim/v2/{r}")))
+}
+
+/// Searches (`POST .../.search`): reads, though they are POSTs.
+pub fn is_search(template: &str) -> bool {
+    template.ends_with("/.search")
+}
 
 /// Operational endpoints, open without a token by design.
 pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")];
 
-/// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, and
-/// writes carry a body the api would accept from the owner.
+/// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, writes
+/// carry a body the api would accept from the owner, a search looks for `user` or `group` by
+/// id, and a bulk request would change `user`. An `ANY` route is asked with GET.
 pub fn request(method: &str, template: &str, user: Uuid, group: Uuid) -> (Method, String, Option<Value>) {
     let is_group = template.starts_with("/scim/v2/Groups");
     let id = if is_group { group } else { user };
@@ -44,6 +64,12 @@ pub fn request(method: &str, template: &str, user: Uuid, group: Uuid) -> (Method
         .replace("{name}", "User")
         .replace("{urn}", USER_SCHEMA);
     let body = match (method, is_group) {
+        _ if is_search(template) => Some(search_request(json!({"filter": format!("id eq \"{id}\"")}))),
+        _ if template.ends_with("/Bulk") => Some(bulk_request(json!([{
+            "method": "PATCH",
+            "path": format!("/Users/{user}"),
+            "data": patch(json!([{"op": "replace", "value": {"active": false}}])),
+        }]))),
         ("POST" | "PUT", false) => Some(okta_user("written@any.test", "Wri", "Tten")),
         ("POST" | "PUT", true) => Some(json!({"schemas": [GROUP_SCHEMA], "displayName": "Written"})),
         ("PATCH", false) => Some(patch(json!([{"op": "replace", "value": {"active": false}}]))),
@@ -52,17 +78,26 @@ pub fn request(method: &str, template: &str, user: Uuid, group: Uuid) -> (Method
         )),
         _ => None,
     };
-    (method.parse().expect("method"), path, body)
+    let method = if method == "ANY" {
+        Method::GET
+    } else {
+        method.parse().expect("method")
+    };
+    (method, path, body)
 }
 
-/// (method, path) of every `.route(...)` call in `src`, prefixed.
+/// (method, path) of every `.route(...)` call in `src`, prefixed. A nested `/` is the prefix
+/// itself (axum 0.8: `nest("/scim/v2", ...)` serves its `/` route at `/scim/v2`).
 fn declared(src: &str, prefix: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (at, _) in src.match_indices(".route(") {
         let rest = &src[at + ".route(".len()..];
         let open = rest.find('"').expect("route path literal");
         let close = open + 1 + rest[open + 1..].find('"').expect("end of path literal");
-        let path = &rest[open + 1..close];
+        let path = match &rest[open + 1..close] {
+            "/" if !prefix.is_empty() => "",
+            p => p,
+        };
         // The method router runs to the parenthesis that closes `.route(`.
         let mut depth = 1;
         let end = rest
@@ -126,7 +161,8 @@ fn the_route_parser_reads_chained_and_multi_line_declarations() {
     let src = r#"Router::new().route("/A", get(list).post(create)).route(
         "/A/{id}",
         get(read).put(replace).patch(modify).delete(remove),
-    ).route("/b", get(health::target))"#;
+    ).route("/b", get(health::target))
+        .route("/", get(root)).route("/c", any(c))"#;
     let got: BTreeSet<_> = declared(src, "/p").into_iter().collect();
     let want: BTreeSet<_> = [
         ("GET", "/p/A"),
@@ -136,6 +172,8 @@ fn the_route_parser_reads_chained_and_multi_line_declarations() {
         ("PATCH", "/p/A/{id}"),
         ("DELETE", "/p/A/{id}"),
         ("GET", "/p/b"),
+        ("GET", "/p"),
+        ("ANY", "/p/c"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
