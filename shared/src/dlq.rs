@@ -138,7 +138,10 @@ pub enum Select {
     Id(String),
     /// By dead-letter id or message id, and only if the letter belongs to this tenant (the admin
     /// page acts for one tenant at a time).
-    TenantLetter { tenant_id: Uuid, id: String },
+    TenantLetter {
+        tenant_id: Uuid,
+        id: String,
+    },
 }
 
 impl Select {
