@@ -32,6 +32,10 @@ impl FromRequestParts<AppState> for Tenant {
         match tokens::authenticate(&state.db, token).await? {
             Some(id) => {
                 tracing::Span::current().record("tenant_id", tracing::field::display(id));
+                // Before the rate limit, so that a throttled request shows in the activity log.
+                if let Some(slot) = parts.extensions.get::<crate::admin::audit::TenantSlot>() {
+                    slot.fill(id);
+                }
                 if let Err(wait) = state.rate_limiter.check(id) {
                     metrics::counter!("scim_rate_limited_total").increment(1);
                     return Err(ScimError::too_many_requests(wait));
@@ -45,7 +49,7 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::admin;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
@@ -56,6 +57,7 @@ impl Application {
         }
         let (dispatcher, dispatch_task) = dispatch::spawn(db.clone(), publisher.clone(), shutdown.clone());
         let relay_task = relay::spawn(db.clone(), publisher.clone(), args.relay(), shutdown.clone());
+        let (audit, audit_task) = admin::audit::spawn(db.clone(), args.audit(), shutdown.clone());
         let state = AppState(Arc::new(App {
             db: db.clone(),
             publisher,
@@ -63,6 +65,7 @@ impl Application {
             public_url: args.public_url.clone(),
             metrics,
             rate_limiter: crate::rate_limit::RateLimiter::new(args.rate_limit()),
+            audit,
         }));
         let router = router(state, args);
         let listener = TcpListener::bind(&args.bind_addr)
@@ -71,7 +74,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            tasks: vec![dispatch_task, relay_task],
+            tasks: vec![dispatch_task, relay_task, audit_task],
             shutdown,
         })
     }
@@ -106,12 +109,17 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(users::router())
         .merge(groups::router())
         .merge(discovery::router())
-        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") });
+        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+        .layer(middleware::from_fn_with_state(
+            state.audit.clone(),
+            admin::audit::record,
+        ));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(admin::router(state.clone(), args))
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))
@@ -139,6 +147,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
         ]))
         .layer(CatchPanicLayer::new())
         // Outermost, so that responses made by the layers above (413, 408, panics) get a SCIM body.
