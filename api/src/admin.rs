@@ -54,10 +54,21 @@ impl std::ops::Deref for Admin {
     }
 }
 
+/// Refuses to start with an admin key too weak to protect the page.
+pub fn check(args: &ServeArgs) -> Result<(), key::TooShort> {
+    configured(args).map_or(Ok(()), |k| k.check())
+}
+
+/// The admin key, if one is set. An empty `ADMIN_TOKEN` (as `${ADMIN_TOKEN:-}` in a compose file
+/// gives) means unset.
+fn configured(args: &ServeArgs) -> Option<AdminKey> {
+    args.admin_token.clone().filter(|k| !k.is_empty())
+}
+
 /// The admin routes, or none when no admin token is configured (then `/admin` is a 404 like
 /// any unknown path).
 pub fn router(state: AppState, args: &ServeArgs) -> Router<AppState> {
-    let Some(key) = args.admin_token.clone() else {
+    let Some(key) = configured(args) else {
         return Router::new();
     };
     let secure = state

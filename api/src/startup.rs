@@ -41,6 +41,7 @@ impl Application {
         args: &ServeArgs,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        admin::check(args)?;
         // Before any task starts, so that nothing they record is lost.
         let metrics = install_metrics();
         let db = shared::db::connect(db_cfg)

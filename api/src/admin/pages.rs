@@ -329,10 +329,14 @@ fn sync_section(outbox: &sync::Outbox, queues: Option<&TenantQueues>) -> String 
         .unwrap_or_default();
     let broker = match queues {
         Some(q) => format!(
-            r#"<tr><th>Waiting for workers (all tenants)</th><td id="queue-depth">{} changes, {} workers consuming</td></tr>
+            r#"<tr><th>Waiting for workers (all tenants)</th><td id="queue-depth">{} changes, {} consuming</td></tr>
 <tr><th>Dead letters</th><td id="dead-letter-count">{} of this tenant, {} in all</td></tr>"#,
             q.changes_queue.messages,
-            q.changes_queue.consumers,
+            match q.changes_queue.consumers {
+                0 => r#"<span class="error">no worker</span>"#.to_owned(),
+                1 => "1 worker".to_owned(),
+                n => format!("{n} workers"),
+            },
             q.dead_letters.len(),
             q.dead_letters_total
         ),
@@ -379,10 +383,15 @@ fn dead_letter_section(tenant: Uuid, csrf: &str, queues: &Result<TenantQueues, A
                 ),
                 None => String::new(),
             };
+            let failed = l
+                .failed_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| time(&t.with_timezone(&chrono::Utc)))
+                .unwrap_or_else(|| opt(&l.failed_at));
             format!(
                 r#"<tr class="dead-letter" data-letter="{id}"><td>{failed}</td><td><code>{key}</code></td><td>{resource}</td><td class="reason">{reason}</td><td>{attempts}</td><td>{retry}</td></tr>"#,
                 id = opt(&l.id),
-                failed = opt(&l.failed_at),
                 key = opt(&l.routing_key),
                 resource = opt(&l.resource_id),
                 reason = opt(&l.reason),
