@@ -4,90 +4,16 @@
 //! dead-lettered by the product database, fix the cause, press Retry, and see the change applied.
 //! Screenshots go to `target/screenshots/admin-*.png`.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
-use serde_json::json;
+use tests::webdriver::{self, Browser};
 use tests::{EVENTUALLY, okta_user};
 
 use crate::dead_letters::{BLOCK, UNBLOCK, product_ready};
 use crate::{ADMIN_KEY, AdminWorld};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// `chromedriver` in a process group of its own, so that the browsers it starts go with it.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: PathBuf,
-}
-
-impl Driver {
-    fn start() -> Self {
-        let mut child = Command::new(CHROMEDRIVER)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start chromedriver");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut port = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("chromedriver output");
-            if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                port = rest.trim_end_matches('.').parse::<u16>().ok();
-                break;
-            }
-        }
-        let port = port.expect("chromedriver reports its port");
-        let profile =
-            std::env::temp_dir().join(format!("scim-admin-chromium-{}", uuid::Uuid::new_v4().simple()));
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            profile,
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
-                    format!("--user-data-dir={}", self.profile.display()),
-                ],
-            }
-        });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("a chromium session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 fn screenshots_dir() -> PathBuf {
     let dir = tests::bin_dir()
@@ -99,39 +25,18 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(b: &Client, name: &str) {
-    let png = b.screenshot().await.expect("screenshot");
+async fn screenshot(b: &Browser, name: &str) {
     let path = screenshots_dir().join(format!("admin-{name}.png"));
-    std::fs::write(&path, png).expect("write screenshot");
+    b.screenshot(&path).await;
     eprintln!("screenshot: {}", path.display());
 }
 
-async fn value(b: &Client, css: &str) -> String {
-    let el = b
-        .wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css);
-    el.prop("value").await.expect("value").unwrap_or_default()
-}
-
-async fn click(b: &Client, css: &str) {
-    let el = b
-        .wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css);
-    el.click().await.expect("click");
-}
-
 /// Reloads `url` until its HTML satisfies `check`.
-async fn reload_until(b: &Client, url: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+async fn reload_until(b: &Browser, url: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + EVENTUALLY;
     loop {
-        b.goto(url).await.expect("goto");
-        let html = b.source().await.expect("source");
+        b.goto(url).await;
+        let html = b.source().await;
         if check(&html) {
             return html;
         }
@@ -143,20 +48,13 @@ async fn reload_until(b: &Client, url: &str, what: &str, check: impl Fn(&str) ->
     }
 }
 
-/// Accepts the confirmation dialog a button opened (it may take a moment to appear).
-async fn accept_confirmation(b: &Client) {
-    let deadline = Instant::now() + EVENTUALLY;
-    while b.accept_alert().await.is_err() {
-        assert!(Instant::now() < deadline, "no confirmation dialog appeared");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browser() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+    if !webdriver::available() {
         eprintln!(
-            "SKIPPED: {CHROMIUM} or {CHROMEDRIVER} is missing; install Debian's chromium and chromium-driver (scripts/test does)"
+            "SKIPPED: {} or {} is missing; install Debian's chromium and chromium-driver (scripts/test does)",
+            webdriver::CHROMIUM,
+            webdriver::CHROMEDRIVER
         );
         return;
     }
@@ -164,57 +62,37 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
     let _worker = w.env.spawn_worker();
     let db = w.env.db().await;
     product_ready(&db).await;
-    let driver = Driver::start();
-    let b = driver.browser().await;
+    let b = Browser::start().await;
 
     // Sign in.
-    b.goto(&w.url("/admin")).await.unwrap();
-    b.wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css("#admin-token"))
-        .await
-        .expect("unsigned visitors land on the sign-in page");
-    assert!(b.current_url().await.unwrap().path().ends_with("/admin/login"));
+    b.goto(&w.url("/admin")).await;
+    b.find("#admin-token").await;
+    assert!(
+        b.current_url().await.ends_with("/admin/login"),
+        "unsigned visitors land on the sign-in page"
+    );
     screenshot(&b, "01-sign-in").await;
-    let field = b.find(Locator::Css("#admin-token")).await.unwrap();
-    field.send_keys(ADMIN_KEY).await.unwrap();
-    click(&b, "#sign-in").await;
+    b.type_into("#admin-token", ADMIN_KEY).await;
+    b.click("#sign-in").await;
 
     // Create a tenant: its first token is shown once.
-    let name = b
-        .wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css("#tenant-name"))
-        .await
-        .unwrap();
-    name.send_keys("Acme Browser Test").await.unwrap();
-    click(&b, "#create-tenant").await;
-    let first = value(&b, "#token").await;
+    b.type_into("#tenant-name", "Acme Browser Test").await;
+    b.click("#create-tenant").await;
+    let first = b.value("#token").await;
     assert!(first.starts_with("scimr_"), "{first}");
     screenshot(&b, "02-tenant-created").await;
-    click(&b, "#back-to-tenant").await;
+    b.click("#back-to-tenant").await;
 
     // Generate a new token (confirming that the old one stops) and read it off the page.
-    b.wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css("#provisioning"))
-        .await
-        .unwrap();
-    let tenant_url = b.current_url().await.unwrap().to_string();
-    let tenant = b
-        .find(Locator::Css("#tenant-id"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let base_url = value(&b, "#scim-base-url").await;
-    assert_eq!(base_url, w.url("/scim/v2"));
-    click(&b, "#generate-token").await;
-    accept_confirmation(&b).await;
-    let token = value(&b, "#token").await;
+    b.find("#provisioning").await;
+    let tenant_url = b.current_url().await;
+    let tenant = b.text("#tenant-id").await;
+    assert_eq!(b.value("#scim-base-url").await, w.url("/scim/v2"));
+    b.click("#generate-token").await;
+    b.accept_dialog().await;
+    let token = b.value("#token").await;
     assert!(token.starts_with("scimr_") && token != first);
-    b.find(Locator::Css("#copy-token")).await.expect("a copy button");
+    b.find("#copy-token").await;
     screenshot(&b, "03-token-shown-once").await;
 
     // The IdP uses it: one change goes through, one is refused by the product database.
@@ -240,13 +118,7 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
     );
     assert!(html.contains("201 created"));
     assert!(!html.contains(&token), "the token is not shown again");
-    let reason = b
-        .find(Locator::Css("tr.dead-letter td.reason"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let reason = b.text("tr.dead-letter td.reason").await;
     assert!(
         reason.contains("admin_test_block"),
         "the reason says what failed: {reason}"
@@ -255,12 +127,9 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
 
     // Fix the cause, press Retry, and the change is applied.
     db.execute_unprepared(UNBLOCK).await.unwrap();
-    click(&b, "tr.dead-letter button.retry").await;
-    b.wait()
-        .at_most(EVENTUALLY)
-        .for_element(Locator::Css("#notice"))
-        .await
-        .expect("the page says the letter was sent back");
+    b.click("tr.dead-letter button.retry").await;
+    let notice = b.text("#notice").await;
+    assert!(notice.contains("sent back to the workers"), "{notice}");
     let applied = w
         .env
         .product_user_where(&db, blocked.parse().unwrap(), |_| true)
@@ -277,5 +146,4 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
         .api(Method::GET, &format!("/admin/api/tenants/{tenant}/sync"), None)
         .await;
     assert_eq!(sync["broker"]["dead_letters"], 0);
-    b.close().await.unwrap();
 }
