@@ -141,6 +141,15 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
     .await;
     screenshot(&b, "05-retried-and-applied").await;
 
+    // The tenant list links to it and shows its live token.
+    b.goto(&w.url("/admin")).await;
+    let row = b.text("#tenants tbody tr").await;
+    assert!(
+        row.contains("Acme Browser Test") && row.contains(&tenant) && row.contains("live"),
+        "{row}"
+    );
+    screenshot(&b, "06-tenants").await;
+
     // What the page showed matches the API.
     let sync = w
         .api(Method::GET, &format!("/admin/api/tenants/{tenant}/sync"), None)
