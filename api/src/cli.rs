@@ -108,6 +108,18 @@ pub struct ServeArgs {
     /// Published outbox rows are deleted after this many seconds.
     #[arg(long, env = "OUTBOX_RETENTION_SECS", default_value_t = 86_400)]
     pub outbox_retention_secs: u64,
+
+    /// Operator key for the admin page (/admin) and /admin/api; both are off (404) when unset.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<crate::admin::AdminKey>,
+
+    /// Days the SCIM activity log (scim.audit) keeps a request.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 30)]
+    pub audit_retention_days: u32,
+
+    /// How often old activity rows are purged (tests shorten it).
+    #[arg(long, env = "AUDIT_PURGE_INTERVAL_SECS", default_value_t = 3_600, hide = true)]
+    pub audit_purge_interval_secs: u64,
 }
 
 impl ServeArgs {
@@ -123,6 +135,13 @@ impl ServeArgs {
         crate::rate_limit::Limit {
             per_second: self.tenant_rate_limit,
             burst: self.tenant_burst.max(1.0),
+        }
+    }
+
+    pub fn audit(&self) -> crate::admin::audit::AuditConfig {
+        crate::admin::audit::AuditConfig {
+            retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
+            purge_every: Duration::from_secs(self.audit_purge_interval_secs.max(1)),
         }
     }
 

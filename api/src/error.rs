@@ -90,6 +90,10 @@ impl ScimError {
     }
 }
 
+/// The `scimType` of an error response, for the activity log (which never reads bodies).
+#[derive(Debug, Clone, Copy)]
+pub struct ScimType(pub &'static str);
+
 /// `a: b: c` for an error and its sources.
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
@@ -130,6 +134,9 @@ impl IntoResponse for ScimError {
             body["scimType"] = t.into();
         }
         let mut resp = (self.status, body.to_string()).into_response();
+        if let Some(t) = self.scim_type {
+            resp.extensions_mut().insert(ScimType(t));
+        }
         let headers = resp.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
         if self.status == StatusCode::UNAUTHORIZED {
@@ -152,13 +159,13 @@ pub async fn ensure_scim_error_body(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    // Our own JSON bodies (SCIM errors, /readyz's report) pass; plain-text or empty bodies made
-    // by layers and the framework are replaced.
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.to_str().is_ok_and(|ct| ct.contains("json")));
-    if is_json {
+    // Our own JSON bodies (SCIM errors, /readyz's report) and the admin page's HTML error pages
+    // pass; plain-text or empty bodies made by layers and the framework are replaced.
+    let ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.to_str()
+            .is_ok_and(|ct| ct.contains("json") || ct.starts_with("text/html"))
+    });
+    if ours {
         return resp;
     }
     let (scim_type, detail) = match status {

@@ -37,6 +37,10 @@ impl FromRequestParts<AppState> for Tenant {
                 // One series per tenant: operators spot a tenant whose IdP misbehaves. Tenants
                 // number in the thousands, well within what Prometheus handles.
                 metrics::counter!("scim_tenant_requests_total", "tenant_id" => id.to_string()).increment(1);
+                // Before the rate limit, so that a throttled request shows in the activity log.
+                if let Some(slot) = parts.extensions.get::<crate::admin::audit::TenantSlot>() {
+                    slot.fill(id);
+                }
                 if let Err(wait) = state.rate_limiter.check(id) {
                     metrics::counter!("scim_rate_limited_total", "tenant_id" => id.to_string()).increment(1);
                     return Err(ScimError::too_many_requests(wait));
@@ -50,7 +54,7 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -1,5 +1,6 @@
 //! `scim-api`: the SCIM endpoint, and the tenant/token admin commands.
 
+mod admin;
 mod cli;
 mod directory;
 mod error;

@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::admin;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
@@ -41,6 +42,7 @@ impl Application {
         args: &ServeArgs,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        admin::check(args)?;
         // Before any task starts, so that nothing they record is lost.
         let metrics = install_metrics();
         let db = shared::db::connect(db_cfg)
@@ -57,6 +59,7 @@ impl Application {
         }
         let (dispatcher, dispatch_task) = dispatch::spawn(db.clone(), publisher.clone(), shutdown.clone());
         let relay_task = relay::spawn(db.clone(), publisher.clone(), args.relay(), shutdown.clone());
+        let (audit, audit_task) = admin::audit::spawn(db.clone(), args.audit(), shutdown.clone());
         let state = AppState(Arc::new(App {
             db: db.clone(),
             publisher,
@@ -64,6 +67,7 @@ impl Application {
             public_url: args.public_url.clone(),
             metrics,
             rate_limiter: crate::rate_limit::RateLimiter::new(args.rate_limit()),
+            audit,
         }));
         let router = router(state, args);
         let listener = TcpListener::bind(&args.bind_addr)
@@ -72,7 +76,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            tasks: vec![dispatch_task, relay_task],
+            tasks: vec![dispatch_task, relay_task, audit_task],
             shutdown,
         })
     }
@@ -115,12 +119,17 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(discovery::router())
         .merge(search::router())
         .merge(unsupported::router())
-        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") });
+        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+        .layer(middleware::from_fn_with_state(
+            state.audit.clone(),
+            admin::audit::record,
+        ));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(admin::router(state.clone(), args))
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))
@@ -151,6 +160,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
         ]))
         .layer(CatchPanicLayer::new())
         // Outermost, so that responses made by the layers above (413, 408, panics) get a SCIM body.

@@ -1,4 +1,5 @@
-//! Shared request state: the pool, the publisher, the outbox dispatcher and settings.
+//! Shared request state: the pool, the publisher, the outbox dispatcher, the activity log and
+//! settings.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub struct App {
     pub public_url: Option<String>,
     pub metrics: Option<PrometheusHandle>,
     pub rate_limiter: crate::rate_limit::RateLimiter,
+    pub audit: crate::admin::audit::AuditLog,
 }
 
 impl std::ops::Deref for AppState {

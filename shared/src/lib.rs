@@ -4,6 +4,7 @@
 pub mod amqp;
 pub mod config;
 pub mod db;
+pub mod dlq;
 pub mod domain;
 pub mod entity;
 pub mod healthcheck;

@@ -17,7 +17,8 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// The SCIM directory (`scim` schema): tenants, tokens, users, outbox. Owned by the api.
+/// The SCIM directory (`scim` schema): tenants, tokens, users, groups, outbox, audit log and
+/// admin sessions. Owned by the api.
 pub async fn migrate_directory(db: &DatabaseConnection) -> Result<(), DbErr> {
     run(db, "scim", directory::MIGRATIONS).await
 }

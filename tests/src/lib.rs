@@ -3,6 +3,7 @@
 //! on drop. Leftovers of crashed runs are swept by `scripts/test` (names start with `scimtest_`).
 
 pub mod proxy;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -49,6 +49,10 @@ async fn dead_letters_are_listed_with_their_reason_and_replayed_on_demand() {
         "{lines:?}"
     );
     assert_eq!(lines[0]["attempts"], 1);
+    assert!(
+        lines[0]["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "an unreadable letter still gets an id to replay it by: {lines:?}"
+    );
     assert_eq!(lines[1]["dead_letters"], 1);
     assert_eq!(listed(&env).len(), 2, "listing does not consume");
 

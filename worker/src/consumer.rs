@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::Applier;
-use crate::dlq;
+use shared::dlq;
 
 pub struct Worker {
     pub applier: Applier,

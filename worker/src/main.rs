@@ -3,7 +3,6 @@
 mod apply;
 mod cli;
 mod consumer;
-mod dlq;
 mod expected;
 mod groups;
 mod http;
@@ -127,7 +126,7 @@ async fn dead_letters(cmd: DlqCommand) -> anyhow::Result<()> {
     ch.confirm_select(Default::default()).await?;
     match cmd {
         DlqCommand::List(_) => {
-            let letters = dlq::list(&ch, &amqp).await?;
+            let letters = shared::dlq::list(&ch, &amqp).await?;
             for l in &letters {
                 println!("{}", json!(l));
             }
@@ -135,11 +134,11 @@ async fn dead_letters(cmd: DlqCommand) -> anyhow::Result<()> {
         }
         DlqCommand::Replay { id, all, .. } => {
             let select = match (all, id) {
-                (true, _) => dlq::Select::All,
-                (false, Some(id)) => dlq::Select::Id(id),
+                (true, _) => shared::dlq::Select::All,
+                (false, Some(id)) => shared::dlq::Select::Id(id),
                 (false, None) => anyhow::bail!("give --id ID or --all"),
             };
-            let n = dlq::replay(&ch, &amqp, &select).await?;
+            let n = shared::dlq::replay(&ch, &amqp, &select).await?;
             println!("{}", json!({"replayed": n}));
         }
     }

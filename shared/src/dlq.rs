@@ -1,14 +1,20 @@
 //! Dead letters: a message that can never be applied (unparseable, unknown format, a permanent
 //! database error) is republished to the dead-letter queue with the reason and attempt count in
 //! its headers, and only then acked, so it is never lost. Operators inspect them with
-//! `scim-worker dlq list` and send them back with `scim-worker dlq replay`.
+//! `scim-worker dlq list` or the api's admin page, and send them back with
+//! `scim-worker dlq replay` or the page's Retry button; both use the functions here.
 
 use chrono::Utc;
 use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, LongString};
 use lapin::{Channel, message::Delivery};
-use shared::amqp::AmqpError;
-use shared::config::AmqpConfig;
+use uuid::Uuid;
+
+use crate::amqp::AmqpError;
+use crate::config::AmqpConfig;
+
+/// Header naming a dead letter, so that one can be replayed even when its body is unreadable.
+const LETTER_ID: &str = "x-scim-dead-letter-id";
 
 /// How many times the broker has delivered this message before (quorum queues count it).
 pub fn delivery_count(d: &Delivery) -> i64 {
@@ -26,10 +32,15 @@ pub fn delivery_count(d: &Delivery) -> i64 {
 }
 
 /// Publishes the delivery to the dead-letter queue (with confirms) and returns once it is safe.
+/// A letter keeps the id it was given the first time it died, so a replayed change that fails
+/// again is still the same letter to an operator.
 pub async fn publish(ch: &Channel, cfg: &AmqpConfig, d: &Delivery, reason: &str) -> Result<(), AmqpError> {
     let mut props = d.properties.clone();
     let mut headers = props.headers().clone().unwrap_or_default();
     let text = |s: String| AMQPValue::LongString(LongString::from(s));
+    if header_text(d, LETTER_ID).is_none() {
+        headers.insert(LETTER_ID.into(), text(Uuid::now_v7().to_string()));
+    }
     headers.insert("x-scim-error".into(), text(reason.chars().take(1000).collect()));
     headers.insert(
         "x-scim-attempts".into(),
@@ -56,7 +67,7 @@ pub async fn publish(ch: &Channel, cfg: &AmqpConfig, d: &Delivery, reason: &str)
         .await?
         .await?;
     if confirm.is_nack() || confirm.take_message().is_some() {
-        return Err(AmqpError::Unroutable(uuid::Uuid::nil()));
+        return Err(AmqpError::Unroutable(Uuid::nil()));
     }
     Ok(())
 }
@@ -103,7 +114,7 @@ impl DeadLetter {
                 .map(str::to_owned)
         };
         Self {
-            id: header_text(d, "x-scim-dead-letter-id"),
+            id: header_text(d, LETTER_ID),
             reason: header_text(d, "x-scim-error"),
             attempts: header_int(d, "x-scim-attempts"),
             failed_at: header_text(d, "x-scim-failed-at"),
@@ -123,32 +134,75 @@ impl DeadLetter {
 /// Which dead letters to replay.
 pub enum Select {
     All,
+    /// By dead-letter id or message id.
     Id(String),
+    /// By dead-letter id or message id, and only if the letter belongs to this tenant (the admin
+    /// page acts for one tenant at a time).
+    TenantLetter {
+        tenant_id: Uuid,
+        id: String,
+    },
 }
 
-/// Takes every dead letter off the queue once (bounded by the depth seen at the start), lets
-/// `handle` decide, and puts back whatever it does not consume. Returns the letters seen.
-async fn sweep<F, Fut>(ch: &Channel, cfg: &AmqpConfig, mut handle: F) -> Result<Vec<DeadLetter>, AmqpError>
-where
-    F: FnMut(Delivery, DeadLetter) -> Fut,
-    Fut: std::future::Future<Output = Result<Option<Delivery>, AmqpError>>,
-{
-    use lapin::options::{BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
-    let queue = cfg.dead_letter_queue();
-    let depth = ch
+impl Select {
+    fn wants(&self, letter: &DeadLetter) -> bool {
+        let named = |id: &str| letter.id.as_deref() == Some(id) || letter.message_id.as_deref() == Some(id);
+        match self {
+            Select::All => true,
+            Select::Id(id) => named(id),
+            Select::TenantLetter { tenant_id, id } => {
+                named(id) && letter.tenant_id.as_deref() == Some(tenant_id.to_string().as_str())
+            }
+        }
+    }
+}
+
+/// Messages waiting in a queue and consumers attached to it, as the broker reports them.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct QueueDepth {
+    pub messages: u32,
+    pub consumers: u32,
+}
+
+/// Asks the broker about a queue without changing it. A missing queue closes the channel (the
+/// broker answers 404), so use a channel of its own.
+pub async fn queue_depth(ch: &Channel, queue: &str) -> Result<QueueDepth, AmqpError> {
+    use lapin::options::QueueDeclareOptions;
+    let q = ch
         .queue_declare(
-            queue.as_str().into(),
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
             },
             Default::default(),
         )
-        .await?
-        .message_count();
+        .await?;
+    Ok(QueueDepth {
+        messages: q.message_count(),
+        consumers: q.consumer_count(),
+    })
+}
+
+/// Takes up to `max` dead letters off the queue once (bounded by the depth seen at the start),
+/// lets `handle` decide, and puts back whatever it does not consume. Returns the letters seen
+/// and the depth.
+async fn sweep<F, Fut>(
+    ch: &Channel,
+    cfg: &AmqpConfig,
+    max: usize,
+    mut handle: F,
+) -> Result<(Vec<DeadLetter>, u32), AmqpError>
+where
+    F: FnMut(Delivery, DeadLetter) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Delivery>, AmqpError>>,
+{
+    use lapin::options::{BasicGetOptions, BasicNackOptions};
+    let queue = cfg.dead_letter_queue();
+    let depth = queue_depth(ch, &queue).await?.messages;
     let mut seen = Vec::new();
     let mut put_back = Vec::new();
-    for _ in 0..depth {
+    for _ in 0..(depth as usize).min(max) {
         let Some(msg) = ch
             .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
             .await?
@@ -170,11 +224,26 @@ where
         })
         .await?;
     }
-    Ok(seen)
+    Ok((seen, depth))
 }
 
+/// Every dead letter; they stay queued.
 pub async fn list(ch: &Channel, cfg: &AmqpConfig) -> Result<Vec<DeadLetter>, AmqpError> {
-    sweep(ch, cfg, |d, _| async move { Ok(Some(d)) }).await
+    Ok(list_first(ch, cfg, usize::MAX).await?.letters)
+}
+
+/// The first `max` dead letters (they stay queued) and how many there are in all. Listing takes
+/// each letter off the queue and puts it back, so a page that lists must bound the work.
+pub async fn list_first(ch: &Channel, cfg: &AmqpConfig, max: usize) -> Result<Listing, AmqpError> {
+    let (letters, depth) = sweep(ch, cfg, max, |d, _| async move { Ok(Some(d)) }).await?;
+    Ok(Listing { letters, depth })
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Listing {
+    pub letters: Vec<DeadLetter>,
+    /// Dead letters in the queue when the listing began (all tenants).
+    pub depth: u32,
 }
 
 /// Republishes the selected dead letters to the changes exchange under their original routing
@@ -182,14 +251,8 @@ pub async fn list(ch: &Channel, cfg: &AmqpConfig) -> Result<Vec<DeadLetter>, Amq
 pub async fn replay(ch: &Channel, cfg: &AmqpConfig, select: &Select) -> Result<usize, AmqpError> {
     let replayed = std::sync::atomic::AtomicUsize::new(0);
     let counter = &replayed;
-    sweep(ch, cfg, |d, letter| async move {
-        let wanted = match select {
-            Select::All => true,
-            Select::Id(id) => {
-                letter.id.as_deref() == Some(id.as_str()) || letter.message_id.as_deref() == Some(id.as_str())
-            }
-        };
-        if !wanted {
+    sweep(ch, cfg, usize::MAX, |d, letter| async move {
+        if !select.wants(&letter) {
             return Ok(Some(d));
         }
         let key = letter.routing_key.clone().unwrap_or_else(|| "replay".into());
@@ -211,7 +274,7 @@ pub async fn replay(ch: &Channel, cfg: &AmqpConfig, select: &Select) -> Result<u
             .await?
             .await?;
         if confirm.is_nack() || confirm.take_message().is_some() {
-            return Err(AmqpError::Unroutable(uuid::Uuid::nil()));
+            return Err(AmqpError::Unroutable(Uuid::nil()));
         }
         d.ack(lapin::options::BasicAckOptions::default()).await?;
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -219,4 +282,45 @@ pub async fn replay(ch: &Channel, cfg: &AmqpConfig, select: &Select) -> Result<u
     })
     .await?;
     Ok(replayed.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(tenant: Option<Uuid>) -> DeadLetter {
+        DeadLetter {
+            id: Some("letter-1".into()),
+            reason: None,
+            attempts: None,
+            failed_at: None,
+            routing_key: None,
+            message_id: Some("msg-1".into()),
+            tenant_id: tenant.map(|t| t.to_string()),
+            resource_id: None,
+            version: None,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn a_letter_is_selected_by_its_letter_id_or_its_message_id() {
+        let l = letter(None);
+        assert!(Select::Id("letter-1".into()).wants(&l));
+        assert!(Select::Id("msg-1".into()).wants(&l));
+        assert!(!Select::Id("other".into()).wants(&l));
+        assert!(Select::All.wants(&l));
+    }
+
+    #[test]
+    fn a_tenant_scoped_selection_never_takes_another_tenants_letter() {
+        let (mine, theirs) = (Uuid::now_v7(), Uuid::now_v7());
+        let select = Select::TenantLetter {
+            tenant_id: mine,
+            id: "letter-1".into(),
+        };
+        assert!(select.wants(&letter(Some(mine))));
+        assert!(!select.wants(&letter(Some(theirs))));
+        assert!(!select.wants(&letter(None)));
+    }
 }

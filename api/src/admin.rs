@@ -1,0 +1,158 @@
+//! The operator's admin page (`/admin`) and its JSON twin (`/admin/api`, described by
+//! `/admin/api/openapi.json`): tenants and their SCIM tokens, each tenant's recent provisioning
+//! activity, sync lag and dead letters with a Retry button. Off (404) unless `ADMIN_TOKEN` is set.
+//!
+//! Security model: the operator signs in with `ADMIN_TOKEN` (compared in constant time) and gets
+//! a server-side session in an HttpOnly, SameSite=Strict cookie (Secure behind https); every
+//! state-changing request of a session carries its CSRF token. Scripts send
+//! `Authorization: Bearer <ADMIN_TOKEN>` instead and need no CSRF token. SCIM tokens are shown
+//! once, when issued; only their hashes are stored. Responses are never cached or framed.
+
+mod api;
+pub mod audit;
+mod broker;
+mod csrf;
+mod error;
+mod guard;
+mod html;
+mod key;
+mod pages;
+mod session;
+mod sync;
+mod tenants;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+pub use key::AdminKey;
+
+use crate::cli::ServeArgs;
+use crate::state::AppState;
+
+#[derive(Clone)]
+pub struct Admin(Arc<Inner>);
+
+pub struct Inner {
+    app: AppState,
+    key: AdminKey,
+    sessions: session::Sessions,
+    broker: broker::Broker,
+}
+
+impl std::ops::Deref for Admin {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Refuses to start with an admin key too weak to protect the page.
+pub fn check(args: &ServeArgs) -> Result<(), key::TooShort> {
+    configured(args).map_or(Ok(()), |k| k.check())
+}
+
+/// The admin key, if one is set. An empty `ADMIN_TOKEN` (as `${ADMIN_TOKEN:-}` in a compose file
+/// gives) means unset.
+fn configured(args: &ServeArgs) -> Option<AdminKey> {
+    args.admin_token.clone().filter(|k| !k.is_empty())
+}
+
+/// The admin routes, or none when no admin token is configured (then `/admin` is a 404 like
+/// any unknown path).
+pub fn router(state: AppState, args: &ServeArgs) -> Router<AppState> {
+    let Some(key) = configured(args) else {
+        return Router::new();
+    };
+    let secure = state
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    let admin = Admin(Arc::new(Inner {
+        broker: broker::Broker::new(state.publisher.config().clone()),
+        app: state,
+        key,
+        sessions: session::Sessions::new(secure),
+    }));
+    let guarded = Router::new()
+        .route("/admin", get(pages::index))
+        .route("/admin/logout", post(pages::logout))
+        .route("/admin/tenants", post(pages::create_tenant))
+        .route("/admin/tenants/{id}", get(pages::tenant))
+        .route("/admin/tenants/{id}/token", post(pages::rotate_token))
+        .route("/admin/tenants/{id}/token/revoke", post(pages::revoke_token))
+        .route(
+            "/admin/tenants/{id}/dead-letters/{letter}/retry",
+            post(pages::retry_dead_letter),
+        )
+        .route(
+            "/admin/api/tenants",
+            get(api::list_tenants).post(api::create_tenant),
+        )
+        .route("/admin/api/tenants/{id}", get(api::tenant))
+        .route(
+            "/admin/api/tenants/{id}/token",
+            post(api::rotate_token).delete(api::revoke_token),
+        )
+        .route("/admin/api/tenants/{id}/activity", get(api::activity))
+        .route("/admin/api/tenants/{id}/sync", get(api::sync))
+        .route("/admin/api/tenants/{id}/dead-letters", get(api::dead_letters))
+        .route(
+            "/admin/api/tenants/{id}/dead-letters/{letter}/retry",
+            post(api::retry_dead_letter),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            admin.clone(),
+            guard::require_admin,
+        ));
+    // Sign-in and files that hold nothing secret are open.
+    let open = Router::new()
+        .route("/admin/login", get(pages::login_form).post(pages::login))
+        .route("/admin/api/openapi.json", get(api::openapi))
+        .route("/admin/assets/admin.css", get(pages::stylesheet))
+        .route("/admin/assets/admin.js", get(pages::script));
+    guarded
+        .merge(open)
+        .layer(middleware::map_response(security_headers))
+        .with_state(admin)
+}
+
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let mut set = |name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    // Pages show tokens once; no cache may keep a copy.
+    set(header::CACHE_CONTROL, "no-store");
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    resp
+}
+
+/// `https://host/scim/v2` as the IdP must be configured with (same rules as resource locations).
+pub struct ScimBaseUrl(pub String);
+
+impl FromRequestParts<Admin> for ScimBaseUrl {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, admin: &Admin) -> Result<Self, Infallible> {
+        let url = crate::extract::BaseUrl::from_request_parts(parts, &admin.app)
+            .await
+            .map(|b| b.0)
+            .unwrap_or_else(|_| "/scim/v2".into());
+        Ok(Self(url))
+    }
+}

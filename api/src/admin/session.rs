@@ -1,0 +1,168 @@
+//! Signed-in sessions of the admin page: a random 256-bit id in an HttpOnly, SameSite=Strict
+//! cookie (Secure when the public URL is https), looked up server-side in
+//! `scim.admin_sessions` by its SHA-256, so a copy of the table opens no session. Each session
+//! has its own CSRF token and ends after [`TTL`], at sign-out, or when ADMIN_TOKEN changes.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sha2::{Digest, Sha256};
+use shared::db::stmt;
+
+use super::key::AdminKey;
+
+const COOKIE: &str = "scim_admin";
+/// Sessions end this long after sign-in, whatever happens in between.
+pub const TTL: Duration = Duration::from_secs(8 * 3600);
+
+/// An open session: the row it is stored as, and its CSRF token for forms and `X-CSRF-Token`.
+#[derive(Clone)]
+pub struct Session {
+    id_hash: Vec<u8>,
+    pub csrf: String,
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    secure: bool,
+}
+
+impl Sessions {
+    /// `secure`: send the cookie over https only (the public URL is https).
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// Opens a session; returns the `Set-Cookie` value that carries it.
+    pub async fn open(&self, db: &DatabaseConnection, key: &AdminKey) -> Result<HeaderValue, DbErr> {
+        // Expired rows are few (operators sign in rarely); clearing them here keeps the table small.
+        db.execute_unprepared("delete from scim.admin_sessions where expires_at < now()")
+            .await?;
+        let id = random_hex();
+        db.execute_raw(stmt(
+            "insert into scim.admin_sessions (id_hash, key_fingerprint, csrf_token, expires_at)
+             values ($1, $2, $3, now() + make_interval(secs => $4))",
+            [
+                hash(&id).into(),
+                key.fingerprint().into(),
+                random_hex().into(),
+                (TTL.as_secs() as f64).into(),
+            ],
+        ))
+        .await?;
+        Ok(self.cookie(&id, TTL.as_secs()))
+    }
+
+    /// The live session named by the request's cookie, if any.
+    pub async fn find(
+        &self,
+        db: &DatabaseConnection,
+        key: &AdminKey,
+        headers: &HeaderMap,
+    ) -> Result<Option<Session>, DbErr> {
+        let Some(id) = cookie_value(headers) else {
+            return Ok(None);
+        };
+        let row = db
+            .query_one_raw(stmt(
+                "select id_hash, csrf_token from scim.admin_sessions
+                 where id_hash = $1 and key_fingerprint = $2 and expires_at > now()",
+                [hash(id).into(), key.fingerprint().into()],
+            ))
+            .await?;
+        row.map(|r| {
+            Ok(Session {
+                id_hash: r.try_get("", "id_hash")?,
+                csrf: r.try_get("", "csrf_token")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends the session; returns the `Set-Cookie` value that removes the cookie.
+    pub async fn close(&self, db: &DatabaseConnection, session: &Session) -> Result<HeaderValue, DbErr> {
+        db.execute_raw(stmt(
+            "delete from scim.admin_sessions where id_hash = $1",
+            [session.id_hash.clone().into()],
+        ))
+        .await?;
+        Ok(self.cookie("", 0))
+    }
+
+    fn cookie(&self, value: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let text =
+            format!("{COOKIE}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+        HeaderValue::from_str(&text).expect("cookie text is ASCII without control characters")
+    }
+}
+
+/// The session id from the `Cookie` header(s), if it has the shape of one.
+fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn hash(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+/// 256 random bits as 64 hex digits: session ids and CSRF tokens.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let id = random_hex();
+        let h = headers(&format!("theme=dark; {COOKIE}={id}; other=1"));
+        assert_eq!(cookie_value(&h), Some(id.as_str()));
+    }
+
+    #[test]
+    fn malformed_session_cookies_are_ignored_without_a_lookup() {
+        assert_eq!(cookie_value(&headers(&format!("{COOKIE}=abc"))), None);
+        assert_eq!(
+            cookie_value(&headers(&format!("{COOKIE}={}", "z".repeat(64)))),
+            None
+        );
+        assert_eq!(cookie_value(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_strict_and_secure_behind_https() {
+        let plain = Sessions::new(false).cookie("x", 10);
+        let plain = plain.to_str().unwrap();
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
+        assert!(!plain.contains("Secure"));
+        let secure = Sessions::new(true).cookie("x", 10);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn ids_are_256_random_bits() {
+        let (a, b) = (random_hex(), random_hex());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}
