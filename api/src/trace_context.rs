@@ -17,6 +17,11 @@ pub fn outgoing() -> Option<String> {
     CURRENT.try_with(|t| t.to_string()).ok()
 }
 
+/// The trace id of the request being served.
+pub fn current_trace_id() -> Option<String> {
+    CURRENT.try_with(|t| t.trace_id_hex()).ok()
+}
+
 /// Middleware; must sit inside the tracing layer so the request span is current.
 pub async fn propagate(req: Request, next: Next) -> Response {
     let incoming = req

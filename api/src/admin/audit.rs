@@ -83,6 +83,7 @@ struct Entry {
     latency_ms: i32,
     outcome: String,
     client: Option<String>,
+    trace_id: Option<String>,
 }
 
 /// Middleware for the `/scim/v2` routes.
@@ -98,6 +99,7 @@ pub async fn record(State(log): State<AuditLog>, mut req: Request, next: Next) -
         .unwrap_or_else(|| "unmatched".into());
     let path_id = id_from_path(&route, req.uri().path());
     let client = client(req.headers());
+    let trace_id = crate::trace_context::current_trace_id();
     let resp = next.run(req).await;
     let Some(&tenant_id) = slot.0.get() else {
         return resp;
@@ -113,6 +115,7 @@ pub async fn record(State(log): State<AuditLog>, mut req: Request, next: Next) -
         latency_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
         outcome: outcome(&resp),
         client,
+        trace_id,
     });
     resp
 }
@@ -218,11 +221,11 @@ async fn insert(db: &DatabaseConnection, batch: &[Entry]) -> Result<(), DbErr> {
     let rows = serde_json::to_value(batch).map_err(|e| DbErr::Custom(e.to_string()))?;
     db.execute_raw(stmt(
         "insert into scim.audit
-             (at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client)
-         select at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client
+             (at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id)
+         select at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id
          from jsonb_to_recordset($1::jsonb) as r(
              at timestamptz, tenant_id uuid, method text, route text, resource_type text,
-             resource_id uuid, status smallint, latency_ms integer, outcome text, client text)",
+             resource_id uuid, status smallint, latency_ms integer, outcome text, client text, trace_id text)",
         [rows.into()],
     ))
     .await?;
@@ -263,6 +266,8 @@ pub struct Activity {
     pub latency_ms: i32,
     pub outcome: String,
     pub client: Option<String>,
+    /// Grep the api's and the workers' logs for it to follow the change.
+    pub trace_id: Option<String>,
 }
 
 impl Activity {
@@ -285,7 +290,7 @@ impl Activity {
 /// The tenant's latest rows, newest first.
 pub async fn recent(db: &DatabaseConnection, tenant_id: Uuid, limit: u64) -> Result<Vec<Activity>, DbErr> {
     Activity::find_by_statement(stmt(
-        "select at, method, route, resource_type, resource_id, status, latency_ms, outcome, client
+        "select at, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id
          from scim.audit where tenant_id = $1 order by at desc, id desc limit $2",
         [tenant_id.into(), (limit as i64).into()],
     ))
@@ -309,6 +314,7 @@ mod tests {
             latency_ms: 1,
             outcome: "ok".into(),
             client: None,
+            trace_id: None,
         }
     }
 
@@ -351,6 +357,7 @@ mod tests {
             latency_ms: 1,
             outcome: "ok".into(),
             client: None,
+            trace_id: None,
         };
         assert_eq!(row("POST", "/Users", Some("User")).operation(), "create");
         assert_eq!(row("GET", "/Users", Some("User")).operation(), "list");

@@ -420,7 +420,7 @@ fn activity_section(rows: &[Activity]) -> String {
             };
             let class = if a.status >= 400 { "error" } else { "ok" };
             format!(
-                r#"<tr class="activity"><td>{at}</td><td>{op} <code>{method} {route}</code></td><td>{resource}</td><td class="{class}">{status} {outcome}</td><td>{latency} ms</td><td class="muted">{client}</td></tr>"#,
+                r#"<tr class="activity"><td>{at}</td><td>{op} <code>{method} {route}</code></td><td>{resource}</td><td class="{class}">{status} {outcome}</td><td>{latency} ms</td><td class="muted">{client}</td><td><code class="trace" title="grep the api and worker logs for this trace_id">{trace}</code></td></tr>"#,
                 at = time(&a.at),
                 op = a.operation(),
                 method = esc(&a.method),
@@ -429,12 +429,13 @@ fn activity_section(rows: &[Activity]) -> String {
                 outcome = esc(&a.outcome),
                 latency = a.latency_ms,
                 client = esc(a.client.as_deref().unwrap_or("")),
+                trace = esc(a.trace_id.as_deref().unwrap_or("")),
             )
         })
         .collect();
     format!(
         r#"<section id="activity" class="card"><h2>Recent activity</h2>
-<table><thead><tr><th>Time</th><th>IdP operation</th><th>Resource</th><th>Result</th><th>Latency</th><th>Client</th></tr></thead><tbody>{body}</tbody></table>
+<table><thead><tr><th>Time</th><th>IdP operation</th><th>Resource</th><th>Result</th><th>Latency</th><th>Client</th><th>Trace id</th></tr></thead><tbody>{body}</tbody></table>
 <p class="muted">The latest {ACTIVITY_ROWS} requests. The activity log is best-effort: under extreme load rows may be dropped rather than slow the IdP down.</p></section>"#
     )
 }

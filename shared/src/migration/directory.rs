@@ -127,7 +127,9 @@ create table scim.audit (
     latency_ms integer not null,
     -- A few words: the status reason or the SCIM error type (`uniqueness`), never a detail text.
     outcome text not null,
-    client text
+    client text,
+    -- The request's W3C trace id: the same id is in the api's and the workers' log lines.
+    trace_id text
 );
 create index audit_tenant_at on scim.audit (tenant_id, at desc);
 create index audit_at on scim.audit (at);

@@ -93,6 +93,23 @@ async fn scim_requests_are_logged_with_operation_resource_result_and_latency() {
     assert_eq!(get["route"], "/Users/{id}");
     assert_eq!(get["resource_id"], id.to_string(), "from the path");
     assert_eq!(list["operation"], "list");
+    // The create's trace id is the one its change message carries to the worker.
+    let trace = create["trace_id"].as_str().expect("a trace id");
+    assert_eq!(trace.len(), 32);
+    let db = w.env.db().await;
+    let stamped: String = tests::scalar(
+        &db,
+        &format!(
+            "select payload->>'traceparent' as t from scim.outbox where payload->>'resource_id' = '{id}'"
+        ),
+        "t",
+    )
+    .await;
+    assert!(
+        stamped.starts_with(&format!("00-{trace}-")),
+        "{stamped} vs {trace}"
+    );
+    assert_ne!(get["trace_id"], create["trace_id"], "each request its own trace");
     assert!(
         activity(&w, other).await.is_empty(),
         "another tenant sees none of it"
