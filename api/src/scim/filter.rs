@@ -171,10 +171,7 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, Invalid> {
 }
 
 /// Evaluates `filter` against a whole resource (attribute names resolved through `schema`).
-#[allow(
-    dead_code,
-    reason = "the directory filters in SQL; this is the in-memory reference"
-)]
+/// The directory filters in SQL; this is the reference the SQL translation is tested against.
 pub fn matches(filter: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
     eval(filter, resource, Scope::Resource(schema))
 }

@@ -1,0 +1,17 @@
+//! `scim-api` as a library: the binary (`main.rs`) is a thin shell over it, and the parser
+//! tests, property tests and fuzz targets reach the SCIM protocol code through it.
+//!
+//! Public: what the binary, the tests and the fuzzers call (the protocol in `scim`, the
+//! directory queries, startup and the admin commands). Everything else stays crate-private.
+
+pub mod cli;
+pub mod directory;
+mod error;
+mod extract;
+mod outbox;
+mod rate_limit;
+mod routes;
+pub mod scim;
+pub mod startup;
+mod state;
+pub mod tokens;
