@@ -209,7 +209,8 @@ pub fn users() -> Vec<FixtureUser> {
             name: "grace",
             id: id(GRACE),
             created: at("2024-03-01T09:00:01Z"),
-            last_modified: at("2025-01-01T00:00:00Z"),
+            // Finer than the milliseconds `meta` is rendered with, as the database stores it.
+            last_modified: at("2025-01-01T00:00:00.000250Z"),
             doc: stored(json!({
                 "userName": "GRACE@ACME.TEST",
                 "name": {"givenName": "Grace", "familyName": "Hopper"},

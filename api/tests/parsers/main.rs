@@ -4,3 +4,5 @@
 
 mod filter_cases;
 mod fixtures;
+mod pushdown;
+mod testdb;
