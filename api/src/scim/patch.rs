@@ -152,10 +152,29 @@ fn apply_all<'o>(
 ) -> Result<(), Invalid> {
     let mut work = resource.clone();
     for (i, op) in ops {
-        apply_op(schema, &mut work, op).map_err(|e| in_operation(i, e))?;
+        let required: Vec<&Attr> = schema
+            .core
+            .iter()
+            .filter(|a| a.required && work.contains_key(a.name))
+            .collect();
+        apply_op(schema, &mut work, op)
+            .and_then(|()| keep_required(&required, &work))
+            .map_err(|e| in_operation(i, e))?;
     }
     *resource = work;
     Ok(())
+}
+
+/// RFC 7644 §3.5.2.2/§3.5.2.3: a required attribute that an operation removes or leaves
+/// unassigned (remove, null, "") is a `mutability` error, not a user without a userName.
+fn keep_required(required: &[&Attr], doc: &Map<String, Value>) -> Result<(), Invalid> {
+    match required.iter().find(|a| !doc.contains_key(a.name)) {
+        Some(attr) => Err(invalid(
+            Kind::Mutability,
+            format!("'{}' is required: it can be replaced, not removed", attr.name),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn in_operation(i: usize, e: Invalid) -> Invalid {
@@ -1524,6 +1543,25 @@ mod tests {
             ),
             Kind::InvalidValue
         );
+    }
+
+    #[test]
+    fn removing_or_unassigning_a_required_attribute_is_a_mutability_error() {
+        for ops in [
+            json!([{"op": "remove", "path": "userName"}]),
+            json!([{"op": "replace", "path": "userName", "value": null}]),
+            json!([{"op": "replace", "path": "userName", "value": ""}]),
+            json!([{"op": "Replace", "value": {"userName": null}}]),
+        ] {
+            let e = run(user(), ops.clone()).expect_err("userName is required");
+            assert_eq!(e.kind, Kind::Mutability, "{ops}");
+            assert!(e.detail.contains("'userName' is required"), "{}", e.detail);
+        }
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "userName", "value": "lovelace@x.com"}]),
+        );
+        assert_eq!(out["userName"], json!("lovelace@x.com"));
     }
 
     #[test]
