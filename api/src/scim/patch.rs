@@ -553,6 +553,14 @@ fn normalize_list(attr: &'static Attr, value: &Value) -> Result<Vec<Value>, Inva
     }
 }
 
+/// Whether `have` already holds everything `item` says.
+fn holds(have: &Value, item: &Value) -> bool {
+    match (have, item) {
+        (Value::Object(have), Value::Object(item)) => item.iter().all(|(k, v)| have.get(k) == Some(v)),
+        _ => have == item,
+    }
+}
+
 fn is_blank(value: &Value) -> bool {
     value.is_null() || value.as_str().is_some_and(str::is_empty)
 }
@@ -574,8 +582,9 @@ fn set_multi(container: &mut Map<String, Value>, attr: &'static Attr, change: Ch
             let mut list = list_at(container, attr.name);
             let mut written = Vec::new();
             for item in normalize_list(attr, v)? {
-                // Re-adding a value that is already there (an IdP retrying) changes nothing.
-                if !list.contains(&item) {
+                // Re-adding a value that is already there (an IdP retrying) changes nothing
+                // (RFC 7644 §3.5.2.1), also when the stored value has more sub-attributes.
+                if !list.iter().any(|have| holds(have, &item)) {
                     written.push(list.len());
                     list.push(item);
                 }
@@ -1562,6 +1571,15 @@ mod tests {
             json!([{"op": "replace", "path": "userName", "value": "lovelace@x.com"}]),
         );
         assert_eq!(out["userName"], json!("lovelace@x.com"));
+    }
+
+    #[test]
+    fn adding_a_value_already_held_with_more_sub_attributes_changes_nothing() {
+        let ops = json!([{"op": "add", "path": "emails", "value": {"value": "ada@home.org"}}]);
+        assert_eq!(run(user(), ops), Ok(user()));
+        let ops =
+            json!([{"op": "add", "path": "emails", "value": {"value": "ada@home.org", "type": "other"}}]);
+        assert_eq!(ok(user(), ops)["emails"].as_array().map(Vec::len), Some(3));
     }
 
     #[test]
