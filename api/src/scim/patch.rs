@@ -738,7 +738,13 @@ fn new_element(loc: &Loc, value: &Value) -> Result<Value, Invalid> {
             }
         }
     }
-    Ok(Value::Object(element))
+    // The value may contradict the filter (`emails[type eq "home"]` given `"type": "other"`):
+    // then it is not the element the filter describes, and a retry would add it again.
+    let element = Value::Object(element);
+    match loc.filter {
+        Some(filter) if !filter::matches_element(filter, &element, Some(attr)) => Err(no_target()),
+        _ => Ok(element),
+    }
 }
 
 /// Collects the `sub eq value` comparisons of a conjunction into `out`; false when the filter
@@ -1580,6 +1586,19 @@ mod tests {
         let ops =
             json!([{"op": "add", "path": "emails", "value": {"value": "ada@home.org", "type": "other"}}]);
         assert_eq!(ok(user(), ops)["emails"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn a_created_element_that_contradicts_its_filter_is_no_target() {
+        let ops = json!([{"op": "replace", "path": "emails[type eq \"other\"]",
+                          "value": {"value": "o@x.com", "type": "home"}}]);
+        assert_eq!(kind(user(), ops), Kind::NoTarget);
+        let ops = json!([{"op": "replace", "path": "emails[type eq \"other\"]",
+                          "value": {"value": "o@x.com", "type": "Other"}}]);
+        assert_eq!(
+            ok(user(), ops)["emails"][2],
+            json!({"type": "Other", "value": "o@x.com"})
+        );
     }
 
     #[test]
