@@ -4,5 +4,6 @@
 
 mod filter_cases;
 mod fixtures;
+mod patch_cases;
 mod pushdown;
 mod testdb;
