@@ -2,12 +2,14 @@
 //! tests, property tests and fuzz targets reach the SCIM protocol code through it.
 //!
 //! Public: what the binary, the tests and the fuzzers call (the protocol in `scim`, the
-//! directory queries, startup and the admin commands). Everything else stays crate-private.
+//! directory queries, startup, the admin commands, and the fuzz entry points in `fuzzing`).
+//! Everything else stays crate-private.
 
 pub mod cli;
 pub mod directory;
 mod error;
 mod extract;
+pub mod fuzzing;
 mod outbox;
 mod rate_limit;
 mod routes;
