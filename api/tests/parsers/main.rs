@@ -4,6 +4,9 @@
 
 mod filter_cases;
 mod fixtures;
+mod grammar;
 mod patch_cases;
+mod properties;
 mod pushdown;
+mod pushdown_props;
 mod testdb;
