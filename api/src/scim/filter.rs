@@ -478,7 +478,17 @@ fn literal(word: &str) -> Option<Value> {
         "true" => Some(Value::Bool(true)),
         "false" => Some(Value::Bool(false)),
         "null" => Some(Value::Null),
-        _ => serde_json::from_str::<Value>(word).ok().filter(Value::is_number),
+        _ => match serde_json::from_str::<Value>(word).ok()? {
+            // serde_json's fast float parser can be an ulp off, so a rendered filter would
+            // parse back to another value; the standard library rounds correctly.
+            Value::Number(n) if n.is_f64() => word
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            n @ Value::Number(_) => Some(n),
+            _ => None,
+        },
     }
 }
 
@@ -1019,6 +1029,25 @@ mod tests {
         assert_eq!(p("active eq False"), cmp("active", CompareOp::Eq, json!(false)));
         assert_eq!(p("title eq null"), cmp("title", CompareOp::Eq, Value::Null));
         assert!(err("title eq bareword").detail.contains("expected a value"));
+    }
+
+    #[test]
+    fn numbers_render_back_to_the_same_value() {
+        // Found by fuzzing: this integer came back from rendering as another float.
+        let f = p(
+            "x eq 773777777777766666666666666666666666666666666660000000000000000000000000000000000000000000",
+        );
+        assert_eq!(p(&f.to_string()), f);
+        for n in [
+            "0.1",
+            "1e-7",
+            "-2.5E+300",
+            "12345678901234567890",
+            "9007199254740993",
+        ] {
+            let f = p(&format!("x eq {n}"));
+            assert_eq!(p(&f.to_string()), f, "{n}");
+        }
     }
 
     #[test]
