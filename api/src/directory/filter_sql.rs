@@ -5,7 +5,7 @@
 use sea_orm::Value as SqlValue;
 use serde_json::Value;
 
-use crate::scim::filter::{AttrPath, CompareOp};
+use crate::scim::filter::{AttrPath, CompareOp, clip};
 use crate::scim::{Invalid, Kind, invalid};
 
 /// A SQL condition and the values of its placeholders.
@@ -92,7 +92,8 @@ impl Params {
         let s = expect_str(value, shown)?;
         let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
             unsupported(format!(
-                "'{shown}' compares with an RFC 3339 date-time, got '{s}'"
+                "'{shown}' compares with an RFC 3339 date-time, got '{}'",
+                clip(s)
             ))
         })?;
         let p = self.bind(t.with_timezone(&chrono::Utc));
@@ -166,7 +167,8 @@ pub fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {
     }
 }
 
-/// An attribute path as the client wrote it, for error details.
+/// An attribute path as the client wrote it, for error details (cut short: a name may be
+/// kilobytes long).
 pub fn display(p: &AttrPath) -> String {
     let mut s = String::new();
     if let Some(u) = &p.urn {
@@ -178,5 +180,26 @@ pub fn display(p: &AttrPath) -> String {
         s.push('.');
         s.push_str(sub);
     }
-    s
+    clip(&s).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::user_filter;
+    use crate::scim::filter::parse;
+
+    #[test]
+    fn details_quote_long_input_cut_short() {
+        // Found by fuzzing: a 2 KiB date string came back whole in the error detail.
+        let long_date = format!("meta.lastModified gt \"2011-{}\"", "r".repeat(2000));
+        let long_name = format!("{} eq \"x\"", "a".repeat(3000));
+        for f in [long_date, long_name] {
+            let e = user_filter::to_sql(&parse(&f).expect("parses"), 2)
+                .err()
+                .expect("refused");
+            assert_eq!(e.kind, Kind::InvalidFilter);
+            assert!(e.detail.len() < 300 && e.detail.contains('…'), "{}", e.detail);
+        }
+    }
 }

@@ -550,7 +550,7 @@ fn check_name(name: &str) -> Result<(), String> {
 
 /// Input echoed in an error is cut short: a hostile 4 KiB filter should not come back whole
 /// in the response and the logs.
-fn clip(s: &str) -> Cow<'_, str> {
+pub(crate) fn clip(s: &str) -> Cow<'_, str> {
     const MAX_CHARS: usize = 64;
     match s.char_indices().nth(MAX_CHARS) {
         Some((end, _)) => format!("{}…", &s[..end]).into(),
