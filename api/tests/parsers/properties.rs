@@ -78,6 +78,14 @@ const KEYS: &[&str] = &[
     "",
 ];
 
+/// Object keys: mostly attribute names, sometimes anything (with a URN-like start).
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => select(KEYS).prop_map(str::to_owned),
+        1 => "(urn|URN|ur)?\\PC{0,6}",
+    ]
+}
+
 /// JSON shaped like SCIM bodies: objects keyed by attribute names, SCIM-ish leaves.
 fn scim_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -92,11 +100,8 @@ fn scim_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::vec((select(KEYS), inner), 0..6).prop_map(|kv| Value::Object(
-                kv.into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect::<Map<_, _>>()
-            )),
+            proptest::collection::vec((key(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
