@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 pub use super::filter::PatchPath;
-use super::filter::{self, AttrPath, CompareOp, Filter};
+use super::filter::{self, AttrPath, CompareOp, Filter, clip};
 use super::resource::{MAX_MULTI_VALUES, normalize_value};
 use super::schema::{self, Attr, Mutability, PATCH_OP_SCHEMA, ResourceSchema, Type};
 use super::{Invalid, Kind, invalid};
@@ -96,7 +96,10 @@ fn parse_op(raw: &Value) -> Result<PatchOp, Invalid> {
         Some(other) => {
             return Err(invalid(
                 Kind::InvalidSyntax,
-                format!("unknown op {other}; expected add, remove or replace"),
+                format!(
+                    "unknown op {}; expected add, remove or replace",
+                    clip(&other.to_string())
+                ),
             ));
         }
         None => {
@@ -297,14 +300,18 @@ fn resolve<'p>(
                     Some((urn, attrs)) if bare => Ok(Target::Extension(urn, attrs)),
                     _ => Err(invalid(
                         Kind::InvalidPath,
-                        format!("unknown schema extension in '{whole}'"),
+                        format!("unknown schema extension in '{}'", clip(&whole)),
                     )),
                 };
             }
         },
     };
-    let attr =
-        attr.ok_or_else(|| invalid(Kind::InvalidPath, format!("unknown attribute '{}'", path.attr)))?;
+    let attr = attr.ok_or_else(|| {
+        invalid(
+            Kind::InvalidPath,
+            format!("unknown attribute '{}'", clip(&path.attr)),
+        )
+    })?;
     locate(ext, attr, filter, path.sub.as_deref().or(after)).map(Target::Attr)
 }
 
@@ -328,7 +335,7 @@ fn locate<'p>(
         Some(name) if attr.ty == Type::Complex => Some(attr.sub_attr(name).ok_or_else(|| {
             invalid(
                 Kind::InvalidPath,
-                format!("unknown attribute '{}.{name}'", attr.name),
+                format!("unknown attribute '{}.{}'", attr.name, clip(name)),
             )
         })?),
         Some(_) => {
@@ -714,7 +721,9 @@ fn new_element(loc: &Loc, value: &Value) -> Result<Value, Invalid> {
     let attr = loc.attr;
     let mut element = Map::new();
     let no_target = || {
-        let described = loc.filter.map_or_else(String::new, |f| format!("[{f}]"));
+        let described = loc
+            .filter
+            .map_or_else(String::new, |f| format!("[{}]", clip(&f.to_string())));
         invalid(
             Kind::NoTarget,
             format!("no value of '{}' matches '{}{described}'", attr.name, attr.name),
@@ -1599,6 +1608,25 @@ mod tests {
             ok(user(), ops)["emails"][2],
             json!({"type": "Other", "value": "o@x.com"})
         );
+    }
+
+    #[test]
+    fn details_quote_long_input_cut_short() {
+        // Found by fuzzing: a 4 KiB op name came back whole in the detail.
+        let long = "x".repeat(4000);
+        let bodies = [
+            json!({"Operations": [{"op": long, "path": "title", "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": long, "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("name.{long}"), "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("urn:x:{long}"), "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("emails[value eq \"{long}\" or value eq \"y\"].type"), "value": "x"}]}),
+        ];
+        for body in bodies {
+            let e = parse(&body)
+                .and_then(|ops| apply(&USER_RESOURCE, &mut Map::new(), &ops))
+                .expect_err("refused");
+            assert!(e.detail.len() < 300, "{}", e.detail);
+        }
     }
 
     #[test]
