@@ -2,6 +2,7 @@
 //! property tests, the fuzz corpora replayed on the stable toolchain, and the SQL translation of
 //! filters checked against the in-memory evaluator in a real Postgres database.
 
+mod corpora;
 mod filter_cases;
 mod fixtures;
 mod grammar;
