@@ -164,7 +164,7 @@ fn patch_body() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(1024))]
 
     #[test]
     fn any_text_is_a_filter_or_an_invalid_filter(text in any::<String>()) {

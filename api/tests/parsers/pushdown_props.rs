@@ -271,7 +271,7 @@ fn user_filters_select_the_same_users_in_sql_and_in_memory() {
         proptest::collection::vec(grammar::user(), 0..7),
         proptest::collection::vec(grammar::filter(&USERS), 1..12),
     );
-    run("prop", 96, strategy, |db, (gen_users, filters), tally| {
+    run("prop", 192, strategy, |db, (gen_users, filters), tally| {
         tokio::runtime::Handle::current().block_on(compare_users(db, &gen_users, &filters, tally))
     });
 }
@@ -285,7 +285,7 @@ fn group_filters_select_the_same_groups_in_sql_and_in_memory() {
     );
     run(
         "prop",
-        64,
+        128,
         strategy,
         |db, (gen_users, gen_groups, filters), tally| {
             tokio::runtime::Handle::current().block_on(compare_groups(
