@@ -1,25 +1,12 @@
 //! `scim-api`: the SCIM endpoint, and the tenant/token admin commands.
 
-mod admin;
-mod cli;
-mod directory;
-mod error;
-mod extract;
-mod outbox;
-mod rate_limit;
-mod routes;
-mod scim;
-mod startup;
-mod state;
-mod tokens;
-mod trace_context;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use scim_api::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use scim_api::{startup, tokens};
 use serde_json::json;
 
 #[tokio::main]

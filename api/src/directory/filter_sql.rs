@@ -5,7 +5,7 @@
 use sea_orm::Value as SqlValue;
 use serde_json::Value;
 
-use crate::scim::filter::{AttrPath, CompareOp};
+use crate::scim::filter::{AttrPath, CompareOp, clip};
 use crate::scim::{Invalid, Kind, invalid};
 
 /// A SQL condition and the values of its placeholders.
@@ -79,7 +79,9 @@ impl Params {
         })
     }
 
-    /// A comparison of a timestamp column with an RFC 3339 value.
+    /// A comparison of a timestamp column with an RFC 3339 value. The column is compared at
+    /// the millisecond precision `meta` is rendered with, so the `lastModified` a client read
+    /// back is `eq` to the row (the column holds microseconds).
     pub fn timestamp_compare(
         &mut self,
         col: &str,
@@ -90,15 +92,20 @@ impl Params {
         let s = expect_str(value, shown)?;
         let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
             unsupported(format!(
-                "'{shown}' compares with an RFC 3339 date-time, got '{s}'"
+                "'{shown}' compares with an RFC 3339 date-time, got '{}'",
+                clip(s)
             ))
         })?;
         let p = self.bind(t.with_timezone(&chrono::Utc));
-        Ok(format!("{col} {} {p}", ordering_sql(op, shown)?))
+        Ok(format!(
+            "date_trunc('milliseconds', {col}) {} {p}",
+            ordering_sql(op, shown)?
+        ))
     }
 
-    /// A comparison of a uuid column (`id`): `eq`/`ne` use the index; an operand that is not a
-    /// UUID matches nothing; the other operators compare the text form.
+    /// A comparison of a uuid column (`id`): `eq`/`ne` use the index; the other operators
+    /// compare the text form. Ids are caseExact (RFC 7643 §3.1), so only the form the server
+    /// renders (lower-case, hyphenated) names a row; any other operand matches nothing.
     pub fn uuid_compare(
         &mut self,
         col: &str,
@@ -107,11 +114,14 @@ impl Params {
         shown: &str,
     ) -> Result<String, Invalid> {
         let s = expect_str(value, shown)?;
-        match (op, uuid::Uuid::parse_str(s)) {
-            (CompareOp::Eq, Ok(id)) => Ok(format!("{col} = {}", self.bind(id))),
-            (CompareOp::Ne, Ok(id)) => Ok(format!("{col} <> {}", self.bind(id))),
-            (CompareOp::Eq, Err(_)) => Ok("false".into()),
-            (CompareOp::Ne, Err(_)) => Ok("true".into()),
+        let id = uuid::Uuid::parse_str(s)
+            .ok()
+            .filter(|id| id.hyphenated().to_string() == s);
+        match (op, id) {
+            (CompareOp::Eq, Some(id)) => Ok(format!("{col} = {}", self.bind(id))),
+            (CompareOp::Ne, Some(id)) => Ok(format!("{col} <> {}", self.bind(id))),
+            (CompareOp::Eq, None) => Ok("false".into()),
+            (CompareOp::Ne, None) => Ok("true".into()),
             _ => self.text_compare(&format!("{col}::text"), op, s, true),
         }
     }
@@ -146,16 +156,19 @@ pub fn expect_str<'a>(v: &'a Value, shown: &str) -> Result<&'a str, Invalid> {
         .ok_or_else(|| unsupported(format!("'{shown}' compares with a string value")))
 }
 
+/// Booleans compare with the literals `true` and `false` only: `"true"` is a string, and a
+/// string never equals a boolean, so it is refused rather than silently matching nothing.
 pub fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(unsupported(format!("'{shown}' compares with true or false"))),
+        _ => Err(unsupported(format!(
+            "'{shown}' is a boolean: compare it with true or false, without quotes"
+        ))),
     }
 }
 
-/// An attribute path as the client wrote it, for error details.
+/// An attribute path as the client wrote it, for error details (cut short: a name may be
+/// kilobytes long).
 pub fn display(p: &AttrPath) -> String {
     let mut s = String::new();
     if let Some(u) = &p.urn {
@@ -167,5 +180,26 @@ pub fn display(p: &AttrPath) -> String {
         s.push('.');
         s.push_str(sub);
     }
-    s
+    clip(&s).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::user_filter;
+    use crate::scim::filter::parse;
+
+    #[test]
+    fn details_quote_long_input_cut_short() {
+        // Found by fuzzing: a 2 KiB date string came back whole in the error detail.
+        let long_date = format!("meta.lastModified gt \"2011-{}\"", "r".repeat(2000));
+        let long_name = format!("{} eq \"x\"", "a".repeat(3000));
+        for f in [long_date, long_name] {
+            let e = user_filter::to_sql(&parse(&f).expect("parses"), 2, crate::directory::Scope::OneType)
+                .err()
+                .expect("refused");
+            assert_eq!(e.kind, Kind::InvalidFilter);
+            assert!(e.detail.len() < 300 && e.detail.contains('…'), "{}", e.detail);
+        }
+    }
 }

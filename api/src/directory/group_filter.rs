@@ -72,7 +72,15 @@ fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid
                     p.text_compare("g.external_id", *op, &s, true)?
                 }
                 Target::Timestamp(col) => p.timestamp_compare(col, *op, value, &shown)?,
-                Target::Member(sub) => members_exist(&member_compare(p, sub, *op, value, &shown)?),
+                Target::Member(sub) => {
+                    let any = members_exist(&member_compare(p, sub, *op, value, &shown)?);
+                    // Each member is compared on its own; a group without members has
+                    // `members` unassigned, and `ne` holds for it (RFC 7643 §2.5).
+                    match op {
+                        CompareOp::Ne => format!("(not {} or {any})", members_exist("true")),
+                        _ => any,
+                    }
+                }
             }
         }
         Filter::ValuePath { path, filter } => match target(&AttrPath {

@@ -33,12 +33,20 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
         UserTarget::Active => "active".into(),
         UserTarget::Timestamp(col) => col.into(),
         UserTarget::Json { keys, attr } => typed(&json_text("resource", &keys), attr),
-        UserTarget::Multi { keys, sub } => {
+        UserTarget::Complex { mut keys, value } => {
+            let value = value.ok_or_else(|| refuse("name one of its sub-attributes"))?;
+            keys.push(value.name);
+            typed(&json_text("resource", &keys), value)
+        }
+        UserTarget::Multi { keys, attr, sub } => {
             if keys == ["groups"] {
                 return Err(refuse(
                     "'groups' is derived from group memberships; look groups up under /Groups",
                 ));
             }
+            let sub = sub
+                .or_else(|| attr.sub_attr("value"))
+                .ok_or_else(|| refuse("name one of its sub-attributes"))?;
             let arr = json_array("resource", &keys);
             let element =
                 format!("coalesce(jsonb_path_query_first({arr}, '$[*] ? (@.primary == true)'), {arr} -> 0)");

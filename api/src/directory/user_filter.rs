@@ -37,10 +37,18 @@ pub(super) enum Target {
         keys: Vec<&'static str>,
         attr: &'static Attr,
     },
-    /// A multi-valued attribute; `sub` is the sub-attribute compared (default `value`).
+    /// A single-valued complex attribute named without a sub-attribute: compared by its
+    /// `value` (if it has one), present when it holds any sub-attribute.
+    Complex {
+        keys: Vec<&'static str>,
+        value: Option<&'static Attr>,
+    },
+    /// A multi-valued attribute and the sub-attribute named, if any (compared by `value`
+    /// without one).
     Multi {
         keys: Vec<&'static str>,
-        sub: &'static Attr,
+        attr: &'static Attr,
+        sub: Option<&'static Attr>,
     },
 }
 
@@ -68,7 +76,17 @@ impl Builder {
             Target::Json { keys, .. } => {
                 format!("(coalesce({}, '') <> '')", json_text("resource", &keys))
             }
-            Target::Multi { keys, sub } => format!(
+            // RFC 7644 §3.4.2.2: a complex attribute is present when it has a non-empty node.
+            Target::Complex { keys, .. } => format!(
+                "(coalesce(resource #> '{{{}}}', '{{}}'::jsonb) not in ('{{}}'::jsonb, 'null'::jsonb))",
+                quoted(&keys)
+            ),
+            Target::Multi { keys, sub: None, .. } => {
+                format!("(jsonb_array_length({}) > 0)", json_array("resource", &keys))
+            }
+            Target::Multi {
+                keys, sub: Some(sub), ..
+            } => format!(
                 "exists (select 1 from jsonb_array_elements({}) e where coalesce(e->>'{}', '') <> '')",
                 json_array("resource", &keys),
                 sub.name
@@ -103,12 +121,29 @@ impl Builder {
             Target::Json { keys, attr } => {
                 self.json_compare(&json_text("resource", &keys), attr, op, value, &shown)
             }
-            Target::Multi { keys, sub } => {
+            Target::Complex {
+                mut keys,
+                value: Some(sub),
+            } => {
+                keys.push(sub.name);
+                self.json_compare(&json_text("resource", &keys), sub, op, value, &shown)
+            }
+            Target::Complex { value: None, .. } => {
+                Err(unsupported(format!("'{shown}' is complex: name a sub-attribute")))
+            }
+            Target::Multi { keys, attr, sub } => {
+                let sub = sub
+                    .or_else(|| attr.sub_attr("value"))
+                    .ok_or_else(|| unsupported(format!("'{shown}' is complex: name a sub-attribute")))?;
                 let inner = self.json_compare(&format!("(e->>'{}')", sub.name), sub, op, value, &shown)?;
-                Ok(format!(
-                    "exists (select 1 from jsonb_array_elements({}) e where {inner})",
-                    json_array("resource", &keys)
-                ))
+                let array = json_array("resource", &keys);
+                let any = format!("exists (select 1 from jsonb_array_elements({array}) e where {inner})");
+                // Each element is compared on its own; without elements the attribute is
+                // unassigned, and `ne` holds for an unassigned attribute (RFC 7643 §2.5).
+                Ok(match op {
+                    CompareOp::Ne => format!("(jsonb_array_length({array}) = 0 or {any})"),
+                    _ => any,
+                })
             }
         }
     }
@@ -252,9 +287,11 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
     let mut keys: Vec<&'static str> = ext_urn.into_iter().collect();
     keys.push(attr.name);
     if attr.multi {
-        let sub_name = path.sub.as_deref().unwrap_or("value");
-        let sub = attr.sub_attr(sub_name).ok_or_else(unknown)?;
-        return Ok(Target::Multi { keys, sub });
+        let sub = match path.sub.as_deref() {
+            Some(name) => Some(attr.sub_attr(name).ok_or_else(unknown)?),
+            None => None,
+        };
+        return Ok(Target::Multi { keys, attr, sub });
     }
     match (&path.sub, attr.ty) {
         (Some(s), Type::Complex) => {
@@ -280,7 +317,8 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
 fn element_sub(parent: &'static Attr, p: &AttrPath) -> Result<&'static Attr, Invalid> {
     parent
         .sub_attr(&p.attr)
-        .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, p.attr)))
+        .filter(|_| p.sub.is_none() && p.urn.is_none())
+        .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, display(p))))
 }
 
 pub(super) fn json_text(doc: &str, keys: &[&str]) -> String {

@@ -171,10 +171,7 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, Invalid> {
 }
 
 /// Evaluates `filter` against a whole resource (attribute names resolved through `schema`).
-#[allow(
-    dead_code,
-    reason = "the directory filters in SQL; this is the in-memory reference"
-)]
+/// The directory filters in SQL; this is the reference the SQL translation is tested against.
 pub fn matches(filter: &Filter, resource: &Value, schema: &ResourceSchema) -> bool {
     eval(filter, resource, Scope::Resource(schema))
 }
@@ -481,7 +478,17 @@ fn literal(word: &str) -> Option<Value> {
         "true" => Some(Value::Bool(true)),
         "false" => Some(Value::Bool(false)),
         "null" => Some(Value::Null),
-        _ => serde_json::from_str::<Value>(word).ok().filter(Value::is_number),
+        _ => match serde_json::from_str::<Value>(word).ok()? {
+            // serde_json's fast float parser can be an ulp off, so a rendered filter would
+            // parse back to another value; the standard library rounds correctly.
+            Value::Number(n) if n.is_f64() => word
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            n @ Value::Number(_) => Some(n),
+            _ => None,
+        },
     }
 }
 
@@ -543,7 +550,7 @@ fn check_name(name: &str) -> Result<(), String> {
 
 /// Input echoed in an error is cut short: a hostile 4 KiB filter should not come back whole
 /// in the response and the logs.
-fn clip(s: &str) -> Cow<'_, str> {
+pub(crate) fn clip(s: &str) -> Cow<'_, str> {
     const MAX_CHARS: usize = 64;
     match s.char_indices().nth(MAX_CHARS) {
         Some((end, _)) => format!("{}…", &s[..end]).into(),
@@ -632,23 +639,37 @@ fn eval(filter: &Filter, node: &Value, scope: Scope) -> bool {
         Filter::And(l, r) => eval(l, node, scope) && eval(r, node, scope),
         Filter::Or(l, r) => eval(l, node, scope) || eval(r, node, scope),
         Filter::Not(inner) => !eval(inner, node, scope),
-        Filter::Present(path) => resolve(path, node, scope).0.into_iter().any(is_present),
+        Filter::Present(path) => {
+            let (groups, _) = resolve(path, node, scope);
+            groups.into_iter().flatten().any(is_present)
+        }
         Filter::Compare { path, op, value } => {
-            let (values, def) = resolve(path, node, scope);
-            compare_any(&values, def, *op, value)
+            let (groups, def) = resolve(path, node, scope);
+            groups.iter().any(|values| compare_any(values, def, *op, value))
         }
         Filter::ValuePath { path, filter } => {
-            let (values, def) = resolve(path, node, scope);
-            values
+            let (groups, def) = resolve(path, node, scope);
+            groups
                 .into_iter()
+                .flatten()
                 .any(|v| v.is_object() && eval(filter, v, Scope::Element(def)))
         }
     }
 }
 
-/// The values `path` designates in `node` (multi-valued attributes flattened to their elements)
-/// and the schema definition of the last path segment, if known.
-fn resolve<'v>(path: &AttrPath, node: &'v Value, scope: Scope) -> (Vec<&'v Value>, Option<&'static Attr>) {
+/// The values `path` designates in `node`, one group per value of the attribute (per element
+/// of a multi-valued one), and the schema definition of the last path segment, if known.
+///
+/// A comparison holds when it holds for any group. Each element of a multi-valued attribute is
+/// compared on its own, so an email without a `type` has its type unassigned and
+/// `emails.type ne "work"` holds for it, just as `emails[type ne "work"]` does. An attribute
+/// with no value at all is one empty group: unassigned, null and `[]` are the same state
+/// (RFC 7643 §2.5), so `ne` holds for it like for any unassigned attribute.
+fn resolve<'v>(
+    path: &AttrPath,
+    node: &'v Value,
+    scope: Scope,
+) -> (Vec<Vec<&'v Value>>, Option<&'static Attr>) {
     let (container, mut def) = match (scope, path.urn.as_deref()) {
         (Scope::Element(parent), _) => (Some(node), parent.and_then(|p| p.sub_attr(&path.attr))),
         (Scope::Resource(schema), None) => (Some(node), schema.core_attr(&path.attr)),
@@ -662,19 +683,24 @@ fn resolve<'v>(path: &AttrPath, node: &'v Value, scope: Scope) -> (Vec<&'v Value
                 .and_then(|(_, attrs)| schema::find(attrs, &path.attr)),
         ),
     };
-    let mut values = container
+    let values = container
         .and_then(|c| lookup(c, &path.attr))
         .map(elements)
         .unwrap_or_default();
-    if let Some(sub) = &path.sub {
-        def = def.and_then(|d| d.sub_attr(sub));
-        values = values
-            .into_iter()
-            .filter_map(|v| lookup(v, sub))
-            .flat_map(elements)
-            .collect();
+    let groups: Vec<Vec<&Value>> = match &path.sub {
+        Some(sub) => {
+            def = def.and_then(|d| d.sub_attr(sub));
+            values
+                .into_iter()
+                .map(|v| lookup(v, sub).map(elements).unwrap_or_default())
+                .collect()
+        }
+        None => values.into_iter().map(|v| vec![v]).collect(),
+    };
+    if groups.is_empty() {
+        return (vec![Vec::new()], def);
     }
-    (values, def)
+    (groups, def)
 }
 
 /// Attribute names are case-insensitive; stored names are canonical, so try the exact key first.
@@ -1006,6 +1032,25 @@ mod tests {
     }
 
     #[test]
+    fn numbers_render_back_to_the_same_value() {
+        // Found by fuzzing: this integer came back from rendering as another float.
+        let f = p(
+            "x eq 773777777777766666666666666666666666666666666660000000000000000000000000000000000000000000",
+        );
+        assert_eq!(p(&f.to_string()), f);
+        for n in [
+            "0.1",
+            "1e-7",
+            "-2.5E+300",
+            "12345678901234567890",
+            "9007199254740993",
+        ] {
+            let f = p(&format!("x eq {n}"));
+            assert_eq!(p(&f.to_string()), f, "{n}");
+        }
+    }
+
+    #[test]
     fn an_unterminated_string_is_an_invalid_filter_with_its_position() {
         let e = err(r#"userName eq "bjensen"#);
         assert_eq!(e.kind, Kind::InvalidFilter);
@@ -1124,6 +1169,20 @@ mod tests {
         // Without a sub-attribute, a complex value is compared by its `value`.
         assert!(m(r#"emails eq "babs@jensen.org""#));
         assert!(m(r#"emails co "example""#));
+    }
+
+    #[test]
+    fn each_element_of_a_multi_valued_attribute_is_compared_on_its_own() {
+        // The home email has no `primary`: for it, primary is unassigned, and ne holds.
+        assert!(m("emails.primary ne true"));
+        assert_eq!(m("emails.primary ne true"), m("emails[primary ne true]"));
+        let one = json!({"emails": [{"value": "a@x", "primary": true}]});
+        assert!(!matches(&p("emails.primary ne true"), &one, &USER_RESOURCE));
+        // No emails at all is the unassigned state (RFC 7643 §2.5), as for a single value.
+        let none = json!({"emails": []});
+        assert!(matches(&p(r#"emails.type ne "work""#), &none, &USER_RESOURCE));
+        assert!(matches(&p(r#"emails ne "a@x""#), &json!({}), &USER_RESOURCE));
+        assert!(!matches(&p(r#"emails.type eq "work""#), &none, &USER_RESOURCE));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::filter::{AttrPath, CompareOp, Filter, PatchPath};
+use super::filter::{AttrPath, CompareOp, Filter, PatchPath, clip};
 use super::patch::{Op, PatchOp};
 use super::resource::is_urn;
 use super::schema::GROUP_SCHEMA;
@@ -197,7 +197,10 @@ fn on_path(op: Op, path: &PatchPath, value: Option<&Value>) -> Result<Change, In
     if let Some(sub) = path.attr.sub.as_deref().or(path.sub.as_deref()) {
         return Err(invalid(
             Kind::InvalidPath,
-            format!("'members.{sub}' cannot be changed: add or remove whole members instead"),
+            format!(
+                "'members.{}' cannot be changed: add or remove whole members instead",
+                clip(sub)
+            ),
         ));
     }
     match (op, &path.filter) {

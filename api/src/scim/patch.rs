@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 pub use super::filter::PatchPath;
-use super::filter::{self, AttrPath, CompareOp, Filter};
+use super::filter::{self, AttrPath, CompareOp, Filter, clip};
 use super::resource::{MAX_MULTI_VALUES, normalize_value};
 use super::schema::{self, Attr, Mutability, PATCH_OP_SCHEMA, ResourceSchema, Type};
 use super::{Invalid, Kind, invalid};
@@ -96,7 +96,10 @@ fn parse_op(raw: &Value) -> Result<PatchOp, Invalid> {
         Some(other) => {
             return Err(invalid(
                 Kind::InvalidSyntax,
-                format!("unknown op {other}; expected add, remove or replace"),
+                format!(
+                    "unknown op {}; expected add, remove or replace",
+                    clip(&other.to_string())
+                ),
             ));
         }
         None => {
@@ -152,10 +155,29 @@ fn apply_all<'o>(
 ) -> Result<(), Invalid> {
     let mut work = resource.clone();
     for (i, op) in ops {
-        apply_op(schema, &mut work, op).map_err(|e| in_operation(i, e))?;
+        let required: Vec<&Attr> = schema
+            .core
+            .iter()
+            .filter(|a| a.required && work.contains_key(a.name))
+            .collect();
+        apply_op(schema, &mut work, op)
+            .and_then(|()| keep_required(&required, &work))
+            .map_err(|e| in_operation(i, e))?;
     }
     *resource = work;
     Ok(())
+}
+
+/// RFC 7644 §3.5.2.2/§3.5.2.3: a required attribute that an operation removes or leaves
+/// unassigned (remove, null, "") is a `mutability` error, not a user without a userName.
+fn keep_required(required: &[&Attr], doc: &Map<String, Value>) -> Result<(), Invalid> {
+    match required.iter().find(|a| !doc.contains_key(a.name)) {
+        Some(attr) => Err(invalid(
+            Kind::Mutability,
+            format!("'{}' is required: it can be replaced, not removed", attr.name),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn in_operation(i: usize, e: Invalid) -> Invalid {
@@ -278,14 +300,18 @@ fn resolve<'p>(
                     Some((urn, attrs)) if bare => Ok(Target::Extension(urn, attrs)),
                     _ => Err(invalid(
                         Kind::InvalidPath,
-                        format!("unknown schema extension in '{whole}'"),
+                        format!("unknown schema extension in '{}'", clip(&whole)),
                     )),
                 };
             }
         },
     };
-    let attr =
-        attr.ok_or_else(|| invalid(Kind::InvalidPath, format!("unknown attribute '{}'", path.attr)))?;
+    let attr = attr.ok_or_else(|| {
+        invalid(
+            Kind::InvalidPath,
+            format!("unknown attribute '{}'", clip(&path.attr)),
+        )
+    })?;
     locate(ext, attr, filter, path.sub.as_deref().or(after)).map(Target::Attr)
 }
 
@@ -309,7 +335,7 @@ fn locate<'p>(
         Some(name) if attr.ty == Type::Complex => Some(attr.sub_attr(name).ok_or_else(|| {
             invalid(
                 Kind::InvalidPath,
-                format!("unknown attribute '{}.{name}'", attr.name),
+                format!("unknown attribute '{}.{}'", attr.name, clip(name)),
             )
         })?),
         Some(_) => {
@@ -534,6 +560,14 @@ fn normalize_list(attr: &'static Attr, value: &Value) -> Result<Vec<Value>, Inva
     }
 }
 
+/// Whether `have` already holds everything `item` says.
+fn holds(have: &Value, item: &Value) -> bool {
+    match (have, item) {
+        (Value::Object(have), Value::Object(item)) => item.iter().all(|(k, v)| have.get(k) == Some(v)),
+        _ => have == item,
+    }
+}
+
 fn is_blank(value: &Value) -> bool {
     value.is_null() || value.as_str().is_some_and(str::is_empty)
 }
@@ -555,8 +589,9 @@ fn set_multi(container: &mut Map<String, Value>, attr: &'static Attr, change: Ch
             let mut list = list_at(container, attr.name);
             let mut written = Vec::new();
             for item in normalize_list(attr, v)? {
-                // Re-adding a value that is already there (an IdP retrying) changes nothing.
-                if !list.contains(&item) {
+                // Re-adding a value that is already there (an IdP retrying) changes nothing
+                // (RFC 7644 §3.5.2.1), also when the stored value has more sub-attributes.
+                if !list.iter().any(|have| holds(have, &item)) {
                     written.push(list.len());
                     list.push(item);
                 }
@@ -686,7 +721,9 @@ fn new_element(loc: &Loc, value: &Value) -> Result<Value, Invalid> {
     let attr = loc.attr;
     let mut element = Map::new();
     let no_target = || {
-        let described = loc.filter.map_or_else(String::new, |f| format!("[{f}]"));
+        let described = loc
+            .filter
+            .map_or_else(String::new, |f| format!("[{}]", clip(&f.to_string())));
         invalid(
             Kind::NoTarget,
             format!("no value of '{}' matches '{}{described}'", attr.name, attr.name),
@@ -710,7 +747,13 @@ fn new_element(loc: &Loc, value: &Value) -> Result<Value, Invalid> {
             }
         }
     }
-    Ok(Value::Object(element))
+    // The value may contradict the filter (`emails[type eq "home"]` given `"type": "other"`):
+    // then it is not the element the filter describes, and a retry would add it again.
+    let element = Value::Object(element);
+    match loc.filter {
+        Some(filter) if !filter::matches_element(filter, &element, Some(attr)) => Err(no_target()),
+        _ => Ok(element),
+    }
 }
 
 /// Collects the `sub eq value` comparisons of a conjunction into `out`; false when the filter
@@ -1524,6 +1567,66 @@ mod tests {
             ),
             Kind::InvalidValue
         );
+    }
+
+    #[test]
+    fn removing_or_unassigning_a_required_attribute_is_a_mutability_error() {
+        for ops in [
+            json!([{"op": "remove", "path": "userName"}]),
+            json!([{"op": "replace", "path": "userName", "value": null}]),
+            json!([{"op": "replace", "path": "userName", "value": ""}]),
+            json!([{"op": "Replace", "value": {"userName": null}}]),
+        ] {
+            let e = run(user(), ops.clone()).expect_err("userName is required");
+            assert_eq!(e.kind, Kind::Mutability, "{ops}");
+            assert!(e.detail.contains("'userName' is required"), "{}", e.detail);
+        }
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "userName", "value": "lovelace@x.com"}]),
+        );
+        assert_eq!(out["userName"], json!("lovelace@x.com"));
+    }
+
+    #[test]
+    fn adding_a_value_already_held_with_more_sub_attributes_changes_nothing() {
+        let ops = json!([{"op": "add", "path": "emails", "value": {"value": "ada@home.org"}}]);
+        assert_eq!(run(user(), ops), Ok(user()));
+        let ops =
+            json!([{"op": "add", "path": "emails", "value": {"value": "ada@home.org", "type": "other"}}]);
+        assert_eq!(ok(user(), ops)["emails"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn a_created_element_that_contradicts_its_filter_is_no_target() {
+        let ops = json!([{"op": "replace", "path": "emails[type eq \"other\"]",
+                          "value": {"value": "o@x.com", "type": "home"}}]);
+        assert_eq!(kind(user(), ops), Kind::NoTarget);
+        let ops = json!([{"op": "replace", "path": "emails[type eq \"other\"]",
+                          "value": {"value": "o@x.com", "type": "Other"}}]);
+        assert_eq!(
+            ok(user(), ops)["emails"][2],
+            json!({"type": "Other", "value": "o@x.com"})
+        );
+    }
+
+    #[test]
+    fn details_quote_long_input_cut_short() {
+        // Found by fuzzing: a 4 KiB op name came back whole in the detail.
+        let long = "x".repeat(4000);
+        let bodies = [
+            json!({"Operations": [{"op": long, "path": "title", "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": long, "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("name.{long}"), "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("urn:x:{long}"), "value": "x"}]}),
+            json!({"Operations": [{"op": "add", "path": format!("emails[value eq \"{long}\" or value eq \"y\"].type"), "value": "x"}]}),
+        ];
+        for body in bodies {
+            let e = parse(&body)
+                .and_then(|ops| apply(&USER_RESOURCE, &mut Map::new(), &ops))
+                .expect_err("refused");
+            assert!(e.detail.len() < 300, "{}", e.detail);
+        }
     }
 
     #[test]

@@ -73,7 +73,8 @@ pub fn merge_attribute(
 }
 
 pub fn is_urn(key: &str) -> bool {
-    key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:")
+    // `get`, not indexing: byte 4 may fall inside a multi-byte character ("urn˖...").
+    key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 fn check_schemas(value: &Value) -> Result<(), Invalid> {
@@ -283,6 +284,15 @@ mod tests {
     fn control_characters_and_huge_strings_are_rejected() {
         assert!(norm(json!({"userName": "a\u{0}b"})).is_err());
         assert!(norm(json!({"userName": "x".repeat(MAX_STRING_BYTES + 1)})).is_err());
+    }
+
+    #[test]
+    fn keys_with_multi_byte_characters_near_the_start_are_just_unknown_attributes() {
+        // Found by fuzzing: slicing "urn˖..." at byte 4 panicked (a 500 for any client).
+        let out = norm(json!({"userName": "a", "urn˖etf:x": 1, "ur˖": 2, "é": 3})).unwrap();
+        assert_eq!(out, json!({"userName": "a"}));
+        assert!(!is_urn("urn˖etf:params"));
+        assert!(is_urn("URN:ietf:params"));
     }
 
     #[test]

@@ -1,0 +1,21 @@
+//! `scim-api` as a library: the binary (`main.rs`) is a thin shell over it, and the parser
+//! tests, property tests and fuzz targets reach the SCIM protocol code through it.
+//!
+//! Public: what the binary, the tests and the fuzzers call (the protocol in `scim`, the
+//! directory queries, startup, the admin commands, and the fuzz entry points in `fuzzing`).
+//! Everything else stays crate-private.
+
+mod admin;
+pub mod cli;
+pub mod directory;
+mod error;
+mod extract;
+pub mod fuzzing;
+mod outbox;
+mod rate_limit;
+mod routes;
+pub mod scim;
+pub mod startup;
+mod state;
+pub mod tokens;
+mod trace_context;
