@@ -300,16 +300,10 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
             Ok(Target::Json { keys, attr: sub })
         }
         (Some(_), _) => Err(unknown()),
-        (None, Type::Complex) => match attr.sub_attr("value") {
-            Some(sub) => {
-                keys.push("value");
-                Ok(Target::Json { keys, attr: sub })
-            }
-            None => Err(unsupported(format!(
-                "'{}' is complex: name a sub-attribute",
-                attr.name
-            ))),
-        },
+        (None, Type::Complex) => Ok(Target::Complex {
+            keys,
+            value: attr.sub_attr("value"),
+        }),
         (None, _) => Ok(Target::Json { keys, attr }),
     }
 }
