@@ -19,3 +19,4 @@ pub mod startup;
 mod state;
 pub mod tokens;
 mod trace_context;
+mod unread_body;

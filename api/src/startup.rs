@@ -165,6 +165,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .layer(CatchPanicLayer::new())
         // Outermost, so that responses made by the layers above (413, 408, panics) get a SCIM body.
         .layer(middleware::map_response(ensure_scim_error_body))
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

@@ -62,6 +62,45 @@ async fn an_oversized_body_is_413() {
     assert_eq!(body["status"], "413");
 }
 
+/// An answer sent before the body was read says `Connection: close`, so a client does not
+/// reuse a connection the server is closing (its next request would fail with a broken pipe);
+/// an answer after reading the body keeps the connection.
+#[tokio::test]
+async fn answers_before_the_body_was_read_close_the_connection() {
+    let w = World::new().await;
+    let send = |token: &str, body: String| {
+        w.env
+            .http
+            .post(format!("{}/scim/v2/Users", w.api.base))
+            .bearer_auth(token)
+            .header("Content-Type", "application/scim+json")
+            .body(body)
+            .send()
+    };
+    let mut big = okta_user("big@acme.test", "B", "Ig");
+    big["displayName"] = json!("x".repeat(2 * 1024 * 1024));
+    let connection = |r: &reqwest::Response| {
+        r.headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let too_large = send(&w.token, big.to_string()).await.unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(connection(&too_large).as_deref(), Some("close"));
+    let unauthenticated = send("scimr_wrong", okta_user("a@acme.test", "A", "B").to_string())
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(connection(&unauthenticated).as_deref(), Some("close"));
+    let read = send(&w.token, json!({"userName": ""}).to_string()).await.unwrap();
+    assert_eq!(read.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        connection(&read),
+        None,
+        "the body was read: the connection stays open"
+    );
+}
+
 #[tokio::test]
 async fn plain_application_json_is_accepted_and_other_types_refused() {
     let w = World::new().await;
