@@ -12,15 +12,18 @@ use serde_json::json;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    shared::telemetry::init(cli.log.log_format);
-    match run(cli).await {
+    let telemetry = shared::telemetry::init(cli.log.log_format, "scim-api");
+    let code = match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scim-api failed");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // After the last request has finished, so its spans are among those sent.
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

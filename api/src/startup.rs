@@ -147,14 +147,16 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                         .extensions()
                         .get::<MatchedPath>()
                         .map(|p| p.as_str().to_owned());
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
                         method = %req.method(),
                         route = route.as_deref().unwrap_or("unmatched"),
                         tenant_id = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
                         span_id = tracing::field::Empty,
-                    )
+                    );
+                    trace_context::adopt_incoming(&span, req);
+                    span
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )

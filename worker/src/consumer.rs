@@ -20,6 +20,7 @@ use shared::retry::{RetryPolicy, Transience, retry};
 use shared::trace::TraceParent;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::apply::Applier;
 use shared::dlq;
@@ -139,26 +140,48 @@ impl Transience for Failure {
     }
 }
 
-#[tracing::instrument(
-    name = "apply",
-    skip_all,
-    fields(message_id, tenant_id, scim_id, version, trace_id, parent_span_id)
-)]
+/// Handles one delivery in its `apply` span. The span is made here rather than by
+/// `#[instrument]` because, when spans are exported, it has to be parented on the message's
+/// `traceparent` before it is first entered.
 async fn handle(ctx: &Ctx, delivery: Delivery) {
     let started = std::time::Instant::now();
-    let result = match messages::decode(&delivery.data) {
+    let decoded = messages::decode(&delivery.data);
+    let span = tracing::info_span!(
+        "apply",
+        message_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        scim_id = tracing::field::Empty,
+        version = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
+    );
+    if let Ok(msg) = &decoded {
+        span.record("message_id", tracing::field::display(msg.message_id));
+        span.record("tenant_id", tracing::field::display(msg.tenant_id));
+        span.record("scim_id", tracing::field::display(msg.resource_id));
+        span.record("version", msg.version);
+        // The api request that made the change: same trace_id in both processes' logs, and the
+        // parent of this span in the exported trace.
+        if let Some(t) = msg.traceparent.as_deref().and_then(TraceParent::parse) {
+            span.record("trace_id", t.trace_id_hex());
+            span.record("parent_span_id", t.parent_id_hex());
+            shared::telemetry::set_parent(&span, &t);
+        }
+    }
+    handle_decoded(ctx, delivery, decoded, started)
+        .instrument(span)
+        .await;
+}
+
+async fn handle_decoded(
+    ctx: &Ctx,
+    delivery: Delivery,
+    decoded: Result<messages::ChangeMessage, messages::DecodeError>,
+    started: std::time::Instant,
+) {
+    let result = match decoded {
         Err(e) => Err(Failure::Poison(e.to_string())),
         Ok(msg) => {
-            let span = tracing::Span::current();
-            span.record("message_id", tracing::field::display(msg.message_id));
-            span.record("tenant_id", tracing::field::display(msg.tenant_id));
-            span.record("scim_id", tracing::field::display(msg.resource_id));
-            span.record("version", msg.version);
-            // The api request that made the change: same trace_id in both processes' logs.
-            if let Some(t) = msg.traceparent.as_deref().and_then(TraceParent::parse) {
-                span.record("trace_id", t.trace_id_hex());
-                span.record("parent_span_id", t.parent_id_hex());
-            }
             let r = retry(RetryPolicy::APPLY, "apply change", || async {
                 ctx.applier.apply(&msg).await.map_err(Failure::from)
             })

@@ -22,7 +22,7 @@ use serde_json::json;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    shared::telemetry::init(cli.log.log_format);
+    let telemetry = shared::telemetry::init(cli.log.log_format, "scim-worker");
     let result = match cli.command {
         Some(Command::Healthcheck { url }) => shared::healthcheck::check(&url).map_err(Into::into),
         Some(Command::Run(args)) => run(*args).await,
@@ -31,14 +31,17 @@ async fn main() -> ExitCode {
         Some(Command::Dlq(cmd)) => dead_letters(cmd).await,
         None => run(RunArgs::from_env()).await,
     };
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "scim-worker failed");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // After the last message has been handled, so its spans are among those sent.
+    telemetry.shutdown();
+    code
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
