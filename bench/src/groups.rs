@@ -19,7 +19,7 @@ pub struct GroupFigures {
 }
 
 /// Directory users written with SQL: the cost under test is the group PATCH, not user creation.
-async fn bulk_users(db: &DatabaseConnection, tenant: Uuid, n: usize, tag: &str) -> Vec<Uuid> {
+pub(crate) async fn bulk_users(db: &DatabaseConnection, tenant: Uuid, n: usize, tag: &str) -> Vec<Uuid> {
     let rows = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,

@@ -5,6 +5,7 @@
 //! Build and run: `scripts/bench` (release build), or `cargo run --release -p bench -- --help`.
 
 mod ceilings;
+mod filter_scale;
 mod groups;
 mod stats;
 mod workload;
@@ -43,6 +44,9 @@ struct Args {
     /// Members of the large group built by PATCH batches of 100 (0 skips the group phase).
     #[arg(long, default_value_t = 20_000)]
     group_members: usize,
+    /// Users in the tenant the `userName eq` lookup latency is measured in (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    filter_users: usize,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -151,6 +155,16 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let filter = if args.filter_users > 0 {
+        eprintln!(
+            "measuring userName eq lookups in a tenant of {} users...",
+            args.filter_users
+        );
+        let (tenant, token) = env.create_tenant("bench-filter");
+        Some(filter_scale::measure(&env, &api, &db, tenant, &token, args.filter_users, 2000).await)
+    } else {
+        None
+    };
     let api_rss = peak_rss_mib(api.pid()).unwrap_or(0.0);
 
     let report = json!({
@@ -172,6 +186,10 @@ async fn main() -> anyhow::Result<()> {
                                      "small_p50": g.one_member_small.pct_ms(50.0), "small_p99": g.one_member_small.pct_ms(99.0)},
             "big_vs_small_p50": g.one_member_big.pct_ms(50.0) / g.one_member_small.pct_ms(50.0).max(1e-9),
         })),
+        "filter_lookup": filter.as_ref().map(|f| json!({
+            "tenant_users": f.users,
+            "ms": {"p50": f.lookups.pct_ms(50.0), "p99": f.lookups.pct_ms(99.0)},
+        })),
         "converged": converged,
         "peak_rss_mib": {"api": api_rss, "worker": worker_rss},
     });
@@ -188,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
 {drains}\
 | end-to-end lag at {off:.0}/s offered, p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | | p99 <= 200 ms |\n\
 {group}\
+{filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
 | peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
         t = args.tenants,
@@ -226,6 +245,15 @@ async fn main() -> anyhow::Result<()> {
                     r = b / sm.max(1e-9)
                 )
             })
+            .unwrap_or_default(),
+        filter = filter
+            .as_ref()
+            .map(|f| format!(
+                "| GET filter userName eq in a {n}-user tenant, p50 / p99 | {a:.1} / {b:.1} ms | | p99 <= 5 ms |\n",
+                n = f.users,
+                a = f.lookups.pct_ms(50.0),
+                b = f.lookups.pct_ms(99.0)
+            ))
             .unwrap_or_default(),
         ar = api_rss,
         wr = worker_rss,

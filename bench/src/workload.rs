@@ -39,15 +39,6 @@ fn user(n: usize, i: usize, tag: &str) -> serde_json::Value {
     })
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Imports `per_tenant` users into each tenant with `concurrency` users in flight.
 pub async fn import(
     env: &TestEnv,
@@ -78,7 +69,7 @@ pub async fn import(
                         Method::GET,
                         &format!(
                             "/scim/v2/Users?filter={}&startIndex=1&count=100",
-                            urlencode(&filter)
+                            tests::urlencode(&filter)
                         ),
                         Some(&tokens[t]),
                         None,

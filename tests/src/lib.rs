@@ -501,16 +501,6 @@ impl Drop for Worker {
     }
 }
 
-/// Percent-encodes a query parameter value (filters carry spaces, quotes and brackets).
-pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A minimal Okta-style user body.
 pub fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
     serde_json::json!({

@@ -237,7 +237,7 @@ async fn create_user(c: &Client, m: &mut Model, user_name: &str, manager: Option
         // An earlier attempt was applied but its answer lost: find the user as Okta would.
         StatusCode::CONFLICT if s.ambiguous => {
             let filter = format!("userName eq \"{user_name}\"");
-            let q = format!("/scim/v2/Users?filter={}", urlencode(&filter));
+            let q = format!("/scim/v2/Users?filter={}", tests::urlencode(&filter));
             match c.send(Method::GET, &q, None).await {
                 Some(found) => found.body["Resources"][0]["id"]
                     .as_str()
@@ -367,7 +367,7 @@ async fn create_group(c: &Client, m: &mut Model, name: &str) {
         StatusCode::CONFLICT if s.ambiguous => {
             let q = format!(
                 "/scim/v2/Groups?filter={}",
-                urlencode(&format!("displayName eq \"{name}\""))
+                tests::urlencode(&format!("displayName eq \"{name}\""))
             );
             c.send(Method::GET, &q, None).await.and_then(|f| {
                 f.body["Resources"][0]["id"]
@@ -409,13 +409,4 @@ async fn members(c: &Client, m: &mut Model, user: Uuid, add: bool) {
             m.uncertain.insert(group);
         }
     }
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::encode;
+use tests::urlencode;
 use uuid::Uuid;
 
 use crate::{LIST_RESPONSE, SEARCH_REQUEST, World, assert_error, ids, patch};
@@ -60,7 +60,7 @@ async fn a_users_search_is_the_list_with_its_parameters_in_the_body() {
     let get = w
         .get(&format!(
             "/Users?attributes=userName,name.familyName&filter={}&sortBy=name.familyName&sortOrder=descending&startIndex=2&count=2",
-            encode("userName ew \"@acme.test\"")
+            urlencode("userName ew \"@acme.test\"")
         ))
         .await;
     assert_eq!(get.body, r.body, "the GET form answers the same");

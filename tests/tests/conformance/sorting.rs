@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tests::encode;
+use tests::urlencode;
 
 use crate::{ENTERPRISE, World, assert_error, ids, patch};
 
@@ -142,7 +142,7 @@ async fn meta_dates_sort_chronologically_and_combine_with_filters() {
     assert_eq!(ids(&r.body), [second, third, other, first]);
     let r = w.get("/Users?sortBy=meta.created&sortOrder=descending").await;
     assert_eq!(ids(&r.body), [other, third, second, first]);
-    let f = encode("userName ew \"@acme.test\"");
+    let f = urlencode("userName ew \"@acme.test\"");
     let r = w
         .get(&format!("/Users?filter={f}&sortBy=userName&sortOrder=descending"))
         .await;
@@ -163,7 +163,7 @@ async fn extension_attributes_sort_by_their_urn_path() {
     let r = w
         .get(&format!(
             "/Users?sortBy={}",
-            encode(&format!("{ENTERPRISE}:employeeNumber"))
+            urlencode(&format!("{ENTERPRISE}:employeeNumber"))
         ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
