@@ -3,6 +3,18 @@
 //! on drop. Leftovers of crashed runs are swept by `scripts/test` (names start with `scimtest_`).
 
 pub mod proxy;
+
+/// The SCIM schema and message URNs tests write into requests and look for in answers.
+pub mod urn {
+    pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+    pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+}
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tests::{AMQP_URL, Api, TestEnv, Worker};
 use uuid::Uuid;
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use tests::urn::ENTERPRISE;
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CONCURRENCY: usize = 8;
 const WORKERS: usize = 4;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::observe::{Observer, Outcome, Transport};
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use tests::urn::ENTERPRISE;
 /// An IdP gives up on a change eventually and alerts; this long after the load it is a loss.
 const GIVE_UP_AFTER_LOAD: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use tests::{Api, Response, TestEnv};
 use uuid::Uuid;
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub use tests::urn::ENTERPRISE;
+pub use tests::urn::ERROR_SCHEMA;
+pub use tests::urn::GROUP_SCHEMA;
+pub use tests::urn::LIST_RESPONSE;
+pub use tests::urn::PATCH_OP;
+pub use tests::urn::SEARCH_REQUEST;
+pub use tests::urn::USER_SCHEMA;
 
 /// A test's world: its own database and broker names, an api, and one tenant.
 pub struct World {

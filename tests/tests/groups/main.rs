@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tests::{Api, Response, TestEnv, Worker, okta_user};
 use uuid::Uuid;
 
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub use tests::urn::GROUP_SCHEMA;
+pub use tests::urn::PATCH_OP;
 
 /// A test's world: its env, an api, a worker and one tenant.
 pub struct World {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tests::{Api, TestEnv, Worker, okta_user};
 use uuid::Uuid;
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use tests::urn::ENTERPRISE;
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 struct World {

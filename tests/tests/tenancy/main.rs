@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 use tests::{Api, Response, TestEnv, Worker, okta_user};
 use uuid::Uuid;
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+pub use tests::urn::BULK_REQUEST;
+pub use tests::urn::ENTERPRISE;
+pub use tests::urn::GROUP_SCHEMA;
+pub use tests::urn::PATCH_OP;
+pub use tests::urn::SEARCH_REQUEST;
+pub use tests::urn::USER_SCHEMA;
 
 /// Tenant A's resources, with every key a reference or a filter could name them by.
 pub struct Victim {

@@ -5,7 +5,7 @@ use tests::okta_user;
 use crate::World;
 use tests::urlencode;
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use tests::urn::ENTERPRISE;
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn patch(ops: serde_json::Value) -> serde_json::Value {
