@@ -51,9 +51,11 @@ impl Tally {
             "{what}: {answered} filters answered by SQL ({some} selecting something), {refused} refused"
         );
         // Guard against a vacuous run: most generated filters must be supported, and many must
-        // select something.
+        // select something. The grammar's refusable share (`eq null`, `active gt false`, ...) is
+        // 10-26% of filters from run to run (measured), so a third is the bound: 3:1 failed a
+        // run at 300 refused vs 865 answered with nothing wrong.
         assert!(
-            answered >= 3 * refused,
+            answered >= 2 * refused,
             "{what}: SQL refused too many filters ({refused} vs {answered})"
         );
         assert!(
