@@ -89,25 +89,24 @@ async fn load_groups(db: &DatabaseConnection, tenant: Uuid, users: &[FixtureUser
     }
 }
 
+/// The list endpoint's query for every resource of the tenant the filter selects, unsorted.
+pub fn whole_tenant(filter: Option<&filter::Filter>) -> Query<'_> {
+    Query {
+        filter,
+        sort: None,
+        scope: Scope::OneType,
+        offset: 0,
+        limit: 10_000,
+    }
+}
+
 /// What the list endpoint answers: the ids selected, or the scimType of a 400.
 pub async fn list_user_ids(
     db: &DatabaseConnection,
     tenant: Uuid,
     f: &filter::Filter,
 ) -> Result<BTreeSet<Uuid>, String> {
-    match users::list(
-        db,
-        tenant,
-        &Query {
-            filter: Some(f),
-            sort: None,
-            scope: Scope::OneType,
-            offset: 0,
-            limit: 10_000,
-        },
-    )
-    .await
-    {
+    match users::list(db, tenant, &whole_tenant(Some(f))).await {
         Ok(page) => {
             let ids: BTreeSet<Uuid> = page.users.iter().map(|u| u.meta.id).collect();
             assert_eq!(
@@ -130,19 +129,7 @@ async fn list_group_ids(
     tenant: Uuid,
     f: &filter::Filter,
 ) -> Result<BTreeSet<Uuid>, String> {
-    match groups::list(
-        db,
-        tenant,
-        &Query {
-            filter: Some(f),
-            sort: None,
-            scope: Scope::OneType,
-            offset: 0,
-            limit: 10_000,
-        },
-    )
-    .await
-    {
+    match groups::list(db, tenant, &whole_tenant(Some(f))).await {
         Ok(page) => Ok(page.groups.iter().map(|g| g.meta.id).collect()),
         Err(e) if e.status.as_u16() == 400 => Err(e.scim_type.unwrap_or("none").to_owned()),
         Err(e) => panic!(

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use scim_api::directory::{Query, Scope};
 use scim_api::directory::{groups, memberships, users};
 use scim_api::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim_api::scim::{filter, group, resource, user};
@@ -22,7 +21,7 @@ use uuid::Uuid;
 
 use super::grammar::{self, GROUPS, GenFilter, GenGroup, GenUser, INSTANTS, Ids, USERS};
 use super::properties::config;
-use super::pushdown::{insert_user, list_user_ids, new_tenant};
+use super::pushdown::{insert_user, list_user_ids, new_tenant, whole_tenant};
 use super::testdb::TestDb;
 
 const BASE: &str = "https://scim.example.test/scim/v2";
@@ -94,20 +93,10 @@ async fn compare_users(
 ) -> Result<(), TestCaseError> {
     let tenant = new_tenant(db).await;
     let ids = store_users(db, tenant, gen_users).await;
-    let stored = users::list(
-        db,
-        tenant,
-        &Query {
-            filter: None,
-            sort: None,
-            scope: Scope::OneType,
-            offset: 0,
-            limit: 10_000,
-        },
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
-    .users;
+    let stored = users::list(db, tenant, &whole_tenant(None))
+        .await
+        .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
+        .users;
     let rendered: Vec<(Uuid, serde_json::Value)> = stored
         .iter()
         .map(|u| (u.meta.id, user::render(&u.doc, &u.meta, BASE)))
@@ -156,20 +145,10 @@ async fn compare_groups(
 ) -> Result<(), TestCaseError> {
     let tenant = new_tenant(db).await;
     let user_ids = store_users(db, tenant, gen_users).await;
-    let stored_users = users::list(
-        db,
-        tenant,
-        &Query {
-            filter: None,
-            sort: None,
-            scope: Scope::OneType,
-            offset: 0,
-            limit: 10_000,
-        },
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
-    .users;
+    let stored_users = users::list(db, tenant, &whole_tenant(None))
+        .await
+        .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
+        .users;
     let user_name = |id: &Uuid| {
         stored_users
             .iter()
@@ -211,20 +190,10 @@ async fn compare_groups(
         group_ids.push(stored.meta.id);
         members_of.push((stored.meta.id, members));
     }
-    let stored = groups::list(
-        db,
-        tenant,
-        &Query {
-            filter: None,
-            sort: None,
-            scope: Scope::OneType,
-            offset: 0,
-            limit: 10_000,
-        },
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
-    .groups;
+    let stored = groups::list(db, tenant, &whole_tenant(None))
+        .await
+        .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
+        .groups;
     let rendered: Vec<(Uuid, serde_json::Value)> = stored
         .iter()
         .map(|g| {
@@ -248,19 +217,7 @@ async fn compare_groups(
             .filter(|(_, r)| filter::matches(&parsed, r, &GROUP_RESOURCE))
             .map(|(id, _)| *id)
             .collect();
-        match groups::list(
-            db,
-            tenant,
-            &Query {
-                filter: Some(&parsed),
-                sort: None,
-                scope: Scope::OneType,
-                offset: 0,
-                limit: 10_000,
-            },
-        )
-        .await
-        {
+        match groups::list(db, tenant, &whole_tenant(Some(&parsed))).await {
             Ok(page) => {
                 let in_sql: BTreeSet<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
                 tally.answered.fetch_add(1, Ordering::Relaxed);
