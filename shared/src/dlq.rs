@@ -217,6 +217,7 @@ where
         }
     }
     // Put back only after the sweep, so the same letter is not fetched twice.
+    let returned = put_back.len();
     for d in put_back {
         d.nack(BasicNackOptions {
             requeue: true,
@@ -224,7 +225,26 @@ where
         })
         .await?;
     }
+    await_requeued(ch, &queue, returned).await?;
     Ok((seen, depth))
+}
+
+/// A requeue has no reply, and a quorum queue makes a returned message ready again only after
+/// its log has agreed. Without waiting, a listing right after this sweep (the next page view, or
+/// `dlq list` after `dlq replay --id`) counts the queue before the letters are back and shows
+/// none. Bounded: another reader taking letters meanwhile must not hang the sweep.
+async fn await_requeued(ch: &Channel, queue: &str, returned: usize) -> Result<(), AmqpError> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+    if returned == 0 {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while (queue_depth(ch, queue).await?.messages as usize) < returned
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Ok(())
 }
 
 /// Every dead letter; they stay queued.

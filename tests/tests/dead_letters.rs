@@ -112,3 +112,44 @@ async fn dead_letters_are_listed_with_their_reason_and_replayed_on_demand() {
     let (ok, _) = env.worker_cli(&["dlq", "replay"]);
     assert!(!ok, "replay needs --id or --all");
 }
+
+/// Listing takes each letter off the queue and puts it back; a listing that follows at once (the
+/// next page view, each on a connection of its own) must still see every letter.
+#[tokio::test]
+async fn back_to_back_listings_on_fresh_connections_each_see_every_letter() {
+    use shared::amqp;
+    use shared::config::AmqpConfig;
+    use shared::dlq;
+
+    let env = TestEnv::new().await;
+    let cfg = AmqpConfig::new(env.services.amqp_url.clone()).with_names(&env.exchange, &env.queue);
+    let conn = amqp::connect(&cfg, "dlq-test-setup").await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    amqp::declare_topology(&ch, &cfg).await.unwrap();
+    for n in 0..3 {
+        publish(
+            &cfg.dead_letter_exchange(),
+            &cfg.dead_letter_queue(),
+            format!("letter {n}").as_bytes(),
+            BasicProperties::default(),
+        )
+        .await;
+    }
+    eventually("three letters are queued", || async {
+        dlq::queue_depth(&ch, &cfg.dead_letter_queue())
+            .await
+            .is_ok_and(|d| d.messages == 3)
+    })
+    .await;
+    for round in 0..25 {
+        let conn = amqp::connect(&cfg, "dlq-test-list").await.unwrap();
+        let lister = conn.create_channel().await.unwrap();
+        let seen = dlq::list(&lister, &cfg).await.unwrap();
+        assert_eq!(seen.len(), 3, "listing {round} saw {seen:?}");
+        // The tightest window: another channel asks the moment the listing returns.
+        let depth = dlq::queue_depth(&ch, &cfg.dead_letter_queue()).await.unwrap();
+        assert_eq!(depth.messages, 3, "after listing {round} the letters are back");
+        let _ = conn.close(200, "bye".into()).await;
+    }
+    let _ = conn.close(200, "bye".into()).await;
+}
