@@ -1,15 +1,16 @@
 //! Applying one change message to the `product` schema. A message is applied iff its version is
 //! newer than the row's, so duplicates, redeliveries and out-of-order arrivals are harmless and
 //! any number of workers can apply concurrently. Manager links are resolved in the same
-//! transaction (see `managers`).
+//! transaction (see `managers`). A user change is a batch of one (see `batch`).
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
+use crate::batch::UserChange;
 use crate::groups;
 use crate::managers::{self, Keys};
 
@@ -39,11 +40,14 @@ pub struct Applier {
 
 impl Applier {
     pub async fn apply(&self, msg: &ChangeMessage) -> Result<Outcome, DbErr> {
+        if let Some(change) = UserChange::of(msg) {
+            return Ok(self.apply_users(&[change]).await?[0]);
+        }
         let txn = self.db.begin().await?;
         let outcome = match &msg.resource {
-            Resource::User(snapshot) => apply_user(&txn, msg, snapshot).await?,
             Resource::Group(snapshot) => groups::apply_group(&txn, msg, snapshot).await?,
             Resource::Membership(snapshot) => groups::apply_membership(&txn, msg, snapshot).await?,
+            Resource::User(_) => unreachable!("user changes are applied as a batch"),
         };
         if let Some(hold) = self.hold_before_commit {
             tokio::time::sleep(hold).await;
@@ -63,65 +67,17 @@ pub fn keys_of(id: Uuid, u: &UserSnapshot) -> Keys {
     }
 }
 
-async fn apply_user(
-    txn: &DatabaseTransaction,
-    msg: &ChangeMessage,
-    u: &UserSnapshot,
-) -> Result<Outcome, DbErr> {
-    let (tenant, id) = (msg.tenant_id, msg.resource_id);
-    let existing = txn
-        .query_one_raw(stmt(
-            "select id, tenant_id, version, external_id, user_name, emails, employee_number
-             from product.users where id = $1",
-            [id.into()],
-        ))
-        .await?;
-    let mut lock_values = Vec::new();
-    if let Some(row) = &existing {
-        let version: i64 = row.try_get("", "version")?;
-        let row_tenant: Uuid = row.try_get("", "tenant_id")?;
-        if version >= msg.version || row_tenant != tenant {
-            return Ok(Outcome::Stale);
-        }
-        // The keys it is known by now: reports that resolved through them must be re-checked.
-        lock_values.extend(Keys::from_row(row)?.lock_values());
-    }
-    let keys = keys_of(id, u);
-    let reference = managers::normalise(u.manager.as_deref());
-    lock_values.extend(keys.lock_values());
-    lock_values.extend(reference.iter().map(|r| r.to_lowercase()));
-    if existing.is_none() {
-        lock_values.extend(groups::pending_groups(txn, tenant, id).await?);
-    }
-    managers::lock(txn, tenant, lock_values).await?;
-
-    let manager_id = managers::resolve(txn, tenant, &keys, reference.as_deref()).await?;
-    let written = write_user(txn, tenant, id, msg.version, u, manager_id, OnConflict::IfNewer).await?;
-    if written == 0 {
-        return Ok(Outcome::Stale);
-    }
-    if reference.is_some() && manager_id.is_none() {
-        tracing::debug!("manager not resolvable yet; link pending");
-    }
-    managers::relink_reports(txn, tenant, &keys).await?;
-    if existing.is_none() {
-        groups::materialise_for_user(txn, tenant, id).await?;
-    }
-    Ok(Outcome::Applied)
-}
-
-/// What to do when the product row exists already.
+/// What reconcile does when the product row exists already (the worker's own writes are in
+/// `batch`).
 #[derive(Debug, Clone, Copy)]
 pub enum OnConflict {
-    /// The worker: only a newer version replaces the row.
-    IfNewer,
     /// Reconcile's first pass: create missing rows only.
     Nothing,
     /// Reconcile: overwrite with the directory's state when anything differs.
     IfDifferent,
 }
 
-const SET_ALL: &str =
+pub const SET_ALL: &str =
     "user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
      last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
      active = excluded.active, version = excluded.version, external_id = excluded.external_id,
@@ -162,9 +118,6 @@ pub async fn write_user(
     on: OnConflict,
 ) -> Result<u64, DbErr> {
     let on_conflict = match on {
-        OnConflict::IfNewer => format!(
-            "on conflict (id) do update set {SET_ALL} where p.version < excluded.version and p.tenant_id = excluded.tenant_id"
-        ),
         OnConflict::Nothing => "on conflict (id) do nothing".to_owned(),
         OnConflict::IfDifferent => format!(
             "on conflict (id) do update set {SET_ALL}

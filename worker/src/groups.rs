@@ -11,7 +11,6 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use shared::db::stmt;
 use shared::messages::{ChangeMessage, GroupSnapshot, MembershipSnapshot};
-use uuid::Uuid;
 
 use crate::apply::Outcome;
 use crate::managers;
@@ -100,39 +99,4 @@ pub async fn apply_membership(
         .await?;
     }
     Ok(Outcome::Applied)
-}
-
-/// Groups a user has pending memberships of: the user's apply locks them together with its own
-/// keys, so that it and a concurrent apply of such a group cannot both miss each other.
-pub async fn pending_groups(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    user: Uuid,
-) -> Result<Vec<String>, DbErr> {
-    let rows = db
-        .query_all_raw(stmt(
-            "select group_id from product.membership_versions where user_id = $1 and tenant_id = $2 and member",
-            [user.into(), tenant.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| r.try_get::<Uuid>("", "group_id").map(|g| g.to_string()))
-        .collect()
-}
-
-/// Memberships of a user that arrived before the user did. Called from the user's apply, which
-/// holds the locks on the user's id and on the groups [`pending_groups`] found; groups pending
-/// since then are locked here (rare; a deadlock this could cause is detected and retried).
-pub async fn materialise_for_user(txn: &DatabaseTransaction, tenant: Uuid, user: Uuid) -> Result<(), DbErr> {
-    managers::lock(txn, tenant, pending_groups(txn, tenant, user).await?).await?;
-    txn.execute_raw(stmt(
-        "insert into product.group_members (group_id, user_id)
-         select m.group_id, m.user_id from product.membership_versions m
-         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
-         where m.user_id = $1 and m.tenant_id = $2 and m.member
-         on conflict do nothing",
-        [user.into(), tenant.into()],
-    ))
-    .await
-    .map(|_| ())
 }

@@ -1,6 +1,7 @@
 //! `scim-worker`: applies SCIM change messages from RabbitMQ to the product database.
 
 mod apply;
+mod batch;
 mod cli;
 mod consumer;
 mod expected;

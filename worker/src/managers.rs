@@ -65,86 +65,117 @@ pub fn normalise(reference: Option<&str>) -> Option<String> {
 
 /// Takes the advisory locks for `values` of `tenant`, in a global order.
 pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, values: Vec<String>) -> Result<(), DbErr> {
+    let tenants = vec![tenant.to_string(); values.len()];
+    lock_pairs(txn, tenants, values).await
+}
+
+/// Takes the advisory locks for each (tenant, value) pair, in one global order, so that
+/// transactions locking overlapping sets (one change or a batch of them) cannot deadlock.
+pub async fn lock_pairs(
+    txn: &DatabaseTransaction,
+    tenants: Vec<String>,
+    values: Vec<String>,
+) -> Result<(), DbErr> {
     txn.execute_raw(stmt(
         "select count(pg_advisory_xact_lock(k)) from (
-             select distinct hashtextextended($1 || ':' || v, 0) as k from unnest($2::text[]) as v order by k
+             select distinct hashtextextended(t || ':' || v, 0) as k
+             from unnest($1::text[], $2::text[]) as pairs(t, v) order by k
          ) as keys",
-        [tenant.to_string().into(), values.into()],
+        [tenants.into(), values.into()],
     ))
     .await
     .map(|_| ())
 }
 
-/// The user `reference` names in `tenant`, other than `me`. Self-references resolve to nothing.
-pub async fn resolve(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    me: &Keys,
-    reference: Option<&str>,
-) -> Result<Option<Uuid>, DbErr> {
-    let Some(reference) = reference else {
-        return Ok(None);
-    };
-    if me.is_named_by(reference) {
-        tracing::warn!(scim_id = %me.id, "user names itself as its manager; ignored");
-        return Ok(None);
-    }
-    // The id branch compares as uuid, not text, so that every branch of the OR can use an index
-    // (a text cast of the key would scan the whole table on every apply).
-    let as_id: Option<Uuid> = Uuid::parse_str(reference).ok();
-    let row = db
-        .query_one_raw(stmt(
-            "select id from product.users
-             where tenant_id = $1 and id <> $2 and (
-                 id = $4 or external_id = $3 or lower(user_name) = lower($3)
-                 or emails @> array[lower($3)] or employee_number = $3)
-             order by case
-                 when id = $4 then 0
-                 when external_id = $3 then 1
-                 when lower(user_name) = lower($3) then 2
-                 when emails @> array[lower($3)] then 3
-                 else 4 end,
-               active desc, id
-             limit 1",
+/// SQL for the user `reference` names among `tenant`'s users other than `me` (a scalar
+/// subquery; null when nobody matches). The arguments are SQL expressions; `reference_id` is
+/// the reference read as a uuid, or null. The id branch compares as uuid, not text, so that
+/// every branch of the OR can use an index (a text cast of the key would scan the whole table).
+pub fn resolve_sql(tenant: &str, me: &str, reference: &str, reference_id: &str) -> String {
+    format!(
+        "(select m.id from product.users m
+          where m.tenant_id = {tenant} and m.id <> {me} and (
+              m.id = {reference_id} or m.external_id = {reference} or lower(m.user_name) = lower({reference})
+              or m.emails @> array[lower({reference})] or m.employee_number = {reference})
+          order by case
+              when m.id = {reference_id} then 0
+              when m.external_id = {reference} then 1
+              when lower(m.user_name) = lower({reference}) then 2
+              when m.emails @> array[lower({reference})] then 3
+              else 4 end,
+            m.active desc, m.id
+          limit 1)"
+    )
+}
+
+/// SQL reading `reference` as a uuid exactly where `Uuid::parse_str` would (simple, hyphenated,
+/// braced and urn forms), else null; Postgres alone would accept other spellings too.
+pub fn uuid_sql(reference: &str) -> String {
+    const HEX: &str = "[0-9a-fA-F]";
+    let hyphenated = format!("{HEX}{{8}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{12}}");
+    format!(
+        "(case when {reference} ~ '^({hyphenated}|{HEX}{{32}}|\\{{{hyphenated}\\}})$' then {reference}::uuid
+               when {reference} ~ '^urn:uuid:{hyphenated}$' then substr({reference}, 10)::uuid end)"
+    )
+}
+
+/// SQL: whether the user in row `r` is named by its own `manager_ref`, with [`Keys::is_named_by`]'s
+/// rules (such a reference resolves to nothing).
+pub fn names_itself_sql(r: &str) -> String {
+    format!(
+        "({r}.id::text = lower({r}.manager_ref) or {r}.external_id = {r}.manager_ref
+          or lower({r}.user_name) = lower({r}.manager_ref) or {r}.emails @> array[lower({r}.manager_ref)]
+          or {r}.employee_number = {r}.manager_ref)"
+    )
+}
+
+/// Re-resolves, in one statement, the link of each user in `ids`, of every user whose reference
+/// names one of the (tenant, lower-cased key) pairs in `keys`, and of every user whose link
+/// points at one of `ids`; writes only the links that change. Run it after writing the users
+/// in `ids` (whose keys are `keys`), with their locks held, so links reach the final state
+/// whatever order the users arrived in.
+pub async fn relink(
+    txn: &DatabaseTransaction,
+    keys: Vec<(Uuid, String)>,
+    ids: Vec<(Uuid, Uuid)>,
+) -> Result<u64, DbErr> {
+    let (key_tenants, key_values): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
+    let (id_tenants, id_values): (Vec<Uuid>, Vec<Uuid>) = ids.into_iter().unzip();
+    let target = resolve_sql("r.tenant_id", "r.id", "r.manager_ref", &uuid_sql("r.manager_ref"));
+    let names_itself = names_itself_sql("r");
+    let res = txn
+        .execute_raw(stmt(
+            &format!(
+                "with keys as (select * from unnest($1::uuid[], $2::text[]) as k(t, v)),
+                      ids as (select * from unnest($3::uuid[], $4::uuid[]) as i(t, id)),
+                      candidates as (
+                          select r.id from product.users r join ids i on r.id = i.id and r.tenant_id = i.t
+                          union
+                          select r.id from product.users r join keys k
+                              on r.tenant_id = k.t and lower(r.manager_ref) = k.v
+                          where r.manager_ref is not null
+                          union
+                          select r.id from product.users r join ids i
+                              on r.manager_id = i.id and r.tenant_id = i.t
+                      ),
+                      targets as (
+                          select r.id, r.manager_id as current,
+                              case when r.manager_ref is null or {names_itself} then null
+                                   else {target} end as target
+                          from product.users r join candidates c on c.id = r.id
+                      )
+                 update product.users u set manager_id = t.target, updated_at = now()
+                 from targets t where u.id = t.id and t.target is distinct from t.current"
+            ),
             [
-                tenant.into(),
-                me.id.into(),
-                reference.to_owned().into(),
-                as_id.into(),
+                key_tenants.into(),
+                key_values.into(),
+                id_tenants.into(),
+                id_values.into(),
             ],
         ))
         .await?;
-    row.map(|r| r.try_get("", "id")).transpose()
-}
-
-/// Re-resolves every user whose reference names `manager` by one of its keys, or whose link
-/// points at it: pending links get set, links that no longer fit move or clear.
-pub async fn relink_reports(txn: &DatabaseTransaction, tenant: Uuid, manager: &Keys) -> Result<u64, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "select id, external_id, user_name, emails, employee_number, manager_ref, manager_id
-             from product.users
-             where tenant_id = $1 and id <> $2 and manager_ref is not null
-               and (lower(manager_ref) = any($3::text[]) or manager_id = $2)",
-            [tenant.into(), manager.id.into(), manager.lock_values().into()],
-        ))
-        .await?;
-    let mut changed = 0;
-    for row in &rows {
-        let report = Keys::from_row(row)?;
-        let reference: Option<String> = row.try_get("", "manager_ref")?;
-        let current: Option<Uuid> = row.try_get("", "manager_id")?;
-        let target = resolve(txn, tenant, &report, reference.as_deref()).await?;
-        if target != current {
-            txn.execute_raw(stmt(
-                "update product.users set manager_id = $3, updated_at = now() where tenant_id = $1 and id = $2",
-                [tenant.into(), report.id.into(), target.into()],
-            ))
-            .await?;
-            changed += 1;
-        }
-    }
-    Ok(changed)
+    Ok(res.rows_affected())
 }
 
 #[cfg(test)]

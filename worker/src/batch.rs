@@ -1,0 +1,281 @@
+//! Applying many user changes in one transaction, with a fixed number of statements whatever
+//! the batch size. One change at a time costs about nine round trips to Postgres, which caps a
+//! worker far below what the database can write; an initial import arrives as thousands of
+//! independent user changes, so the consumer hands whatever deliveries are waiting to this.
+//!
+//! The result is the one applying the changes one by one would give: the same version rule
+//! (only newer versions are written, never across tenants), the same advisory locks (taken
+//! together, in the global order, so batches and single applies cannot deadlock), and manager
+//! links re-resolved after all the rows are written, so a manager and its report in the same
+//! batch link up whatever their order. A batch that fails is retried change by change by the
+//! caller, which isolates a poison change without losing the others.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait};
+use serde_json::json;
+use shared::db::stmt;
+use shared::messages::{ChangeMessage, Resource, UserSnapshot};
+use uuid::Uuid;
+
+use crate::apply::{Applier, Outcome, SET_ALL, keys_of};
+use crate::managers::{self, Keys};
+
+/// One user change of a batch.
+pub struct UserChange<'a> {
+    pub msg: &'a ChangeMessage,
+    pub user: &'a UserSnapshot,
+}
+
+impl<'a> UserChange<'a> {
+    /// `None` unless the message is a user change.
+    pub fn of(msg: &'a ChangeMessage) -> Option<Self> {
+        match &msg.resource {
+            Resource::User(user) => Some(Self { msg, user }),
+            _ => None,
+        }
+    }
+}
+
+impl Applier {
+    /// Applies user changes of distinct resources in one transaction; the outcomes are in the
+    /// order of `changes`.
+    pub async fn apply_users(&self, changes: &[UserChange<'_>]) -> Result<Vec<Outcome>, DbErr> {
+        debug_assert_eq!(
+            changes
+                .iter()
+                .map(|c| c.msg.resource_id)
+                .collect::<HashSet<_>>()
+                .len(),
+            changes.len(),
+            "one change per user"
+        );
+        let txn = self.db.begin().await?;
+        let outcomes = apply_users(&txn, changes).await?;
+        if let Some(hold) = self.hold_before_commit {
+            tokio::time::sleep(hold).await;
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+async fn apply_users(txn: &DatabaseTransaction, changes: &[UserChange<'_>]) -> Result<Vec<Outcome>, DbErr> {
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.msg.resource_id).collect();
+    let existing = existing_rows(txn, &ids).await?;
+
+    // Stale changes are settled without locks, as a single apply would.
+    let mut outcomes = vec![Outcome::Stale; changes.len()];
+    let live: Vec<usize> = (0..changes.len())
+        .filter(|&i| {
+            let m = changes[i].msg;
+            existing
+                .get(&m.resource_id)
+                .is_none_or(|e| e.version < m.version && e.tenant_id == m.tenant_id)
+        })
+        .collect();
+    if live.is_empty() {
+        return Ok(outcomes);
+    }
+    let new_users: Vec<(Uuid, Uuid)> = live
+        .iter()
+        .map(|&i| changes[i].msg)
+        .filter(|m| !existing.contains_key(&m.resource_id))
+        .map(|m| (m.tenant_id, m.resource_id))
+        .collect();
+
+    // The same keys a single apply locks: old and new keys, the reference, pending groups.
+    let mut locks: Vec<(Uuid, String)> = Vec::new();
+    for &i in &live {
+        let c = &changes[i];
+        let tenant = c.msg.tenant_id;
+        if let Some(e) = existing.get(&c.msg.resource_id) {
+            locks.extend(e.keys.lock_values().into_iter().map(|v| (tenant, v)));
+        }
+        locks.extend(
+            keys_of(c.msg.resource_id, c.user)
+                .lock_values()
+                .into_iter()
+                .map(|v| (tenant, v)),
+        );
+        if let Some(r) = managers::normalise(c.user.manager.as_deref()) {
+            locks.push((tenant, r.to_lowercase()));
+        }
+    }
+    locks.extend(
+        pending_groups(txn, &new_users)
+            .await?
+            .into_iter()
+            .map(|(t, g)| (t, g.to_string())),
+    );
+    lock(txn, locks).await?;
+
+    let written = write_users(txn, &live.iter().map(|&i| &changes[i]).collect::<Vec<_>>()).await?;
+    let mut keys = Vec::new();
+    let mut relinked = Vec::new();
+    for &i in &live {
+        let m = changes[i].msg;
+        if written.contains(&m.resource_id) {
+            outcomes[i] = Outcome::Applied;
+            let k = keys_of(m.resource_id, changes[i].user);
+            keys.extend(k.lock_values().into_iter().map(|v| (m.tenant_id, v)));
+            relinked.push((m.tenant_id, m.resource_id));
+        }
+    }
+    managers::relink(txn, keys, relinked).await?;
+    let new_written: Vec<(Uuid, Uuid)> = new_users
+        .into_iter()
+        .filter(|(_, id)| written.contains(id))
+        .collect();
+    materialise_memberships(txn, &new_written).await?;
+    Ok(outcomes)
+}
+
+struct Existing {
+    tenant_id: Uuid,
+    version: i64,
+    keys: Keys,
+}
+
+async fn existing_rows(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashMap<Uuid, Existing>, DbErr> {
+    let rows = txn
+        .query_all_raw(stmt(
+            "select id, tenant_id, version, external_id, user_name, emails, employee_number
+             from product.users where id = any($1)",
+            [ids.to_vec().into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let keys = Keys::from_row(row)?;
+            Ok((
+                keys.id,
+                Existing {
+                    tenant_id: row.try_get("", "tenant_id")?,
+                    version: row.try_get("", "version")?,
+                    keys,
+                },
+            ))
+        })
+        .collect()
+}
+
+fn unzip_pairs<T>(pairs: Vec<(Uuid, T)>) -> (Vec<Uuid>, Vec<T>) {
+    pairs.into_iter().unzip()
+}
+
+/// Groups with pending memberships of these (tenant, user) pairs.
+async fn pending_groups(
+    txn: &DatabaseTransaction,
+    users: &[(Uuid, Uuid)],
+) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (tenants, ids) = unzip_pairs(users.to_vec());
+    let rows = txn
+        .query_all_raw(stmt(
+            "select m.tenant_id, m.group_id from product.membership_versions m
+             join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
+             where m.member",
+            [tenants.into(), ids.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "group_id")?)))
+        .collect()
+}
+
+async fn lock(txn: &DatabaseTransaction, pairs: Vec<(Uuid, String)>) -> Result<(), DbErr> {
+    let (tenants, values): (Vec<Uuid>, Vec<String>) = pairs.into_iter().unzip();
+    let tenants = tenants.iter().map(Uuid::to_string).collect();
+    managers::lock_pairs(txn, tenants, values).await
+}
+
+/// Upserts the rows (newer versions only, never across tenants) with their manager links as
+/// the table stood before; returns the ids written. Links to users of this same batch are set
+/// by the relink that follows.
+async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> Result<HashSet<Uuid>, DbErr> {
+    let rows: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let u = c.user;
+            let reference = managers::normalise(u.manager.as_deref());
+            let keys = keys_of(c.msg.resource_id, u);
+            let resolvable = reference.as_deref().is_some_and(|r| {
+                let itself = keys.is_named_by(r);
+                if itself {
+                    tracing::warn!(scim_id = %keys.id, "user names itself as its manager; ignored");
+                }
+                !itself
+            });
+            json!({
+                "id": c.msg.resource_id,
+                "tenant_id": c.msg.tenant_id,
+                "version": c.msg.version,
+                "user_name": u.user_name,
+                "email": u.email,
+                "first_name": u.given_name,
+                "last_name": u.family_name,
+                "department": u.department,
+                "job_title": u.title,
+                "active": u.active,
+                "external_id": u.external_id,
+                "employee_number": u.employee_number,
+                "emails": keys.emails,
+                "manager_ref": reference,
+                "manager_ref_id": reference.as_deref().and_then(|r| Uuid::parse_str(r).ok()),
+                "resolvable": resolvable,
+            })
+        })
+        .collect();
+    let manager = managers::resolve_sql("r.tenant_id", "r.id", "r.manager_ref", "r.manager_ref_id");
+    let written = txn
+        .query_all_raw(stmt(
+            &format!(
+                "insert into product.users as p
+                     (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
+                      version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
+                 select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
+                     r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
+                     r.manager_ref, case when r.resolvable then {manager} end, now()
+                 from jsonb_to_recordset($1::text::jsonb) as r(
+                     id uuid, tenant_id uuid, version bigint, user_name text, email text, first_name text,
+                     last_name text, department text, job_title text, active boolean, external_id text,
+                     employee_number text, emails text[], manager_ref text, manager_ref_id uuid,
+                     resolvable boolean)
+                 on conflict (id) do update set {SET_ALL}
+                 where p.version < excluded.version and p.tenant_id = excluded.tenant_id
+                 returning p.id"
+            ),
+            [serde_json::Value::Array(rows).to_string().into()],
+        ))
+        .await?;
+    written.iter().map(|r| r.try_get("", "id")).collect()
+}
+
+/// Memberships that arrived before these new users did. Groups that became pending since the
+/// locks were taken are locked here first (rare; a deadlock this could cause fails the batch,
+/// which the caller then applies change by change).
+async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid)]) -> Result<(), DbErr> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let groups = pending_groups(txn, users).await?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
+    let (tenants, ids) = unzip_pairs(users.to_vec());
+    txn.execute_raw(stmt(
+        "insert into product.group_members (group_id, user_id)
+         select m.group_id, m.user_id from product.membership_versions m
+         join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
+         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
+         where m.member
+         on conflict do nothing",
+        [tenants.into(), ids.into()],
+    ))
+    .await
+    .map(|_| ())
+}
