@@ -101,11 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = env.worker_cli(&["verify"]);
     let mut drains = Vec::new();
     let mut worker_rss: f64 = 0.0;
-    let worker_env = [
-        ("WORKER_PREFETCH", "64"),
-        ("RUST_LOG", "warn"),
-        ("DATABASE_MAX_CONNECTIONS", pool.as_str()),
-    ];
+    let worker_env = [("RUST_LOG", "warn"), ("DATABASE_MAX_CONNECTIONS", pool.as_str())];
     for (round, &k) in args.workers.iter().enumerate() {
         if round > 0 {
             workload::refill(&env, &db).await;

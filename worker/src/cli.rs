@@ -101,7 +101,7 @@ pub struct RunArgs {
     pub amqp: AmqpConfig,
 
     /// Unacknowledged messages this worker holds at once; bounds memory and parallel applies.
-    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 32)]
+    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 256)]
     pub prefetch: u16,
 
     /// Where to serve /healthz and /metrics (e.g. 0.0.0.0:9091); off when unset.

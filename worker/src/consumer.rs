@@ -1,12 +1,14 @@
 //! The consuming loop: a supervisor that (re)builds connection, channels and consumer whenever
-//! the stream ends, applies deliveries concurrently (bounded by the prefetch), acks each one only
-//! after its database commit, and on shutdown stops taking new deliveries, finishes the ones in
-//! flight, and closes cleanly.
+//! the stream ends, applies deliveries in batches of whatever has arrived (a few batches at a
+//! time, bounded by the prefetch), acks each one only after its database commit, and on shutdown
+//! stops taking new deliveries, finishes the ones in flight, and closes cleanly.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::future::join_all;
+use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -23,7 +25,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::apply::Applier;
+use crate::batch::UserChange;
 use shared::dlq;
+
+/// Deliveries taken into one batch at most.
+const BATCH_MAX: usize = 64;
+/// Batches one worker applies at once; each holds a database connection while it runs.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 pub struct Worker {
     pub applier: Applier,
@@ -101,10 +109,25 @@ impl Worker {
         let outcome = loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => break Ok(()),
-                next = consumer.next() => match next {
+                next = consumer.next(), if in_flight.len() < BATCHES_IN_FLIGHT => match next {
                     Some(Ok(delivery)) => {
+                        // Whatever else has arrived joins this one: under load the deliveries
+                        // pile up (up to the prefetch) while the batches in flight run.
+                        let mut batch = vec![delivery];
+                        let mut ended = None;
+                        while batch.len() < BATCH_MAX {
+                            match consumer.next().now_or_never() {
+                                Some(Some(Ok(d))) => batch.push(d),
+                                Some(Some(Err(e))) => { ended = Some(AmqpError::from(e)); break; }
+                                Some(None) => { ended = Some(AmqpError::ConsumerClosed); break; }
+                                None => break,
+                            }
+                        }
                         let ctx = ctx.clone();
-                        in_flight.spawn(async move { handle(&ctx, delivery).await });
+                        in_flight.spawn(async move { handle_batch(&ctx, batch).await });
+                        if let Some(e) = ended {
+                            break Err(e);
+                        }
                     }
                     Some(Err(e)) => break Err(AmqpError::from(e)),
                     None => break Err(AmqpError::ConsumerClosed),
@@ -140,12 +163,52 @@ impl Transience for Failure {
     }
 }
 
-/// Handles one delivery in its `apply` span. The span is made here rather than by
-/// `#[instrument]` because, when spans are exported, it has to be parented on the message's
-/// `traceparent` before it is first entered.
-async fn handle(ctx: &Ctx, delivery: Delivery) {
+/// Handles deliveries that arrived together. User changes of distinct users are applied in one
+/// transaction; everything else, and every change of a batch that failed, goes one by one
+/// (concurrently), where retries, requeues and dead-lettering are decided per change.
+async fn handle_batch(ctx: &Ctx, deliveries: Vec<Delivery>) {
     let started = std::time::Instant::now();
-    let decoded = messages::decode(&delivery.data);
+    let mut users = Vec::new();
+    let mut singles = Vec::new();
+    let mut seen = HashSet::new();
+    for d in deliveries {
+        match messages::decode(&d.data) {
+            Ok(msg) if UserChange::of(&msg).is_some() && seen.insert(msg.resource_id) => users.push((d, msg)),
+            _ => singles.push(d),
+        }
+    }
+    if users.len() == 1 {
+        singles.extend(users.drain(..).map(|(d, _)| d));
+    }
+    let batch = async {
+        if users.is_empty() {
+            return;
+        }
+        let changes: Vec<UserChange> = users.iter().filter_map(|(_, m)| UserChange::of(m)).collect();
+        match ctx.applier.apply_users(&changes).await {
+            Ok(outcomes) => {
+                metrics::histogram!("scim_worker_batch_size").record(users.len() as f64);
+                for ((delivery, msg), outcome) in users.into_iter().zip(outcomes) {
+                    record_lag(&msg);
+                    let span = apply_span(Some(&msg));
+                    settle(ctx, &delivery, Ok(outcome.as_str()), started)
+                        .instrument(span)
+                        .await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(changes = users.len(), error = %e, "batch failed; applying its changes one by one");
+                join_all(users.into_iter().map(|(d, _)| handle(ctx, d))).await;
+            }
+        }
+    };
+    tokio::join!(batch, join_all(singles.into_iter().map(|d| handle(ctx, d))));
+}
+
+/// The `apply` span of one change. It is made here rather than by `#[instrument]` because, when
+/// spans are exported, it has to be parented on the message's `traceparent` before it is first
+/// entered.
+fn apply_span(msg: Option<&messages::ChangeMessage>) -> tracing::Span {
     let span = tracing::info_span!(
         "apply",
         message_id = tracing::field::Empty,
@@ -155,7 +218,7 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
         trace_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
-    if let Ok(msg) = &decoded {
+    if let Some(msg) = msg {
         span.record("message_id", tracing::field::display(msg.message_id));
         span.record("tenant_id", tracing::field::display(msg.tenant_id));
         span.record("scim_id", tracing::field::display(msg.resource_id));
@@ -168,9 +231,23 @@ async fn handle(ctx: &Ctx, delivery: Delivery) {
             shared::telemetry::set_parent(&span, &t);
         }
     }
+    span
+}
+
+/// Handles one delivery in its `apply` span.
+async fn handle(ctx: &Ctx, delivery: Delivery) {
+    let started = std::time::Instant::now();
+    let decoded = messages::decode(&delivery.data);
+    let span = apply_span(decoded.as_ref().ok());
     handle_decoded(ctx, delivery, decoded, started)
         .instrument(span)
         .await;
+}
+
+/// Records the end-to-end lag of an applied change: accepted by the api → committed here.
+fn record_lag(msg: &messages::ChangeMessage) {
+    let lag = (chrono::Utc::now() - msg.occurred_at).num_milliseconds().max(0) as f64 / 1000.0;
+    metrics::histogram!("scim_worker_end_to_end_lag_seconds").record(lag);
 }
 
 async fn handle_decoded(
@@ -187,12 +264,21 @@ async fn handle_decoded(
             })
             .await;
             if r.is_ok() {
-                let lag = (chrono::Utc::now() - msg.occurred_at).num_milliseconds().max(0) as f64 / 1000.0;
-                metrics::histogram!("scim_worker_end_to_end_lag_seconds").record(lag);
+                record_lag(&msg);
             }
             r.map(|o| o.as_str())
         }
     };
+    settle(ctx, &delivery, result, started).await;
+}
+
+/// Acks, requeues or dead-letters a delivery according to its result, and counts it.
+async fn settle(
+    ctx: &Ctx,
+    delivery: &Delivery,
+    result: Result<&'static str, Failure>,
+    started: std::time::Instant,
+) {
     metrics::histogram!("scim_worker_apply_seconds").record(started.elapsed().as_secs_f64());
     let outcome = match result {
         Ok(outcome) => {
@@ -204,25 +290,25 @@ async fn handle_decoded(
                 );
                 tokio::time::sleep(hold).await;
             }
-            ack(&delivery).await;
+            ack(delivery).await;
             outcome
         }
         Err(e) if e.is_transient() => {
             // The change is fine, the database is not: put it back rather than dead-letter it.
             tracing::warn!(error = %e, "database still unavailable; requeueing");
-            requeue(&delivery).await
+            requeue(delivery).await
         }
         Err(e) => {
             let reason = e.to_string();
-            match dlq::publish(&ctx.dlq_channel, &ctx.amqp, &delivery, &reason).await {
+            match dlq::publish(&ctx.dlq_channel, &ctx.amqp, delivery, &reason).await {
                 Ok(()) => {
                     tracing::error!(reason, "message dead-lettered");
-                    ack(&delivery).await;
+                    ack(delivery).await;
                     "dead_lettered"
                 }
                 Err(pe) => {
                     tracing::error!(reason, error = %pe, "could not dead-letter; requeueing");
-                    requeue(&delivery).await
+                    requeue(delivery).await
                 }
             }
         }
