@@ -188,6 +188,11 @@ async fn handle_batch(ctx: &Ctx, deliveries: Vec<Delivery>) {
         match ctx.applier.apply_users(&changes).await {
             Ok(outcomes) => {
                 metrics::histogram!("scim_worker_batch_size").record(users.len() as f64);
+                tracing::debug!(
+                    changes = users.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "batch applied"
+                );
                 for ((delivery, msg), outcome) in users.into_iter().zip(outcomes) {
                     record_lag(&msg);
                     let span = apply_span(Some(&msg));

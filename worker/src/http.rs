@@ -3,13 +3,18 @@
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio_util::sync::CancellationToken;
 
 pub async fn serve(addr: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
     let handle = PrometheusBuilder::new()
         .set_buckets(shared::telemetry::LATENCY_BUCKETS)
         .context("histogram buckets")?
+        .set_buckets_for_metric(
+            Matcher::Full("scim_worker_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+        )
+        .context("batch size buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let app = Router::new()

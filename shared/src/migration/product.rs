@@ -83,4 +83,16 @@ create table product.membership_versions (
 create index membership_versions_user on product.membership_versions (user_id) where member;
 "#,
     },
+    Migration {
+        version: 4,
+        name: "emails index without a pending list",
+        sql: r#"
+-- Every apply resolves manager references by email through this index. With the default
+-- fastupdate, new entries wait in an unsorted pending list that each search reads from start to
+-- end, so during an import lookups slowed down with every user written (0.26 ms instead of
+-- 0.004 ms per lookup after 2,000 users). Writes now go into the index itself.
+alter index product.users_key_emails set (fastupdate = off);
+select gin_clean_pending_list('product.users_key_emails'::regclass);
+"#,
+    },
 ];
