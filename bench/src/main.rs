@@ -8,6 +8,8 @@ mod ceilings;
 mod filter_scale;
 mod groups;
 mod stats;
+mod visibility;
+mod waves;
 mod workload;
 
 use std::path::PathBuf;
@@ -125,22 +127,45 @@ async fn main() -> anyhow::Result<()> {
     let (ok, verify) = env.worker_cli(&["verify"]);
     let converged = ok && verify.last().is_some_and(|v| v["differences"] == 0);
 
-    // Steady state: a fixed offered rate with workers running; lag from commit to product row.
-    let offered = args.rate.unwrap_or(post_rate / 2.0).max(1.0);
-    let steady_count = ((offered * 10.0) as usize).clamp(50, 2000);
-    eprintln!("steady rate {offered:.0}/s for {steady_count} users...");
+    // With workers running (two, a small deployment): a burst of new users at full concurrency
+    // (the api's POST /Users throughput), a wave of profile updates and one of deactivations on
+    // them, then a steady rate of new users at half the burst's throughput.
     let _workers: Vec<_> = (0..2).map(|_| env.spawn_worker_with(&worker_env)).collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    workload::steady(&env, &api, &tokens[0], offered, steady_count).await;
-    workload::wait_for(
-        &db,
-        "steady users applied",
-        "select count(*) as n from product.users",
-        (total + steady_count) as i64,
-        Duration::from_secs(120),
+    let token = tokens[0].as_str();
+    let target = waves::Target {
+        env: &env,
+        api: &api,
+        db: &db,
+        token,
+        concurrency: args.concurrency,
+    };
+    let wave = |name, condition, requests| {
+        eprintln!("{name} with 2 workers running...");
+        waves::run(&target, name, condition, requests)
+    };
+    let burst = wave("burst of new users", "true", waves::creations(total, "burst")).await;
+    let updates = wave(
+        "profile updates",
+        "job_title = 'Wave 2'",
+        waves::profile_updates(&burst.ids, "Wave 2"),
     )
     .await;
-    let (lag50, lag99, lagmax) = workload::lag_ms(&db, "steady").await;
+    let deactivations = wave("deactivations", "not active", waves::deactivations(&burst.ids)).await;
+    let waves = [&burst, &updates, &deactivations];
+
+    let offered = args.rate.unwrap_or(burst.per_s() / 2.0).max(1.0);
+    let steady_count = ((offered * 10.0) as usize).clamp(50, 2000);
+    eprintln!("steady rate {offered:.0}/s for {steady_count} users...");
+    let (accepted, rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = tokio::spawn(visibility::watch(
+        db.clone(),
+        "true".into(),
+        rx,
+        Duration::from_secs(120),
+    ));
+    workload::steady(&env, &api, token, offered, steady_count, accepted).await;
+    let steady = watcher.await.context("visibility watcher")?;
 
     let group = if args.group_members > 0 {
         eprintln!(
@@ -174,7 +199,16 @@ async fn main() -> anyhow::Result<()> {
             "post_vs_ceiling_a": post_rate / ceil.pg_insert_tx_per_s,
         },
         "drain": drains.iter().map(|(k, r)| json!({"workers": k, "users_per_s": r, "vs_ceiling_c": r / ceil.pg_upsert_per_s})).collect::<Vec<_>>(),
-        "steady": {"offered_per_s": offered, "users": steady_count, "lag_ms": {"p50": lag50, "p99": lag99, "max": lagmax}},
+        "waves": waves.iter().map(|w| json!({
+            "name": w.name,
+            "requests": w.requests,
+            "requests_per_s": w.per_s(),
+            "vs_ceiling_a": w.per_s() / ceil.pg_insert_tx_per_s,
+            "latency_ms": {"p50": w.latency.pct_ms(50.0), "p99": w.latency.pct_ms(99.0)},
+            "lag_ms": {"p50": w.lag.pct_ms(50.0), "p99": w.lag.pct_ms(99.0), "max": w.lag.pct_ms(100.0)},
+        })).collect::<Vec<_>>(),
+        "steady": {"offered_per_s": offered, "users": steady_count,
+                   "lag_ms": {"p50": steady.pct_ms(50.0), "p99": steady.pct_ms(99.0), "max": steady.pct_ms(100.0)}},
         "group": group.as_ref().map(|g| json!({
             "members": g.members,
             "build_seconds": g.build_s,
@@ -196,11 +230,12 @@ async fn main() -> anyhow::Result<()> {
 | ceiling (a) pg tx: 1 KiB row + outbox row | {a:.0}/s | | |\n\
 | ceiling (b) rabbitmq confirmed publishes | {b:.0}/s | | |\n\
 | ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
-| import: GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | >= 0.50 |\n\
+| import (no workers): GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | |\n\
 | GET filter userName eq, p50 / p99 | {g50:.1} / {g99:.1} ms | | |\n\
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
 {drains}\
-| end-to-end lag at {off:.0}/s offered, p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | | p99 <= 200 ms |\n\
+{waves}\
+| end-to-end lag at {off:.0}/s offered (2 workers), p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | {lr:.2} of the burst | p99 <= 200 ms |\n\
 {group}\
 {filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
@@ -224,10 +259,29 @@ async fn main() -> anyhow::Result<()> {
                 r / ceil.pg_upsert_per_s
             ))
             .collect::<String>(),
+        waves = waves
+            .iter()
+            .map(|w| {
+                let target = if w.name == "burst of new users" { ">= 0.50" } else { "" };
+                format!(
+                    "| {name} (2 workers): api | {r:.0} req/s, p50 / p99 {a:.1} / {b:.1} ms | {ra:.2} of (a) | {target} |\n\
+| {name}: end-to-end lag p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | | |\n",
+                    name = w.name,
+                    r = w.per_s(),
+                    a = w.latency.pct_ms(50.0),
+                    b = w.latency.pct_ms(99.0),
+                    ra = w.per_s() / ceil.pg_insert_tx_per_s,
+                    l50 = w.lag.pct_ms(50.0),
+                    l99 = w.lag.pct_ms(99.0),
+                    lmax = w.lag.pct_ms(100.0),
+                )
+            })
+            .collect::<String>(),
         off = offered,
-        l50 = lag50,
-        l99 = lag99,
-        lmax = lagmax,
+        lr = offered / burst.per_s(),
+        l50 = steady.pct_ms(50.0),
+        l99 = steady.pct_ms(99.0),
+        lmax = steady.pct_ms(100.0),
         conv = converged,
         group = group
             .as_ref()

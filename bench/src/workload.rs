@@ -10,7 +10,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 use tests::{Api, TestEnv, scalar};
 
+use tokio::sync::mpsc;
+
 use crate::stats::Samples;
+use crate::visibility;
 
 pub struct Import {
     pub elapsed: Duration,
@@ -19,7 +22,7 @@ pub struct Import {
     pub post: Samples,
 }
 
-fn user(n: usize, i: usize, tag: &str) -> serde_json::Value {
+pub fn user(n: usize, i: usize, tag: &str) -> serde_json::Value {
     // Manager: another user of the tenant, often created later (forward reference), named by
     // login as Okta admins usually map it.
     let manager = (i * 7 + 3) % n.max(1);
@@ -95,44 +98,38 @@ pub async fn import(
 }
 
 /// POSTs `count` new users at `rate` per second (open loop: each request leaves at its due time
-/// whether or not earlier ones have been answered); returns the wall time.
-pub async fn steady(env: &TestEnv, api: &Api, token: &str, rate: f64, count: usize) -> Duration {
+/// whether or not earlier ones have been answered), telling `accepted` about each answer.
+pub async fn steady(
+    env: &TestEnv,
+    api: &Api,
+    token: &str,
+    rate: f64,
+    count: usize,
+    accepted: mpsc::UnboundedSender<visibility::Accepted>,
+) -> Duration {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let started = tokio::time::Instant::now();
     futures_util::stream::iter(0..count)
-        .for_each_concurrent(None, |i| async move {
-            tokio::time::sleep_until(started + interval * i as u32).await;
-            let r = env
-                .request(
-                    api,
-                    Method::POST,
-                    "/scim/v2/Users",
-                    Some(token),
-                    Some(user(count, i, "steady")),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        .for_each_concurrent(None, |i| {
+            let accepted = accepted.clone();
+            async move {
+                tokio::time::sleep_until(started + interval * i as u32).await;
+                let r = env
+                    .request(
+                        api,
+                        Method::POST,
+                        "/scim/v2/Users",
+                        Some(token),
+                        Some(user(count, i, "steady")),
+                    )
+                    .await;
+                let answered = Instant::now();
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+                let _ = accepted.send((r.id(), answered));
+            }
         })
         .await;
     started.elapsed()
-}
-
-/// Lag from commit (scim.users.created_at) to the product row (product.users.updated_at) for the
-/// users whose userName starts with `prefix`: p50, p99, max in milliseconds.
-pub async fn lag_ms(db: &DatabaseConnection, prefix: &str) -> (f64, f64, f64) {
-    let q = |p: &str| {
-        format!(
-            "select coalesce(({p}) * 1000, 0)::float8 as v from (
-                 select extract(epoch from p.updated_at - s.created_at) as lag
-                 from scim.users s join product.users p on p.id = s.id
-                 where s.user_name like '{prefix}%') l"
-        )
-    };
-    (
-        scalar(db, &q("percentile_cont(0.5) within group (order by lag)"), "v").await,
-        scalar(db, &q("percentile_cont(0.99) within group (order by lag)"), "v").await,
-        scalar(db, &q("max(lag)"), "v").await,
-    )
 }
 
 pub async fn wait_for(
