@@ -15,7 +15,7 @@ use crate::outbox::{self, Enqueued};
 use crate::scim::group::{self, Doc};
 use crate::scim::meta::Meta;
 
-use super::{Query, group_filter, sort_sql};
+use super::{Query, group_filter, in_tenant, sort_sql};
 
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -112,7 +112,8 @@ pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Op
     let row = db
         .query_one_raw(stmt(
             &format!(
-                "select {COLUMNS} from scim.groups g where g.tenant_id = $1 and g.id = $2 and g.deleted_at is null"
+                "select {COLUMNS} from scim.groups g where g.id = {} and g.deleted_at is null",
+                in_tenant("scim.groups")
             ),
             [tenant.into(), id.into()],
         ))
@@ -126,7 +127,8 @@ pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<O
     let row = txn
         .query_one_raw(stmt(
             &format!(
-                "select {COLUMNS} from scim.groups g where g.tenant_id = $1 and g.id = $2 and g.deleted_at is null for update"
+                "select {COLUMNS} from scim.groups g where g.id = {} and g.deleted_at is null for update",
+                in_tenant("scim.groups")
             ),
             [tenant.into(), id.into()],
         ))
@@ -148,8 +150,9 @@ pub async fn update(
     let sql = format!(
         "update scim.groups g set display_name = $3, display_name_key = $4, external_id = $5, resource = $6,
                 version = g.version + 1, revision = g.revision + 1, updated_at = greatest(now(), g.updated_at)
-         where g.tenant_id = $1 and g.id = $2
-         returning {COLUMNS}"
+         where g.id = {}
+         returning {COLUMNS}",
+        in_tenant("scim.groups")
     );
     let stored = write(txn, &sql, tenant, current.meta.id, &doc).await?;
     let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Updated)).await?;
@@ -164,8 +167,9 @@ pub async fn touch(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<
         .query_one_raw(stmt(
             &format!(
                 "update scim.groups g set updated_at = greatest(now(), g.updated_at), revision = g.revision + 1
-                 where g.tenant_id = $1 and g.id = $2
-                 returning {COLUMNS}"
+                 where g.id = {}
+                 returning {COLUMNS}",
+                in_tenant("scim.groups")
             ),
             [tenant.into(), id.into()],
         ))
@@ -187,8 +191,9 @@ pub async fn delete(
             &format!(
                 "update scim.groups g set deleted_at = now(), version = g.version + 1, revision = g.revision + 1,
                         updated_at = greatest(now(), g.updated_at)
-                 where g.tenant_id = $1 and g.id = $2
-                 returning {COLUMNS}"
+                 where g.id = {}
+                 returning {COLUMNS}",
+                in_tenant("scim.groups")
             ),
             [tenant.into(), current.meta.id.into()],
         ))

@@ -64,8 +64,10 @@ pub async fn resolve_users(
         BTreeSet::new()
     } else {
         txn.query_all_raw(stmt(
-            "select id from scim.users where tenant_id = $1 and id = any($2) and deleted_at is null
-             order by id for share",
+            // By key, the tenant checked on the rows (see `directory::in_tenant`).
+            "select u.id from (select id, tenant_id from scim.users where id = any($2) and deleted_at is null
+                                offset 0) u
+             where u.tenant_id = $1 order by u.id for share",
             [tenant.into(), wanted.clone().into()],
         ))
         .await?

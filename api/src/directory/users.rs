@@ -13,7 +13,7 @@ use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
 use crate::scim::user::{self, Doc, Meta};
 
-use super::{Query, sort_sql, user_filter};
+use super::{Query, in_tenant, sort_sql, user_filter};
 
 #[derive(Debug, Clone)]
 pub struct StoredUser {
@@ -118,7 +118,8 @@ pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Op
     let row = db
         .query_one_raw(stmt(
             &format!(
-                "select {COLUMNS} from scim.users where tenant_id = $1 and id = $2 and deleted_at is null"
+                "select {COLUMNS} from scim.users where id = {} and deleted_at is null",
+                in_tenant("scim.users")
             ),
             [tenant.into(), id.into()],
         ))
@@ -131,7 +132,8 @@ pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<O
     let row = txn
         .query_one_raw(stmt(
             &format!(
-                "select {COLUMNS} from scim.users where tenant_id = $1 and id = $2 and deleted_at is null for update"
+                "select {COLUMNS} from scim.users where id = {} and deleted_at is null for update",
+                in_tenant("scim.users")
             ),
             [tenant.into(), id.into()],
         ))
@@ -153,8 +155,9 @@ pub async fn update(
     let sql = format!(
         "update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
                 resource = $7, version = version + 1, updated_at = greatest(now(), updated_at)
-         where tenant_id = $1 and id = $2
-         returning {COLUMNS}"
+         where id = {}
+         returning {COLUMNS}",
+        in_tenant("scim.users")
     );
     let stored = write(txn, &sql, tenant, current.meta.id, &doc).await?;
     let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Updated)).await?;
@@ -173,8 +176,9 @@ pub async fn delete(
             &format!(
                 "update scim.users set deleted_at = now(), active = false, version = version + 1,
                         updated_at = greatest(now(), updated_at)
-                 where tenant_id = $1 and id = $2
-                 returning {COLUMNS}"
+                 where id = {}
+                 returning {COLUMNS}",
+                in_tenant("scim.users")
             ),
             [tenant.into(), current.meta.id.into()],
         ))
