@@ -9,8 +9,55 @@ pub mod sort_sql;
 pub mod user_filter;
 pub mod users;
 
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
+use shared::db::stmt;
+
 use crate::scim::filter::Filter;
 use crate::scim::sort::Sort;
+
+/// The rows of one page of `select {columns} {base} order by {order}` and the total count of
+/// `base`. The page is read first: when it is not full, its own length gives the total and the
+/// count query is skipped. That is every lookup an IdP makes (`userName eq` finds one user or
+/// none), which then costs one statement instead of two.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    q: &Query<'_>,
+    columns: &str,
+    base: &str,
+    order: &str,
+    values: Vec<Value>,
+) -> Result<(i64, Vec<QueryResult>), DbErr> {
+    let count = |values: Vec<Value>| async move {
+        let row = db
+            .query_one_raw(stmt(&format!("select count(*) as n {base}"), values))
+            .await?;
+        row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
+    };
+    if q.limit == 0 {
+        return Ok((count(values).await?, Vec::new()));
+    }
+    let n = values.len();
+    let mut paged = values.clone();
+    paged.push(q.limit.into());
+    paged.push(q.offset.into());
+    let rows = db
+        .query_all_raw(stmt(
+            &format!(
+                "select {columns} {base} order by {order} limit ${} offset ${}",
+                n + 1,
+                n + 2
+            ),
+            paged,
+        ))
+        .await?;
+    let last_page = (rows.len() as i64) < q.limit && (q.offset == 0 || !rows.is_empty());
+    let total = if last_page {
+        q.offset + rows.len() as i64
+    } else {
+        count(values).await?
+    };
+    Ok((total, rows))
+}
 
 /// SQL for the id `$2` if that row of `table` belongs to tenant `$1`, else null; compare a
 /// primary key with it (`where id = {in_tenant(..)}`). The row is found by its key alone and the

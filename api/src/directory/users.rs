@@ -207,32 +207,7 @@ pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Res
     let mut all = vec![tenant.into()];
     all.append(&mut values);
     let base = format!("from scim.users where tenant_id = $1 and deleted_at is null {cond}");
-    let total_row = db
-        .query_one_raw(stmt(&format!("select count(*) as n {base}"), all.clone()))
-        .await?;
-    let total: i64 = match total_row {
-        Some(r) => r.try_get("", "n")?,
-        None => 0,
-    };
-    if q.limit == 0 || q.offset >= total {
-        return Ok(Page {
-            total,
-            users: Vec::new(),
-        });
-    }
-    let n = all.len();
-    all.push(q.limit.into());
-    all.push(q.offset.into());
-    let rows = db
-        .query_all_raw(stmt(
-            &format!(
-                "select {COLUMNS} {base} order by {order} limit ${} offset ${}",
-                n + 1,
-                n + 2
-            ),
-            all,
-        ))
-        .await?;
+    let (total, rows) = super::page(db, q, COLUMNS, &base, &order, all).await?;
     let users = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Page { total, users })
 }

@@ -75,6 +75,9 @@ async fn pages_are_one_based_stable_and_counted() {
         seen.extend(page.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
     }
     assert_eq!(seen, ids, "pages cover every user once, in creation order");
+    let r = w.get("/Users?startIndex=9&count=2").await;
+    assert_eq!(r.body["totalResults"], 5, "past the end, still counted");
+    assert_eq!(r.body["itemsPerPage"], 0);
     let r = w.get("/Users?count=0").await;
     assert_eq!(r.body["totalResults"], 5);
     assert_eq!(r.body["itemsPerPage"], 0);
