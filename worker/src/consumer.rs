@@ -30,8 +30,11 @@ use shared::dlq;
 
 /// Deliveries taken into one batch at most.
 const BATCH_MAX: usize = 64;
-/// Batches one worker applies at once; each holds a database connection while it runs.
-const BATCHES_IN_FLIGHT: usize = 4;
+/// Batches one worker applies at once; each holds a database connection while it runs. Two keep
+/// the connection busy while the other batch's results travel; more only made batches of
+/// different workers wait on each other's key locks (scim-bench, 2 cores: 4 workers drained
+/// 2,475 users/s with four in flight each, 2,981 with two).
+const BATCHES_IN_FLIGHT: usize = 2;
 
 pub struct Worker {
     pub applier: Applier,
