@@ -1,17 +1,20 @@
 //! Applying one change message to the `product` schema. A message is applied iff its version is
 //! newer than the row's, so duplicates, redeliveries and out-of-order arrivals are harmless and
 //! any number of workers can apply concurrently. Manager links are resolved in the same
-//! transaction (see `managers`). A user change is a batch of one (see `batch`).
+//! transaction (see `managers`). User and membership changes are
+//! applied as batches (a single one is a batch of one; see `batch` and `groups`).
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use std::collections::HashSet;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
-use crate::batch::UserChange;
-use crate::groups;
+use crate::batch::{self, UserChange};
+use crate::groups::{self, MembershipChange};
 use crate::managers::{self, Keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,22 +41,79 @@ pub struct Applier {
     pub hold_before_commit: Option<Duration>,
 }
 
+/// What the consumer may apply together in one transaction: changes of one kind, each about a
+/// different key (a statement cannot upsert one row twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchKey {
+    User(Uuid),
+    Membership { group: Uuid, user: Uuid },
+}
+
+impl BatchKey {
+    /// `None` for changes applied one at a time (groups).
+    pub fn of(msg: &ChangeMessage) -> Option<Self> {
+        match &msg.resource {
+            Resource::User(_) => Some(Self::User(msg.resource_id)),
+            Resource::Membership(m) => Some(Self::Membership {
+                group: msg.resource_id,
+                user: m.user_id,
+            }),
+            Resource::Group(_) => None,
+        }
+    }
+
+    /// Whether changes with these keys may share a batch.
+    pub fn same_kind(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
 impl Applier {
     pub async fn apply(&self, msg: &ChangeMessage) -> Result<Outcome, DbErr> {
-        if let Some(change) = UserChange::of(msg) {
-            return Ok(self.apply_users(&[change]).await?[0]);
+        if BatchKey::of(msg).is_some() {
+            return Ok(self.apply_batch(&[msg]).await?[0]);
         }
         let txn = self.db.begin().await?;
         let outcome = match &msg.resource {
             Resource::Group(snapshot) => groups::apply_group(&txn, msg, snapshot).await?,
-            Resource::Membership(snapshot) => groups::apply_membership(&txn, msg, snapshot).await?,
-            Resource::User(_) => unreachable!("user changes are applied as a batch"),
+            Resource::User(_) | Resource::Membership(_) => unreachable!("applied as a batch"),
         };
+        self.commit(txn).await?;
+        Ok(outcome)
+    }
+
+    /// Applies changes of one kind with distinct [`BatchKey`]s in one transaction; the outcomes
+    /// are in the order of `msgs`.
+    pub async fn apply_batch(&self, msgs: &[&ChangeMessage]) -> Result<Vec<Outcome>, DbErr> {
+        let keys: Vec<BatchKey> = msgs.iter().filter_map(|m| BatchKey::of(m)).collect();
+        let one_kind = keys.len() == msgs.len() && keys.iter().all(|k| k.same_kind(&keys[0]));
+        let distinct = keys.iter().collect::<HashSet<_>>().len() == keys.len();
+        if msgs.is_empty() || !one_kind || !distinct {
+            return Err(DbErr::Custom(
+                "a batch holds changes of one kind with distinct keys".into(),
+            ));
+        }
+        let txn = self.db.begin().await?;
+        let outcomes = match keys[0] {
+            BatchKey::User(_) => {
+                let changes: Vec<UserChange> = msgs.iter().filter_map(|m| UserChange::of(m)).collect();
+                batch::apply_users(&txn, &changes).await?
+            }
+            BatchKey::Membership { .. } => {
+                let changes: Vec<MembershipChange> =
+                    msgs.iter().filter_map(|m| MembershipChange::of(m)).collect();
+                groups::apply_memberships(&txn, &changes).await?
+            }
+        };
+        self.commit(txn).await?;
+        Ok(outcomes)
+    }
+
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
         if let Some(hold) = self.hold_before_commit {
             tokio::time::sleep(hold).await;
         }
-        txn.commit().await?;
-        Ok(outcome)
+        txn.commit().await
     }
 }
 

@@ -12,13 +12,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use serde_json::json;
 use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
-use crate::apply::{Applier, Outcome, SET_ALL, keys_of};
+use crate::apply::{Outcome, SET_ALL, keys_of};
 use crate::managers::{self, Keys};
 
 /// One user change of a batch.
@@ -37,30 +37,11 @@ impl<'a> UserChange<'a> {
     }
 }
 
-impl Applier {
-    /// Applies user changes of distinct resources in one transaction; the outcomes are in the
-    /// order of `changes`.
-    pub async fn apply_users(&self, changes: &[UserChange<'_>]) -> Result<Vec<Outcome>, DbErr> {
-        debug_assert_eq!(
-            changes
-                .iter()
-                .map(|c| c.msg.resource_id)
-                .collect::<HashSet<_>>()
-                .len(),
-            changes.len(),
-            "one change per user"
-        );
-        let txn = self.db.begin().await?;
-        let outcomes = apply_users(&txn, changes).await?;
-        if let Some(hold) = self.hold_before_commit {
-            tokio::time::sleep(hold).await;
-        }
-        txn.commit().await?;
-        Ok(outcomes)
-    }
-}
-
-async fn apply_users(txn: &DatabaseTransaction, changes: &[UserChange<'_>]) -> Result<Vec<Outcome>, DbErr> {
+/// Applies user changes of distinct users; the outcomes are in the order of `changes`.
+pub async fn apply_users(
+    txn: &DatabaseTransaction,
+    changes: &[UserChange<'_>],
+) -> Result<Vec<Outcome>, DbErr> {
     let ids: Vec<Uuid> = changes.iter().map(|c| c.msg.resource_id).collect();
     let existing = existing_rows(txn, &ids).await?;
 

@@ -24,8 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::apply::Applier;
-use crate::batch::UserChange;
+use crate::apply::{Applier, BatchKey};
 use shared::dlq;
 
 /// Deliveries taken into one batch at most.
@@ -167,50 +166,68 @@ impl Transience for Failure {
 }
 
 /// Handles deliveries that arrived together. User changes of distinct users are applied in one
-/// transaction; everything else, and every change of a batch that failed, goes one by one
-/// (concurrently), where retries, requeues and dead-lettering are decided per change.
+/// transaction, and membership changes of distinct pairs in another; everything else, and every
+/// change of a batch that failed, goes one by one (concurrently), where retries, requeues and
+/// dead-lettering are decided per change.
 async fn handle_batch(ctx: &Ctx, deliveries: Vec<Delivery>) {
     let started = std::time::Instant::now();
-    let mut users = Vec::new();
-    let mut singles = Vec::new();
+    let (mut users, mut memberships, mut singles) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = HashSet::new();
     for d in deliveries {
-        match messages::decode(&d.data) {
-            Ok(msg) if UserChange::of(&msg).is_some() && seen.insert(msg.resource_id) => users.push((d, msg)),
+        let Ok(msg) = messages::decode(&d.data) else {
+            singles.push(d);
+            continue;
+        };
+        match BatchKey::of(&msg) {
+            Some(key @ BatchKey::User(_)) if seen.insert(key) => users.push((d, msg)),
+            Some(key @ BatchKey::Membership { .. }) if seen.insert(key) => memberships.push((d, msg)),
             _ => singles.push(d),
         }
     }
-    if users.len() == 1 {
-        singles.extend(users.drain(..).map(|(d, _)| d));
+    for batch in [&mut users, &mut memberships] {
+        if batch.len() == 1 {
+            singles.extend(batch.drain(..).map(|(d, _)| d));
+        }
     }
-    let batch = async {
-        if users.is_empty() {
-            return;
-        }
-        let changes: Vec<UserChange> = users.iter().filter_map(|(_, m)| UserChange::of(m)).collect();
-        match ctx.applier.apply_users(&changes).await {
-            Ok(outcomes) => {
-                metrics::histogram!("scim_worker_batch_size").record(users.len() as f64);
-                tracing::debug!(
-                    changes = users.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "batch applied"
-                );
-                for ((delivery, msg), outcome) in users.into_iter().zip(outcomes) {
-                    record_lag(&msg);
-                    let span = apply_span(Some(&msg));
-                    settle(ctx, &delivery, Ok(outcome.as_str()), started)
-                        .instrument(span)
-                        .await;
-                }
+    tokio::join!(
+        apply_batch(ctx, users, started),
+        apply_batch(ctx, memberships, started),
+        join_all(singles.into_iter().map(|d| handle(ctx, d)))
+    );
+}
+
+/// Applies one batch (see [`Applier::apply_batch`]) and settles its deliveries, or hands them to
+/// [`handle`] one by one when the batch fails.
+async fn apply_batch(
+    ctx: &Ctx,
+    batch: Vec<(Delivery, messages::ChangeMessage)>,
+    started: std::time::Instant,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let msgs: Vec<&messages::ChangeMessage> = batch.iter().map(|(_, m)| m).collect();
+    match ctx.applier.apply_batch(&msgs).await {
+        Ok(outcomes) => {
+            metrics::histogram!("scim_worker_batch_size").record(batch.len() as f64);
+            tracing::debug!(
+                changes = batch.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "batch applied"
+            );
+            for ((delivery, msg), outcome) in batch.into_iter().zip(outcomes) {
+                record_lag(&msg);
+                let span = apply_span(Some(&msg));
+                settle(ctx, &delivery, Ok(outcome.as_str()), started)
+                    .instrument(span)
+                    .await;
             }
-            Err(e) => {
-                tracing::warn!(changes = users.len(), error = %e, "batch failed; applying its changes one by one");
-                join_all(users.into_iter().map(|(d, _)| handle(ctx, d))).await;
-            }
         }
-    };
-    tokio::join!(batch, join_all(singles.into_iter().map(|d| handle(ctx, d))));
+        Err(e) => {
+            tracing::warn!(changes = batch.len(), error = %e, "batch failed; applying its changes one by one");
+            join_all(batch.into_iter().map(|(d, _)| handle(ctx, d))).await;
+        }
+    }
 }
 
 /// The `apply` span of one change. It is made here rather than by `#[instrument]` because, when
