@@ -113,31 +113,29 @@ pub fn creations(count: usize, tag: &str) -> Vec<Request> {
 
 /// Okta's profile push: a PATCH replacing title and department.
 pub fn profile_updates(ids: &[Uuid], title: &str) -> Vec<Request> {
-    ids.iter()
-        .map(|id| Request {
-            method: Method::PATCH,
-            path: format!("/scim/v2/Users/{id}"),
-            body: json!({
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "value": {
-                    "title": title,
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Wave"},
-                }}]
-            }),
-            expect: StatusCode::OK,
-        })
-        .collect()
+    patches(
+        ids,
+        json!({
+            "title": title,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Wave"},
+        }),
+    )
 }
 
 /// Okta's deactivation: a PATCH setting active to false.
 pub fn deactivations(ids: &[Uuid]) -> Vec<Request> {
+    patches(ids, json!({"active": false}))
+}
+
+/// One PATCH per user replacing the attributes in `value` (no path, as Okta sends it).
+fn patches(ids: &[Uuid], value: Value) -> Vec<Request> {
     ids.iter()
         .map(|id| Request {
             method: Method::PATCH,
             path: format!("/scim/v2/Users/{id}"),
             body: json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "value": {"active": false}}]
+                "Operations": [{"op": "replace", "value": value}]
             }),
             expect: StatusCode::OK,
         })

@@ -137,6 +137,10 @@ pub enum OnConflict {
     IfDifferent,
 }
 
+/// The columns a write of a `product.users` row gives, in the order its values follow.
+pub const INSERTED: &str = "id, tenant_id, user_name, email, first_name, last_name, department, job_title, \
+     active, version, external_id, employee_number, emails, manager_ref, manager_id, updated_at";
+
 pub const SET_ALL: &str =
     "user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
      last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
@@ -190,9 +194,7 @@ pub async fn write_user(
     let res = db
         .execute_raw(stmt(
             &format!(
-                "insert into product.users as p
-                     (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
-                      version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
+                "insert into product.users as p ({INSERTED})
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
                  {on_conflict}"
             ),

@@ -18,7 +18,7 @@ use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
-use crate::apply::{Outcome, SET_ALL, keys_of};
+use crate::apply::{INSERTED, Outcome, SET_ALL, keys_of};
 use crate::managers::{self, Keys};
 
 /// One user change of a batch.
@@ -214,9 +214,7 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
     let written = txn
         .query_all_raw(stmt(
             &format!(
-                "insert into product.users as p
-                     (id, tenant_id, user_name, email, first_name, last_name, department, job_title, active,
-                      version, external_id, employee_number, emails, manager_ref, manager_id, updated_at)
+                "insert into product.users as p ({INSERTED})
                  select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
                      r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
                      r.manager_ref, case when r.resolvable then {manager} end, now()
