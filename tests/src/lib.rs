@@ -219,6 +219,28 @@ impl TestEnv {
         self.spawn_worker_with(&[])
     }
 
+    /// Waits until a worker consumes this environment's queue: its topology is declared, so a
+    /// message published now is routed and will be applied.
+    pub async fn worker_consuming(&self) {
+        let cfg = shared::config::AmqpConfig::new(self.services.amqp_url.clone())
+            .with_names(&self.exchange, &self.queue);
+        eventually("a worker consumes the queue", || async {
+            // A missing queue closes the channel: a connection of its own per attempt.
+            let Ok(conn) = shared::amqp::connect(&cfg, "test-ready-check").await else {
+                return false;
+            };
+            let ready = match conn.create_channel().await {
+                Ok(ch) => shared::dlq::queue_depth(&ch, &self.queue)
+                    .await
+                    .is_ok_and(|d| d.consumers > 0),
+                Err(_) => false,
+            };
+            let _ = conn.close(200, "bye".into()).await;
+            ready
+        })
+        .await;
+    }
+
     /// Runs `scim-api <args>` and parses the JSON object it prints.
     pub fn cli(&self, args: &[&str]) -> Result<Value, String> {
         let out = self

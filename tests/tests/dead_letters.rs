@@ -27,7 +27,7 @@ async fn dead_letters_are_listed_with_their_reason_and_replayed_on_demand() {
             .is_ok()
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    env.worker_consuming().await;
 
     publish(
         &env.exchange,

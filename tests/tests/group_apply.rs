@@ -30,7 +30,7 @@ impl Bus {
                 .is_ok()
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        env.worker_consuming().await;
         Self {
             env,
             _worker: worker,
