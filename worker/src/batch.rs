@@ -89,7 +89,7 @@ pub async fn apply_users(
             .into_iter()
             .map(|(t, g)| (t, g.to_string())),
     );
-    lock(txn, locks).await?;
+    managers::lock(txn, locks).await?;
 
     let written = write_users(txn, &live.iter().map(|&i| &changes[i]).collect::<Vec<_>>()).await?;
     let mut keys = Vec::new();
@@ -167,12 +167,6 @@ async fn pending_groups(
         .collect()
 }
 
-async fn lock(txn: &DatabaseTransaction, pairs: Vec<(Uuid, String)>) -> Result<(), DbErr> {
-    let (tenants, values): (Vec<Uuid>, Vec<String>) = pairs.into_iter().unzip();
-    let tenants = tenants.iter().map(Uuid::to_string).collect();
-    managers::lock_pairs(txn, tenants, values).await
-}
-
 /// Upserts the rows (newer versions only, never across tenants) with their manager links as
 /// the table stood before; returns the ids written. Links to users of this same batch are set
 /// by the relink that follows.
@@ -244,7 +238,7 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
     if groups.is_empty() {
         return Ok(());
     }
-    lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
+    managers::lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
     let (tenants, ids) = unzip_pairs(users.to_vec());
     txn.execute_raw(stmt(
         "insert into product.group_members (group_id, user_id)

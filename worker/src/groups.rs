@@ -24,7 +24,7 @@ pub async fn apply_group(
     g: &GroupSnapshot,
 ) -> Result<Outcome, DbErr> {
     let (tenant, id) = (msg.tenant_id, msg.resource_id);
-    managers::lock(txn, tenant, vec![id.to_string()]).await?;
+    managers::lock(txn, vec![(tenant, id.to_string())]).await?;
     let ledger = txn
         .execute_raw(stmt(
             "insert into product.group_versions as v (id, tenant_id, version, deleted) values ($1, $2, $3, $4)
@@ -88,22 +88,19 @@ pub async fn apply_memberships(
     txn: &DatabaseTransaction,
     changes: &[MembershipChange<'_>],
 ) -> Result<Vec<Outcome>, DbErr> {
-    let (mut lock_tenants, mut lock_values) = (Vec::new(), Vec::new());
+    let mut locks = Vec::new();
     let (mut groups, mut users, mut tenants, mut versions, mut members) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for c in changes {
         let (tenant, group, user) = (c.msg.tenant_id, c.msg.resource_id, c.membership.user_id);
-        for key in [group, user] {
-            lock_tenants.push(tenant.to_string());
-            lock_values.push(key.to_string());
-        }
+        locks.extend([group, user].map(|key| (tenant, key.to_string())));
         groups.push(group);
         users.push(user);
         tenants.push(tenant);
         versions.push(c.msg.version);
         members.push(c.membership.member);
     }
-    managers::lock_pairs(txn, lock_tenants, lock_values).await?;
+    managers::lock(txn, locks).await?;
     let rows = txn
         .query_all_raw(stmt(
             "insert into product.membership_versions as v (group_id, user_id, tenant_id, version, member)

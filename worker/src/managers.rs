@@ -63,23 +63,14 @@ pub fn normalise(reference: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Takes the advisory locks for `values` of `tenant`, in a global order.
-pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, values: Vec<String>) -> Result<(), DbErr> {
-    let tenants = vec![tenant.to_string(); values.len()];
-    lock_pairs(txn, tenants, values).await
-}
-
 /// Takes the advisory locks for each (tenant, value) pair, in one global order, so that
 /// transactions locking overlapping sets (one change or a batch of them) cannot deadlock.
-pub async fn lock_pairs(
-    txn: &DatabaseTransaction,
-    tenants: Vec<String>,
-    values: Vec<String>,
-) -> Result<(), DbErr> {
+pub async fn lock(txn: &DatabaseTransaction, pairs: Vec<(Uuid, String)>) -> Result<(), DbErr> {
+    let (tenants, values): (Vec<Uuid>, Vec<String>) = pairs.into_iter().unzip();
     txn.execute_raw(stmt(
         "select count(pg_advisory_xact_lock(k)) from (
-             select distinct hashtextextended(t || ':' || v, 0) as k
-             from unnest($1::text[], $2::text[]) as pairs(t, v) order by k
+             select distinct hashtextextended(t::text || ':' || v, 0) as k
+             from unnest($1::uuid[], $2::text[]) as pairs(t, v) order by k
          ) as keys",
         [tenants.into(), values.into()],
     ))
