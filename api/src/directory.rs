@@ -71,6 +71,17 @@ pub fn in_tenant(table: &str) -> String {
     )
 }
 
+/// SQL for the id of tenant `$1`'s live row of `table` whose unique `key` column equals `$2`,
+/// else null: the lookup an IdP makes before every create (`userName eq "x"`,
+/// `displayName eq "x"`). Fenced like [`in_tenant`] and for the same reason (the generic filter
+/// query walked the tenant's creation-order index, 30 ms per lookup after 2,000 users); the
+/// key-first unique index `(key, tenant_id)` answers the inner query and no other index can.
+pub fn by_key(table: &str, key: &str) -> String {
+    format!(
+        "(select r.id from (select id, tenant_id from {table} where {key} = $2 and deleted_at is null offset 0) r where r.tenant_id = $1)"
+    )
+}
+
 /// One page of a list or search: which resources, in which order, which slice.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {

@@ -98,6 +98,19 @@ fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid
     })
 }
 
+/// The folded key when the whole filter is `displayName eq "x"`: the lookup an IdP makes before
+/// creating a group, which `groups::list` answers through the key-first index.
+pub fn display_name_eq(filter: &Filter) -> Option<String> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(s),
+        } if matches!(target(path), Ok(Target::DisplayName)) => Some(group::fold(s)),
+        _ => None,
+    }
+}
+
 pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
     let shown = display(path);
     let unknown = || unsupported(format!("unknown attribute '{shown}'"));

@@ -211,18 +211,35 @@ pub struct Page {
 /// One page of a tenant's live groups: filtered and sorted in Postgres, in a stable order (the
 /// `sortBy` attribute if any, else creation time; then id).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let (cond, mut values) = match q.filter {
-        Some(f) => {
-            let sql = group_filter::to_sql(f, 2, q.scope)?;
-            (format!("and {}", sql.sql), sql.values)
-        }
-        None => (String::new(), Vec::new()),
-    };
     let order = sort_sql::groups(q.sort, q.scope)?;
-    let mut all = vec![tenant.into()];
-    all.append(&mut values);
-    let base = format!("from scim.groups g where g.tenant_id = $1 and g.deleted_at is null {cond}");
-    let (total, rows) = super::page(db, q, COLUMNS, &base, &order, all).await?;
+    let (base, values) = match q.filter {
+        Some(f) => match group_filter::display_name_eq(f) {
+            Some(key) => (
+                format!(
+                    "from scim.groups g where g.id = {} and g.deleted_at is null",
+                    super::by_key("scim.groups", "display_name_key")
+                ),
+                vec![tenant.into(), key.into()],
+            ),
+            None => {
+                let sql = group_filter::to_sql(f, 2, q.scope)?;
+                let mut all = vec![tenant.into()];
+                all.extend(sql.values);
+                (
+                    format!(
+                        "from scim.groups g where g.tenant_id = $1 and g.deleted_at is null and {}",
+                        sql.sql
+                    ),
+                    all,
+                )
+            }
+        },
+        None => (
+            "from scim.groups g where g.tenant_id = $1 and g.deleted_at is null".to_owned(),
+            vec![tenant.into()],
+        ),
+    };
+    let (total, rows) = super::page(db, q, COLUMNS, &base, &order, values).await?;
     let groups = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Page { total, groups })
 }

@@ -21,6 +21,19 @@ pub fn to_sql(filter: &Filter, first_param: usize, scope: Scope) -> Result<SqlFi
     Ok(b.p.finish(sql))
 }
 
+/// The folded key when the whole filter is `userName eq "x"`: the lookup an IdP makes before
+/// every create, which `users::list` answers through the key-first index.
+pub fn user_name_eq(filter: &Filter) -> Option<String> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(s),
+        } if matches!(target(path), Ok(Target::UserName)) => Some(user::fold(s)),
+        _ => None,
+    }
+}
+
 struct Builder {
     p: Params,
     scope: Scope,

@@ -147,4 +147,18 @@ create table scim.admin_sessions (
 create index admin_sessions_expires_at on scim.admin_sessions (expires_at);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "key-first name indexes",
+        sql: r#"
+-- The lookup an IdP makes before every create (`userName eq`, `displayName eq`) finds rows by
+-- the key alone and checks the tenant on them (api `directory::by_key`). With the tenant first,
+-- the planner could answer it from any tenant-prefixed index while its statistics still showed a
+-- growing tenant as small, and read the whole tenant per lookup. Same uniqueness, key first.
+create unique index users_user_name_tenant on scim.users (user_name_key, tenant_id) where deleted_at is null;
+drop index scim.users_tenant_user_name;
+create unique index groups_display_name_tenant on scim.groups (display_name_key, tenant_id) where deleted_at is null;
+drop index scim.groups_tenant_display_name;
+"#,
+    },
 ];

@@ -1,4 +1,4 @@
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tests::{okta_user, urlencode};
 
@@ -51,6 +51,40 @@ async fn the_user_name_filter_is_case_insensitive_and_finds_inactive_users() {
         .await;
     assert_eq!(r.body["totalResults"], 0);
     assert_eq!(r.body["Resources"], json!([]));
+}
+
+/// `userName eq` is answered by a dedicated key lookup (not the generic filter query): it must
+/// still skip deleted users, honour paging and `count=0`, and combine with other conditions.
+#[tokio::test]
+async fn the_user_name_lookup_skips_deleted_users_and_pages_like_any_filter() {
+    let w = World::new().await;
+    let first = w.post_user(okta_user("again@acme.test", "A", "One")).await.id();
+    let r = w.call(Method::DELETE, &format!("/Users/{first}"), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let lookup = |extra: &str| {
+        format!(
+            "/Users?filter={}{extra}",
+            urlencode("userName eq \"AGAIN@acme.test\"")
+        )
+    };
+    assert_eq!(w.get(&lookup("")).await.body["totalResults"], 0, "deleted");
+    let second = w.post_user(okta_user("again@acme.test", "A", "Two")).await.id();
+    let r = w.get(&lookup("")).await;
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"][0]["id"], second.to_string());
+    let r = w.get(&lookup("&count=0")).await;
+    assert_eq!(
+        (r.body["totalResults"].clone(), r.body["Resources"].clone()),
+        (json!(1), json!([]))
+    );
+    let r = w.get(&lookup("&startIndex=2")).await;
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"], json!([]));
+    // Inside a larger filter the generic query answers, with the same result.
+    let filter = "userName eq \"again@acme.test\" and name.familyName eq \"Two\"";
+    let r = w.get(&format!("/Users?filter={}", urlencode(filter))).await;
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"][0]["id"], second.to_string());
 }
 
 #[tokio::test]
