@@ -25,6 +25,22 @@ pub const DELIVERY_LIMIT: i64 = 20;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a goodbye to the broker (closing a connection or channel, cancelling a consumer) may
+/// take. lapin can wait forever for the broker's reply when the connection fails at the same
+/// moment (a worker once never exited after SIGTERM that way); the broker cleans up after a
+/// dropped connection anyway, so nothing depends on the reply.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one goodbye step (a close or cancel), giving up after [`GOODBYE_TIMEOUT`]; its result
+/// is not needed either way.
+pub async fn goodbye<T>(what: &'static str, step: impl Future<Output = T>) {
+    if tokio::time::timeout(GOODBYE_TIMEOUT, step).await.is_err() {
+        tracing::warn!(
+            step = what,
+            "rabbitmq did not answer in time; going on without it"
+        );
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
@@ -201,7 +217,7 @@ impl Publisher {
             return Ok(ch.clone());
         }
         if let Some((c, _)) = guard.take() {
-            let _ = c.close(200, "reconnecting".into()).await;
+            goodbye("close connection", c.close(200, "reconnecting".into())).await;
         }
         let conn = connect(&self.cfg, &self.name).await?;
         let ch = conn.create_channel().await?;
@@ -214,7 +230,7 @@ impl Publisher {
 
     async fn reset(&self) {
         if let Some((c, _)) = self.conn.lock().await.take() {
-            let _ = c.close(200, "publish failed".into()).await;
+            goodbye("close connection", c.close(200, "publish failed".into())).await;
         }
     }
 

@@ -489,11 +489,24 @@ impl Api {
     }
 }
 
+/// SIGTERM, then waits for the exit; a process still running after a minute is a hang, which
+/// fails the test (after a SIGKILL) instead of stalling the whole suite.
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    child.wait().expect("wait for process")
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for process") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within 60 s of SIGTERM", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Drop for Api {

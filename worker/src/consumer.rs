@@ -79,7 +79,7 @@ impl Worker {
     async fn session(&self) -> Result<(), AmqpError> {
         let conn = amqp::connect(&self.amqp, "scim-worker").await?;
         let result = self.consume(&conn).await;
-        let _ = conn.close(200, "bye".into()).await;
+        amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
         result
     }
 
@@ -139,14 +139,18 @@ impl Worker {
         };
         if outcome.is_ok() {
             // Stop deliveries first, so nothing new arrives while in-flight work finishes.
-            let _ = ch.basic_cancel(tag.as_str().into(), Default::default()).await;
+            amqp::goodbye(
+                "cancel consumer",
+                ch.basic_cancel(tag.as_str().into(), Default::default()),
+            )
+            .await;
         }
         let n = in_flight.len();
         if n > 0 {
             tracing::info!(in_flight = n, "finishing in-flight messages");
         }
         while in_flight.join_next().await.is_some() {}
-        let _ = ch.close(200, "bye".into()).await;
+        amqp::goodbye("close channel", ch.close(200, "bye".into())).await;
         outcome
     }
 }

@@ -20,6 +20,9 @@ use clap::Parser;
 use cli::{Cli, Command, DirectoryArgs, DlqCommand, RunArgs};
 use serde_json::json;
 
+/// How long a stopping worker may spend finishing in-flight changes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -64,11 +67,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         applier,
         amqp: args.amqp.clone(),
         prefetch: args.prefetch,
-        shutdown,
+        shutdown: shutdown.clone(),
         hold_before_ack: args.fault_hold_before_ack_ms.map(Duration::from_millis),
     };
-    worker.run().await;
-    tracing::info!("scim-worker stopped");
+    // A stop must not hang on work that cannot finish (a database or broker that stopped
+    // answering): past the grace period the process exits, and whatever was not acked yet is
+    // delivered again to another worker, where the version check makes it harmless.
+    let grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = worker.run() => tracing::info!("scim-worker stopped"),
+        () = grace => tracing::warn!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "in-flight work did not finish in time; stopping anyway, unacked changes will be redelivered"
+        ),
+    }
     Ok(())
 }
 
@@ -146,6 +161,6 @@ async fn dead_letters(cmd: DlqCommand) -> anyhow::Result<()> {
             println!("{}", json!({"replayed": n}));
         }
     }
-    let _ = conn.close(200, "bye".into()).await;
+    shared::amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
     Ok(())
 }

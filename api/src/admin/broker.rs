@@ -91,7 +91,7 @@ impl Broker {
         let work = async {
             let conn = amqp::connect(&self.cfg, "scim-api admin").await?;
             let result = on_channel(&conn, &self.cfg, f).await;
-            let _ = conn.close(200, "bye".into()).await;
+            shared::amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
             result
         };
         match tokio::time::timeout(CALL_TIMEOUT, work).await {
