@@ -28,28 +28,53 @@ fn traced(msg: &ChangeMessage) -> ChangeMessage {
     }
 }
 
+/// A message ready to be written to the outbox: the row's values, and what the dispatcher
+/// publishes once it is committed.
+pub struct Prepared {
+    pub message: Outgoing,
+    pub payload: serde_json::Value,
+}
+
+impl Prepared {
+    pub fn new(msg: &ChangeMessage) -> Self {
+        let msg = &traced(msg);
+        let payload = msg.to_json();
+        Self {
+            payload: serde_json::from_slice(&payload).unwrap_or_default(),
+            message: Outgoing {
+                message_id: msg.message_id,
+                tenant_id: msg.tenant_id,
+                routing_key: msg.routing_key(),
+                payload,
+                traceparent: msg.traceparent.clone(),
+            },
+        }
+    }
+
+    /// The message written, as row `outbox_id`.
+    pub fn written(self, outbox_id: i64) -> Enqueued {
+        Enqueued {
+            outbox_id,
+            message: self.message,
+        }
+    }
+}
+
 pub async fn enqueue(db: &impl ConnectionTrait, msg: &ChangeMessage) -> Result<Enqueued, DbErr> {
-    let msg = &traced(msg);
-    let payload = msg.to_json();
-    let json: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
-    let routing_key = msg.routing_key();
+    let p = Prepared::new(msg);
     let row = db
         .query_one_raw(stmt(
             "insert into scim.outbox (message_id, tenant_id, routing_key, payload) values ($1, $2, $3, $4) returning id",
-            [msg.message_id.into(), msg.tenant_id.into(), routing_key.clone().into(), json.into()],
+            [
+                p.message.message_id.into(),
+                p.message.tenant_id.into(),
+                p.message.routing_key.clone().into(),
+                p.payload.clone().into(),
+            ],
         ))
         .await?
         .ok_or(DbErr::RecordNotInserted)?;
-    Ok(Enqueued {
-        outbox_id: row.try_get("", "id")?,
-        message: Outgoing {
-            message_id: msg.message_id,
-            tenant_id: msg.tenant_id,
-            routing_key,
-            payload,
-            traceparent: msg.traceparent.clone(),
-        },
-    })
+    Ok(p.written(row.try_get("", "id")?))
 }
 
 /// Writes many messages with one statement: a membership change of a hundred users is one

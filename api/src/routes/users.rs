@@ -166,9 +166,7 @@ async fn create(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let doc = normalize(&body)?;
-    let txn = state.db.begin().await?;
-    let (stored, queued) = users::insert(&txn, tenant.0, doc).await?;
-    txn.commit().await?;
+    let (stored, queued) = users::insert(&state.db, tenant.0, doc).await?;
     record_id(stored.meta.id);
     tracing::info!("user created");
     state.dispatcher.send([queued]);

@@ -13,6 +13,13 @@ async fn a_user_is_read_back_by_id_and_unknown_ids_are_404() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["userName"], "read@acme.test");
     assert_eq!(r.body["meta"]["version"], created.body["meta"]["version"]);
+    // The create's answer shows the timestamps as stored (microseconds), not a finer clock's.
+    assert_eq!(r.body["meta"]["created"], created.body["meta"]["created"]);
+    assert_eq!(
+        r.body["meta"]["lastModified"],
+        created.body["meta"]["lastModified"]
+    );
+    assert_eq!(r.body, created.body, "a read returns what the create answered");
     for missing in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()] {
         let r = w.get(&format!("/Users/{missing}")).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
