@@ -42,13 +42,15 @@ pub fn user(n: usize, i: usize, tag: &str) -> serde_json::Value {
     })
 }
 
-/// Imports `per_tenant` users into each tenant with `concurrency` users in flight.
+/// Imports `per_tenant` users into each tenant with `concurrency` users in flight: each a
+/// `GET filter=userName eq` then a `POST` as Okta does, or with `lookup` false the `POST` alone.
 pub async fn import(
     env: &TestEnv,
     api: &Api,
     tokens: &[String],
     per_tenant: usize,
     concurrency: usize,
+    lookup: bool,
 ) -> Import {
     let get = Mutex::new(Samples::default());
     let post = Mutex::new(Samples::default());
@@ -60,26 +62,10 @@ pub async fn import(
         .for_each_concurrent(concurrency, |(t, i)| {
             let (get, post) = (&get, &post);
             async move {
-                let body = user(per_tenant, i, "u");
-                let filter = format!(
-                    "userName eq \"{}\"",
-                    body["userName"].as_str().unwrap_or_default()
-                );
-                let t0 = Instant::now();
-                let r = env
-                    .request(
-                        api,
-                        Method::GET,
-                        &format!(
-                            "/scim/v2/Users?filter={}&startIndex=1&count=100",
-                            tests::urlencode(&filter)
-                        ),
-                        Some(&tokens[t]),
-                        None,
-                    )
-                    .await;
-                get.lock().map(|mut s| s.push(t0.elapsed())).ok();
-                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                let body = user(per_tenant, i, if lookup { "u" } else { "c" });
+                if lookup {
+                    lookup_user(env, api, &tokens[t], &body, get).await;
+                }
                 let t1 = Instant::now();
                 let r = env
                     .request(api, Method::POST, "/scim/v2/Users", Some(&tokens[t]), Some(body))
@@ -91,10 +77,32 @@ pub async fn import(
         .await;
     Import {
         elapsed: started.elapsed(),
-        requests: per_tenant * tokens.len() * 2,
+        requests: per_tenant * tokens.len() * if lookup { 2 } else { 1 },
         get: get.into_inner().unwrap_or_default(),
         post: post.into_inner().unwrap_or_default(),
     }
+}
+
+async fn lookup_user(env: &TestEnv, api: &Api, token: &str, body: &serde_json::Value, get: &Mutex<Samples>) {
+    let filter = format!(
+        "userName eq \"{}\"",
+        body["userName"].as_str().unwrap_or_default()
+    );
+    let t0 = Instant::now();
+    let r = env
+        .request(
+            api,
+            Method::GET,
+            &format!(
+                "/scim/v2/Users?filter={}&startIndex=1&count=100",
+                tests::urlencode(&filter)
+            ),
+            Some(token),
+            None,
+        )
+        .await;
+    get.lock().map(|mut s| s.push(t0.elapsed())).ok();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 /// POSTs `count` new users at `rate` per second (open loop: each request leaves at its due time
@@ -192,4 +200,35 @@ pub async fn refill(env: &TestEnv, db: &DatabaseConnection) {
         }
     }
     let _ = conn.close(200, "bye".into()).await;
+}
+
+/// Removes every trace of a tenant used only to measure the api: its directory rows and outbox
+/// rows, and (once the outbox has been published) its messages from the queue, so the workers
+/// measured later never see them.
+pub async fn discard_tenant(env: &TestEnv, db: &DatabaseConnection, tenant: uuid::Uuid) {
+    wait_for(
+        db,
+        "outbox drained",
+        "select (count(*) = 0)::int::int8 as n from scim.outbox where published_at is null",
+        1,
+        Duration::from_secs(120),
+    )
+    .await;
+    let conn = lapin::Connection::connect(tests::AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.queue_purge(env.queue.as_str().into(), Default::default())
+        .await
+        .expect("purge the queue");
+    let _ = conn.close(200, "bye".into()).await;
+    for table in ["scim.outbox", "scim.users"] {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!("delete from {table} where tenant_id = $1"),
+            [tenant.into()],
+        ))
+        .await
+        .expect("delete the tenant's rows");
+    }
 }
