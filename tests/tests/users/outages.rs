@@ -149,3 +149,15 @@ async fn api_and_worker_reconnect_by_themselves_after_a_broker_outage() {
     let after = post("after-outage@acme.test").await;
     w.env.product_user_where(&db, after, |_| true).await;
 }
+
+/// Every pooled connection of api and worker runs without JIT compilation, which cost 0.4-2 s
+/// per statement once a table passed the planner's cost threshold.
+#[tokio::test]
+async fn pooled_connections_run_without_jit() {
+    let env = tests::TestEnv::new().await;
+    let db = shared::db::connect(&shared::config::DatabaseConfig::new(env.db_url.clone()))
+        .await
+        .expect("connect");
+    let jit: String = tests::scalar(&db, "select current_setting('jit') as j", "j").await;
+    assert_eq!(jit, "off");
+}
