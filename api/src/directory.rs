@@ -82,6 +82,45 @@ pub fn by_key(table: &str, key: &str) -> String {
     )
 }
 
+/// Which of a tenant's live rows a list reads.
+pub enum Selection {
+    /// All of them.
+    All,
+    /// The one whose unique key (folded) is this: the IdP's lookup, answered by [`by_key`].
+    Key(String),
+    /// Those matching a filter's SQL condition, whose values start at `$2`.
+    Filter(filter_sql::SqlFilter),
+}
+
+/// The `from ... where ...` of a list over `table` (`alias`, the prefix of its columns in a
+/// filter's SQL, may be empty) and its values, `$1` being the tenant.
+pub fn selection_sql(
+    table: &str,
+    alias: &str,
+    key: &str,
+    tenant: uuid::Uuid,
+    sel: Selection,
+) -> (String, Vec<Value>) {
+    let p = if alias.is_empty() {
+        String::new()
+    } else {
+        format!("{alias}.")
+    };
+    let live = format!("from {table} {alias} where {p}deleted_at is null");
+    match sel {
+        Selection::All => (format!("{live} and {p}tenant_id = $1"), vec![tenant.into()]),
+        Selection::Key(k) => (
+            format!("{live} and {p}id = {}", by_key(table, key)),
+            vec![tenant.into(), k.into()],
+        ),
+        Selection::Filter(f) => {
+            let mut values = vec![tenant.into()];
+            values.extend(f.values);
+            (format!("{live} and {p}tenant_id = $1 and {}", f.sql), values)
+        }
+    }
+}
+
 /// One page of a list or search: which resources, in which order, which slice.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {

@@ -15,7 +15,7 @@ use crate::outbox::{self, Enqueued};
 use crate::scim::group::{self, Doc};
 use crate::scim::meta::Meta;
 
-use super::{Query, group_filter, in_tenant, sort_sql};
+use super::{Query, Selection, group_filter, in_tenant, sort_sql};
 
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -212,33 +212,14 @@ pub struct Page {
 /// `sortBy` attribute if any, else creation time; then id).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
     let order = sort_sql::groups(q.sort, q.scope)?;
-    let (base, values) = match q.filter {
+    let sel = match q.filter {
+        None => Selection::All,
         Some(f) => match group_filter::display_name_eq(f) {
-            Some(key) => (
-                format!(
-                    "from scim.groups g where g.id = {} and g.deleted_at is null",
-                    super::by_key("scim.groups", "display_name_key")
-                ),
-                vec![tenant.into(), key.into()],
-            ),
-            None => {
-                let sql = group_filter::to_sql(f, 2, q.scope)?;
-                let mut all = vec![tenant.into()];
-                all.extend(sql.values);
-                (
-                    format!(
-                        "from scim.groups g where g.tenant_id = $1 and g.deleted_at is null and {}",
-                        sql.sql
-                    ),
-                    all,
-                )
-            }
+            Some(key) => Selection::Key(key),
+            None => Selection::Filter(group_filter::to_sql(f, 2, q.scope)?),
         },
-        None => (
-            "from scim.groups g where g.tenant_id = $1 and g.deleted_at is null".to_owned(),
-            vec![tenant.into()],
-        ),
     };
+    let (base, values) = super::selection_sql("scim.groups", "g", "display_name_key", tenant, sel);
     let (total, rows) = super::page(db, q, COLUMNS, &base, &order, values).await?;
     let groups = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Page { total, groups })

@@ -13,7 +13,7 @@ use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
 use crate::scim::user::{self, Doc, Meta};
 
-use super::{Query, in_tenant, sort_sql, user_filter};
+use super::{Query, Selection, in_tenant, sort_sql, user_filter};
 
 #[derive(Debug, Clone)]
 pub struct StoredUser {
@@ -233,33 +233,14 @@ pub struct Page {
 /// `sortBy` attribute if any, else creation time; then id).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
     let order = sort_sql::users(q.sort, q.scope)?;
-    let (base, values) = match q.filter {
+    let sel = match q.filter {
+        None => Selection::All,
         Some(f) => match user_filter::user_name_eq(f) {
-            Some(key) => (
-                format!(
-                    "from scim.users where id = {} and deleted_at is null",
-                    super::by_key("scim.users", "user_name_key")
-                ),
-                vec![tenant.into(), key.into()],
-            ),
-            None => {
-                let sql = user_filter::to_sql(f, 2, q.scope)?;
-                let mut all = vec![tenant.into()];
-                all.extend(sql.values);
-                (
-                    format!(
-                        "from scim.users where tenant_id = $1 and deleted_at is null and {}",
-                        sql.sql
-                    ),
-                    all,
-                )
-            }
+            Some(key) => Selection::Key(key),
+            None => Selection::Filter(user_filter::to_sql(f, 2, q.scope)?),
         },
-        None => (
-            "from scim.users where tenant_id = $1 and deleted_at is null".to_owned(),
-            vec![tenant.into()],
-        ),
     };
+    let (base, values) = super::selection_sql("scim.users", "", "user_name_key", tenant, sel);
     let (total, rows) = super::page(db, q, COLUMNS, &base, &order, values).await?;
     let users = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Page { total, users })
