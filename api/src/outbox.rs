@@ -20,11 +20,19 @@ pub struct Enqueued {
     pub message: Outgoing,
 }
 
-/// The message as it is stored and sent: with the trace context of the request that made it.
-fn traced(msg: &ChangeMessage) -> ChangeMessage {
-    ChangeMessage {
+/// The message as it is stored and sent: stamped with the trace context of the request that
+/// made it.
+fn stamped(msg: &ChangeMessage) -> Outgoing {
+    let msg = ChangeMessage {
         traceparent: crate::trace_context::outgoing(),
         ..msg.clone()
+    };
+    Outgoing {
+        message_id: msg.message_id,
+        tenant_id: msg.tenant_id,
+        routing_key: msg.routing_key(),
+        payload: msg.to_json(),
+        traceparent: msg.traceparent,
     }
 }
 
@@ -37,17 +45,10 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(msg: &ChangeMessage) -> Self {
-        let msg = &traced(msg);
-        let payload = msg.to_json();
+        let message = stamped(msg);
         Self {
-            payload: serde_json::from_slice(&payload).unwrap_or_default(),
-            message: Outgoing {
-                message_id: msg.message_id,
-                tenant_id: msg.tenant_id,
-                routing_key: msg.routing_key(),
-                payload,
-                traceparent: msg.traceparent.clone(),
-            },
+            payload: serde_json::from_slice(&message.payload).unwrap_or_default(),
+            message,
         }
     }
 
@@ -83,17 +84,7 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, msgs: &[ChangeMessage]) -> 
     if msgs.is_empty() {
         return Ok(Vec::new());
     }
-    let outgoing: Vec<Outgoing> = msgs
-        .iter()
-        .map(traced)
-        .map(|m| Outgoing {
-            message_id: m.message_id,
-            tenant_id: m.tenant_id,
-            routing_key: m.routing_key(),
-            payload: m.to_json(),
-            traceparent: m.traceparent,
-        })
-        .collect();
+    let outgoing: Vec<Outgoing> = msgs.iter().map(stamped).collect();
     let message_ids: Vec<Uuid> = outgoing.iter().map(|o| o.message_id).collect();
     let tenants: Vec<Uuid> = outgoing.iter().map(|o| o.tenant_id).collect();
     let keys: Vec<String> = outgoing.iter().map(|o| o.routing_key.clone()).collect();
