@@ -85,9 +85,44 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
 
-    /// Requests processed at once; more wait in line.
+    /// Requests processed at once over all tenants and clients; more wait in line (the wait
+    /// counts towards SCIM_REQUEST_TIMEOUT_MS).
     #[arg(long, env = "SCIM_MAX_CONCURRENCY", default_value_t = 256)]
     pub max_concurrency: usize,
+
+    /// Requests processed at once per tenant (and per client address outside /scim/v2); a
+    /// tenant's further requests wait in its own line without holding a global slot.
+    #[arg(long, env = "SCIM_TENANT_MAX_CONCURRENCY", default_value_t = 32)]
+    pub tenant_max_concurrency: usize,
+
+    /// Filtered or sorted lists and searches a tenant runs at once; each may keep a database
+    /// connection busy for up to SCIM_FILTER_TIMEOUT_MS, so keep it well below the pool size.
+    #[arg(long, env = "SCIM_TENANT_MAX_FILTERED_LISTS", default_value_t = 2)]
+    pub tenant_max_filtered_lists: usize,
+
+    /// Time a filtered list or search may spend in Postgres; beyond it the request gets 400
+    /// `tooMany` (narrow the filter).
+    #[arg(long, env = "SCIM_FILTER_TIMEOUT_MS", default_value_t = 5_000)]
+    pub filter_timeout_ms: u64,
+
+    /// Time any one SQL statement of the api may run (Postgres `statement_timeout`).
+    #[arg(long, env = "SCIM_STATEMENT_TIMEOUT_MS", default_value_t = 20_000)]
+    pub statement_timeout_ms: u64,
+
+    /// Members one list answer of groups renders at most (with `attributes=members`); the page
+    /// ends early to stay under it.
+    #[arg(long, env = "SCIM_LIST_MAX_MEMBERS", default_value_t = 10_000)]
+    pub list_max_members: usize,
+
+    /// Where to serve /metrics for Prometheus (e.g. 0.0.0.0:9464, an address only the scraper
+    /// reaches); off when unset. It is never served on the SCIM listener.
+    #[arg(long, env = "SCIM_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+
+    /// Without SCIM_PUBLIC_URL, the Host headers resource locations may be built from (comma
+    /// separated, `host` or `host:port`, `*` for any); requests naming another host get 421.
+    #[arg(long, env = "SCIM_ALLOWED_HOSTS", default_value = crate::hosts::DEFAULT)]
+    pub allowed_hosts: crate::hosts::AllowedHosts,
 
     /// Sustained SCIM requests per second per tenant; 0 turns the limit off.
     #[arg(long, env = "SCIM_TENANT_RATE_LIMIT", default_value_t = 100.0)]
@@ -143,6 +178,26 @@ impl ServeArgs {
             retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
             purge_every: Duration::from_secs(self.audit_purge_interval_secs.max(1)),
         }
+    }
+
+    pub fn admission(&self) -> crate::admission::Limits {
+        crate::admission::Limits {
+            global: self.max_concurrency.max(1),
+            per_line: self.tenant_max_concurrency.max(1),
+            lists_per_tenant: self.tenant_max_filtered_lists.max(1),
+        }
+    }
+
+    pub fn limits(&self) -> crate::state::Limits {
+        crate::state::Limits {
+            filter_timeout: Duration::from_millis(self.filter_timeout_ms.max(1)),
+            list_max_members: self.list_max_members.max(1),
+        }
+    }
+
+    /// Postgres `statement_timeout` for the api's connections; `None` when 0 (no limit).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        (self.statement_timeout_ms > 0).then(|| Duration::from_millis(self.statement_timeout_ms))
     }
 
     pub fn request_timeout(&self) -> Duration {

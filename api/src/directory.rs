@@ -1,6 +1,8 @@
 //! The SCIM directory in Postgres (`scim` schema). Every write goes through here, together with
 //! its outbox row, in one transaction.
 
+pub mod bounded;
+pub mod filter_cost;
 pub mod filter_sql;
 pub mod group_filter;
 pub mod groups;
@@ -129,6 +131,28 @@ pub struct Query<'a> {
     pub scope: Scope,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// Attributes of Users whose `eq` is one index lookup.
+pub const USER_KEYS: &[&str] = &["id", "userName", "externalId"];
+/// Attributes of Groups whose `eq` is one index lookup.
+pub const GROUP_KEYS: &[&str] = &["id", "displayName"];
+
+impl Query<'_> {
+    /// Refuses a filter that asks for more work than a request may cause (`filter_cost`).
+    pub fn check_cost(&self) -> Result<(), crate::scim::Invalid> {
+        self.filter.map_or(Ok(()), filter_cost::check)
+    }
+
+    /// Whether Postgres may have to read many of the tenant's rows: any filter but one `eq` on
+    /// an indexed attribute (`keys`), or a sort. Such reads run bounded (`bounded`).
+    pub fn is_expensive(&self, keys: &[&str]) -> bool {
+        let lookup = |f: &Filter| {
+            matches!(f, Filter::Compare { path, op: crate::scim::filter::CompareOp::Eq, .. }
+                if path.sub.is_none() && keys.iter().any(|k| k.eq_ignore_ascii_case(&path.attr)))
+        };
+        self.sort.is_some() || self.filter.is_some_and(|f| !lookup(f))
+    }
 }
 
 /// The endpoint a query runs for, which decides what an attribute the resource type does not

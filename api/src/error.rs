@@ -13,6 +13,9 @@ use crate::scim::schema::ERROR_SCHEMA;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
+/// SQLSTATE of a statement cancelled by `statement_timeout` or a cancel request.
+const QUERY_CANCELED: &str = "57014";
+
 /// Seconds an IdP is told to wait before retrying after a 503.
 const RETRY_AFTER_SECS: u64 = 5;
 
@@ -22,6 +25,9 @@ pub struct ScimError {
     pub scim_type: Option<&'static str>,
     pub detail: String,
     pub retry_after: Option<u64>,
+    /// The database cancelled a statement for running past its time limit (SQLSTATE 57014).
+    /// A read that a client's filter made expensive turns this into a 400 (`directory::bounded`).
+    pub timed_out: bool,
 }
 
 impl ScimError {
@@ -31,6 +37,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             retry_after: None,
+            timed_out: false,
         }
     }
 
@@ -114,6 +121,13 @@ impl From<Invalid> for ScimError {
 
 impl From<DbErr> for ScimError {
     fn from(e: DbErr) -> Self {
+        if shared::db::sqlstate(&e).as_deref() == Some(QUERY_CANCELED) {
+            tracing::warn!(error = %chain(&e), "statement cancelled (time limit or abandoned request)");
+            return Self {
+                timed_out: true,
+                ..Self::unavailable("the directory took too long to answer; retry shortly")
+            };
+        }
         if e.is_transient() {
             tracing::warn!(error = %chain(&e), "database unavailable");
             Self::unavailable("the directory database is temporarily unavailable; retry shortly")

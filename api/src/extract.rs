@@ -12,45 +12,23 @@ use uuid::Uuid;
 use crate::error::ScimError;
 use crate::scim::etag::{Condition, Outcome, Preconditions};
 use crate::state::AppState;
-use crate::tokens;
 
-/// The tenant the bearer token belongs to.
+/// The tenant the bearer token belongs to, as `auth::authenticate` found it before admitting
+/// the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub Uuid);
 
-impl FromRequestParts<AppState> for Tenant {
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     type Rejection = ScimError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(token) = header.and_then(bearer) else {
-            return Err(ScimError::unauthorized(
-                "missing bearer token: send 'Authorization: Bearer <token>' with the tenant's API token",
-            ));
-        };
-        match tokens::authenticate(&state.db, token).await? {
-            Some(id) => {
-                tracing::Span::current().record("tenant_id", tracing::field::display(id));
-                // One series per tenant: operators spot a tenant whose IdP misbehaves. Tenants
-                // number in the thousands, well within what Prometheus handles.
-                metrics::counter!("scim_tenant_requests_total", "tenant_id" => id.to_string()).increment(1);
-                // Before the rate limit, so that a throttled request shows in the activity log.
-                if let Some(slot) = parts.extensions.get::<crate::admin::audit::TenantSlot>() {
-                    slot.fill(id);
-                }
-                if let Err(wait) = state.rate_limiter.check(id) {
-                    metrics::counter!("scim_rate_limited_total", "tenant_id" => id.to_string()).increment(1);
-                    return Err(ScimError::too_many_requests(wait));
-                }
-                Ok(Tenant(id))
-            }
-            None => Err(ScimError::unauthorized(
-                "the bearer token is not valid: it may have been rotated or revoked; generate a new one",
-            )),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ScimError> {
+        // Every SCIM route sits behind `auth::authenticate`; a route outside it that asks for a
+        // tenant is refused rather than served to anyone.
+        parts
+            .extensions
+            .get::<Tenant>()
+            .copied()
+            .ok_or_else(|| ScimError::unauthorized("this endpoint needs the tenant's bearer token"))
     }
 }
 
@@ -235,11 +213,19 @@ impl FromRequestParts<AppState> for BaseUrl {
         if let Some(public) = &state.public_url {
             return Ok(BaseUrl(format!("{}/scim/v2", public.trim_end_matches('/'))));
         }
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
+        // HTTP/1.1 clients send Host; HTTP/1.0 ones may not, and get the plain local name.
+        let host = match parts.headers.get(header::HOST) {
+            None => "localhost",
+            Some(h) => h.to_str().unwrap_or_default(),
+        };
+        if !state.allowed_hosts.allows(host) {
+            return Err(ScimError::new(
+                axum::http::StatusCode::MISDIRECTED_REQUEST,
+                None,
+                "this server does not answer for the Host this request names; the operator sets \
+                 SCIM_PUBLIC_URL to the address IdPs use (or lists the host in SCIM_ALLOWED_HOSTS)",
+            ));
+        }
         let proto = parts
             .headers
             .get("x-forwarded-proto")

@@ -6,11 +6,14 @@
 //! Everything else stays crate-private.
 
 mod admin;
+mod admission;
+mod auth;
 pub mod cli;
 pub mod directory;
 mod error;
 mod extract;
 pub mod fuzzing;
+mod hosts;
 mod outbox;
 mod rate_limit;
 mod routes;

@@ -71,8 +71,13 @@ async fn serve(db: &shared::config::DatabaseConfig, args: &ServeArgs) -> anyhow:
     let shutdown = shared::shutdown::on_signal();
     let app = startup::Application::build(db, args, shutdown).await?;
     let addr = app.local_addr()?;
-    tracing::info!(%addr, "scim-api listening");
-    // The bound address on stdout lets tests and scripts use port 0.
-    print_json(&json!({"listening": addr.to_string()}))?;
+    let metrics = app.metrics_addr().transpose()?;
+    tracing::info!(%addr, metrics = ?metrics, "scim-api listening");
+    // The bound addresses on stdout let tests and scripts use port 0.
+    let mut bound = json!({"listening": addr.to_string()});
+    if let Some(m) = metrics {
+        bound["metrics"] = m.to_string().into();
+    }
+    print_json(&bound)?;
     app.run().await
 }

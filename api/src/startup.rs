@@ -5,9 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use shared::amqp::Publisher;
@@ -31,6 +31,10 @@ use crate::trace_context;
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own (SCIM_METRICS_ADDR), never on the SCIM listener:
+    /// it is unauthenticated and tells how the service is used.
+    metrics_listener: Option<TcpListener>,
+    metrics_router: Router,
     router: Router,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
@@ -45,7 +49,8 @@ impl Application {
         admin::check(args)?;
         // Before any task starts, so that nothing they record is lost.
         let metrics = install_metrics();
-        let db = shared::db::connect(db_cfg)
+        let db_cfg = db_cfg.clone().with_statement_timeout(args.statement_timeout());
+        let db = shared::db::connect(&db_cfg)
             .await
             .context("connecting to postgres")?;
         shared::migration::migrate_directory(&db)
@@ -68,13 +73,27 @@ impl Application {
             metrics,
             rate_limiter: crate::rate_limit::RateLimiter::new(args.rate_limit()),
             audit,
+            admission: crate::admission::Admission::new(args.admission()),
+            limits: args.limits(),
+            allowed_hosts: args.allowed_hosts.clone(),
         }));
+        let metrics_listener = match &args.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics address {addr}"))?,
+            ),
+            None => None,
+        };
+        let metrics_router = health::metrics_router(state.clone());
         let router = router(state, args);
         let listener = TcpListener::bind(&args.bind_addr)
             .await
             .with_context(|| format!("binding {}", args.bind_addr))?;
         Ok(Self {
             listener,
+            metrics_listener,
+            metrics_router,
             router,
             tasks: vec![dispatch_task, relay_task, audit_task],
             shutdown,
@@ -85,12 +104,32 @@ impl Application {
         self.listener.local_addr()
     }
 
+    pub fn metrics_addr(&self) -> Option<std::io::Result<std::net::SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
+    }
+
     /// Serves until shutdown, then lets in-flight requests and the dispatcher finish.
     pub async fn run(self) -> anyhow::Result<()> {
         let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+        let metrics = self.metrics_listener.map(|l| {
+            let shutdown = self.shutdown.clone();
+            tokio::spawn(
+                axum::serve(l, self.metrics_router)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .into_future(),
+            )
+        });
+        // The peer's address is the line of requests that carry no tenant (`admission`).
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         for t in self.tasks {
             let _ = t.await;
         }
@@ -120,25 +159,34 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(search::router())
         .merge(unsupported::router())
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+        // Inside the activity log, so that refused tokens and throttled requests are logged.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(
             state.audit.clone(),
             admin::audit::record,
         ));
+    let admin = admin::router(state.clone(), args).layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::admission::admit_client,
+    ));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .merge(admin::router(state.clone(), args))
+        .merge(admin)
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))
+        // Outside admission (`auth`, `admission::admit_client`): a request waiting for a slot
+        // is abandoned like one that runs too long, instead of waiting forever.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             args.request_timeout(),
         ))
         .layer(RequestBodyLimitLayer::new(args.max_body_bytes))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(args.max_concurrency))
         .layer(middleware::from_fn(trace_context::propagate))
         .layer(
             TraceLayer::new_for_http()
@@ -149,7 +197,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                         .map(|p| p.as_str().to_owned());
                     let span = tracing::info_span!(
                         "request",
-                        method = %req.method(),
+                        method = method_label(req.method()),
                         route = route.as_deref().unwrap_or("unmatched"),
                         tenant_id = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
@@ -167,7 +215,42 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .layer(CatchPanicLayer::new())
         // Outermost, so that responses made by the layers above (413, 408, panics) get a SCIM body.
         .layer(middleware::map_response(ensure_scim_error_body))
+        .layer(middleware::from_fn(refuse_unknown_methods))
         .layer(middleware::from_fn(crate::unread_body::close_if_unread))
+}
+
+/// The methods this server has any route for. Anything else (HTTP allows any token as a method,
+/// and hyper accepts tens of kilobytes of one) is refused before routing, logging or metrics
+/// see it.
+const KNOWN_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+/// A metric or span label for a method: one of [`KNOWN_METHODS`], else `other`, so that no
+/// request can add a label value.
+fn method_label(m: &Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|k| *k == m)
+        .map_or("other", Method::as_str)
+}
+
+async fn refuse_unknown_methods(req: Request, next: Next) -> Response {
+    if KNOWN_METHODS.contains(req.method()) {
+        return next.run(req).await;
+    }
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "this method is not supported: use GET, POST, PUT, PATCH or DELETE",
+    )
+    .into_response()
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
@@ -176,11 +259,11 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    metrics::counter!("scim_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+    metrics::counter!("scim_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!("scim_http_request_duration_seconds", "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());

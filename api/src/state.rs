@@ -22,6 +22,20 @@ pub struct App {
     pub metrics: Option<PrometheusHandle>,
     pub rate_limiter: crate::rate_limit::RateLimiter,
     pub audit: crate::admin::audit::AuditLog,
+    pub admission: crate::admission::Admission,
+    pub limits: Limits,
+    /// Hosts whose `Host` header may name this server in resource locations when no
+    /// `public_url` is set (`extract::BaseUrl`).
+    pub allowed_hosts: crate::hosts::AllowedHosts,
+}
+
+/// Bounds on the work one request may cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time a filtered list or search may spend in Postgres.
+    pub filter_timeout: std::time::Duration,
+    /// Members a list answer of groups renders at most.
+    pub list_max_members: usize,
 }
 
 impl std::ops::Deref for AppState {

@@ -23,6 +23,11 @@ pub struct DatabaseConfig {
     /// How long a request waits for a pooled connection before it fails with 503.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000)]
     pub database_acquire_timeout_ms: u64,
+
+    /// Postgres `statement_timeout` of every pooled connection; set by the binary that owns the
+    /// pool (the api bounds its statements; the worker's reconcile may run long).
+    #[arg(skip)]
+    pub statement_timeout: Option<Duration>,
 }
 
 impl DatabaseConfig {
@@ -31,7 +36,13 @@ impl DatabaseConfig {
             database_url: url.into(),
             database_max_connections: 10,
             database_acquire_timeout_ms: 5_000,
+            statement_timeout: None,
         }
+    }
+
+    pub fn with_statement_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.statement_timeout = limit;
+        self
     }
 
     pub fn acquire_timeout(&self) -> Duration {

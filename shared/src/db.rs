@@ -19,6 +19,7 @@ pub fn stmt(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Stat
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(cfg.database_url.clone());
+    let statement_timeout = cfg.statement_timeout.map(|t| t.as_millis().max(1).to_string());
     opts.max_connections(cfg.database_max_connections)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout())
@@ -29,7 +30,13 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
         // Short statements only: JIT compilation pays off for long analytical queries and cost
         // 0.4-2 s per statement here, once a table grew past its cost threshold (the worker's
         // manager relink after 100,000 users: 2 s of JIT for 2 ms of work).
-        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
+        .map_sqlx_postgres_opts(move |o| {
+            let o = o.options([("jit", "off")]);
+            match &statement_timeout {
+                Some(ms) => o.options([("statement_timeout", ms.as_str())]),
+                None => o,
+            }
+        });
     retry(RetryPolicy::STARTUP, "connect to postgres", || {
         let opts = opts.clone();
         async move {

@@ -30,6 +30,8 @@ pub async fn migrate_product(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 async fn run(db: &DatabaseConnection, schema: &str, migrations: &[Migration]) -> Result<(), DbErr> {
     let txn = db.begin().await?;
+    // Index builds on a large table may outlast the pool's statement limit; migrations have none.
+    txn.execute_unprepared("set local statement_timeout = 0").await?;
     txn.execute_raw(stmt(
         "select pg_advisory_xact_lock(hashtext($1))",
         [format!("scim-relay migrations {schema}").into()],

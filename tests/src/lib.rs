@@ -3,6 +3,7 @@
 //! on drop. Leftovers of crashed runs are swept by `scripts/test` (names start with `scimtest_`).
 
 pub mod proxy;
+pub mod seed;
 
 /// The SCIM schema and message URNs tests write into requests and look for in answers.
 pub mod urn {
@@ -162,6 +163,7 @@ impl TestEnv {
         let mut env: Vec<(&str, &str)> = vec![
             ("SCIM_TENANT_RATE_LIMIT", "0"),
             ("SCIM_BIND_ADDR", "127.0.0.1:0"),
+            ("SCIM_METRICS_ADDR", "127.0.0.1:0"),
             ("OUTBOX_RELAY_INTERVAL_MS", "200"),
             ("OUTBOX_RELAY_GRACE_MS", "500"),
         ];
@@ -191,9 +193,11 @@ impl TestEnv {
             )
         });
         let addr = v["listening"].as_str().expect("listening address").to_owned();
+        let metrics = v["metrics"].as_str().map(|m| format!("http://{m}"));
         Api {
             child,
             base: format!("http://{addr}"),
+            metrics,
             log_path,
         }
     }
@@ -465,10 +469,27 @@ impl Response {
 pub struct Api {
     child: Child,
     pub base: String,
+    /// `http://host:port` of its `/metrics` listener (SCIM_METRICS_ADDR), if it has one.
+    pub metrics: Option<String>,
     pub log_path: PathBuf,
 }
 
 impl Api {
+    /// The api's `/metrics` text.
+    pub async fn scrape(&self, http: &reqwest::Client) -> String {
+        let base = self
+            .metrics
+            .as_deref()
+            .expect("the api serves /metrics (SCIM_METRICS_ADDR)");
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("scrape /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

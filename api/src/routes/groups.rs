@@ -14,9 +14,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{no_content, not_modified, scim_json};
+use crate::directory::bounded::BoundedRead;
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
-use crate::directory::{Query, Scope};
+use crate::directory::{GROUP_KEYS, Query, Scope};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
@@ -83,17 +84,24 @@ async fn respond(
 /// One page of groups as lists show them, and how many match in all. Lists leave members out
 /// unless `attributes` names them: a page of large groups must stay cheap, and IdPs look groups
 /// up by displayName, not by membership. When asked for, the members of the whole page are
-/// read in one query.
+/// read in one query, and the page ends early where its members would pass `member_budget`
+/// (RFC 7644 §3.4.2.4: `itemsPerPage` tells the client how far it got), so no list answer
+/// holds more members than that, whatever `count` asked for.
 pub(super) async fn list_page(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     base: &str,
     params: &ListParams,
     q: &Query<'_>,
+    member_budget: usize,
 ) -> Result<(i64, Vec<Value>), ScimError> {
-    let page = groups::list(db, tenant, q).await?;
+    let mut page = groups::list(db, tenant, q).await?;
     let with_members = requested("members", &params.attributes, &params.excluded_attributes, false);
     let mut members = if with_members {
+        let ids: Vec<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
+        let counts = memberships::counts(db, &ids).await?;
+        let fits = fitting(&page.groups, &counts, member_budget)?;
+        page.groups.truncate(fits);
         let ids: Vec<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
         memberships::of_groups(db, &ids).await?
     } else {
@@ -115,6 +123,33 @@ pub(super) async fn list_page(
     Ok((page.total, resources))
 }
 
+/// How many groups of the page fit in the member budget. A first group that alone exceeds it
+/// cannot be listed with its members at all: the client is told how to read it instead.
+fn fitting(groups: &[StoredGroup], counts: &HashMap<Uuid, i64>, budget: usize) -> Result<usize, ScimError> {
+    let mut used = 0usize;
+    for (i, g) in groups.iter().enumerate() {
+        let n = counts
+            .get(&g.meta.id)
+            .map_or(0, |&n| usize::try_from(n).unwrap_or(usize::MAX));
+        used = used.saturating_add(n);
+        if used > budget {
+            if i == 0 {
+                return Err(ScimError::bad_request(
+                    "tooMany",
+                    format!(
+                        "group '{}' has {n} members, more than the {budget} a list answer carries; \
+                         list groups with excludedAttributes=members and read this one with \
+                         GET /Groups/{}",
+                        g.meta.id, g.meta.id
+                    ),
+                ));
+            }
+            return Ok(i);
+        }
+    }
+    Ok(groups.len())
+}
+
 async fn respond_list(
     state: &AppState,
     tenant: Tenant,
@@ -129,7 +164,17 @@ async fn respond_list(
         offset: params.offset(),
         limit: params.count,
     };
-    let (total, resources) = list_page(&state.db, tenant.0, base, params, &q).await?;
+    q.check_cost()?;
+    let budget = state.limits.list_max_members;
+    let expensive = q.is_expensive(GROUP_KEYS)
+        || requested("members", &params.attributes, &params.excluded_attributes, false);
+    let (total, resources) = if expensive {
+        let read = BoundedRead::begin(state, tenant.0, state.limits.filter_timeout).await?;
+        let page = list_page(read.conn(), tenant.0, base, params, &q, budget).await;
+        read.finish(page).await?
+    } else {
+        list_page(&state.db, tenant.0, base, params, &q, budget).await?
+    };
     Ok(scim_json(
         StatusCode::OK,
         &list_response(total, params.start_index, resources),
@@ -288,7 +333,7 @@ async fn write(
         .cloned()
         .collect();
     // Every id of an add or replace is now known to be a live user (or this failed).
-    memberships::resolve_users(txn, tenant, &added).await?;
+    let added_users = memberships::resolve_users(txn, tenant, &added).await?;
     cond.check_write(&current.meta.etag())?;
     let gid = current.meta.id;
     let mut out = Vec::new();
@@ -303,17 +348,48 @@ async fn write(
         None => current,
     };
     let before = out.len();
-    for change in changes {
+    // Only filtered removals need to see the membership; it is read once, and kept as each
+    // operation leaves it.
+    let mut roster = if changes.iter().any(|c| matches!(c, Change::RemoveMatching(_))) {
+        Some(memberships::Roster::load(txn, gid, &added_users).await?)
+    } else {
+        None
+    };
+    let mut changes = changes.into_iter().peekable();
+    while let Some(change) = changes.next() {
         let written = match change {
-            Change::Add(ids) => memberships::add(txn, tenant, gid, &memberships::uuids(&ids)).await?,
-            Change::Remove(ids) => memberships::remove(txn, tenant, gid, &memberships::uuids(&ids)).await?,
-            Change::RemoveMatching(f) => {
-                let ids = memberships::matching(txn, gid, &f).await?;
+            Change::Add(ids) => {
+                let ids = memberships::uuids(&ids);
+                roster.iter_mut().for_each(|r| r.add(&ids));
+                memberships::add(txn, tenant, gid, &ids).await?
+            }
+            Change::Remove(ids) => {
+                let ids = memberships::uuids(&ids);
+                roster.iter_mut().for_each(|r| r.remove(&ids));
                 memberships::remove(txn, tenant, gid, &ids).await?
             }
-            Change::RemoveAll => memberships::remove_all_except(txn, tenant, gid, &[]).await?,
+            Change::RemoveMatching(f) => {
+                // A run of filtered removals is one look at the roster and one statement.
+                let mut filters = vec![f];
+                while let Some(Change::RemoveMatching(_)) = changes.peek() {
+                    if let Some(Change::RemoveMatching(f)) = changes.next() {
+                        filters.push(f);
+                    }
+                }
+                let ids = roster
+                    .as_ref()
+                    .map(|r| r.matching_any(&filters))
+                    .unwrap_or_default();
+                roster.iter_mut().for_each(|r| r.remove(&ids));
+                memberships::remove(txn, tenant, gid, &ids).await?
+            }
+            Change::RemoveAll => {
+                roster.iter_mut().for_each(|r| r.replace(&[]));
+                memberships::remove_all_except(txn, tenant, gid, &[]).await?
+            }
             Change::Replace(ids) => {
                 let ids = memberships::uuids(&ids);
+                roster.iter_mut().for_each(|r| r.replace(&ids));
                 let mut w = memberships::remove_all_except(txn, tenant, gid, &ids).await?;
                 w.extend(memberships::add(txn, tenant, gid, &ids).await?);
                 w

@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers), `/readyz` (Postgres and RabbitMQ reachable), `/metrics`.
+//! `/healthz` (the process answers), `/readyz` (Postgres and RabbitMQ reachable), and `/metrics`
+//! on a listener of its own (`SCIM_METRICS_ADDR`).
 
 use std::time::Duration;
 
@@ -41,7 +42,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// The metrics listener's whole router: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

@@ -12,9 +12,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
 
 use super::{groups, scim_json, users};
+use crate::directory::bounded::BoundedRead;
 use crate::directory::{Query, Scope};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
@@ -61,12 +63,6 @@ async fn respond(
         params.sort.as_ref(),
         &[&USER_RESOURCE, &GROUP_RESOURCE],
     )?;
-    // Four statements (two counts, two pages) must see one state of the directory, or the
-    // totals and the pages could disagree.
-    let txn = state
-        .db
-        .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
-        .await?;
     let q = Query {
         filter: parsed.as_ref(),
         sort: params.sort.as_ref(),
@@ -74,14 +70,20 @@ async fn respond(
         offset: params.offset(),
         limit: params.count,
     };
-    let (user_total, mut resources) = users::list_page(&txn, tenant.0, base, params, &q).await?;
-    let q = Query {
-        offset: (q.offset - user_total).max(0),
-        limit: q.limit - resources.len() as i64,
-        ..q
-    };
-    let (group_total, group_page) = groups::list_page(&txn, tenant.0, base, params, &q).await?;
-    txn.commit().await?;
+    q.check_cost()?;
+    // Four statements (two counts, two pages) must see one state of the directory, or the
+    // totals and the pages could disagree: one repeatable-read transaction, bounded in time.
+    let read = BoundedRead::begin(state, tenant.0, state.limits.filter_timeout).await?;
+    let pages = both_pages(
+        read.conn(),
+        tenant,
+        base,
+        params,
+        q,
+        state.limits.list_max_members,
+    )
+    .await;
+    let ((user_total, mut resources), (group_total, group_page)) = read.finish(pages).await?;
     resources.extend(group_page);
     Ok(scim_json(
         StatusCode::OK,
@@ -89,4 +91,23 @@ async fn respond(
         None,
         None,
     ))
+}
+
+/// The users' page, then the groups' page that follows it in the concatenated order.
+async fn both_pages(
+    db: &impl ConnectionTrait,
+    tenant: Tenant,
+    base: &str,
+    params: &ListParams,
+    q: Query<'_>,
+    member_budget: usize,
+) -> Result<((i64, Vec<Value>), (i64, Vec<Value>)), ScimError> {
+    let (user_total, users) = users::list_page(db, tenant.0, base, params, &q).await?;
+    let q = Query {
+        offset: (q.offset - user_total).max(0),
+        limit: q.limit - users.len() as i64,
+        ..q
+    };
+    let groups = groups::list_page(db, tenant.0, base, params, &q, member_budget).await?;
+    Ok(((user_total, users), groups))
 }

@@ -12,8 +12,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{not_modified, scim_json};
+use crate::directory::bounded::BoundedRead;
 use crate::directory::users::{self, StoredUser};
-use crate::directory::{Query, Scope, memberships};
+use crate::directory::{Query, Scope, USER_KEYS, memberships};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, Conditional, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
@@ -127,7 +128,14 @@ async fn respond_list(
         offset: params.offset(),
         limit: params.count,
     };
-    let (total, resources) = list_page(&state.db, tenant.0, base, params, &q).await?;
+    q.check_cost()?;
+    let (total, resources) = if q.is_expensive(USER_KEYS) {
+        let read = BoundedRead::begin(state, tenant.0, state.limits.filter_timeout).await?;
+        let page = list_page(read.conn(), tenant.0, base, params, &q).await;
+        read.finish(page).await?
+    } else {
+        list_page(&state.db, tenant.0, base, params, &q).await?
+    };
     Ok(scim_json(
         StatusCode::OK,
         &list_response(total, params.start_index, resources),

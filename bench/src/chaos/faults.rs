@@ -21,15 +21,23 @@ pub struct Commands {
 pub struct Procs {
     api: Mutex<Api>,
     addr: String,
+    metrics_addr: String,
     workers: Mutex<Vec<Worker>>,
 }
 
 impl Procs {
     pub fn start(env: &TestEnv, api: Api, workers: usize) -> Self {
         let addr = api.base.trim_start_matches("http://").to_owned();
+        let metrics_addr = api
+            .metrics
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches("http://")
+            .to_owned();
         Self {
             api: Mutex::new(api),
             addr,
+            metrics_addr,
             workers: Mutex::new((0..workers).map(|_| env.spawn_worker()).collect()),
         }
     }
@@ -163,7 +171,10 @@ pub async fn run(
                 procs.api.lock().expect("api").kill();
                 tokio::time::sleep(RESTART_AFTER).await;
                 let api = env
-                    .spawn_api_with(&[("SCIM_BIND_ADDR", procs.addr.as_str())])
+                    .spawn_api_with(&[
+                        ("SCIM_BIND_ADDR", procs.addr.as_str()),
+                        ("SCIM_METRICS_ADDR", procs.metrics_addr.as_str()),
+                    ])
                     .await;
                 *procs.api.lock().expect("api") = api;
                 (

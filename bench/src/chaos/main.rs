@@ -81,13 +81,14 @@ async fn main() -> anyhow::Result<()> {
     let (tenant, token) = env.create_tenant("chaos");
     let api = env.spawn_api().await;
     let base = api.base.clone();
+    let metrics = api.metrics.clone();
     let procs = Arc::new(Procs::start(&env, api, args.workers));
     eprintln!(
         "chaos: seed {seed}, {} clients, {} workers, {} s of load, api {base}, tenant {tenant}",
         args.clients, args.workers, args.duration
     );
 
-    let observer = Arc::new(Observer::new(&base));
+    let observer = Arc::new(Observer::new(&base, metrics.as_deref()));
     let started = Instant::now();
     let load_ends = started + Duration::from_secs(args.duration);
     let monitor = tokio::spawn(observe::monitor(observer.clone()));

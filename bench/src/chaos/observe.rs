@@ -53,6 +53,8 @@ struct Ready {
 
 pub struct Observer {
     base: String,
+    /// The api's metrics listener (`http://host:port`), kept across api restarts.
+    metrics: Option<String>,
     http: reqwest::Client,
     attempts: Mutex<Vec<(Instant, Outcome)>>,
     ready: Mutex<Vec<Ready>>,
@@ -117,9 +119,10 @@ pub struct Readiness {
 }
 
 impl Observer {
-    pub fn new(base: &str) -> Self {
+    pub fn new(base: &str, metrics: Option<&str>) -> Self {
         Self {
             base: base.to_owned(),
+            metrics: metrics.map(str::to_owned),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()
@@ -200,7 +203,8 @@ impl Observer {
             rabbitmq: up("rabbitmq"),
         });
         if with_metrics
-            && let Ok(r) = self.http.get(format!("{}/metrics", self.base)).send().await
+            && let Some(metrics) = &self.metrics
+            && let Ok(r) = self.http.get(format!("{metrics}/metrics")).send().await
             && let Ok(text) = r.text().await
             && let Some(n) = gauge(&text, "scim_outbox_backlog")
         {
@@ -240,7 +244,7 @@ mod tests {
 
     #[test]
     fn errors_are_listed_by_status_and_only_real_server_errors_count() {
-        let o = Observer::new("http://x");
+        let o = Observer::new("http://x", None);
         let now = Instant::now();
         for outcome in [
             Outcome::Status(201),

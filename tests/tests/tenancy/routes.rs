@@ -51,7 +51,8 @@ pub fn is_search(template: &str) -> bool {
 }
 
 /// Operational endpoints, open without a token by design.
-pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")];
+/// (`/metrics` is on a listener of its own, see `what_is_open_without_a_token_names_no_tenant_data`.)
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz")];
 
 /// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, writes
 /// carry a body the api would accept from the owner, a search looks for `user` or `group` by

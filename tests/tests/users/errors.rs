@@ -138,8 +138,10 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(ready["postgres"], "up");
     assert_eq!(ready["rabbitmq"], "up");
     w.get("/Users").await;
-    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    let metrics = w.api.scrape(&w.env.http).await;
     assert!(metrics.contains("scim_http_requests_total"), "{metrics}");
+    // Never on the SCIM listener: it needs no token and tells how the service is used.
+    assert_eq!(get("/metrics").await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -128,16 +128,7 @@ async fn api_and_worker_reconnect_by_themselves_after_a_broker_outage() {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let ready: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(ready["rabbitmq"], "down");
-    let metrics = w
-        .env
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.scrape(&w.env.http).await;
     assert!(
         metrics.contains("scim_outbox_backlog"),
         "the backlog is visible in /metrics"
