@@ -174,7 +174,7 @@ async fn quiet_traffic(
     while Instant::now() < until {
         i += 1;
         let at = Instant::now();
-        let r = if i % 10 == 0 {
+        let r = if i.is_multiple_of(10) {
             let body = okta_user(
                 &format!("quiet-{}@acme.test", uuid::Uuid::new_v4().simple()),
                 "Q",
