@@ -137,26 +137,6 @@ impl Admission {
     }
 }
 
-/// Middleware for requests outside `/scim/v2` that need admission (the admin page and its
-/// API): their line is the peer's address, so one client stalling sign-ins (slow bodies, no
-/// token needed) holds only its own share.
-pub async fn admit_client(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let _ticket = state.admission.enter(Line::Client(peer(&req))).await;
-    next.run(req).await
-}
-
-/// The address of the connection the request came on; unspecified when the server was not
-/// started with connection info (a router driven directly, as in unit tests).
-pub fn peer(req: &axum::extract::Request) -> IpAddr {
-    req.extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

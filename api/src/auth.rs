@@ -1,7 +1,9 @@
-//! Authentication and admission of SCIM requests, as one middleware in front of every
+//! Authentication and admission of requests. For SCIM requests, one middleware in front of every
 //! `/scim/v2` route: the bearer token names the tenant, the tenant's rate limit applies, and the
 //! request then waits in its tenant's line for a slot (`admission`). Knowing the tenant before
 //! the request takes a global slot is what keeps one tenant's flood in its own line.
+
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -54,4 +56,20 @@ async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<uuid::Uuid, 
             "the bearer token is not valid: it may have been rotated or revoked; generate a new one",
         )
     })
+}
+
+/// Middleware for requests outside `/scim/v2` that need admission (the admin page and its
+/// API): their line is the peer's address, so one client stalling sign-ins (slow bodies, no
+/// token needed) holds only its own share.
+pub async fn admit_client(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let _ticket = state.admission.enter(Line::Client(peer(&req))).await;
+    next.run(req).await
+}
+
+/// The address of the connection the request came on; unspecified when the server was not
+/// started with connection info (a router driven directly, as in unit tests).
+pub fn peer(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }

@@ -170,7 +170,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         ));
     let admin = admin::router(state.clone(), args).layer(middleware::from_fn_with_state(
         state.clone(),
-        crate::admission::admit_client,
+        crate::auth::admit_client,
     ));
     Router::new()
         .nest("/scim/v2", scim)
