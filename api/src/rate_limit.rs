@@ -1,11 +1,14 @@
-//! Per-tenant rate limiting: a token bucket per tenant, so one tenant's burst cannot starve the
-//! others. Over the limit a request gets 429 with `Retry-After`, which Okta and Entra ID honour
-//! by rescheduling the work (unlike a 5xx, which becomes an admin's task).
+//! Per-tenant rate limiting: a token bucket per tenant (governor's keyed GCRA limiter), so one
+//! tenant's burst cannot starve the others. Over the limit a request gets 429 with
+//! `Retry-After`, which Okta and Entra ID honour by rescheduling the work (unlike a 5xx, which
+//! becomes an admin's task).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
@@ -17,47 +20,43 @@ pub struct Limit {
 }
 
 pub struct RateLimiter {
-    limit: Limit,
-    buckets: Mutex<HashMap<Uuid, Bucket>>,
+    /// `None` when the limit is off.
+    buckets: Option<DefaultKeyedRateLimiter<Uuid>>,
+    checks: AtomicU64,
 }
 
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-}
+/// Every this many checks, buckets that are full again (their tenant idle) are dropped, so the
+/// map holds only recently active tenants.
+const FORGET_EVERY: u64 = 10_000;
 
 impl RateLimiter {
     pub fn new(limit: Limit) -> Self {
+        let buckets = (limit.per_second > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / limit.per_second))
+            .and_then(Quota::with_period)
+            .map(|q| {
+                // `burst` comes from configuration as a float; at least one request passes.
+                let burst = NonZeroU32::new(limit.burst.max(1.0).min(f64::from(u32::MAX)) as u32)
+                    .unwrap_or(NonZeroU32::MIN);
+                DefaultKeyedRateLimiter::keyed(q.allow_burst(burst))
+            });
         Self {
-            limit,
-            buckets: Mutex::new(HashMap::new()),
+            buckets,
+            checks: AtomicU64::new(0),
         }
     }
 
     /// Takes one token for `tenant`; `Err(wait)` when none is left.
     pub fn check(&self, tenant: Uuid) -> Result<(), Duration> {
-        self.check_at(tenant, Instant::now())
-    }
-
-    fn check_at(&self, tenant: Uuid, now: Instant) -> Result<(), Duration> {
-        if self.limit.per_second <= 0.0 {
+        let Some(buckets) = &self.buckets else {
             return Ok(());
+        };
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            buckets.retain_recent();
         }
-        // A poisoned lock only means another request panicked mid-update; the map is still usable.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.entry(tenant).or_insert(Bucket {
-            tokens: self.limit.burst,
-            refilled: now,
-        });
-        let elapsed = now.saturating_duration_since(b.refilled).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
-        b.refilled = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.limit.per_second))
-        }
+        buckets
+            .check_key(&tenant)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
@@ -65,23 +64,23 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_burst_is_allowed_then_requests_wait_for_the_refill() {
+    #[tokio::test]
+    async fn a_burst_is_allowed_then_requests_wait_for_the_refill() {
         let rl = RateLimiter::new(Limit {
             per_second: 10.0,
             burst: 3.0,
         });
         let t = Uuid::now_v7();
-        let now = Instant::now();
         for _ in 0..3 {
-            assert!(rl.check_at(t, now).is_ok());
+            assert!(rl.check(t).is_ok());
         }
-        let wait = rl.check_at(t, now).unwrap_err();
+        let wait = rl.check(t).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_millis(100),
             "{wait:?}"
         );
-        assert!(rl.check_at(t, now + Duration::from_millis(100)).is_ok());
+        tokio::time::sleep(wait + Duration::from_millis(5)).await;
+        assert!(rl.check(t).is_ok());
     }
 
     #[test]
@@ -90,9 +89,10 @@ mod tests {
             per_second: 1.0,
             burst: 1.0,
         });
-        let now = Instant::now();
-        assert!(rl.check_at(Uuid::now_v7(), now).is_ok());
-        assert!(rl.check_at(Uuid::now_v7(), now).is_ok());
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert!(rl.check(a).is_ok());
+        assert!(rl.check(a).is_err());
+        assert!(rl.check(b).is_ok());
     }
 
     #[test]
@@ -105,5 +105,20 @@ mod tests {
         for _ in 0..100 {
             assert!(rl.check(t).is_ok());
         }
+    }
+
+    #[test]
+    fn a_fractional_rate_is_honoured() {
+        let rl = RateLimiter::new(Limit {
+            per_second: 0.5,
+            burst: 1.0,
+        });
+        let t = Uuid::now_v7();
+        assert!(rl.check(t).is_ok());
+        let wait = rl.check(t).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(1_500) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
     }
 }
