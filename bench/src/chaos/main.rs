@@ -4,7 +4,7 @@
 //! (`scim-worker verify`), and nothing was dead-lettered.
 //!
 //! `scripts/chaos` runs it against a private Postgres cluster and RabbitMQ node, so stopping
-//! them never disturbs the machine's own services; see the README.
+//! them never disturbs the machine's own services; see docs/chaos.md.
 
 mod check;
 mod faults;
