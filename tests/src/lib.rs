@@ -17,6 +17,9 @@ pub mod urn {
     pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 }
 pub mod webdriver;
+mod world;
+
+pub use world::World;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

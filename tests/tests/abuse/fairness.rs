@@ -26,10 +26,10 @@ fn expensive_filter() -> String {
 
 #[tokio::test]
 async fn a_tenant_flooding_expensive_filters_leaves_another_tenants_lookups_fast() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     let db = w.env.db().await;
     seed::users(&db, w.tenant, "noisy", 20_000).await;
-    let (_, quiet) = w.tenant("Quiet");
+    let (_, quiet) = w.other_tenant("Quiet");
     let r = w
         .call_as(
             &quiet,
@@ -114,7 +114,7 @@ async fn waiting_on_locks(db: &sea_orm::DatabaseConnection) -> i64 {
 
 #[tokio::test]
 async fn a_filtered_list_whose_client_gave_up_is_cancelled_in_postgres() {
-    let w = World::with(&[
+    let w = World::with_api(&[
         ("SCIM_FILTER_TIMEOUT_MS", "600000"),
         ("SCIM_STATEMENT_TIMEOUT_MS", "600000"),
     ])
@@ -152,7 +152,7 @@ async fn a_filtered_list_whose_client_gave_up_is_cancelled_in_postgres() {
 
 #[tokio::test]
 async fn a_filter_that_runs_past_its_time_limit_is_a_400_too_many() {
-    let w = World::with(&[("SCIM_FILTER_TIMEOUT_MS", "300")]).await;
+    let w = World::with_api(&[("SCIM_FILTER_TIMEOUT_MS", "300")]).await;
     let db = w.env.db().await;
     let blocker = db.begin().await.unwrap();
     blocker
@@ -175,7 +175,7 @@ async fn a_filter_that_runs_past_its_time_limit_is_a_400_too_many() {
 
 #[tokio::test]
 async fn a_filter_with_too_many_substring_comparisons_is_refused_up_front() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     let f = (0..161)
         .map(|i| format!("emails.value co \"{i}\""))
         .collect::<Vec<_>>()
@@ -216,7 +216,7 @@ async fn slow_body(base: &str, path: &str, token: Option<&str>) -> tokio::net::T
 
 #[tokio::test]
 async fn slow_bodies_of_one_tenant_or_client_do_not_stall_another_tenants_writes() {
-    let w = World::with(&[
+    let w = World::with_api(&[
         ("SCIM_MAX_CONCURRENCY", "16"),
         ("SCIM_TENANT_MAX_CONCURRENCY", "4"),
         ("SCIM_REQUEST_TIMEOUT_MS", "30000"),
@@ -226,7 +226,7 @@ async fn slow_bodies_of_one_tenant_or_client_do_not_stall_another_tenants_writes
         ),
     ])
     .await;
-    let (_, other) = w.tenant("Other");
+    let (_, other) = w.other_tenant("Other");
     // More stalled requests than the global limit: from the noisy tenant, and without any token
     // against the sign-in page.
     let mut stalled = Vec::new();

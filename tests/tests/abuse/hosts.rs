@@ -30,7 +30,7 @@ async fn create_with_host(w: &World, host: &str) -> (StatusCode, serde_json::Val
 
 #[tokio::test]
 async fn a_forged_host_is_refused_without_a_public_url() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     let (status, body) = create_with_host(&w, "evil.example").await;
     assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{body}");
     assert!(
@@ -50,7 +50,7 @@ async fn a_forged_host_is_refused_without_a_public_url() {
 
 #[tokio::test]
 async fn with_a_public_url_the_host_header_does_not_matter() {
-    let w = World::with(&[("SCIM_PUBLIC_URL", "https://scim.acme.example")]).await;
+    let w = World::with_api(&[("SCIM_PUBLIC_URL", "https://scim.acme.example")]).await;
     let (status, body) = create_with_host(&w, "evil.example").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(
@@ -63,7 +63,7 @@ async fn with_a_public_url_the_host_header_does_not_matter() {
 
 #[tokio::test]
 async fn listed_hosts_are_allowed() {
-    let w = World::with(&[("SCIM_ALLOWED_HOSTS", "scim.internal:8080")]).await;
+    let w = World::with_api(&[("SCIM_ALLOWED_HOSTS", "scim.internal:8080")]).await;
     let (status, _) = create_with_host(&w, "scim.internal:8080").await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = create_with_host(&w, "localhost").await;

@@ -27,7 +27,7 @@ async fn large_groups(w: &World) -> Vec<Uuid> {
 
 #[tokio::test]
 async fn lists_of_large_groups_with_members_stay_small_in_memory_and_page_through_everything() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     let groups = large_groups(&w).await;
     let path = "/Groups?attributes=members,displayName&count=1000";
     let answers: Vec<_> = futures_util::stream::iter(0..4)
@@ -79,7 +79,7 @@ async fn lists_of_large_groups_with_members_stay_small_in_memory_and_page_throug
 
 #[tokio::test]
 async fn a_group_larger_than_the_member_budget_is_not_listed_with_its_members() {
-    let w = World::with(&[("SCIM_LIST_MAX_MEMBERS", "500")]).await;
+    let w = World::with_api(&[("SCIM_LIST_MAX_MEMBERS", "500")]).await;
     let db = w.env.db().await;
     let users = seed::users(&db, w.tenant, "member", 501).await;
     let big = seed::group(&db, w.tenant, "Big", &users).await;

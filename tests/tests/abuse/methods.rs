@@ -9,7 +9,7 @@ use crate::World;
 
 #[tokio::test]
 async fn invented_methods_are_refused_and_add_nothing_to_metrics() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     // Some ordinary traffic first, so the series it makes exist before the baseline.
     w.call(Method::GET, "/Users", None).await;
     w.env
@@ -51,7 +51,7 @@ async fn invented_methods_are_refused_and_add_nothing_to_metrics() {
 
 #[tokio::test]
 async fn known_methods_on_unknown_routes_share_one_label() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     for i in 0..50 {
         let r = w
             .env

@@ -11,7 +11,7 @@ use crate::World;
 #[tokio::test]
 async fn a_thousand_filtered_removals_on_a_large_group_finish_well_within_the_request_timeout() {
     // Before the fix this PATCH took about 30 s; now about 0.2 s (a debug build). The timeout leaves ample room.
-    let w = World::with(&[("SCIM_REQUEST_TIMEOUT_MS", "5000")]).await;
+    let w = World::with_api(&[("SCIM_REQUEST_TIMEOUT_MS", "5000")]).await;
     let db = w.env.db().await;
     let users = seed::users(&db, w.tenant, "member", 10_000).await;
     let group = seed::group(&db, w.tenant, "Large", &users).await;
@@ -39,7 +39,7 @@ async fn a_thousand_filtered_removals_on_a_large_group_finish_well_within_the_re
 
 #[tokio::test]
 async fn filtered_removals_see_the_members_added_earlier_in_the_same_patch() {
-    let w = World::with(&[]).await;
+    let w = World::with_api(&[]).await;
     let db = w.env.db().await;
     let users = seed::users(&db, w.tenant, "member", 3).await;
     let group = seed::group(&db, w.tenant, "Small", &users[..1]).await;

@@ -34,7 +34,7 @@ fn attribute(schema: &Value, path: &str) -> Value {
 // maxResults = the enforced page size), sort and etag yes; bulk and changePassword no.
 #[tokio::test]
 async fn the_service_provider_config_is_truthful() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let r = w.get("/ServiceProviderConfig").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let c = &r.body;
@@ -66,7 +66,7 @@ async fn the_service_provider_config_is_truthful() {
 // attribute definitions, and /Schemas/{id} serves each.
 #[tokio::test]
 async fn schemas_define_every_attribute_completely() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let r = w.get("/Schemas").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["totalResults"], 3);
@@ -173,7 +173,7 @@ async fn schemas_define_every_attribute_completely() {
 // RFC 7643 §6: /ResourceTypes names each type's endpoint, schema and extensions.
 #[tokio::test]
 async fn resource_types_name_their_endpoint_schema_and_extensions() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let r = w.get("/ResourceTypes").await;
     assert_eq!(r.body["totalResults"], 2);
     let user = w.get("/ResourceTypes/User").await;
@@ -194,7 +194,7 @@ async fn resource_types_name_their_endpoint_schema_and_extensions() {
 // RFC 7644 §4: discovery MAY require authentication; here it does, like everything else.
 #[tokio::test]
 async fn discovery_needs_a_token() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes"] {
         let r = w
             .env
@@ -208,7 +208,7 @@ async fn discovery_needs_a_token() {
 // request is answered 501 Not Implemented with a SCIM error; §3.11: so is /Me.
 #[tokio::test]
 async fn bulk_and_me_answer_501_not_implemented() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let bulk = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
         "Operations": [{"method": "POST", "path": "/Users", "bulkId": "1",

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{GROUP_SCHEMA, World, assert_error, patch};
+use crate::{GROUP_SCHEMA, Steps, World, assert_error, patch};
 
 fn etag(r: &tests::Response) -> String {
     r.header("etag")
@@ -23,7 +23,7 @@ fn retitle(title: &str) -> Value {
 // every change of the resource.
 #[tokio::test]
 async fn the_etag_is_meta_version_and_moves_with_each_change() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let id = w.named("etag@acme.test").await;
     let r = w.get(&format!("/Users/{id}")).await;
     let v1 = etag(&r);
@@ -46,7 +46,7 @@ async fn the_etag_is_meta_version_and_moves_with_each_change() {
 // contains it) goes through; a stale one is 412 Precondition Failed and changes nothing.
 #[tokio::test]
 async fn if_match_lets_only_writes_against_the_current_version_through() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let id = w.named("im@acme.test").await;
     let path = format!("/Users/{id}");
     let v1 = etag(&w.get(&path).await);
@@ -102,7 +102,7 @@ async fn if_match_lets_only_writes_against_the_current_version_through() {
 // without a body and with the ETag; once the resource changes it is a 200 again.
 #[tokio::test]
 async fn if_none_match_answers_304_while_the_resource_is_unchanged() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let id = w.named("inm@acme.test").await;
     let path = format!("/Users/{id}");
     let v1 = etag(&w.get(&path).await);
@@ -127,7 +127,7 @@ async fn if_none_match_answers_304_while_the_resource_is_unchanged() {
 // orders its own messages, does not), so If-None-Match and If-Match see membership changes.
 #[tokio::test]
 async fn a_groups_etag_moves_with_its_members() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let u = w.named("gm@acme.test").await;
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Tagged"});
     let created = w.call(Method::POST, "/Groups", Some(body)).await;
@@ -174,7 +174,7 @@ async fn a_groups_etag_moves_with_its_members() {
 // resource is 404, an invalid change 400); a malformed header is a 400 itself.
 #[tokio::test]
 async fn errors_come_before_preconditions_and_malformed_tags_are_rejected() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let id = w.named("pre@acme.test").await;
     let path = format!("/Users/{id}");
     let stale = [("If-Match", "W/\"999\"")];
@@ -233,7 +233,7 @@ async fn until_waiting_on_locks(db: &sea_orm::DatabaseConnection, n: i64) {
 // happens under the lock, so exactly one succeeds and the other gets 412.
 #[tokio::test]
 async fn of_two_concurrent_patches_with_the_same_if_match_exactly_one_wins() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let db = w.env.db().await;
     for (kind, id) in [
         ("Users", w.named("race@acme.test").await),

@@ -11,8 +11,10 @@ mod typing;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::{Api, Response, TestEnv};
+use tests::Response;
 use uuid::Uuid;
+
+pub use tests::World;
 
 pub use tests::urn::ENTERPRISE;
 pub use tests::urn::ERROR_SCHEMA;
@@ -22,57 +24,24 @@ pub use tests::urn::PATCH_OP;
 pub use tests::urn::SEARCH_REQUEST;
 pub use tests::urn::USER_SCHEMA;
 
-/// A test's world: its own database and broker names, an api, and one tenant.
-pub struct World {
-    pub env: TestEnv,
-    pub api: Api,
-    pub token: String,
-    pub tenant: Uuid,
+/// The steps of conformance tests, on the suite's one World.
+#[allow(async_fn_in_trait)]
+pub trait Steps {
+    /// Creates a user from `body` (schemas added); returns its id.
+    async fn user(&self, body: Value) -> Uuid;
+
+    /// Creates a user with just a userName.
+    async fn named(&self, user_name: &str) -> Uuid;
+
+    async fn group(&self, display_name: &str) -> Uuid;
+
+    /// `POST <path>/.search` with a SearchRequest made of `params`.
+    async fn search(&self, path: &str, params: Value) -> Response;
 }
 
-impl World {
-    pub async fn new() -> Self {
-        let env = TestEnv::new().await;
-        let api = env.spawn_api().await;
-        let (tenant, token) = env.create_tenant("Acme");
-        Self {
-            env,
-            api,
-            token,
-            tenant,
-        }
-    }
-
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        self.call_with(method, path, body, &[]).await
-    }
-
-    /// A request under `/scim/v2` with extra headers.
-    pub async fn call_with(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Response {
-        self.env
-            .request_with(
-                &self.api,
-                method,
-                &format!("/scim/v2{path}"),
-                Some(&self.token),
-                body,
-                headers,
-            )
-            .await
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.call(Method::GET, path, None).await
-    }
-
+impl Steps for World {
     /// Creates a user from `body` (schemas added); returns its id.
-    pub async fn user(&self, mut body: Value) -> Uuid {
+    async fn user(&self, mut body: Value) -> Uuid {
         body["schemas"] = json!([USER_SCHEMA, ENTERPRISE]);
         let r = self.call(Method::POST, "/Users", Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -80,11 +49,11 @@ impl World {
     }
 
     /// Creates a user with just a userName.
-    pub async fn named(&self, user_name: &str) -> Uuid {
+    async fn named(&self, user_name: &str) -> Uuid {
         self.user(json!({"userName": user_name})).await
     }
 
-    pub async fn group(&self, display_name: &str) -> Uuid {
+    async fn group(&self, display_name: &str) -> Uuid {
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": display_name});
         let r = self.call(Method::POST, "/Groups", Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -92,7 +61,7 @@ impl World {
     }
 
     /// `POST <path>/.search` with a SearchRequest made of `params`.
-    pub async fn search(&self, path: &str, mut params: Value) -> Response {
+    async fn search(&self, path: &str, mut params: Value) -> Response {
         params["schemas"] = json!([SEARCH_REQUEST]);
         self.call(Method::POST, &format!("{path}/.search"), Some(params))
             .await

@@ -4,13 +4,13 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::{World, assert_error, ids};
+use crate::{Steps, World, assert_error, ids};
 
 // RFC 7644 §3.4.2.4: "A value of "0" indicates that no resource results are to be returned
 // except for "totalResults"".
 #[tokio::test]
 async fn count_zero_returns_only_the_total() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     for i in 0..3 {
         w.named(&format!("z{i}@acme.test")).await;
     }
@@ -39,7 +39,7 @@ async fn count_zero_returns_only_the_total() {
 // empty but still counts.
 #[tokio::test]
 async fn a_start_index_below_one_is_one_and_past_the_end_is_empty() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let first = w.named("first@acme.test").await;
     let second = w.named("second@acme.test").await;
     for q in ["startIndex=0", "startIndex=-7", "startindex=1"] {
@@ -62,7 +62,7 @@ async fn a_start_index_below_one_is_one_and_past_the_end_is_empty() {
 // maxResults resources, and the rest are reachable on the next page.
 #[tokio::test]
 async fn a_count_above_the_advertised_maximum_is_clamped_to_it() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let max = w.get("/ServiceProviderConfig").await.body["filter"]["maxResults"]
         .as_i64()
         .unwrap();
@@ -98,7 +98,7 @@ async fn a_count_above_the_advertised_maximum_is_clamped_to_it() {
 // RFC 7644 §3.4.2.4 and §3.12: paging parameters that are not integers are invalidValue.
 #[tokio::test]
 async fn non_integer_paging_parameters_are_invalid_values() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     for q in ["count=ten", "startIndex=1.5", "count=1e3"] {
         assert_error(
             &w.get(&format!("/Users?{q}")).await,

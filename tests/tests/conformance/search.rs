@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tests::urlencode;
 use uuid::Uuid;
 
-use crate::{LIST_RESPONSE, SEARCH_REQUEST, World, assert_error, ids, patch};
+use crate::{LIST_RESPONSE, SEARCH_REQUEST, Steps, World, assert_error, ids, patch};
 
 fn resource_types(list: &Value) -> Vec<String> {
     list["Resources"]
@@ -21,7 +21,7 @@ fn resource_types(list: &Value) -> Vec<String> {
 // ListResponse, the same as the equivalent GET.
 #[tokio::test]
 async fn a_users_search_is_the_list_with_its_parameters_in_the_body() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     for (u, family) in [
         ("ann", "Young"),
         ("bob", "Abbot"),
@@ -69,7 +69,7 @@ async fn a_users_search_is_the_list_with_its_parameters_in_the_body() {
 // RFC 7644 §3.4.3 on /Groups, with a members filter and members asked for by attributes.
 #[tokio::test]
 async fn a_groups_search_filters_sorts_and_projects_like_the_group_list() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let u = w.named("member@acme.test").await;
     let eng = w.group("Engineering").await;
     let all = w.group("all-staff").await;
@@ -106,7 +106,7 @@ async fn a_groups_search_filters_sorts_and_projects_like_the_group_list() {
 // Members of the wrong type are invalidValue, as in the query form.
 #[tokio::test]
 async fn a_search_without_the_search_request_schema_is_invalid_syntax() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     for path in ["/Users/.search", "/Groups/.search", "/.search"] {
         for body in [
             json!({"filter": "userName pr"}),
@@ -140,7 +140,7 @@ async fn a_search_without_the_search_request_schema_is_invalid_syntax() {
 // groups, and pages through both; totalResults counts both.
 #[tokio::test]
 async fn a_root_search_spans_users_then_groups_and_pages_across_them() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let users = [
         w.named("u1@acme.test").await,
         w.named("u2@acme.test").await,
@@ -174,7 +174,7 @@ async fn a_root_search_spans_users_then_groups_and_pages_across_them() {
 // one that no type has is still an invalidFilter, and an unknown sortBy an invalidValue.
 #[tokio::test]
 async fn a_root_filter_on_one_types_attribute_matches_nothing_of_the_other() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let ann = w
         .user(json!({"userName": "ann@acme.test", "displayName": "Eng"}))
         .await;

@@ -4,13 +4,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tests::urlencode;
 
-use crate::{ENTERPRISE, World, assert_error, ids, patch};
+use crate::{ENTERPRISE, Steps, World, assert_error, ids, patch};
 
 // RFC 7644 §3.4.2.3: userName is caseExact false, so it sorts case-insensitively; sortOrder is
 // case-insensitive and "descending" reverses the order.
 #[tokio::test]
 async fn user_names_sort_case_insensitively_in_either_direction() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let delta = w.named("delta@acme.test").await;
     let bravo = w.named("Bravo@acme.test").await;
     let alpha = w.named("alpha@acme.test").await;
@@ -27,7 +27,7 @@ async fn user_names_sort_case_insensitively_in_either_direction() {
 // RFC 7644 §3.4.2.3: a caseExact string (externalId) sorts case-sensitively, in Unicode order.
 #[tokio::test]
 async fn case_exact_attributes_sort_case_sensitively() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let lower_b = w.user(json!({"userName": "u1", "externalId": "b"})).await;
     let upper_b = w.user(json!({"userName": "u2", "externalId": "B"})).await;
     let lower_a = w.user(json!({"userName": "u3", "externalId": "a"})).await;
@@ -40,7 +40,7 @@ async fn case_exact_attributes_sort_case_sensitively() {
 // the sortOrder parameter, i.e., they are ordered last if ascending and first if descending".
 #[tokio::test]
 async fn resources_without_the_value_come_last_ascending_and_first_descending() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let none = w.named("nobody@acme.test").await;
     let smith = w
         .user(json!({"userName": "s@acme.test", "name": {"familyName": "smith"}}))
@@ -69,7 +69,7 @@ async fn resources_without_the_value_come_last_ascending_and_first_descending() 
 // the primary attribute, if any, or else the first value in the list, if any".
 #[tokio::test]
 async fn multi_valued_attributes_sort_by_the_primary_value_else_the_first() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let a = w
         .user(json!({"userName": "a", "emails": [
             {"value": "z@x.test"}, {"value": "a@x.test", "primary": true}]}))
@@ -94,7 +94,7 @@ async fn multi_valued_attributes_sort_by_the_primary_value_else_the_first() {
 // resources share the sort value (ties are broken by id).
 #[tokio::test]
 async fn sorted_pages_are_stable_when_values_tie() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let mut all = Vec::new();
     for i in 0..7 {
         let title = if i % 3 == 0 { "Architect" } else { "Engineer" };
@@ -123,7 +123,7 @@ async fn sorted_pages_are_stable_when_values_tie() {
 // chronologically; sorting combines with a filter.
 #[tokio::test]
 async fn meta_dates_sort_chronologically_and_combine_with_filters() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let first = w.named("first@acme.test").await;
     let second = w.named("second@acme.test").await;
     let third = w.named("third@acme.test").await;
@@ -153,7 +153,7 @@ async fn meta_dates_sort_chronologically_and_combine_with_filters() {
 // RFC 7644 §3.4.2.3 and §3.10: an extension attribute sorts by its URN-qualified path.
 #[tokio::test]
 async fn extension_attributes_sort_by_their_urn_path() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let b = w
         .user(json!({"userName": "b", ENTERPRISE: {"employeeNumber": "E-200"}}))
         .await;
@@ -174,7 +174,7 @@ async fn extension_attributes_sort_by_their_urn_path() {
 // references, has no value to sort groups by.
 #[tokio::test]
 async fn groups_sort_by_display_name_and_not_by_members() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let beta = w.group("beta").await;
     let alpha = w.group("Alpha").await;
     let gamma = w.group("GAMMA").await;
@@ -193,7 +193,7 @@ async fn groups_sort_by_display_name_and_not_by_members() {
 // invalidFilter the filter's).
 #[tokio::test]
 async fn unknown_or_unsortable_sort_parameters_are_invalid_values() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     w.named("x@acme.test").await;
     for q in [
         "sortBy=shoeSize",

@@ -3,13 +3,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA, World, assert_error, patch};
+use crate::{ENTERPRISE, GROUP_SCHEMA, Steps, USER_SCHEMA, World, assert_error, patch};
 
 // RFC 7643 §2.3 and RFC 7644 §3.12: a value that does not fit the attribute's type is a 400
 // invalidValue, on POST, PUT and PATCH alike, and nothing is stored.
 #[tokio::test]
 async fn values_of_the_wrong_type_are_invalid_values() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let with = |attr: &str, value: Value| {
         let mut body = json!({"schemas": [USER_SCHEMA], "userName": "typed@acme.test"});
         body[attr] = value;
@@ -69,7 +69,7 @@ async fn values_of_the_wrong_type_are_invalid_values() {
 // ignored, not errors; the server's values stand.
 #[tokio::test]
 async fn read_only_attributes_in_a_body_are_ignored() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let gid = w.group("Readers").await;
     let body = json!({
         "schemas": [USER_SCHEMA],
@@ -103,7 +103,7 @@ async fn read_only_attributes_in_a_body_are_ignored() {
 // (unlike a body, where it is ignored, a path is an explicit request to change it).
 #[tokio::test]
 async fn patching_a_read_only_attribute_is_a_mutability_error() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let id = w.named("mut@acme.test").await;
     for p in ["id", "meta.created", "groups"] {
         let r = w
@@ -123,7 +123,7 @@ async fn patching_a_read_only_attribute_is_a_mutability_error() {
 // target and is a 400 invalidPath.
 #[tokio::test]
 async fn unknown_attributes_are_ignored_and_not_stored() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let body = json!({
         "schemas": [USER_SCHEMA, "urn:example:params:scim:schemas:custom:2.0:User"],
         "userName": "unknown@acme.test",
@@ -155,7 +155,7 @@ async fn unknown_attributes_are_ignored_and_not_stored() {
 // RFC 7643 §4.1.1: password is writeOnly, "returned" never.
 #[tokio::test]
 async fn a_password_is_accepted_and_never_returned() {
-    let w = World::new().await;
+    let w = World::without_worker().await;
     let r = w
         .call(
             Method::POST,

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{GROUP_SCHEMA, World, message_version, refs, sorted};
+use crate::{GROUP_SCHEMA, Steps, World, message_version, refs, sorted};
 
 #[tokio::test]
 async fn entra_adds_and_removes_members_with_value_arrays_and_renames() {

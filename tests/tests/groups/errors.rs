@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{GROUP_SCHEMA, World, last_outbox_id, outbox_after, refs};
+use crate::{GROUP_SCHEMA, Steps, World, last_outbox_id, outbox_after, refs};
 
 #[tokio::test]
 async fn a_duplicate_display_name_is_409_uniqueness_whatever_its_case() {

@@ -13,52 +13,40 @@ mod users;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
-use tests::{Api, Response, TestEnv, Worker, okta_user};
+use tests::{Response, okta_user};
 use uuid::Uuid;
+
+pub use tests::World;
 
 pub use tests::urn::GROUP_SCHEMA;
 pub use tests::urn::PATCH_OP;
 
-/// A test's world: its env, an api, a worker and one tenant.
-pub struct World {
-    pub env: TestEnv,
-    pub api: Api,
-    pub worker: Option<Worker>,
-    pub token: String,
-    pub tenant: Uuid,
+/// The steps of group tests, on the suite's one World.
+#[allow(async_fn_in_trait)]
+pub trait Steps {
+    /// Creates a user through the api; returns its id.
+    async fn user(&self, user_name: &str) -> Uuid;
+
+    /// Creates `n` users named `<prefix>-<i>@acme.test`; returns their ids in creation order.
+    async fn users(&self, prefix: &str, n: usize) -> Vec<Uuid>;
+
+    /// Okta's group push: a POST with an empty member list.
+    async fn post_group(&self, name: &str, members: &[Uuid]) -> Response;
+
+    async fn group(&self, name: &str) -> Uuid;
+
+    async fn patch_group(&self, id: Uuid, ops: Value) -> Response;
+
+    /// PATCHes and insists on 204 No Content.
+    async fn patch_ok(&self, id: Uuid, ops: Value);
+
+    /// The member ids a GET of the group shows, in the order shown.
+    async fn members(&self, id: Uuid) -> Vec<Uuid>;
 }
 
-impl World {
-    pub async fn new() -> Self {
-        let env = TestEnv::new().await;
-        let api = env.spawn_api().await;
-        let worker = Some(env.spawn_worker());
-        let (tenant, token) = env.create_tenant("Acme");
-        Self {
-            env,
-            api,
-            worker,
-            token,
-            tenant,
-        }
-    }
-
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        self.call_as(&self.token, method, path, body).await
-    }
-
-    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
-        self.env
-            .request(&self.api, method, &format!("/scim/v2{path}"), Some(token), body)
-            .await
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.call(Method::GET, path, None).await
-    }
-
+impl Steps for World {
     /// Creates a user through the api; returns its id.
-    pub async fn user(&self, user_name: &str) -> Uuid {
+    async fn user(&self, user_name: &str) -> Uuid {
         let r = self
             .call(
                 Method::POST,
@@ -71,7 +59,7 @@ impl World {
     }
 
     /// Creates `n` users named `<prefix>-<i>@acme.test`; returns their ids in creation order.
-    pub async fn users(&self, prefix: &str, n: usize) -> Vec<Uuid> {
+    async fn users(&self, prefix: &str, n: usize) -> Vec<Uuid> {
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             ids.push(self.user(&format!("{prefix}-{i}@acme.test")).await);
@@ -80,30 +68,30 @@ impl World {
     }
 
     /// Okta's group push: a POST with an empty member list.
-    pub async fn post_group(&self, name: &str, members: &[Uuid]) -> Response {
+    async fn post_group(&self, name: &str, members: &[Uuid]) -> Response {
         let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": refs(members)});
         self.call(Method::POST, "/Groups", Some(body)).await
     }
 
-    pub async fn group(&self, name: &str) -> Uuid {
+    async fn group(&self, name: &str) -> Uuid {
         let r = self.post_group(name, &[]).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.id()
     }
 
-    pub async fn patch_group(&self, id: Uuid, ops: Value) -> Response {
+    async fn patch_group(&self, id: Uuid, ops: Value) -> Response {
         self.call(Method::PATCH, &format!("/Groups/{id}"), Some(patch(ops)))
             .await
     }
 
     /// PATCHes and insists on 204 No Content.
-    pub async fn patch_ok(&self, id: Uuid, ops: Value) {
+    async fn patch_ok(&self, id: Uuid, ops: Value) {
         let r = self.patch_group(id, ops.clone()).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{ops} → {}", r.body);
     }
 
     /// The member ids a GET of the group shows, in the order shown.
-    pub async fn members(&self, id: Uuid) -> Vec<Uuid> {
+    async fn members(&self, id: Uuid) -> Vec<Uuid> {
         let r = self.get(&format!("/Groups/{id}")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         member_ids(&r.body)

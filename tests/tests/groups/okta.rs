@@ -5,7 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{GROUP_SCHEMA, World, last_outbox_id, member_ids, message_version, outbox_after, refs, sorted};
+use crate::{
+    GROUP_SCHEMA, Steps, World, last_outbox_id, member_ids, message_version, outbox_after, refs, sorted,
+};
 
 #[tokio::test]
 async fn okta_pushes_a_group_and_manages_its_members() {

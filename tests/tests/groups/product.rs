@@ -8,7 +8,7 @@ use serde_json::json;
 use tests::eventually;
 use uuid::Uuid;
 
-use crate::{World, refs, sorted};
+use crate::{Steps, World, refs, sorted};
 
 fn sql(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{GROUP_SCHEMA, World, member_ids, refs};
+use crate::{GROUP_SCHEMA, Steps, World, member_ids, refs};
 
 fn enc(s: &str) -> String {
     s.bytes()

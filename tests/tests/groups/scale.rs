@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{World, last_outbox_id, message_version, outbox_after, refs};
+use crate::{Steps, World, last_outbox_id, message_version, outbox_after, refs};
 
 const MEMBERS: usize = 20_000;
 const BATCH: usize = 100;

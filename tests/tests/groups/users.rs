@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 
-use crate::{World, last_outbox_id, outbox_after};
+use crate::{Steps, World, last_outbox_id, outbox_after};
 
 #[tokio::test]
 async fn deleting_a_user_removes_it_from_every_group() {

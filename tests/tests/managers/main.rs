@@ -2,52 +2,26 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::{Api, TestEnv, Worker, okta_user};
+use tests::okta_user;
 use uuid::Uuid;
+
+pub use tests::World;
 
 use tests::urn::ENTERPRISE;
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-struct World {
-    env: TestEnv,
-    api: Api,
-    _workers: Vec<Worker>,
-    token: String,
-    db: sea_orm::DatabaseConnection,
+/// The steps of manager-link tests, on the suite's one World.
+#[allow(async_fn_in_trait)]
+pub trait Steps {
+    /// Creates a user; `manager` goes into the enterprise extension as Okta sends it.
+    async fn user(&self, name: &str, extra: Value) -> Uuid;
+
+    async fn patch(&self, id: Uuid, ops: Value);
+
+    async fn manager_of(&self, id: Uuid, expected: Option<Uuid>);
 }
 
-impl World {
-    async fn new() -> Self {
-        Self::with_workers(1, &[]).await
-    }
-
-    async fn with_workers(n: usize, worker_env: &[(&str, &str)]) -> Self {
-        let env = TestEnv::new().await;
-        let api = env.spawn_api().await;
-        let workers = (0..n).map(|_| env.spawn_worker_with(worker_env)).collect();
-        let (_, token) = env.create_tenant("Acme");
-        let db = env.db().await;
-        Self {
-            env,
-            api,
-            _workers: workers,
-            token,
-            db,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> tests::Response {
-        self.env
-            .request(
-                &self.api,
-                method,
-                &format!("/scim/v2{path}"),
-                Some(&self.token),
-                body,
-            )
-            .await
-    }
-
+impl Steps for World {
     /// Creates a user; `manager` goes into the enterprise extension as Okta sends it.
     async fn user(&self, name: &str, extra: Value) -> Uuid {
         let mut body = okta_user(&format!("{name}@acme.test"), name, "Test");

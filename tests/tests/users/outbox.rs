@@ -37,20 +37,13 @@ enum BrokerCut {
 async fn killed_with_a_backlog(cut: BrokerCut) {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker_with(&[("RUST_LOG", "info,scim_worker=debug")]);
-    let (tenant, token) = env.create_tenant("Acme");
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
     if let BrokerCut::FromTheStart = cut {
         proxy.down().await;
     }
     let amqp = format!("amqp://guest:guest@{}/%2f", proxy.addr);
     let api = env.spawn_api_with(&[("AMQP_URL", amqp.as_str())]).await;
-    let mut w = World {
-        env,
-        api,
-        worker: Some(worker),
-        token,
-        tenant,
-    };
+    let mut w = World::from_parts(env, api, vec![worker]).await;
     let db = w.env.db().await;
     if let BrokerCut::AfterConnecting = cut {
         // Through the proxy while it is up: the path works.

@@ -66,14 +66,7 @@ async fn tokens_and_passwords_appear_in_no_log_and_no_table() {
     let debug = [("RUST_LOG", "debug")];
     let api = env.spawn_api_with(&debug).await;
     let worker = env.spawn_worker_with(&debug);
-    let (tenant, token) = env.create_tenant("Acme");
-    let mut w = World {
-        env,
-        api,
-        worker: Some(worker),
-        token,
-        tenant,
-    };
+    let mut w = World::from_parts(env, api, vec![worker]).await;
     let marker = format!("pw-{}", Uuid::new_v4().simple());
     let password = |n: u32| format!("{marker}-{n}");
     let wrong = format!("scimr_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
