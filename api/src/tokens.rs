@@ -23,6 +23,9 @@ pub enum TokenError {
     UnknownTenant(Uuid),
     #[error("tenant name must not be empty")]
     EmptyName,
+    /// Control characters have no place in a name, and Postgres text cannot hold NUL at all.
+    #[error("tenant name must not contain control characters")]
+    ControlInName,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -46,6 +49,9 @@ pub async fn create_tenant(db: &DatabaseConnection, name: &str) -> Result<Issued
     let name = name.trim();
     if name.is_empty() {
         return Err(TokenError::EmptyName);
+    }
+    if name.chars().any(char::is_control) {
+        return Err(TokenError::ControlInName);
     }
     let tenant_id = Uuid::now_v7();
     let token = generate();

@@ -42,7 +42,7 @@ impl From<TokenError> for AdminError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::UnknownTenant(id) => Self::UnknownTenant(id),
-            TokenError::EmptyName => Self::BadRequest(e.to_string()),
+            TokenError::EmptyName | TokenError::ControlInName => Self::BadRequest(e.to_string()),
             TokenError::Db(db) => Self::Db(db),
         }
     }

@@ -450,9 +450,19 @@ fn lex(input: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
                 }
                 // Filter strings are JSON strings (RFC 7644 §3.4.2.2), escapes included.
                 let literal = input.get(at..=i).unwrap_or_default();
-                let s = serde_json::from_str(literal).map_err(|_| {
+                let s: String = serde_json::from_str(literal).map_err(|_| {
                     (at, "invalid string (bad escape or control character; use JSON escapes such as \\\" \\\\ \\u00e9) starting".to_owned())
                 })?;
+                // `\u0000` is a valid JSON escape, but no stored value can hold U+0000 (Postgres
+                // text refuses it, and the query would fail as a 500): it can only be a mistake
+                // or a probe, so it is the client's error here rather than the database's.
+                if s.contains('\0') {
+                    return Err((
+                        at,
+                        "a NUL character (\\u0000), which no attribute value can contain, in the string starting"
+                            .to_owned(),
+                    ));
+                }
                 Tok::Str(s)
             }
             _ => {
@@ -1048,6 +1058,25 @@ mod tests {
             let f = p(&format!("x eq {n}"));
             assert_eq!(p(&f.to_string()), f, "{n}");
         }
+    }
+
+    #[test]
+    fn an_escaped_nul_in_a_string_is_an_invalid_filter_that_says_so() {
+        for f in [
+            r#"userName eq "\u0000""#,
+            r#"userName eq "a\u0000b""#,
+            r#"emails[value co "\u0000"]"#,
+        ] {
+            let e = err(f);
+            assert_eq!(e.kind, Kind::InvalidFilter, "{f}");
+            assert!(e.detail.contains("NUL character"), "{f}: {}", e.detail);
+        }
+        assert!(err(r#"userName eq "\u0000""#).detail.contains("position 13"));
+        // In a PATCH path it is a path error, like any other bad filter there.
+        let e = parse_patch_path(r#"members[value eq "\u0000"]"#).unwrap_err();
+        assert_eq!(e.kind, Kind::InvalidPath);
+        // Other escaped control characters can be stored, so they still parse.
+        assert!(parse(r#"title eq "\u0007""#).is_ok());
     }
 
     #[test]

@@ -296,6 +296,11 @@ fn user_cases() -> Vec<Case> {
         err("§3.5.2 op is a string", json!([{"op": 1, "path": "title", "value": "x"}]), Kind::InvalidSyntax),
         err("§3.5.2 path is a string", json!([{"op": "remove", "path": 5}]), Kind::InvalidPath),
         err("§3.5.2 path is a string", json!([{"op": "remove", "path": ["title"]}]), Kind::InvalidPath),
+        // No stored value can hold U+0000 (Postgres refuses it), wherever it comes in.
+        err("§3.12 a NUL in a value", json!([{"op": "replace", "path": "title", "value": "a\u{0}"}]), Kind::InvalidValue),
+        err("§3.12 a NUL in a no-path value", json!([{"op": "add", "value": {"name.givenName": "\u{0}"}}]), Kind::InvalidValue),
+        err("§3.12 a NUL in a path's value filter", json!([{"op": "replace", "path": "emails[value eq \"\\u0000\"].type", "value": "home"}]), Kind::InvalidPath),
+        err("§3.12 a NUL in a path", json!([{"op": "remove", "path": "title\u{0}"}]), Kind::InvalidPath),
     ]
 }
 
@@ -469,6 +474,8 @@ fn group_cases() -> Vec<(&'static str, Value, GroupExpect)> {
         ("§3.5.2 members.value is not editable", json!([{"op": "replace", "path": "members.value", "value": "u-1"}]), Err(Kind::InvalidPath)),
         ("§3.5.2.2 remove without path", json!([{"op": "remove"}]), Err(Kind::NoTarget)),
         ("§3.5.2 atomic: a bad member fails the rename too", json!([{"op": "replace", "path": "displayName", "value": "X"}, {"op": "add", "path": "members", "value": [{"value": ""}]}]), Err(Kind::InvalidValue)),
+        ("§3.12 a NUL in a member removal filter", json!([{"op": "remove", "path": "members[value eq \"\\u0000\"]"}]), Err(Kind::InvalidPath)),
+        ("§3.12 a NUL in a rename", json!([{"op": "replace", "value": {"displayName": "x\u{0}"}}]), Err(Kind::InvalidValue)),
         ("§3.5.2 atomic: a bad rename fails the membership too", json!([{"op": "add", "path": "members", "value": [{"value": "u-1"}]}, {"op": "replace", "path": "displayName", "value": 5}]), Err(Kind::InvalidValue)),
     ]
 }

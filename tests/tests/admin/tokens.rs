@@ -160,3 +160,42 @@ async fn unknown_tenants_are_404s_and_empty_names_400s() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"], "bad_request");
 }
+
+#[tokio::test]
+async fn a_tenant_name_with_a_nul_or_other_control_character_is_a_400_not_a_500() {
+    let w = AdminWorld::new().await;
+    for name in ["Acme\u{0}", "\u{0}", "Acme\u{7}Corp", "Acme\nCorp"] {
+        let r = w
+            .send(
+                Method::POST,
+                "/admin/api/tenants",
+                As::Bearer(crate::ADMIN_KEY),
+                Body::Json(&serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name:?}: {}", r.text);
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("control characters")
+        );
+    }
+    // The form of the admin page goes the same way.
+    let s = w.sign_in().await;
+    let r = w
+        .send(
+            Method::POST,
+            "/admin/tenants",
+            As::Cookie(&s),
+            Body::Form(&[("name", "Acme\u{0}"), ("csrf", &s.csrf)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let list = w.api(Method::GET, "/admin/api/tenants", None).await;
+    assert_eq!(
+        list["tenants"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+}
