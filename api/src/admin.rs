@@ -20,6 +20,7 @@ mod pages;
 mod session;
 mod sync;
 mod tenants;
+pub mod throttle;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub struct Inner {
     key: AdminKey,
     sessions: session::Sessions,
     broker: broker::Broker,
+    throttle: throttle::Throttle,
 }
 
 impl std::ops::Deref for Admin {
@@ -55,7 +57,7 @@ impl std::ops::Deref for Admin {
 }
 
 /// Refuses to start with an admin key too weak to protect the page.
-pub fn check(args: &ServeArgs) -> Result<(), key::TooShort> {
+pub fn check(args: &ServeArgs) -> Result<(), key::WeakKey> {
     configured(args).map_or(Ok(()), |k| k.check())
 }
 
@@ -80,6 +82,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router<AppState> {
         app: state,
         key,
         sessions: session::Sessions::new(secure),
+        throttle: throttle::Throttle::new(args.admin_limits()),
     }));
     let guarded = Router::new()
         .route("/admin", get(pages::index))
@@ -140,6 +143,24 @@ async fn security_headers(mut resp: Response) -> Response {
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     resp
+}
+
+impl Inner {
+    /// Whether `candidate` is the admin key, throttled per client and in total (see
+    /// [`throttle`]): a throttled attempt is refused without looking at the key.
+    fn check_key(&self, client: throttle::Client, candidate: &str) -> Result<(), error::AdminError> {
+        let attempt = self.throttle.attempt(client).map_err(|t| {
+            metrics::counter!("scim_admin_refused_total", "reason" => "throttled").increment(1);
+            tracing::warn!(%client, wait_s = t.retry_after_secs(), "admin key attempt throttled: {t}");
+            error::AdminError::Throttled(t)
+        })?;
+        if self.key.matches(candidate) {
+            self.throttle.succeeded(attempt);
+            Ok(())
+        } else {
+            Err(error::AdminError::WrongKey)
+        }
+    }
 }
 
 /// `https://host/scim/v2` as the IdP must be configured with (same rules as resource locations).

@@ -148,6 +148,25 @@ pub struct ServeArgs {
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<crate::admin::AdminKey>,
 
+    /// Failed admin key attempts (sign-in form or `/admin/api` bearer) one client may make in
+    /// a burst; then one more per ADMIN_FAILURE_WINDOW_SECS / this number. 0: no per-client limit.
+    #[arg(long, env = "ADMIN_MAX_FAILURES_PER_CLIENT", default_value_t = 5)]
+    pub admin_max_failures_per_client: u32,
+
+    /// The same for all clients together, so that guessing from many addresses is slowed down
+    /// too. 0: no total limit.
+    #[arg(long, env = "ADMIN_MAX_FAILURES_TOTAL", default_value_t = 30)]
+    pub admin_max_failures_total: u32,
+
+    /// The window both failure budgets refill over.
+    #[arg(long, env = "ADMIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
+    pub admin_failure_window_secs: u64,
+
+    /// Count admin key failures by the last X-Forwarded-For address instead of the peer
+    /// address. Only behind a proxy that sets it: otherwise any client can pick its own.
+    #[arg(long, env = "ADMIN_TRUST_X_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admin_trust_x_forwarded_for: bool,
+
     /// Days the SCIM activity log (scim.audit) keeps a request.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 30)]
     pub audit_retention_days: u32,
@@ -198,6 +217,15 @@ impl ServeArgs {
     /// Postgres `statement_timeout` for the api's connections; `None` when 0 (no limit).
     pub fn statement_timeout(&self) -> Option<Duration> {
         (self.statement_timeout_ms > 0).then(|| Duration::from_millis(self.statement_timeout_ms))
+    }
+
+    pub fn admin_limits(&self) -> crate::admin::throttle::Limits {
+        crate::admin::throttle::Limits {
+            per_client: self.admin_max_failures_per_client,
+            total: self.admin_max_failures_total,
+            window: Duration::from_secs(self.admin_failure_window_secs.max(1)),
+            trust_forwarded_for: self.admin_trust_x_forwarded_for,
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {

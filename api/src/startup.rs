@@ -119,7 +119,8 @@ impl Application {
                     .into_future(),
             )
         });
-        // The peer's address is the line of requests that carry no tenant (`admission`).
+        // The peer's address is the line of requests that carry no tenant (`admission`), and
+        // the admin key throttle counts failures per client.
         axum::serve(
             self.listener,
             self.router

@@ -11,6 +11,7 @@ use shared::amqp::AmqpError;
 use shared::retry::Transience;
 use uuid::Uuid;
 
+use super::throttle::Throttled;
 use crate::error::chain;
 use crate::tokens::TokenError;
 
@@ -22,6 +23,8 @@ pub enum AdminError {
     WrongKey,
     #[error("the CSRF token is missing or wrong: reload the page and try again")]
     Csrf,
+    #[error("{0}")]
+    Throttled(Throttled),
     #[error("no tenant with id {0}")]
     UnknownTenant(Uuid),
     #[error("no dead letter '{0}' for this tenant (it may have been retried already)")]
@@ -53,6 +56,7 @@ impl AdminError {
         match self {
             Self::Unauthenticated | Self::WrongKey => StatusCode::UNAUTHORIZED,
             Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownTenant(_) | Self::UnknownLetter(_) | Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Broker(_) | Self::BrokerTimeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,6 +70,7 @@ impl AdminError {
             Self::Unauthenticated => "unauthenticated",
             Self::WrongKey => "wrong_admin_token",
             Self::Csrf => "csrf",
+            Self::Throttled(_) => "too_many_failures",
             Self::UnknownTenant(_) => "unknown_tenant",
             Self::UnknownLetter(_) => "unknown_dead_letter",
             Self::NotFound => "not_found",
@@ -99,18 +104,26 @@ impl AdminError {
         let status = self.status();
         let body = super::html::error_page(status, &self.detail());
         let mut resp = (status, Html(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            challenge(&mut resp);
-        }
+        self.decorate(&mut resp);
         resp
     }
-}
 
-fn challenge(resp: &mut Response) {
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"scim-relay admin\""),
-    );
+    /// The headers that go with the status: a challenge with 401, when to retry with 429.
+    fn decorate(&self, resp: &mut Response) {
+        match self {
+            Self::Unauthenticated | Self::WrongKey => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scim-relay admin\""),
+                );
+            }
+            Self::Throttled(t) => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs()));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl IntoResponse for AdminError {
@@ -118,9 +131,7 @@ impl IntoResponse for AdminError {
         let status = self.status();
         let body = json!({"status": status.as_u16(), "error": self.code(), "detail": self.detail()});
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            challenge(&mut resp);
-        }
+        self.decorate(&mut resp);
         resp
     }
 }

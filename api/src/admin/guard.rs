@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::AdminError;
 use super::session::Session;
+use super::throttle::Client;
 use super::{Admin, csrf};
 
 /// Who is acting, for handlers that need the session (its CSRF token, sign-out).
@@ -54,11 +55,21 @@ async fn admit(admin: &Admin, mut req: Request) -> Result<Request, AdminError> {
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().ok().and_then(crate::extract::bearer));
     let principal = match auth {
-        // A wrong or malformed key is refused even if a session cookie comes along.
-        Some(Some(token)) if admin.key.matches(token) => Principal::Operator,
-        Some(_) => {
-            tracing::warn!("admin request with a wrong admin token");
-            return Err(AdminError::WrongKey);
+        // A wrong or malformed key is refused even if a session cookie comes along. Every key
+        // is a guess to throttle, in the API as in the sign-in form.
+        Some(token) => {
+            let client = Client::from_request(
+                req.headers(),
+                req.extensions(),
+                admin.throttle.limits().trust_forwarded_for,
+            );
+            if let Err(e) = admin.check_key(client, token.unwrap_or_default()) {
+                if matches!(e, AdminError::WrongKey) {
+                    tracing::warn!("admin request with a wrong admin token");
+                }
+                return Err(e);
+            }
+            Principal::Operator
         }
         None => match admin
             .sessions

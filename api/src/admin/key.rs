@@ -1,6 +1,16 @@
 //! The operator's admin key (`ADMIN_TOKEN`). Only its SHA-256 is kept in memory after parsing,
 //! and candidates are compared digest to digest in constant time, so neither the key's bytes nor
 //! its length leak through timing.
+//!
+//! A key a person made up is refused at start-up: it is the whole of the admin page's
+//! security, and the throttle on wrong keys only slows guessing down. Its strength is estimated
+//! when it is parsed (then the text is dropped): each character costs the bits of the
+//! character classes the key uses (lower case, upper case, digits, anything else), except that
+//! continuing a run (`abc`, `321`, `aaa`) costs one bit and repeating earlier text (case
+//! ignored) costs only about where that text was. So `aaaa…`, `passwordpassword…` and
+//! `0123456789abcdef` fall far short, while random keys from `openssl rand -hex 16` or longer
+//! pass by a wide margin. Words are not recognised: the estimate is a floor against the obvious,
+//! not a dictionary check.
 
 use std::str::FromStr;
 
@@ -9,29 +19,46 @@ use subtle::ConstantTimeEq;
 
 /// Shorter keys are refused at start-up: the key is the whole of the admin page's security.
 pub const MIN_LEN: usize = 16;
+/// Estimated bits a key must reach (see the module docs); 32 random hex digits give about 160.
+pub const MIN_BITS: u32 = 64;
+/// The estimate reads at most this many characters: enough to judge, and bounded work.
+const ESTIMATED_CHARS: usize = 256;
+/// How to make a good key, for every refusal.
+const ADVICE: &str = "use a long random value, e.g. `openssl rand -hex 32`";
 
 #[derive(Clone)]
 pub struct AdminKey {
     digest: [u8; 32],
     chars: usize,
+    bits: u32,
 }
 
-/// Parsing never fails, so that command-line errors cannot echo the value; the length is
+/// Parsing never fails, so that command-line errors cannot echo the value; the strength is
 /// checked at start-up by [`AdminKey::check`] instead.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "ADMIN_TOKEN must be at least {MIN_LEN} characters; use a long random value, e.g. `openssl rand -hex 32`"
-)]
-pub struct TooShort;
+pub enum WeakKey {
+    #[error(
+        "the admin key (ADMIN_TOKEN or ADMIN_TOKEN_FILE) must be at least {MIN_LEN} characters; {ADVICE}"
+    )]
+    TooShort,
+    #[error(
+        "the admin key (ADMIN_TOKEN or ADMIN_TOKEN_FILE) is too easy to guess: about {bits} bits by \
+         estimate, at least {MIN_BITS} needed (it repeats itself, runs in sequence like abc or 123, \
+         or uses few kinds of characters); {ADVICE}"
+    )]
+    Guessable { bits: u32 },
+}
 
 impl AdminKey {
     pub fn is_empty(&self) -> bool {
         self.chars == 0
     }
 
-    pub fn check(&self) -> Result<(), TooShort> {
+    pub fn check(&self) -> Result<(), WeakKey> {
         if self.chars < MIN_LEN {
-            Err(TooShort)
+            Err(WeakKey::TooShort)
+        } else if self.bits < MIN_BITS {
+            Err(WeakKey::Guessable { bits: self.bits })
         } else {
             Ok(())
         }
@@ -60,6 +87,7 @@ impl FromStr for AdminKey {
         Ok(Self {
             digest: Sha256::digest(s.as_bytes()).into(),
             chars: s.chars().count(),
+            bits: estimated_bits(s),
         })
     }
 }
@@ -69,6 +97,77 @@ impl std::fmt::Debug for AdminKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminKey(..)")
     }
+}
+
+/// A rough guessing-entropy estimate of `key`, in bits (see the module docs).
+fn estimated_bits(key: &str) -> u32 {
+    let chars: Vec<char> = key
+        .chars()
+        .take(ESTIMATED_CHARS)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let per_char = f64::from(alphabet(key)).log2();
+    let mut bits = 0.0;
+    let mut i = 0;
+    while i < chars.len() {
+        let repeat = longest_earlier_match(&chars, i);
+        if repeat >= 3 {
+            // Naming where the copy starts (and one bit for how long) is all it takes.
+            bits += (i as f64).log2() + 1.0;
+            i += repeat;
+            continue;
+        }
+        bits += if continues_run(&chars, i) { 1.0 } else { per_char };
+        i += 1;
+    }
+    bits as u32
+}
+
+/// The size of the character classes `key` draws from (at least 2).
+fn alphabet(key: &str) -> u32 {
+    let has = |f: fn(&char) -> bool| key.chars().any(|c| f(&c));
+    let mut size = 0;
+    if has(char::is_ascii_lowercase) {
+        size += 26;
+    }
+    if has(char::is_ascii_uppercase) {
+        size += 26;
+    }
+    if has(char::is_ascii_digit) {
+        size += 10;
+    }
+    if has(|c| !c.is_ascii_alphanumeric()) {
+        size += 33;
+    }
+    size.max(2)
+}
+
+/// The length of the longest text starting at `i` that also starts at an earlier position
+/// (the copy may overlap `i`, as in `aaaa`).
+fn longest_earlier_match(chars: &[char], i: usize) -> usize {
+    (0..i)
+        .map(|j| {
+            chars[i..]
+                .iter()
+                .zip(&chars[j..])
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `chars[i]` continues a run of steps of -1, 0 or +1 (`abc`, `cba`, `111`).
+fn continues_run(chars: &[char], i: usize) -> bool {
+    let (Some(&a), Some(&b), Some(&c)) = (
+        i.checked_sub(2).and_then(|k| chars.get(k)),
+        i.checked_sub(1).and_then(|k| chars.get(k)),
+        chars.get(i),
+    ) else {
+        return false;
+    };
+    let step = |x: char, y: char| i64::from(u32::from(y)) - i64::from(u32::from(x));
+    step(a, b) == step(b, c) && step(b, c).abs() <= 1
 }
 
 #[cfg(test)]
@@ -84,12 +183,66 @@ mod tests {
         assert!(!key.matches(""));
     }
 
+    fn check(key: &str) -> Result<(), WeakKey> {
+        key.parse::<AdminKey>().unwrap().check()
+    }
+
     #[test]
     fn short_keys_are_refused_without_repeating_them() {
-        let short: AdminKey = "too-short".parse().unwrap();
-        let err = short.check().unwrap_err().to_string();
+        let err = check("too-short").unwrap_err().to_string();
         assert!(err.contains("at least 16") && !err.contains("too-short"), "{err}");
-        assert!("0123456789abcdef".parse::<AdminKey>().unwrap().check().is_ok());
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        assert!(check("x7Kq2mP9vR4tL8wZ").is_ok());
+    }
+
+    #[test]
+    fn long_but_guessable_keys_are_refused_with_advice_and_without_repeating_them() {
+        for weak in [
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "passwordpasswordpasswordpassword",
+            "PasswordPASSWORDpassword",
+            "passwordpassword1234",
+            "changemechangeme",
+            "0123456789abcdef",
+            "abcdefghijklmnopqrstuvwxyz012345",
+            "1234567890123456",
+            "abababababababababababababababab",
+            &"a".repeat(10_000),
+        ] {
+            let err = check(weak).unwrap_err();
+            assert!(matches!(err, WeakKey::Guessable { .. }), "{weak}: {err}");
+            let text = err.to_string();
+            assert!(text.contains("too easy to guess") && text.contains("openssl rand -hex 32"));
+            assert!(!text.contains(&weak[..8]), "{text}");
+        }
+    }
+
+    #[test]
+    fn random_keys_pass() {
+        // From `openssl rand -hex 16`, `-hex 32` and `-base64 24`, and keys the tests use.
+        for good in [
+            "9f86d081884c7d659a2feaa0c55ad015",
+            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+            "q3Zl8Vv0n0eX+4cT1m7bWk2yHf9aJd6P",
+            "test-admin-key-7f3a9c2e51d04b68",
+            "another-admin-key-0a1b2c3d4e5f",
+        ] {
+            assert!(check(good).is_ok(), "{good}: {:?}", check(good));
+        }
+        // Any 32 random hex digits pass, not only lucky ones.
+        for _ in 0..2_000 {
+            let mut bytes = [0u8; 16];
+            rand::fill(&mut bytes);
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(check(&hex).is_ok(), "{hex}");
+        }
+    }
+
+    #[test]
+    fn runs_and_repeats_cost_little_in_the_estimate() {
+        assert!(estimated_bits("abcdefgh") < estimated_bits("ahcfbgde"));
+        assert!(estimated_bits("passwordpassword") < estimated_bits("passwordqwertyui"));
+        assert!(estimated_bits("") == 0);
     }
 
     #[test]

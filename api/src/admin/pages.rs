@@ -17,6 +17,7 @@ use super::error::{AdminError, PageError};
 use super::guard::Principal;
 use super::html::{age, csrf_field, esc, page, time};
 use super::tenants::{self, Tenant};
+use super::throttle::Client;
 use super::{Admin, ScimBaseUrl, sync};
 use crate::tokens;
 
@@ -66,16 +67,40 @@ pub async fn login_form(State(admin): State<Admin>, headers: HeaderMap) -> Resul
     Ok(Html(login_page(None)).into_response())
 }
 
-pub async fn login(State(admin): State<Admin>, Form(form): Form<Login>) -> Result<Response, PageError> {
-    if !admin.key.matches(&form.token) {
-        metrics::counter!("scim_admin_refused_total", "reason" => "sign_in").increment(1);
-        tracing::warn!("admin sign-in with a wrong admin token");
-        let body = login_page(Some("That is not the admin token."));
-        return Ok((StatusCode::UNAUTHORIZED, Html(body)).into_response());
+pub async fn login(
+    State(admin): State<Admin>,
+    client: Client,
+    Form(form): Form<Login>,
+) -> Result<Response, PageError> {
+    match admin.check_key(client, &form.token) {
+        Ok(()) => {}
+        Err(AdminError::Throttled(t)) => {
+            let body = login_page(Some(&format!("{}.", capitalized(&t.to_string()))));
+            return Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, t.retry_after_secs().to_string())],
+                Html(body),
+            )
+                .into_response());
+        }
+        Err(_) => {
+            metrics::counter!("scim_admin_refused_total", "reason" => "sign_in").increment(1);
+            tracing::warn!("admin sign-in with a wrong admin token");
+            let body = login_page(Some("That is not the admin token."));
+            return Ok((StatusCode::UNAUTHORIZED, Html(body)).into_response());
+        }
     }
     let cookie = admin.sessions.open(&admin.app.db, &admin.key).await?;
     tracing::info!("admin signed in");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn login_page(error: Option<&str>) -> String {

@@ -33,7 +33,12 @@ fn routes(tenant: Uuid) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn every_admin_route_refuses_callers_without_the_admin_key() {
-    let w = AdminWorld::new().await;
+    // Two wrong keys per route: far more than the throttle lets through (throttle.rs tests it).
+    let w = AdminWorld::with(&[
+        ("ADMIN_MAX_FAILURES_PER_CLIENT", "0"),
+        ("ADMIN_MAX_FAILURES_TOTAL", "0"),
+    ])
+    .await;
     let (tenant, token) = w.tenant("Acme").await;
     let forged = Session {
         cookie: format!("scim_admin={}", "ab".repeat(32)),
@@ -238,4 +243,54 @@ async fn an_admin_token_that_is_too_short_stops_the_api_from_starting() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("at least 16 characters"), "{err}");
     assert!(!err.contains("tiny-key-x9"), "the value is not repeated: {err}");
+}
+
+/// Starts `scim-api serve` with `vars` and expects it to refuse to start; returns its stderr.
+/// An api that starts anyway fails the test after a while instead of hanging it.
+pub fn refused_start(env: &TestEnv, vars: &[(&str, &str)]) -> String {
+    use std::io::Read;
+    let mut child = std::process::Command::new(tests::bin_dir().join("scim-api"))
+        .env_clear()
+        .envs(env.env())
+        .envs(vars.iter().copied())
+        .env("SCIM_BIND_ADDR", "127.0.0.1:0")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("scim-api started with {vars:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success(), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn an_admin_token_that_is_easy_to_guess_stops_the_api_from_starting() {
+    let env = TestEnv::new().await;
+    for weak in [
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "passwordpasswordpasswordpassword",
+        "0123456789abcdef0123456789abcdef",
+    ] {
+        let err = refused_start(&env, &[("ADMIN_TOKEN", weak)]);
+        assert!(err.contains("too easy to guess"), "{err}");
+        assert!(
+            err.contains("openssl rand -hex 32"),
+            "says how to make a good one: {err}"
+        );
+        assert!(!err.contains(weak), "the value is not repeated: {err}");
+    }
 }

@@ -1,12 +1,14 @@
 //! The admin page and `/admin/api`, end to end against a real `scim-api` (and worker where
 //! changes must flow): authentication on every route, CSRF, show-once tokens, the activity log,
-//! sync figures, dead letters, and the whole operator flow in headless Chromium.
+//! sync figures, dead letters, throttled key guesses, and the whole operator flow in headless
+//! Chromium.
 
 mod activity;
 mod auth;
 mod browser;
 mod csrf;
 mod dead_letters;
+mod throttle;
 mod tokens;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
