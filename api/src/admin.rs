@@ -33,7 +33,7 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-pub use key::AdminKey;
+pub use key::{AdminKey, KeyFile};
 
 use crate::cli::ServeArgs;
 use crate::state::AppState;
@@ -56,14 +56,21 @@ impl std::ops::Deref for Admin {
     }
 }
 
-/// Refuses to start with an admin key too weak to protect the page.
-pub fn check(args: &ServeArgs) -> Result<(), key::WeakKey> {
+/// Refuses to start with an admin key too weak to protect the page, or with two of them.
+pub fn check(args: &ServeArgs) -> Result<(), key::KeyError> {
+    if given_in_env(args).is_some() && args.admin_token_file.is_some() {
+        return Err(key::KeyError::TwoSources);
+    }
     configured(args).map_or(Ok(()), |k| k.check())
 }
 
-/// The admin key, if one is set. An empty `ADMIN_TOKEN` (as `${ADMIN_TOKEN:-}` in a compose file
-/// gives) means unset.
+/// The admin key, if one is set (from ADMIN_TOKEN or ADMIN_TOKEN_FILE; [`check`] refuses both).
 fn configured(args: &ServeArgs) -> Option<AdminKey> {
+    given_in_env(args).or_else(|| args.admin_token_file.as_ref().map(|f| f.key().clone()))
+}
+
+/// An empty `ADMIN_TOKEN` (as `${ADMIN_TOKEN:-}` in a compose file gives) means unset.
+fn given_in_env(args: &ServeArgs) -> Option<AdminKey> {
     args.admin_token.clone().filter(|k| !k.is_empty())
 }
 

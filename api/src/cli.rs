@@ -145,8 +145,15 @@ pub struct ServeArgs {
     pub outbox_retention_secs: u64,
 
     /// Operator key for the admin page (/admin) and /admin/api; both are off (404) when unset.
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    /// Only from the environment variable ADMIN_TOKEN (or a file, below), never a flag: a
+    /// command line is shown to anyone on the host who can list processes.
+    #[arg(skip = crate::admin::AdminKey::from_env())]
     pub admin_token: Option<crate::admin::AdminKey>,
+
+    /// A file holding the admin key instead of ADMIN_TOKEN (e.g. a mounted secret); a trailing
+    /// newline is ignored. A file that cannot be read, or is empty, stops the start.
+    #[arg(long, env = "ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<crate::admin::KeyFile>,
 
     /// Failed admin key attempts (sign-in form or `/admin/api` bearer) one client may make in
     /// a burst; then one more per ADMIN_FAILURE_WINDOW_SECS / this number. 0: no per-client limit.

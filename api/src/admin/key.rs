@@ -12,6 +12,7 @@
 //! pass by a wide margin. Words are not recognised: the estimate is a floor against the obvious,
 //! not a dictionary check.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
@@ -23,6 +24,8 @@ pub const MIN_LEN: usize = 16;
 pub const MIN_BITS: u32 = 64;
 /// The estimate reads at most this many characters: enough to judge, and bounded work.
 const ESTIMATED_CHARS: usize = 256;
+/// Where the key is read from (see [`AdminKey::from_env`]).
+const ENV: &str = "ADMIN_TOKEN";
 /// How to make a good key, for every refusal.
 const ADVICE: &str = "use a long random value, e.g. `openssl rand -hex 32`";
 
@@ -33,10 +36,10 @@ pub struct AdminKey {
     bits: u32,
 }
 
-/// Parsing never fails, so that command-line errors cannot echo the value; the strength is
-/// checked at start-up by [`AdminKey::check`] instead.
+/// Why the api does not start with the admin key it was given. Parsing a key never fails, so
+/// that no error can echo the value; its strength is checked at start-up by [`AdminKey::check`].
 #[derive(Debug, thiserror::Error)]
-pub enum WeakKey {
+pub enum KeyError {
     #[error(
         "the admin key (ADMIN_TOKEN or ADMIN_TOKEN_FILE) must be at least {MIN_LEN} characters; {ADVICE}"
     )]
@@ -47,6 +50,8 @@ pub enum WeakKey {
          or uses few kinds of characters); {ADVICE}"
     )]
     Guessable { bits: u32 },
+    #[error("ADMIN_TOKEN and ADMIN_TOKEN_FILE are both set; set only one of them")]
+    TwoSources,
 }
 
 impl AdminKey {
@@ -54,13 +59,29 @@ impl AdminKey {
         self.chars == 0
     }
 
-    pub fn check(&self) -> Result<(), WeakKey> {
+    pub fn check(&self) -> Result<(), KeyError> {
         if self.chars < MIN_LEN {
-            Err(WeakKey::TooShort)
+            Err(KeyError::TooShort)
         } else if self.bits < MIN_BITS {
-            Err(WeakKey::Guessable { bits: self.bits })
+            Err(KeyError::Guessable { bits: self.bits })
         } else {
             Ok(())
+        }
+    }
+
+    /// The key in the environment variable `ADMIN_TOKEN`, if set. Never a command-line flag:
+    /// any user of the host can read another process's command line (`ps`), but not its
+    /// environment. Text that is not UTF-8 is taken as it converts, and then surely fails the
+    /// strength check rather than being ignored.
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os(ENV).map(|v| Self::from_text(&v.to_string_lossy()))
+    }
+
+    fn from_text(s: &str) -> Self {
+        Self {
+            digest: Sha256::digest(s.as_bytes()).into(),
+            chars: s.chars().count(),
+            bits: estimated_bits(s),
         }
     }
 
@@ -84,11 +105,49 @@ impl FromStr for AdminKey {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from_text(s))
+    }
+}
+
+/// `ADMIN_TOKEN_FILE`: the admin key read from a file when the settings are parsed, so that a
+/// file that cannot be read stops the start before anything else happens, and the key is read
+/// once. A trailing newline (as `echo` and editors write) is not part of the key.
+#[derive(Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+    key: AdminKey,
+}
+
+impl KeyFile {
+    pub fn key(&self) -> &AdminKey {
+        &self.key
+    }
+}
+
+impl FromStr for KeyFile {
+    type Err = String;
+
+    /// The error names the file, never its content.
+    fn from_str(path: &str) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("ADMIN_TOKEN_FILE {path} cannot be read: {e}"))?;
+        let key = text.trim_end_matches(['\n', '\r']);
+        if key.is_empty() {
+            return Err(format!(
+                "ADMIN_TOKEN_FILE {path} is empty; put the admin key in it, e.g. `openssl rand -hex 32 > {path}`"
+            ));
+        }
         Ok(Self {
-            digest: Sha256::digest(s.as_bytes()).into(),
-            chars: s.chars().count(),
-            bits: estimated_bits(s),
+            path: path.into(),
+            key: AdminKey::from_text(key),
         })
+    }
+}
+
+/// The path, never the key.
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyFile({})", self.path.display())
     }
 }
 
@@ -183,7 +242,7 @@ mod tests {
         assert!(!key.matches(""));
     }
 
-    fn check(key: &str) -> Result<(), WeakKey> {
+    fn check(key: &str) -> Result<(), KeyError> {
         key.parse::<AdminKey>().unwrap().check()
     }
 
@@ -210,7 +269,7 @@ mod tests {
             &"a".repeat(10_000),
         ] {
             let err = check(weak).unwrap_err();
-            assert!(matches!(err, WeakKey::Guessable { .. }), "{weak}: {err}");
+            assert!(matches!(err, KeyError::Guessable { .. }), "{weak}: {err}");
             let text = err.to_string();
             assert!(text.contains("too easy to guess") && text.contains("openssl rand -hex 32"));
             assert!(!text.contains(&weak[..8]), "{text}");
@@ -236,6 +295,44 @@ mod tests {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             assert!(check(&hex).is_ok(), "{hex}");
         }
+    }
+
+    fn temp_file(content: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("scim-admin-key-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_key_file_is_read_without_its_trailing_newline_and_never_shown() {
+        let path = temp_file("9f86d081884c7d659a2feaa0c55ad015\n");
+        let file: KeyFile = path.to_str().unwrap().parse().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(file.key().matches("9f86d081884c7d659a2feaa0c55ad015"));
+        assert!(!file.key().matches("9f86d081884c7d659a2feaa0c55ad015\n"));
+        assert!(file.key().check().is_ok());
+        let shown = format!("{file:?}");
+        assert!(
+            shown.contains("scim-admin-key-") && !shown.contains("9f86d0"),
+            "{shown}"
+        );
+        let crlf = temp_file("9f86d081884c7d659a2feaa0c55ad015\r\n");
+        let file: KeyFile = crlf.to_str().unwrap().parse().unwrap();
+        std::fs::remove_file(&crlf).unwrap();
+        assert!(file.key().matches("9f86d081884c7d659a2feaa0c55ad015"));
+    }
+
+    #[test]
+    fn a_key_file_that_is_missing_or_empty_is_an_error_naming_the_file() {
+        let err = "/nonexistent/admin-key".parse::<KeyFile>().unwrap_err();
+        assert!(err.contains("/nonexistent/admin-key cannot be read"), "{err}");
+        let empty = temp_file("\n");
+        let err = empty.to_str().unwrap().parse::<KeyFile>().unwrap_err();
+        std::fs::remove_file(&empty).unwrap();
+        assert!(
+            err.contains("is empty") && err.contains("openssl rand -hex 32"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -294,3 +294,100 @@ async fn an_admin_token_that_is_easy_to_guess_stops_the_api_from_starting() {
         assert!(!err.contains(weak), "the value is not repeated: {err}");
     }
 }
+
+#[tokio::test]
+async fn the_admin_key_can_come_from_a_file_whose_trailing_newline_is_ignored() {
+    let env = TestEnv::new().await;
+    let path = env.log_path("admin-key");
+    std::fs::write(&path, format!("{ADMIN_KEY}\n")).unwrap();
+    let api = env
+        .spawn_api_with(&[("ADMIN_TOKEN_FILE", path.to_str().unwrap())])
+        .await;
+    let url = format!("{}/admin/login", api.base);
+    let r = send(
+        &client(),
+        Method::POST,
+        &url,
+        As::Nobody,
+        Body::Form(&[("token", ADMIN_KEY)]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = send(
+        &client(),
+        Method::GET,
+        &format!("{}/admin/api/tenants", api.base),
+        As::Bearer(ADMIN_KEY),
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn an_admin_token_file_that_cannot_be_used_stops_the_api_from_starting() {
+    let env = TestEnv::new().await;
+    let missing = env.log_path("no-such-admin-key");
+    let err = refused_start(&env, &[("ADMIN_TOKEN_FILE", missing.to_str().unwrap())]);
+    assert!(
+        err.contains("ADMIN_TOKEN_FILE")
+            && err.contains("cannot be read")
+            && err.contains(missing.to_str().unwrap()),
+        "{err}"
+    );
+
+    let empty = env.log_path("empty-admin-key");
+    std::fs::write(&empty, "\n").unwrap();
+    let err = refused_start(&env, &[("ADMIN_TOKEN_FILE", empty.to_str().unwrap())]);
+    assert!(err.contains("is empty"), "{err}");
+
+    // A weak key is as weak in a file.
+    let weak = env.log_path("weak-admin-key");
+    std::fs::write(&weak, "passwordpasswordpassword\n").unwrap();
+    let err = refused_start(&env, &[("ADMIN_TOKEN_FILE", weak.to_str().unwrap())]);
+    assert!(
+        err.contains("too easy to guess") && !err.contains("passwordpassword"),
+        "{err}"
+    );
+
+    // Two sources would leave it unclear which key is in force.
+    let good = env.log_path("good-admin-key");
+    std::fs::write(&good, ADMIN_KEY).unwrap();
+    let err = refused_start(
+        &env,
+        &[
+            ("ADMIN_TOKEN_FILE", good.to_str().unwrap()),
+            ("ADMIN_TOKEN", ADMIN_KEY),
+        ],
+    );
+    assert!(err.contains("both set"), "{err}");
+    for p in [empty, weak, good] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[tokio::test]
+async fn the_admin_key_cannot_be_given_on_the_command_line() {
+    // A flag would show the key to every user of the host in `ps`.
+    let out = std::process::Command::new(tests::bin_dir().join("scim-api"))
+        .env_clear()
+        .args(["serve", "--admin-token", ADMIN_KEY, "--help"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unexpected argument '--admin-token'"), "{err}");
+    let help = std::process::Command::new(tests::bin_dir().join("scim-api"))
+        .env_clear()
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--admin-token-file <PATH>"), "{help}");
+    assert!(!help.contains("--admin-token <"), "{help}");
+    assert!(
+        help.contains("ADMIN_TOKEN"),
+        "the variable is still documented: {help}"
+    );
+}
