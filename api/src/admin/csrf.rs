@@ -1,11 +1,13 @@
 //! CSRF protection for cookie sessions: every state-changing request must carry the session's
 //! token, as the `csrf` field of a form or the `X-CSRF-Token` header of a JSON call. The check
 //! sits in the admin guard, so no route can forget it. Requests authenticated with the bearer
-//! admin token need none: a browser never adds that header by itself.
+//! admin token need none: a browser never adds that header by itself. Only the token's SHA-256
+//! is stored (see `session`); a given token is hashed and compared with it in constant time.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{Method, header};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::AdminError;
@@ -19,8 +21,9 @@ pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Passes the request on if it carries `expected`; a form body is read and put back.
-pub async fn verify(expected: &str, req: Request) -> Result<Request, AdminError> {
+/// Passes the request on if it carries the token whose SHA-256 is `expected`; a form body is
+/// read and put back.
+pub async fn verify(expected: &[u8], req: Request) -> Result<Request, AdminError> {
     if let Some(given) = req.headers().get(HEADER) {
         return if same(expected, given.as_bytes()) {
             Ok(req)
@@ -52,8 +55,9 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-fn same(expected: &str, given: &[u8]) -> bool {
-    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given))
+fn same(expected: &[u8], given: &[u8]) -> bool {
+    let given: [u8; 32] = Sha256::digest(given).into();
+    expected.len() == given.len() && bool::from(given.ct_eq(expected))
 }
 
 #[cfg(test)]
@@ -68,9 +72,14 @@ mod tests {
             .unwrap()
     }
 
+    /// The stored form of the token `abc123`.
+    fn stored() -> Vec<u8> {
+        Sha256::digest(b"abc123").to_vec()
+    }
+
     #[tokio::test]
     async fn a_form_with_the_right_token_passes_and_keeps_its_body() {
-        let req = verify("abc123", form("name=Acme&csrf=abc123")).await.unwrap();
+        let req = verify(&stored(), form("name=Acme&csrf=abc123")).await.unwrap();
         let bytes = axum::body::to_bytes(req.into_body(), 1024).await.unwrap();
         assert_eq!(&bytes[..], b"name=Acme&csrf=abc123");
     }
@@ -78,11 +87,11 @@ mod tests {
     #[tokio::test]
     async fn a_form_without_or_with_a_wrong_token_is_refused() {
         assert!(matches!(
-            verify("abc123", form("name=Acme")).await,
+            verify(&stored(), form("name=Acme")).await,
             Err(AdminError::Csrf)
         ));
         assert!(matches!(
-            verify("abc123", form("name=Acme&csrf=abc124")).await,
+            verify(&stored(), form("name=Acme&csrf=abc124")).await,
             Err(AdminError::Csrf)
         ));
     }
@@ -98,14 +107,18 @@ mod tests {
             }
             b.body(Body::from("{}")).unwrap()
         };
-        assert!(verify("abc123", json(Some("abc123"))).await.is_ok());
-        assert!(verify("abc123", json(Some("nope"))).await.is_err());
-        assert!(verify("abc123", json(None)).await.is_err());
+        assert!(verify(&stored(), json(Some("abc123"))).await.is_ok());
+        assert!(verify(&stored(), json(Some("nope"))).await.is_err());
+        assert!(verify(&stored(), json(None)).await.is_err());
+        // What the table holds is no token.
+        let hex: String = stored().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(verify(&stored(), json(Some(&hex))).await.is_err());
     }
 
     #[test]
-    fn an_empty_expected_token_never_matches() {
-        assert!(!same("", b""));
+    fn an_empty_or_malformed_stored_hash_never_matches() {
+        assert!(!same(b"", b""));
+        assert!(!same(&[0u8; 31], b""));
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn admit(admin: &Admin, mut req: Request) -> Result<Request, AdminError> {
     if csrf::changes_state(req.method())
         && let Principal::Session(s) = &principal
     {
-        req = csrf::verify(&s.csrf, req).await?;
+        req = csrf::verify(&s.csrf_hash, req).await?;
     }
     req.extensions_mut().insert(principal);
     Ok(req)

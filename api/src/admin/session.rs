@@ -2,6 +2,10 @@
 //! cookie (Secure when the public URL is https), looked up server-side in
 //! `scim.admin_sessions` by its SHA-256, so a copy of the table opens no session. Each session
 //! has its own CSRF token and ends after [`TTL`], at sign-out, or when ADMIN_TOKEN changes.
+//!
+//! The CSRF token is derived from the session id (a SHA-256 of it under a label), so the pages
+//! can show it on every request without the table holding it: the table keeps only the token's
+//! own SHA-256, and a copy of the table gives no working CSRF token either.
 
 use std::time::Duration;
 
@@ -20,7 +24,10 @@ pub const TTL: Duration = Duration::from_secs(8 * 3600);
 #[derive(Clone)]
 pub struct Session {
     id_hash: Vec<u8>,
+    /// For the pages to put in their forms; derived from the cookie, never read from the table.
     pub csrf: String,
+    /// What a request's CSRF token is checked against (see `csrf::verify`).
+    pub csrf_hash: Vec<u8>,
 }
 
 #[derive(Clone)]
@@ -41,12 +48,12 @@ impl Sessions {
             .await?;
         let id = random_hex();
         db.execute_raw(stmt(
-            "insert into scim.admin_sessions (id_hash, key_fingerprint, csrf_token, expires_at)
+            "insert into scim.admin_sessions (id_hash, key_fingerprint, csrf_hash, expires_at)
              values ($1, $2, $3, now() + make_interval(secs => $4))",
             [
                 hash(&id).into(),
                 key.fingerprint().into(),
-                random_hex().into(),
+                hash(&csrf_token(&id)).into(),
                 (TTL.as_secs() as f64).into(),
             ],
         ))
@@ -66,7 +73,7 @@ impl Sessions {
         };
         let row = db
             .query_one_raw(stmt(
-                "select id_hash, csrf_token from scim.admin_sessions
+                "select id_hash, csrf_hash from scim.admin_sessions
                  where id_hash = $1 and key_fingerprint = $2 and expires_at > now()",
                 [hash(id).into(), key.fingerprint().into()],
             ))
@@ -74,7 +81,8 @@ impl Sessions {
         row.map(|r| {
             Ok(Session {
                 id_hash: r.try_get("", "id_hash")?,
-                csrf: r.try_get("", "csrf_token")?,
+                csrf: csrf_token(id),
+                csrf_hash: r.try_get("", "csrf_hash")?,
             })
         })
         .transpose()
@@ -111,8 +119,18 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn hash(id: &str) -> Vec<u8> {
-    Sha256::digest(id.as_bytes()).to_vec()
+/// How session ids and CSRF tokens are stored: their SHA-256.
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// The session's CSRF token: 256 bits that only the holder of the session id can compute,
+/// distinct from the id's own hash (which the table holds) by the label.
+fn csrf_token(id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"scim-relay admin csrf\0");
+    h.update(id.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 256 random bits as 64 hex digits: session ids and CSRF tokens.
@@ -157,6 +175,18 @@ mod tests {
         assert!(!plain.contains("Secure"));
         let secure = Sessions::new(true).cookie("x", 10);
         assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_session_and_not_the_stored_hash_of_anything_stored() {
+        let (a, b) = (random_hex(), random_hex());
+        assert_ne!(csrf_token(&a), csrf_token(&b));
+        assert_eq!(csrf_token(&a), csrf_token(&a));
+        assert_eq!(csrf_token(&a).len(), 64);
+        // The table holds hash(id) and hash(csrf): neither is the token.
+        let hex = |v: Vec<u8>| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_ne!(csrf_token(&a), hex(hash(&a)));
+        assert_ne!(csrf_token(&a), hex(hash(&csrf_token(&a))));
     }
 
     #[test]

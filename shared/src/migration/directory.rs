@@ -161,4 +161,17 @@ create unique index groups_display_name_tenant on scim.groups (display_name_key,
 drop index scim.groups_tenant_display_name;
 "#,
     },
+    Migration {
+        version: 6,
+        name: "admin session CSRF tokens by hash",
+        sql: r#"
+-- CSRF tokens were kept as text, so whoever could read this table had a working token for every
+-- open session. Only the token's SHA-256 is kept now; the token itself is derived from the
+-- session id, which only the browser holds (see the api's admin::session). The open sessions
+-- end, since their tokens cannot be derived: operators sign in again.
+delete from scim.admin_sessions;
+alter table scim.admin_sessions drop column csrf_token;
+alter table scim.admin_sessions add column csrf_hash bytea not null;
+"#,
+    },
 ];

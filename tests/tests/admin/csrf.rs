@@ -92,3 +92,60 @@ async fn json_calls_of_a_session_need_the_csrf_header_and_bearer_calls_do_not() 
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["tenants"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_copy_of_the_sessions_table_gives_no_working_csrf_token() {
+    let w = AdminWorld::new().await;
+    let s = w.sign_in().await;
+    let db = w.env.db().await;
+    // No column of any session row holds the token, in any form a reader could send back.
+    let exposed: i64 = tests::scalar(
+        &db,
+        &format!(
+            "select count(*) as n from scim.admin_sessions s where position('{}' in s::text) > 0",
+            s.csrf
+        ),
+        "n",
+    )
+    .await;
+    assert_eq!(exposed, 0, "the CSRF token is stored in the clear");
+    // Only its SHA-256 is there...
+    let hashed: i64 = tests::scalar(
+        &db,
+        &format!(
+            "select count(*) as n from scim.admin_sessions where csrf_hash = sha256('{}'::bytea)",
+            s.csrf
+        ),
+        "n",
+    )
+    .await;
+    assert_eq!(hashed, 1);
+    // ...and what is stored does not pass as a token.
+    let stored: String = tests::scalar(
+        &db,
+        "select encode(csrf_hash, 'hex') as h from scim.admin_sessions",
+        "h",
+    )
+    .await;
+    let r = w
+        .send(
+            Method::POST,
+            "/admin/tenants",
+            As::Cookie(&s),
+            Body::Form(&[("name", "Evil Corp"), ("csrf", &stored)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // The real token still works, and the page shows it on every request.
+    let page = w.get("/admin", As::Cookie(&s)).await;
+    assert_eq!(crate::hidden_csrf(&page.text).as_deref(), Some(s.csrf.as_str()));
+    let r = w
+        .send(
+            Method::POST,
+            "/admin/tenants",
+            As::Cookie(&s),
+            Body::Form(&[("name", "Acme"), ("csrf", &s.csrf)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
