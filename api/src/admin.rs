@@ -9,7 +9,6 @@
 //! once, when issued; only their hashes are stored. Responses are never cached or framed.
 
 mod api;
-pub mod audit;
 mod broker;
 mod csrf;
 mod error;
@@ -35,7 +34,6 @@ use axum::routing::{get, post};
 
 pub use key::{AdminKey, KeyFile};
 
-use crate::cli::ServeArgs;
 use crate::state::AppState;
 
 #[derive(Clone)]
@@ -57,7 +55,52 @@ impl std::ops::Deref for Admin {
 }
 
 /// Refuses to start with an admin key too weak to protect the page, or with two of them.
-pub fn check(args: &ServeArgs) -> Result<(), key::KeyError> {
+/// The admin page's settings, part of `scim-api serve`'s.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminArgs {
+    /// Operator key for the admin page (/admin) and /admin/api; both are off (404) when unset.
+    /// Only from the environment variable ADMIN_TOKEN (or a file, below), never a flag: a
+    /// command line is shown to anyone on the host who can list processes.
+    #[arg(skip = AdminKey::from_env())]
+    pub admin_token: Option<AdminKey>,
+
+    /// A file holding the admin key instead of ADMIN_TOKEN (e.g. a mounted secret); a trailing
+    /// newline is ignored. A file that cannot be read, or is empty, stops the start.
+    #[arg(long, env = "ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<KeyFile>,
+
+    /// Failed admin key attempts (sign-in form or `/admin/api` bearer) one client may make in
+    /// a burst; then one more per ADMIN_FAILURE_WINDOW_SECS / this number. 0: no per-client limit.
+    #[arg(long, env = "ADMIN_MAX_FAILURES_PER_CLIENT", default_value_t = 5)]
+    pub admin_max_failures_per_client: u32,
+
+    /// The same for all clients together, so that guessing from many addresses is slowed down
+    /// too. 0: no total limit.
+    #[arg(long, env = "ADMIN_MAX_FAILURES_TOTAL", default_value_t = 30)]
+    pub admin_max_failures_total: u32,
+
+    /// The window both failure budgets refill over.
+    #[arg(long, env = "ADMIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
+    pub admin_failure_window_secs: u64,
+
+    /// Count admin key failures by the last X-Forwarded-For address instead of the peer
+    /// address. Only behind a proxy that sets it: otherwise any client can pick its own.
+    #[arg(long, env = "ADMIN_TRUST_X_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admin_trust_x_forwarded_for: bool,
+}
+
+impl AdminArgs {
+    pub fn limits(&self) -> throttle::Limits {
+        throttle::Limits {
+            per_client: self.admin_max_failures_per_client,
+            total: self.admin_max_failures_total,
+            window: std::time::Duration::from_secs(self.admin_failure_window_secs.max(1)),
+            trust_forwarded_for: self.admin_trust_x_forwarded_for,
+        }
+    }
+}
+
+pub fn check(args: &AdminArgs) -> Result<(), key::KeyError> {
     if given_in_env(args).is_some() && args.admin_token_file.is_some() {
         return Err(key::KeyError::TwoSources);
     }
@@ -65,18 +108,18 @@ pub fn check(args: &ServeArgs) -> Result<(), key::KeyError> {
 }
 
 /// The admin key, if one is set (from ADMIN_TOKEN or ADMIN_TOKEN_FILE; [`check`] refuses both).
-fn configured(args: &ServeArgs) -> Option<AdminKey> {
+fn configured(args: &AdminArgs) -> Option<AdminKey> {
     given_in_env(args).or_else(|| args.admin_token_file.as_ref().map(|f| f.key().clone()))
 }
 
 /// An empty `ADMIN_TOKEN` (as `${ADMIN_TOKEN:-}` in a compose file gives) means unset.
-fn given_in_env(args: &ServeArgs) -> Option<AdminKey> {
+fn given_in_env(args: &AdminArgs) -> Option<AdminKey> {
     args.admin_token.clone().filter(|k| !k.is_empty())
 }
 
 /// The admin routes, or none when no admin token is configured (then `/admin` is a 404 like
 /// any unknown path).
-pub fn router(state: AppState, args: &ServeArgs) -> Router<AppState> {
+pub fn router(state: AppState, args: &AdminArgs) -> Router<AppState> {
     let Some(key) = configured(args) else {
         return Router::new();
     };
@@ -89,7 +132,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router<AppState> {
         app: state,
         key,
         sessions: session::Sessions::new(secure),
-        throttle: throttle::Throttle::new(args.admin_limits()),
+        throttle: throttle::Throttle::new(args.limits()),
     }));
     let guarded = Router::new()
         .route("/admin", get(pages::index))

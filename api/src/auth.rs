@@ -31,7 +31,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
     // Before the rate limit, so that a throttled request shows in the activity log.
-    if let Some(slot) = req.extensions().get::<crate::admin::audit::TenantSlot>() {
+    if let Some(slot) = req.extensions().get::<crate::activity::TenantSlot>() {
         slot.fill(tenant);
     }
     if let Err(wait) = state.rate_limiter.check(tenant) {

@@ -144,35 +144,9 @@ pub struct ServeArgs {
     #[arg(long, env = "OUTBOX_RETENTION_SECS", default_value_t = 86_400)]
     pub outbox_retention_secs: u64,
 
-    /// Operator key for the admin page (/admin) and /admin/api; both are off (404) when unset.
-    /// Only from the environment variable ADMIN_TOKEN (or a file, below), never a flag: a
-    /// command line is shown to anyone on the host who can list processes.
-    #[arg(skip = crate::admin::AdminKey::from_env())]
-    pub admin_token: Option<crate::admin::AdminKey>,
-
-    /// A file holding the admin key instead of ADMIN_TOKEN (e.g. a mounted secret); a trailing
-    /// newline is ignored. A file that cannot be read, or is empty, stops the start.
-    #[arg(long, env = "ADMIN_TOKEN_FILE", value_name = "PATH")]
-    pub admin_token_file: Option<crate::admin::KeyFile>,
-
-    /// Failed admin key attempts (sign-in form or `/admin/api` bearer) one client may make in
-    /// a burst; then one more per ADMIN_FAILURE_WINDOW_SECS / this number. 0: no per-client limit.
-    #[arg(long, env = "ADMIN_MAX_FAILURES_PER_CLIENT", default_value_t = 5)]
-    pub admin_max_failures_per_client: u32,
-
-    /// The same for all clients together, so that guessing from many addresses is slowed down
-    /// too. 0: no total limit.
-    #[arg(long, env = "ADMIN_MAX_FAILURES_TOTAL", default_value_t = 30)]
-    pub admin_max_failures_total: u32,
-
-    /// The window both failure budgets refill over.
-    #[arg(long, env = "ADMIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
-    pub admin_failure_window_secs: u64,
-
-    /// Count admin key failures by the last X-Forwarded-For address instead of the peer
-    /// address. Only behind a proxy that sets it: otherwise any client can pick its own.
-    #[arg(long, env = "ADMIN_TRUST_X_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
-    pub admin_trust_x_forwarded_for: bool,
+    /// The admin page and its API (`ADMIN_*`).
+    #[command(flatten)]
+    pub admin: crate::admin::AdminArgs,
 
     /// Days the SCIM activity log (scim.audit) keeps a request.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 30)]
@@ -199,8 +173,8 @@ impl ServeArgs {
         }
     }
 
-    pub fn audit(&self) -> crate::admin::audit::AuditConfig {
-        crate::admin::audit::AuditConfig {
+    pub fn audit(&self) -> crate::activity::AuditConfig {
+        crate::activity::AuditConfig {
             retention: Duration::from_secs(u64::from(self.audit_retention_days) * 86_400),
             purge_every: Duration::from_secs(self.audit_purge_interval_secs.max(1)),
         }
@@ -224,15 +198,6 @@ impl ServeArgs {
     /// Postgres `statement_timeout` for the api's connections; `None` when 0 (no limit).
     pub fn statement_timeout(&self) -> Option<Duration> {
         (self.statement_timeout_ms > 0).then(|| Duration::from_millis(self.statement_timeout_ms))
-    }
-
-    pub fn admin_limits(&self) -> crate::admin::throttle::Limits {
-        crate::admin::throttle::Limits {
-            per_client: self.admin_max_failures_per_client,
-            total: self.admin_max_failures_total,
-            window: Duration::from_secs(self.admin_failure_window_secs.max(1)),
-            trust_forwarded_for: self.admin_trust_x_forwarded_for,
-        }
     }
 
     pub fn request_timeout(&self) -> Duration {

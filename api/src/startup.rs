@@ -46,7 +46,7 @@ impl Application {
         args: &ServeArgs,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        admin::check(args)?;
+        admin::check(&args.admin)?;
         // Before any task starts, so that nothing they record is lost.
         let metrics = install_metrics();
         let db_cfg = db_cfg.clone().with_statement_timeout(args.statement_timeout());
@@ -64,7 +64,7 @@ impl Application {
         }
         let (dispatcher, dispatch_task) = dispatch::spawn(db.clone(), publisher.clone(), shutdown.clone());
         let relay_task = relay::spawn(db.clone(), publisher.clone(), args.relay(), shutdown.clone());
-        let (audit, audit_task) = admin::audit::spawn(db.clone(), args.audit(), shutdown.clone());
+        let (audit, audit_task) = crate::activity::spawn(db.clone(), args.audit(), shutdown.clone());
         let state = AppState(Arc::new(App {
             db: db.clone(),
             publisher,
@@ -167,9 +167,9 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.audit.clone(),
-            admin::audit::record,
+            crate::activity::record,
         ));
-    let admin = admin::router(state.clone(), args).layer(middleware::from_fn_with_state(
+    let admin = admin::router(state.clone(), &args.admin).layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::admit_client,
     ));

@@ -21,7 +21,7 @@ pub struct App {
     pub public_url: Option<String>,
     pub metrics: Option<PrometheusHandle>,
     pub rate_limiter: crate::rate_limit::RateLimiter,
-    pub audit: crate::admin::audit::AuditLog,
+    pub audit: crate::activity::AuditLog,
     pub admission: crate::admission::Admission,
     pub limits: Limits,
     /// Hosts whose `Host` header may name this server in resource locations when no

@@ -11,8 +11,8 @@ use shared::domain::user::{Doc, snapshot};
 use shared::messages::UserSnapshot;
 use uuid::Uuid;
 
-use crate::apply::keys_of;
-use crate::managers::{Keys, normalise};
+use crate::key_locks::{Keys, keys_of};
+use crate::managers::normalise;
 
 /// One user as the product should have it.
 #[derive(Debug, Clone)]

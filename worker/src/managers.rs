@@ -9,51 +9,9 @@
 //! transactions serialise on the shared key and the second one sees the first one's commit.
 //! Locks are taken in sorted order before any row is written, so they cannot deadlock.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use shared::db::stmt;
 use uuid::Uuid;
-
-/// What a user can be referenced by, normalised for comparison.
-#[derive(Debug, Clone, Default)]
-pub struct Keys {
-    pub id: Uuid,
-    pub external_id: Option<String>,
-    pub user_name: String,
-    /// Lower-cased.
-    pub emails: Vec<String>,
-    pub employee_number: Option<String>,
-}
-
-impl Keys {
-    pub fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            external_id: row.try_get("", "external_id")?,
-            user_name: row.try_get("", "user_name")?,
-            emails: row.try_get("", "emails")?,
-            employee_number: row.try_get("", "employee_number")?,
-        })
-    }
-
-    /// Lower-cased values to lock (over-locking on case only serialises a little more).
-    pub fn lock_values(&self) -> Vec<String> {
-        let mut v = vec![self.id.to_string(), self.user_name.to_lowercase()];
-        v.extend(self.external_id.iter().map(|s| s.to_lowercase()));
-        v.extend(self.employee_number.iter().map(|s| s.to_lowercase()));
-        v.extend(self.emails.iter().cloned());
-        v
-    }
-
-    /// Whether `reference` names this user by any key, with the resolver's comparison rules.
-    pub fn is_named_by(&self, reference: &str) -> bool {
-        let lower = reference.to_lowercase();
-        self.id.to_string() == lower
-            || self.external_id.as_deref() == Some(reference)
-            || self.user_name.to_lowercase() == lower
-            || self.emails.contains(&lower)
-            || self.employee_number.as_deref() == Some(reference)
-    }
-}
 
 /// A reference as stored: trimmed, `None` when empty.
 pub fn normalise(reference: Option<&str>) -> Option<String> {
@@ -61,21 +19,6 @@ pub fn normalise(reference: Option<&str>) -> Option<String> {
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
-}
-
-/// Takes the advisory locks for each (tenant, value) pair, in one global order, so that
-/// transactions locking overlapping sets (one change or a batch of them) cannot deadlock.
-pub async fn lock(txn: &DatabaseTransaction, pairs: Vec<(Uuid, String)>) -> Result<(), DbErr> {
-    let (tenants, values): (Vec<Uuid>, Vec<String>) = pairs.into_iter().unzip();
-    txn.execute_raw(stmt(
-        "select count(pg_advisory_xact_lock(k)) from (
-             select distinct hashtextextended(t::text || ':' || v, 0) as k
-             from unnest($1::uuid[], $2::text[]) as pairs(t, v) order by k
-         ) as keys",
-        [tenants.into(), values.into()],
-    ))
-    .await
-    .map(|_| ())
 }
 
 /// SQL for the user `reference` names among `tenant`'s users other than `me` (a scalar
@@ -206,6 +149,7 @@ pub async fn relink(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key_locks::Keys;
 
     fn keys() -> Keys {
         Keys {

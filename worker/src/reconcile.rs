@@ -8,8 +8,8 @@ use serde::Serialize;
 use shared::db::stmt;
 use uuid::Uuid;
 
-use crate::apply::{OnConflict, write_user};
 use crate::expected;
+use crate::users::{OnConflict, write_user};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::AdminError;
-use super::{Admin, ScimBaseUrl, audit, sync, tenants};
+use super::{Admin, ScimBaseUrl, sync, tenants};
+use crate::activity as audit;
 use crate::tokens;
 
 const DEFAULT_ACTIVITY: u64 = 50;

@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::AdminError;
+use super::html::CSRF_FIELD;
 
 pub const HEADER: &str = "x-csrf-token";
-pub const FIELD: &str = "csrf";
 /// Admin forms are a few short fields.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -43,7 +43,7 @@ pub async fn verify(expected: &[u8], req: Request) -> Result<Request, AdminError
     let bytes: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
         .map_err(|_| AdminError::BadRequest("the form is too large".into()))?;
-    let given = form_field(&bytes, FIELD).ok_or(AdminError::Csrf)?;
+    let given = form_field(&bytes, CSRF_FIELD).ok_or(AdminError::Csrf)?;
     if !same(expected, given.as_bytes()) {
         return Err(AdminError::Csrf);
     }

@@ -41,10 +41,13 @@ pub fn page(title: &str, csrf: Option<&str>, body: &str) -> String {
     )
 }
 
+/// The form field that carries a session's CSRF token (checked by `csrf`).
+pub const CSRF_FIELD: &str = "csrf";
+
 pub fn csrf_field(token: &str) -> String {
     format!(
         r#"<input type="hidden" name="{}" value="{}">"#,
-        super::csrf::FIELD,
+        CSRF_FIELD,
         esc(token)
     )
 }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::audit::{self, Activity};
 use super::broker::{MAX_EXAMINED, TenantQueues};
 use super::error::{AdminError, PageError};
 use super::guard::Principal;
@@ -19,6 +18,7 @@ use super::html::{age, csrf_field, esc, page, time};
 use super::tenants::{self, Tenant};
 use super::throttle::Client;
 use super::{Admin, ScimBaseUrl, sync};
+use crate::activity::{self as audit, Activity};
 use crate::tokens;
 
 const ACTIVITY_ROWS: u64 = 50;

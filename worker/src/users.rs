@@ -18,8 +18,9 @@ use shared::db::stmt;
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
-use crate::apply::{INSERTED, Outcome, SET_ALL, keys_of};
-use crate::managers::{self, Keys};
+use crate::key_locks::{self, Keys, keys_of};
+use crate::managers;
+use crate::outcome::Outcome;
 
 /// One user change of a batch.
 pub struct UserChange<'a> {
@@ -89,7 +90,7 @@ pub async fn apply_users(
             .into_iter()
             .map(|(t, g)| (t, g.to_string())),
     );
-    managers::lock(txn, locks).await?;
+    key_locks::lock(txn, locks).await?;
 
     let written = write_users(txn, &live.iter().map(|&i| &changes[i]).collect::<Vec<_>>()).await?;
     let mut keys = Vec::new();
@@ -238,7 +239,7 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
     if groups.is_empty() {
         return Ok(());
     }
-    managers::lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
+    key_locks::lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
     let (tenants, ids) = unzip_pairs(users.to_vec());
     txn.execute_raw(stmt(
         "insert into product.group_members (group_id, user_id)
@@ -251,4 +252,97 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
     ))
     .await
     .map(|_| ())
+}
+
+/// What reconcile does when the product row exists already (the worker's own writes are in
+/// `batch`).
+#[derive(Debug, Clone, Copy)]
+pub enum OnConflict {
+    /// Reconcile's first pass: create missing rows only.
+    Nothing,
+    /// Reconcile: overwrite with the directory's state when anything differs.
+    IfDifferent,
+}
+
+/// The columns a write of a `product.users` row gives, in the order its values follow.
+pub const INSERTED: &str = "id, tenant_id, user_name, email, first_name, last_name, department, job_title, \
+     active, version, external_id, employee_number, emails, manager_ref, manager_id, updated_at";
+
+pub const SET_ALL: &str =
+    "user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
+     last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
+     active = excluded.active, version = excluded.version, external_id = excluded.external_id,
+     employee_number = excluded.employee_number, emails = excluded.emails,
+     manager_ref = excluded.manager_ref, manager_id = excluded.manager_id, updated_at = now()";
+
+/// The columns a snapshot determines (compared by reconcile).
+const DERIVED: [&str; 13] = [
+    "user_name",
+    "email",
+    "first_name",
+    "last_name",
+    "department",
+    "job_title",
+    "active",
+    "version",
+    "external_id",
+    "employee_number",
+    "emails",
+    "manager_ref",
+    "manager_id",
+];
+
+fn row_of(alias: &str) -> String {
+    let cols: Vec<String> = DERIVED.iter().map(|c| format!("{alias}.{c}")).collect();
+    format!("({})", cols.join(", "))
+}
+
+/// Writes one `product.users` row from a snapshot; returns how many rows changed (0 or 1).
+/// The tenant check means a write can never move a row to another tenant, whatever it claims.
+pub async fn write_user(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+    version: i64,
+    u: &UserSnapshot,
+    manager_id: Option<Uuid>,
+    on: OnConflict,
+) -> Result<u64, DbErr> {
+    let on_conflict = match on {
+        OnConflict::Nothing => "on conflict (id) do nothing".to_owned(),
+        OnConflict::IfDifferent => format!(
+            "on conflict (id) do update set {SET_ALL}
+             where p.tenant_id = excluded.tenant_id and {} is distinct from {}",
+            row_of("p"),
+            row_of("excluded"),
+        ),
+    };
+    let emails: Vec<String> = u.emails.iter().map(|e| e.to_lowercase()).collect();
+    let res = db
+        .execute_raw(stmt(
+            &format!(
+                "insert into product.users as p ({INSERTED})
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+                 {on_conflict}"
+            ),
+            [
+                id.into(),
+                tenant.into(),
+                u.user_name.clone().into(),
+                u.email.clone().into(),
+                u.given_name.clone().into(),
+                u.family_name.clone().into(),
+                u.department.clone().into(),
+                u.title.clone().into(),
+                u.active.into(),
+                version.into(),
+                u.external_id.clone().into(),
+                u.employee_number.clone().into(),
+                emails.into(),
+                managers::normalise(u.manager.as_deref()).into(),
+                manager_id.into(),
+            ],
+        ))
+        .await?;
+    Ok(res.rows_affected())
 }

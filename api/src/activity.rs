@@ -34,7 +34,7 @@ const GATHER: Duration = Duration::from_millis(200);
 const PURGE_CHUNK: u64 = 10_000;
 const MAX_CLIENT_CHARS: usize = 120;
 
-/// Filled by the `Tenant` extractor once a token is authenticated; requests that never get that
+/// Filled by `auth::authenticate` once a token is authenticated; requests that never get that
 /// far (no or bad token) are not attributed to anyone and not logged.
 #[derive(Clone, Default)]
 pub struct TenantSlot(Arc<OnceLock<Uuid>>);

@@ -1,0 +1,130 @@
+//! What each `scim-worker` command does: `run` (consume and apply), `verify`, `reconcile` and the
+//! dead-letter commands. `main` parses the command line and calls one of these.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::{DirectoryArgs, DlqCommand, RunArgs};
+use crate::{apply, consumer, http, reconcile, verify};
+
+/// How long a stopping worker may spend finishing in-flight changes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let shutdown = shared::shutdown::on_signal();
+    let db = shared::db::connect(&args.product_db())
+        .await
+        .context("connecting to the product database")?;
+    shared::migration::migrate_product(&db)
+        .await
+        .context("migrating the product schema")?;
+    if let Some(addr) = &args.http_addr {
+        http::serve(addr, shutdown.clone()).await?;
+    }
+    let applier = apply::Applier {
+        db,
+        hold_before_commit: args.fault_hold_before_commit_ms.map(Duration::from_millis),
+    };
+    let worker = consumer::Worker {
+        applier,
+        amqp: args.amqp.clone(),
+        prefetch: args.prefetch,
+        shutdown: shutdown.clone(),
+        hold_before_ack: args.fault_hold_before_ack_ms.map(Duration::from_millis),
+    };
+    // A stop must not hang on work that cannot finish (a database or broker that stopped
+    // answering): past the grace period the process exits, and whatever was not acked yet is
+    // delivered again to another worker, where the version check makes it harmless.
+    let grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = worker.run() => tracing::info!("scim-worker stopped"),
+        () = grace => tracing::warn!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "in-flight work did not finish in time; stopping anyway, unacked changes will be redelivered"
+        ),
+    }
+    Ok(())
+}
+
+async fn open_both(
+    args: &DirectoryArgs,
+) -> anyhow::Result<(sea_orm::DatabaseConnection, sea_orm::DatabaseConnection)> {
+    let directory = shared::db::connect(&args.db)
+        .await
+        .context("connecting to the directory database")?;
+    let product = shared::db::connect(&args.product_db())
+        .await
+        .context("connecting to the product database")?;
+    shared::migration::migrate_product(&product)
+        .await
+        .context("migrating the product schema")?;
+    Ok((directory, product))
+}
+
+pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
+    let (directory, product) = open_both(&args).await?;
+    let report = verify::run(&directory, &product, args.tenant).await?;
+    for d in &report.differences {
+        println!("{}", json!(d));
+    }
+    println!(
+        "{}",
+        json!({
+            "tenants": report.tenants,
+            "users": report.users,
+            "groups": report.groups,
+            "memberships": report.memberships,
+            "differences": report.differences.len(),
+        })
+    );
+    anyhow::ensure!(
+        report.differences.is_empty(),
+        "{} difference(s) between directory and product",
+        report.differences.len()
+    );
+    Ok(())
+}
+
+pub async fn reconcile(args: DirectoryArgs) -> anyhow::Result<()> {
+    let (directory, product) = open_both(&args).await?;
+    let summary = reconcile::run(&directory, &product, args.tenant).await?;
+    println!("{}", json!(summary));
+    Ok(())
+}
+
+pub async fn dead_letters(cmd: DlqCommand) -> anyhow::Result<()> {
+    let amqp = match &cmd {
+        DlqCommand::List(a) | DlqCommand::Replay { amqp: a, .. } => a.amqp.clone(),
+    };
+    let conn = shared::amqp::connect(&amqp, "scim-worker dlq")
+        .await
+        .context("connecting to rabbitmq")?;
+    let ch = conn.create_channel().await?;
+    shared::amqp::declare_topology(&ch, &amqp).await?;
+    ch.confirm_select(Default::default()).await?;
+    match cmd {
+        DlqCommand::List(_) => {
+            let letters = shared::dlq::list(&ch, &amqp).await?;
+            for l in &letters {
+                println!("{}", json!(l));
+            }
+            println!("{}", json!({"dead_letters": letters.len()}));
+        }
+        DlqCommand::Replay { id, all, .. } => {
+            let select = match (all, id) {
+                (true, _) => shared::dlq::Select::All,
+                (false, Some(id)) => shared::dlq::Select::Id(id),
+                (false, None) => anyhow::bail!("give --id ID or --all"),
+            };
+            let n = shared::dlq::replay(&ch, &amqp, &select).await?;
+            println!("{}", json!({"replayed": n}));
+        }
+    }
+    shared::amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
+    Ok(())
+}
