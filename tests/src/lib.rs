@@ -210,6 +210,9 @@ impl TestEnv {
     }
 
     pub fn spawn_worker_with(&self, extra: &[(&str, &str)]) -> Worker {
+        if extra.iter().any(|(k, _)| k.starts_with("SCIM_FAULT_")) {
+            assert_fault_injection();
+        }
         let log_path = self.log_path(&format!("worker-{}", Uuid::new_v4().simple()));
         let log = std::fs::File::create(&log_path).expect("log file");
         let child = self
@@ -425,6 +428,21 @@ async fn delete_topology_on(amqp_url: &str, exchange: &str, queue: &str) -> Resu
     }
     let _ = conn.close(200, "bye".into()).await;
     Ok(())
+}
+
+/// Fails the test at once, with the fix, when `scim-worker` was built without the test-only
+/// `SCIM_FAULT_*` settings (a `cargo build -p worker` or the default members rebuild it so):
+/// it would ignore them, and the test would time out for no visible reason.
+fn assert_fault_injection() {
+    let path = binary("scim-worker");
+    let bytes = std::fs::read(&path).expect("read scim-worker");
+    let needle = b"SCIM_FAULT_HOLD_BEFORE_ACK_MS";
+    assert!(
+        bytes.windows(needle.len()).any(|w| w == needle),
+        "{} has no fault injection: build it as the suite does, `cargo build --workspace \
+         --all-targets` (the tests package turns on shared's fault-injection feature)",
+        path.display()
+    );
 }
 
 /// Polls `check` until it holds; fails the test with `what` after [`EVENTUALLY`].

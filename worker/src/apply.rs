@@ -6,9 +6,9 @@
 //! (`groups`).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use shared::fault::Faults;
 use shared::messages::{ChangeMessage, Resource};
 use uuid::Uuid;
 
@@ -20,9 +20,9 @@ use crate::users::{self, UserChange};
 #[derive(Clone)]
 pub struct Applier {
     pub db: DatabaseConnection,
-    /// Fault injection for tests: hold each transaction open this long before committing, which
-    /// widens race windows so that tests can prove they are closed. Never set in production.
-    pub hold_before_commit: Option<Duration>,
+    /// Test-only hooks (none in production builds): a hold before each commit widens race
+    /// windows so that tests can prove they are closed.
+    pub faults: Faults,
 }
 
 /// What the consumer may apply together in one transaction: changes of one kind, each about a
@@ -94,9 +94,7 @@ impl Applier {
     }
 
     async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
-        if let Some(hold) = self.hold_before_commit {
-            tokio::time::sleep(hold).await;
-        }
+        self.faults.before_commit().await;
         txn.commit().await
     }
 }

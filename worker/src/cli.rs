@@ -108,15 +108,9 @@ pub struct RunArgs {
     #[arg(long, env = "WORKER_HTTP_ADDR")]
     pub http_addr: Option<String>,
 
-    /// Fault injection for tests only: hold every apply transaction open this long before
-    /// commit, to widen race windows.
-    #[arg(long, env = "SCIM_FAULT_HOLD_BEFORE_COMMIT_MS", hide = true)]
-    pub fault_hold_before_commit_ms: Option<u64>,
-    /// Fault injection for tests only: after an apply committed, wait this long before acking,
-    /// so a test can kill the worker between commit and ack. Every delivery would sit unacked
-    /// that long: never set it in production.
-    #[arg(long, env = "SCIM_FAULT_HOLD_BEFORE_ACK_MS", hide = true)]
-    pub fault_hold_before_ack_ms: Option<u64>,
+    /// Test-only hooks (`SCIM_FAULT_*`), present only in test builds (see `shared::fault`).
+    #[command(flatten)]
+    pub faults: shared::fault::Faults,
 }
 
 impl RunArgs {

@@ -25,14 +25,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let applier = apply::Applier {
         db,
-        hold_before_commit: args.fault_hold_before_commit_ms.map(Duration::from_millis),
+        faults: args.faults,
     };
     let worker = consumer::Worker {
         applier,
         amqp: args.amqp.clone(),
         prefetch: args.prefetch,
         shutdown: shutdown.clone(),
-        hold_before_ack: args.fault_hold_before_ack_ms.map(Duration::from_millis),
+        faults: args.faults,
     };
     // A stop must not hang on work that cannot finish (a database or broker that stopped
     // answering): past the grace period the process exits, and whatever was not acked yet is

@@ -17,6 +17,7 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use shared::amqp::{self, AmqpError};
 use shared::config::AmqpConfig;
+use shared::fault::Faults;
 use shared::messages;
 use shared::retry::{RetryPolicy, Transience, retry};
 use shared::trace::TraceParent;
@@ -40,16 +41,16 @@ pub struct Worker {
     pub amqp: AmqpConfig,
     pub prefetch: u16,
     pub shutdown: CancellationToken,
-    /// Test-only fault hook (`SCIM_FAULT_HOLD_BEFORE_ACK_MS`): hold each ack this long after
-    /// the commit, so a test can kill the worker in between. `None` in production.
-    pub hold_before_ack: Option<Duration>,
+    /// Test-only hooks (none in production builds): a hold between commit and ack lets a test
+    /// kill the worker in between.
+    pub faults: Faults,
 }
 
 struct Ctx {
     applier: Applier,
     amqp: AmqpConfig,
     dlq_channel: Channel,
-    hold_before_ack: Option<Duration>,
+    faults: Faults,
 }
 
 impl Worker {
@@ -95,7 +96,7 @@ impl Worker {
             applier: self.applier.clone(),
             amqp: self.amqp.clone(),
             dlq_channel,
-            hold_before_ack: self.hold_before_ack,
+            faults: self.faults,
         });
         let tag = format!("scim-worker-{}-{}", std::process::id(), uuid::Uuid::now_v7());
         let mut consumer = ch
@@ -312,13 +313,7 @@ async fn settle(
     let outcome = match result {
         Ok(outcome) => {
             tracing::info!(outcome, "change handled");
-            if let Some(hold) = ctx.hold_before_ack {
-                tracing::warn!(
-                    hold_ms = hold.as_millis() as u64,
-                    "fault injection: committed, holding the ack"
-                );
-                tokio::time::sleep(hold).await;
-            }
+            ctx.faults.before_ack().await;
             ack(delivery).await;
             outcome
         }
