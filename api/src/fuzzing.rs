@@ -88,7 +88,7 @@ pub fn patch(data: &[u8]) {
     match patch::apply(&USER_RESOURCE, &mut doc, &ops) {
         Ok(()) => {
             check_stored(&USER_RESOURCE, &doc);
-            let _ = user::validate(&doc);
+            let _ = user::validate(&doc, Some(&start));
             let _ = user::snapshot(&doc, false);
         }
         Err(e) => {
@@ -127,7 +127,7 @@ pub fn user_body(data: &[u8]) {
         Err(e) => return expect_detail(&e),
     };
     check_stored(&USER_RESOURCE, &doc);
-    if user::validate(&doc).is_ok() {
+    if user::validate(&doc, None).is_ok() {
         let meta = sample_meta();
         let rendered = user::render(&doc, &meta, "https://scim.example.test/scim/v2");
         assert!(rendered.get("id").is_some() && rendered.get("meta").is_some());

@@ -56,6 +56,61 @@ pub fn invalid(kind: Kind, detail: impl Into<String>) -> Invalid {
     }
 }
 
+/// An identifier people and IdPs tell apart by eye (`userName`): no whitespace at either end,
+/// no control characters (tab and line breaks included), no line or paragraph separators, and
+/// no invisible format characters (Unicode category Cf: zero-width spaces and joiners, the word
+/// joiner, the byte order mark, bidirectional controls, tag characters...). Otherwise `alice`,
+/// `alice ` and `al\u{200B}ice` are three users an admin cannot tell apart, and a bidi control
+/// can make a name read as another. This is the spirit of RFC 7613's UsernameCaseMapped profile,
+/// which disallows controls and format characters. One exception keeps emoji names working: a
+/// zero-width joiner between two emoji, as in the UTS #51 sequence 👩‍💻.
+pub fn identifier(value: &str, attr: &str) -> Result<(), Invalid> {
+    use unicode_properties::{GeneralCategory, UnicodeEmoji, UnicodeGeneralCategory};
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return Err(invalid(
+            Kind::InvalidValue,
+            format!("'{attr}' must not begin or end with whitespace"),
+        ));
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let emoji_at = |i: Option<usize>, component_ok: bool| {
+        i.and_then(|i| chars.get(i)).is_some_and(|&c| {
+            !c.is_ascii()
+                && if component_ok {
+                    c.is_emoji_char_or_emoji_component()
+                } else {
+                    c.is_emoji_char()
+                }
+        })
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let what = match c.general_category() {
+            GeneralCategory::Control => "control characters",
+            GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+                "line or paragraph separators"
+            }
+            GeneralCategory::Format
+                if c == '\u{200D}' && emoji_at(i.checked_sub(1), true) && emoji_at(Some(i + 1), false) =>
+            {
+                continue;
+            }
+            GeneralCategory::Format => {
+                "invisible format characters (zero-width characters, bidirectional controls and the like)"
+            }
+            _ => continue,
+        };
+        return Err(invalid(
+            Kind::InvalidValue,
+            format!(
+                "'{attr}' must not contain {what}; found U+{:04X} at character {}",
+                u32::from(c),
+                i + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A required, non-blank string attribute of bounded length (`userName`, `displayName`).
 pub fn required_name(value: Option<&str>, attr: &str, max_chars: usize) -> Result<(), Invalid> {
     match value {

@@ -91,9 +91,10 @@ async fn render_one(
     Ok(all.pop().unwrap_or_default())
 }
 
+/// A POST body as stored.
 fn normalize(body: &Value) -> Result<user::Doc, ScimError> {
     let doc = resource::normalize(&USER_RESOURCE, body)?;
-    user::validate(&doc)?;
+    user::validate(&doc, None)?;
     Ok(doc)
 }
 
@@ -214,8 +215,13 @@ async fn replace(
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
     let uid = parse_id(&id)?;
-    let doc = normalize(&body)?;
-    write(&state, tenant, uid, &base, &cond, |_| Ok(doc)).await
+    let doc = resource::normalize(&USER_RESOURCE, &body)?;
+    // Checked against the user it replaces (see `user::validate`).
+    write(&state, tenant, uid, &base, &cond, |current| {
+        user::validate(&doc, Some(&current.doc))?;
+        Ok(doc)
+    })
+    .await
 }
 
 #[tracing::instrument(name = "users.patch", skip_all, fields(tenant_id = %tenant.0, scim_id = %id))]
@@ -232,7 +238,7 @@ async fn modify(
     write(&state, tenant, uid, &base, &cond, |current| {
         let mut doc = current.doc.clone();
         patch::apply(&USER_RESOURCE, &mut doc, &ops)?;
-        user::validate(&doc)?;
+        user::validate(&doc, Some(&current.doc))?;
         Ok(doc)
     })
     .await

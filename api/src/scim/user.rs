@@ -14,9 +14,16 @@ pub use shared::domain::user::{active, external_id, snapshot, user_name};
 /// Longest userName accepted (characters).
 pub const MAX_USER_NAME_CHARS: usize = 512;
 
-/// Checks what a stored user must have; run after normalisation and after PATCH.
-pub fn validate(doc: &Doc) -> Result<(), Invalid> {
-    super::required_name(user_name(doc), "userName", MAX_USER_NAME_CHARS)
+/// Checks what a stored user must have; run after normalisation (POST, PUT) and after PATCH.
+/// `before` is the stored user a PUT or PATCH changes (`None` for a POST). A userName is held
+/// to [`super::identifier`] when it is set or changed, not when it merely stays: a user stored
+/// before that rule must still be deactivated or edited by its IdP.
+pub fn validate(doc: &Doc, before: Option<&Doc>) -> Result<(), Invalid> {
+    super::required_name(user_name(doc), "userName", MAX_USER_NAME_CHARS)?;
+    match user_name(doc) {
+        Some(name) if before.and_then(user_name) != Some(name) => super::identifier(name, "userName"),
+        _ => Ok(()),
+    }
 }
 
 /// The key userNames are compared by: IdPs change case freely (`Ada@X.com` vs `ada@x.com`),
@@ -71,9 +78,86 @@ mod tests {
 
     #[test]
     fn a_user_name_is_required_and_not_blank() {
-        assert!(validate(&doc(json!({}))).is_err());
-        assert!(validate(&doc(json!({"userName": "  "}))).is_err());
-        assert!(validate(&doc(json!({"userName": "a"}))).is_ok());
+        assert!(validate(&doc(json!({})), None).is_err());
+        assert!(validate(&doc(json!({"userName": "  "})), None).is_err());
+        assert!(validate(&doc(json!({"userName": "a"})), None).is_ok());
+    }
+
+    fn refusal(name: &str) -> String {
+        let e = validate(&doc(json!({ "userName": name })), None).unwrap_err();
+        assert_eq!(e.kind, super::super::Kind::InvalidValue, "{name:?}");
+        e.detail
+    }
+
+    #[test]
+    fn user_names_with_whitespace_at_either_end_are_refused() {
+        for name in ["alice ", " alice", "alice\u{a0}", "\u{3000}alice", "alice\t"] {
+            assert!(refusal(name).contains("begin or end with whitespace"), "{name:?}");
+        }
+        assert!(validate(&doc(json!({"userName": "Ada Lovelace"})), None).is_ok());
+    }
+
+    #[test]
+    fn user_names_with_control_or_invisible_format_characters_are_refused_naming_them() {
+        for (name, found) in [
+            ("al\u{200B}ice", "U+200B at character 3"),
+            ("alice\u{200C}x", "U+200C"),
+            ("alice\u{200D}x", "U+200D"),
+            ("ali\u{2060}ce", "U+2060"),
+            ("\u{FEFF}alice", "U+FEFF at character 1"),
+            ("alice\u{200E}x", "U+200E"),
+            ("alice\u{200F}x", "U+200F"),
+            ("a\u{202A}b", "U+202A"),
+            ("a\u{202E}cod.exe", "U+202E"),
+            ("a\u{2066}b\u{2069}", "U+2066"),
+            ("a\u{AD}b", "U+00AD"),
+            ("a\u{E0041}b", "U+E0041"),
+        ] {
+            let detail = refusal(name);
+            assert!(
+                detail.contains("invisible format characters"),
+                "{name:?}: {detail}"
+            );
+            assert!(detail.contains(found), "{name:?}: {detail}");
+        }
+        for name in ["a\tb", "a\nb", "a\u{85}b", "a\u{7f}b"] {
+            assert!(refusal(name).contains("control characters"), "{name:?}");
+        }
+        assert!(refusal("a\u{2028}b").contains("line or paragraph separators"));
+    }
+
+    #[test]
+    fn letters_marks_and_emoji_sequences_of_any_script_are_fine() {
+        for name in [
+            "élise@acme.test",
+            "e\u{301}lise@acme.test",
+            "Ünïcødé.用户@例え.テスト",
+            "مستخدم@مثال.اختبار",
+            "👩\u{200D}💻.dev@acme.test",
+            "👩🏽\u{200D}💻@acme.test",
+            "🏳\u{FE0F}\u{200D}🌈@acme.test",
+        ] {
+            assert!(
+                validate(&doc(json!({ "userName": name })), None).is_ok(),
+                "{name:?}"
+            );
+        }
+        // A joiner only joins emoji: between digits or letters it is a spoof.
+        assert!(refusal("1\u{200D}2@acme.test").contains("U+200D"));
+        assert!(refusal("👩\u{200D}a@acme.test").contains("U+200D"));
+    }
+
+    #[test]
+    fn a_stored_user_name_from_before_the_rule_does_not_block_other_changes() {
+        let legacy = doc(json!({"userName": "legacy ", "active": true}));
+        let deactivated = doc(json!({"userName": "legacy ", "active": false}));
+        assert!(validate(&deactivated, Some(&legacy)).is_ok());
+        // But it cannot be set anew, nor changed into another such name.
+        assert!(validate(&deactivated, None).is_err());
+        let renamed = doc(json!({"userName": "legacy\u{200B}", "active": true}));
+        assert!(validate(&renamed, Some(&legacy)).is_err());
+        let fixed = doc(json!({"userName": "legacy", "active": true}));
+        assert!(validate(&fixed, Some(&legacy)).is_ok());
     }
 
     #[test]

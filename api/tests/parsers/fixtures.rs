@@ -100,7 +100,7 @@ pub const MIN: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d1e03";
 
 fn stored(body: Value) -> Map<String, Value> {
     let doc = resource::normalize(&USER_RESOURCE, &body).expect("fixture users are valid");
-    user::validate(&doc).expect("fixture users are valid");
+    user::validate(&doc, None).expect("fixture users are valid");
     doc
 }
 

@@ -73,7 +73,7 @@ async fn store_users(db: &DatabaseConnection, tenant: Uuid, gen_users: &[GenUser
         let Ok(doc) = resource::normalize(&USER_RESOURCE, &u.body()) else {
             continue;
         };
-        if user::validate(&doc).is_err()
+        if user::validate(&doc, None).is_err()
             || !seen.insert(user::fold(user::user_name(&doc).unwrap_or_default()))
         {
             continue;

@@ -195,3 +195,110 @@ async fn a_tenant_over_its_rate_limit_gets_429_with_retry_after_and_others_do_no
         .await;
     assert_eq!(quiet.status, StatusCode::OK, "another tenant has its own budget");
 }
+
+/// Names an admin cannot tell from `alice@acme.test`: whitespace around it, zero-width and
+/// other invisible format characters, bidirectional controls, control characters.
+const LOOK_ALIKES: &[&str] = &[
+    "alice@acme.test ",
+    " alice@acme.test",
+    "alice@acme.test\u{a0}",
+    "alice@acme.test\u{200B}",
+    "al\u{200C}ice@acme.test",
+    "al\u{200D}ice@acme.test",
+    "alice\u{2060}@acme.test",
+    "\u{FEFF}alice@acme.test",
+    "alice@acme.test\u{200E}",
+    "\u{200F}alice@acme.test",
+    "alice\u{202A}@acme.test",
+    "alice\u{202E}@acme.test",
+    "alice\u{2066}@acme.test\u{2069}",
+    "alice@acme.test\t",
+    "alice\u{85}@acme.test",
+];
+
+#[tokio::test]
+async fn user_names_that_differ_only_by_invisible_or_surrounding_characters_are_refused() {
+    let w = World::new().await;
+    let alice = w.post_user(okta_user("alice@acme.test", "Al", "Ice")).await;
+    assert_eq!(alice.status, StatusCode::CREATED, "{}", alice.body);
+    let path = format!("/Users/{}", alice.id());
+    for name in LOOK_ALIKES {
+        let expect_refused = |what: &str, r: &tests::Response| {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what} {name:?}: {}", r.body);
+            assert_eq!(r.body["scimType"], "invalidValue", "{what} {name:?}");
+            let detail = r.body["detail"].as_str().unwrap();
+            assert!(detail.contains("'userName'"), "{what} {name:?}: {detail}");
+        };
+        // The email stays valid, so that only the userName can be what is refused.
+        let mut body = okta_user(name, "Al", "Ice");
+        body["emails"] = json!([{"value": "alice@acme.test", "type": "work"}]);
+        let r = w.post_user(body.clone()).await;
+        expect_refused("POST", &r);
+        let r = w.call(reqwest::Method::PUT, &path, Some(body)).await;
+        expect_refused("PUT", &r);
+        for op in [
+            json!({"op": "replace", "path": "userName", "value": name}),
+            json!({"op": "replace", "value": {"userName": name}}),
+        ] {
+            let patch = json!({"schemas": [tests::urn::PATCH_OP], "Operations": [op]});
+            let r = w.call(reqwest::Method::PATCH, &path, Some(patch)).await;
+            expect_refused("PATCH", &r);
+        }
+        // A filter with such a name is not refused: it simply finds nobody.
+        let q = format!(
+            "/Users?filter={}",
+            tests::urlencode(&format!("userName eq {}", json!(name)))
+        );
+        let r = w.get(&q).await;
+        assert_eq!(r.status, StatusCode::OK, "{name:?}: {}", r.body);
+        assert_eq!(r.body["totalResults"], 0, "{name:?}");
+    }
+    let all = w.get("/Users").await;
+    assert_eq!(all.body["totalResults"], 1, "only alice: {}", all.body);
+    assert_eq!(w.get(&path).await.body["userName"], "alice@acme.test");
+    // Emoji joined by U+200D are letters of a kind, not a trick.
+    let r = w
+        .post_user(okta_user("👩\u{200D}💻.dev@acme.test", "De", "V"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_user_stored_before_the_user_name_rule_can_still_be_deactivated_and_renamed() {
+    let w = World::new().await;
+    let r = w.post_user(okta_user("legacy@acme.test", "Le", "Gacy")).await;
+    let id = r.id();
+    // As an earlier version stored it: with a trailing space.
+    let db = w.env.db().await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        &format!(
+            "update scim.users set user_name = 'legacy@acme.test ', user_name_key = 'legacy@acme.test ',
+                    resource = jsonb_set(resource, '{{userName}}', '\"legacy@acme.test \"')
+             where id = '{id}'"
+        ),
+    )
+    .await
+    .unwrap();
+    let path = format!("/Users/{id}");
+    let deactivate = json!({"schemas": [tests::urn::PATCH_OP], "Operations": [
+        {"op": "replace", "value": {"active": false}}]});
+    let r = w.call(reqwest::Method::PATCH, &path, Some(deactivate)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    let mut put = okta_user("legacy@acme.test ", "Le", "Gacy");
+    put["active"] = json!(false);
+    put["title"] = json!("Former");
+    let r = w.call(reqwest::Method::PUT, &path, Some(put)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "an unchanged legacy name passes: {}",
+        r.body
+    );
+    let fix = json!({"schemas": [tests::urn::PATCH_OP], "Operations": [
+        {"op": "replace", "path": "userName", "value": "legacy@acme.test"}]});
+    let r = w.call(reqwest::Method::PATCH, &path, Some(fix)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["userName"], "legacy@acme.test");
+}
