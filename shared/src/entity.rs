@@ -1,7 +1,7 @@
 //! sea-orm entities: one module per table of the `scim` schema (the directory, owned by the api)
 //! and of the `product` schema (what the rest of the product reads, owned by the worker), named
 //! `<schema>_<row>`. Their columns are checked against the migrated tables by
-//! `shared/tests/schema.rs` (drift), which also fails when a table has no entity here.
+//! `shared/tests/schema/drift.rs`, which also fails when a table has no entity here.
 
 pub mod product_group;
 pub mod product_group_member;

@@ -13,14 +13,20 @@
 //!   below). Should that connection be lost, the pool refuses to open another one, which would
 //!   not hold the lock: the run fails and the next start resumes.
 //! - has `statement_timeout = 0`: the pool a binary serves with may bound its statements (the
-//!   api's does), and a migration must not be cut by that. The setting dies with the connection.
+//!   api's does), and a migration must not be cut by that.
+//! - has the schema first on its `search_path`, for the bookkeeping (below).
+//!
+//! Both settings die with the connection, closed at the end of the run.
 //!
 //! # Bookkeeping
-//! sea-orm-migration records each applied migration by name, in `scim_seaql_migrations` and
-//! `product_seaql_migrations` (schema `public`, as the default search path resolves them). Its
-//! table name is one identifier, so a schema-qualified name such as `scim.seaql_migrations` cannot
-//! be given; distinct names keep the two schemas' histories apart, also when both live in one
-//! database.
+//! sea-orm-migration records each applied migration by name in its table, `seaql_migrations`,
+//! here `scim.seaql_migrations` and `product.seaql_migrations`: the migration connection's
+//! `search_path` is the schema, then `public`. (Its table name is one identifier, so a
+//! schema-qualified name cannot be given; tables in `public` would need the CREATE privilege
+//! there, which Postgres 15 no longer grants by default, where these need no more than the
+//! hand-written runner did.) The released SQL names every object with its schema, so the path
+//! changes nothing for it; a new migration should do the same. Run the migrators through
+//! [`migrate`] only: on another connection `seaql_migrations` is some other table or none.
 //!
 //! Until issue 14 a hand-written runner applied the same SQL texts and recorded versions
 //! 1..N in `scim._migrations` / `product._migrations`. Every run first adopts that history: each
@@ -31,8 +37,11 @@
 //! migration. A later migration may drop it once no such binary can run any more.
 //!
 //! # Writing a migration
-//! Add the next file (`m0006_what_it_does.rs`) and append it to the schema's `migrations()`;
-//! the file's name is the migration's recorded name, so it never changes either.
+//! Add the next file (`m0006_what_it_does.rs`) and append it to the schema's `migrations()`.
+//! Its `name` is what gets recorded: the file's name (a unit test holds them together), and
+//! never changed. A migration released under the hand-written runner, on a branch merged later,
+//! becomes the next file in the same way and also goes into the schema's `LEGACY` list with its
+//! old version and name, so that databases which ran it adopt it instead of running it again.
 //! - Most migrations are one SQL text run in a transaction ([`SqlMigration`]): Postgres DDL is
 //!   transactional, so a failed migration leaves no trace and runs again at the next start.
 //! - An index on a table that may already be large (`scim.users`, `scim.groups`,
@@ -85,10 +94,9 @@ pub async fn migrate_product(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// A migrator for one schema, run by [`migrate`].
 pub trait SchemaMigrator: MigratorTrait {
-    /// The schema its migrations create and change; also names the advisory lock.
+    /// The schema its migrations create and change; holds its bookkeeping and names the
+    /// advisory lock.
     const SCHEMA: &'static str;
-    /// Its bookkeeping table, which [`MigratorTrait::migration_table_name`] must return.
-    const TABLE: &'static str;
     /// What the hand-written runner recorded in `<SCHEMA>._migrations`: every version it could
     /// have applied, with the migration that is now that version. A migration released under
     /// that runner (on another branch) is listed here when it is ported.
@@ -122,6 +130,9 @@ async fn run<M: SchemaMigrator>(conn: &DatabaseConnection) -> Result<(), DbErr> 
     ))
     .await?;
     conn.execute_unprepared(&format!("create schema if not exists {schema}"))
+        .await?;
+    // Where sea-orm-migration's `seaql_migrations` resolves (see the module documentation).
+    conn.execute_unprepared(&format!("set search_path to {schema}, public"))
         .await?;
     M::install(conn).await?;
     adopt::<M>(conn).await?;
@@ -185,8 +196,8 @@ async fn adopt<M: SchemaMigrator>(conn: &DatabaseConnection) -> Result<(), DbErr
         let inserted = conn
             .execute_raw(stmt(
                 &format!(
-                    "insert into {} (version, applied_at) values ($1, $2) on conflict (version) do nothing",
-                    M::TABLE
+                    "insert into {schema}.seaql_migrations (version, applied_at) values ($1, $2)
+                     on conflict (version) do nothing"
                 ),
                 [migration.into(), applied_at.into()],
             ))
@@ -316,7 +327,7 @@ mod tests {
             .collect();
         files.sort();
         assert_eq!(files, names, "{dir}: files and migrations()");
-        assert_eq!(M::migration_table_name().to_string(), M::TABLE);
+        assert_eq!(M::migration_table_name().to_string(), "seaql_migrations");
         // The hand-written runner's versions were 1..N in the order of the files.
         for (i, legacy) in M::LEGACY.iter().enumerate() {
             assert_eq!(legacy.version as usize, i + 1, "{dir}");

@@ -1,8 +1,6 @@
 //! The SCIM directory's migrations (`scim` schema), owned by the api. A new migration is the next
 //! file in `directory/`, appended to [`Migrator::migrations`].
 
-use sea_orm::DynIden;
-use sea_orm::sea_query::{Alias, IntoIden};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use super::{Legacy, SchemaMigrator};
@@ -25,15 +23,10 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_key_first_name_indexes::MIGRATION),
         ]
     }
-
-    fn migration_table_name() -> DynIden {
-        Alias::new(Self::TABLE).into_iden()
-    }
 }
 
 impl SchemaMigrator for Migrator {
     const SCHEMA: &'static str = "scim";
-    const TABLE: &'static str = "scim_seaql_migrations";
     const LEGACY: &'static [Legacy] = &[
         Legacy {
             version: 1,

@@ -1,8 +1,6 @@
 //! What the rest of the product reads (`product` schema), owned by the worker. A new migration is
 //! the next file in `product/`, appended to [`Migrator::migrations`].
 
-use sea_orm::DynIden;
-use sea_orm::sea_query::{Alias, IntoIden};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use super::{Legacy, SchemaMigrator};
@@ -25,15 +23,10 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_key_indexes_apart_from_tenant::MIGRATION),
         ]
     }
-
-    fn migration_table_name() -> DynIden {
-        Alias::new(Self::TABLE).into_iden()
-    }
 }
 
 impl SchemaMigrator for Migrator {
     const SCHEMA: &'static str = "product";
-    const TABLE: &'static str = "product_seaql_migrations";
     const LEGACY: &'static [Legacy] = &[
         Legacy {
             version: 1,
