@@ -136,9 +136,10 @@ async fn run<M: SchemaMigrator>(conn: &DatabaseConnection) -> Result<(), DbErr> 
         .await?;
     M::install(conn).await?;
     adopt::<M>(conn).await?;
+    // sea-orm-migration logs each migration it applies, by name only.
     let pending = M::get_pending_migrations(conn).await?;
-    for m in &pending {
-        tracing::info!(schema, migration = m.name(), "applying migration");
+    if !pending.is_empty() {
+        tracing::info!(schema, pending = pending.len(), "migrating");
     }
     M::up(conn, None).await?;
     conn.execute_raw(stmt("select pg_advisory_unlock(hashtext($1))", [key.into()]))
@@ -214,9 +215,9 @@ async fn adopt<M: SchemaMigrator>(conn: &DatabaseConnection) -> Result<(), DbErr
     Ok(())
 }
 
-/// A pool of one connection with the caller's connect options and no statement timeout. The
-/// advisory lock belongs to that connection's session; a replacement would not hold it, so the
-/// pool opens one connection in its life and refuses a second.
+/// A pool of one connection with the caller's connect options, no statement timeout and no
+/// notices. The advisory lock belongs to that connection's session; a replacement would not hold
+/// it, so the pool opens one connection in its life and refuses a second.
 fn dedicated_connection(db: &DatabaseConnection) -> DatabaseConnection {
     let options = db
         .get_postgres_connection_pool()
@@ -239,6 +240,9 @@ fn dedicated_connection(db: &DatabaseConnection) -> DatabaseConnection {
                     ));
                 }
                 conn.execute("set statement_timeout = 0").await?;
+                // sea-orm-migration creates its table `if not exists` several times a run; the
+                // server's notice that it exists would be logged each time.
+                conn.execute("set client_min_messages = warning").await?;
                 Ok(())
             })
         })
