@@ -1,3 +1,18 @@
-//! sea-orm entities for the tables other code reads through the ORM.
+//! sea-orm entities: one module per table of the `scim` schema (the directory, owned by the api)
+//! and of the `product` schema (what the rest of the product reads, owned by the worker), named
+//! `<schema>_<row>`. Their columns are checked against the migrated tables by
+//! `shared/tests/schema/drift.rs`, which also fails when a table has no entity here.
 
+pub mod product_group;
+pub mod product_group_member;
+pub mod product_group_version;
+pub mod product_membership_version;
 pub mod product_user;
+pub mod scim_admin_session;
+pub mod scim_api_token;
+pub mod scim_audit;
+pub mod scim_group;
+pub mod scim_group_member;
+pub mod scim_outbox;
+pub mod scim_tenant;
+pub mod scim_user;

@@ -5,22 +5,68 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(schema_name = "product", table_name = "users")]
 pub struct Model {
+    /// The SCIM id.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub tenant_id: Uuid,
+    #[sea_orm(column_type = "Text")]
     pub user_name: String,
+    #[sea_orm(column_type = "Text")]
     pub email: Option<String>,
+    #[sea_orm(column_type = "Text")]
     pub first_name: Option<String>,
+    #[sea_orm(column_type = "Text")]
     pub last_name: Option<String>,
+    #[sea_orm(column_type = "Text")]
     pub department: Option<String>,
+    #[sea_orm(column_type = "Text")]
     pub job_title: Option<String>,
+    /// The resolved manager; null while `manager_ref` names nobody known yet.
     pub manager_id: Option<Uuid>,
     pub active: bool,
+    /// The directory version last applied: older or repeated change messages are ignored.
     pub version: i64,
     pub updated_at: DateTimeWithTimeZone,
+    /// What a manager reference may name besides the id: externalId, employee number, emails.
+    #[sea_orm(column_type = "Text")]
+    pub external_id: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub employee_number: Option<String>,
+    #[sea_orm(column_type = "Array(RcOrArc::new(ColumnType::Text))")]
+    pub emails: Vec<String>,
+    /// The manager reference as sent, kept while it cannot be resolved yet.
+    #[sea_orm(column_type = "Text")]
+    pub manager_ref: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "Entity",
+        from = "Column::ManagerId",
+        to = "Column::Id",
+        on_delete = "SetNull"
+    )]
+    Manager,
+    #[sea_orm(has_many = "super::product_group_member::Entity")]
+    GroupMembers,
+}
+
+impl Related<super::product_group_member::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GroupMembers.def()
+    }
+}
+
+/// The groups the user is in, through `product.group_members`.
+impl Related<super::product_group::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::product_group_member::Relation::Group.def()
+    }
+
+    fn via() -> Option<RelationDef> {
+        Some(super::product_group_member::Relation::User.def().rev())
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

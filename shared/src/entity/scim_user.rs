@@ -1,0 +1,65 @@
+//! `scim.users`: the SCIM directory's users. `resource` holds the normalised attributes (never a
+//! password); a DELETE leaves a tombstone (`deleted_at`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(schema_name = "scim", table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    #[sea_orm(column_type = "Text")]
+    pub user_name: String,
+    /// userName folded to lower case by the api: what uniqueness is checked on.
+    #[sea_orm(column_type = "Text")]
+    pub user_name_key: String,
+    #[sea_orm(column_type = "Text")]
+    pub external_id: Option<String>,
+    pub active: bool,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub resource: Json,
+    pub version: i64,
+    pub created_at: DateTimeWithTimeZone,
+    pub updated_at: DateTimeWithTimeZone,
+    pub deleted_at: Option<DateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::scim_tenant::Entity",
+        from = "Column::TenantId",
+        to = "super::scim_tenant::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Tenant,
+    #[sea_orm(has_many = "super::scim_group_member::Entity")]
+    GroupMembers,
+}
+
+impl Related<super::scim_tenant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenant.def()
+    }
+}
+
+impl Related<super::scim_group_member::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GroupMembers.def()
+    }
+}
+
+/// The groups a user was ever related to, through `scim.group_members` (filter on `member` for
+/// the current ones).
+impl Related<super::scim_group::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::scim_group_member::Relation::Group.def()
+    }
+
+    fn via() -> Option<RelationDef> {
+        Some(super::scim_group_member::Relation::User.def().rev())
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
