@@ -233,8 +233,8 @@ async fn abuse(env: &TestEnv, api: &Api, token: &str, until: Instant, tally: &Ta
     });
     let stalls = async {
         // Requests whose body never comes, renewed as the api times them out: 16, so that with
-        // the filters and lists the noisy tenant fills its whole line (32) without only waiting
-        // behind its own stalls.
+        // the filters and lists the noisy tenant fills its whole line (32) rather than waiting
+        // only behind its own stalls.
         futures_util::stream::iter(0..16)
             .for_each_concurrent(None, |_| async {
                 while Instant::now() < until && !stop.load(Ordering::Relaxed) {
