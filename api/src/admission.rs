@@ -35,7 +35,6 @@ pub struct Limits {
 }
 
 pub struct Admission {
-    limits: Limits,
     global: Arc<Semaphore>,
     lines: Lines,
     lists: Lines,
@@ -110,15 +109,10 @@ impl Lines {
 impl Admission {
     pub fn new(limits: Limits) -> Self {
         Self {
-            limits,
             global: Arc::new(Semaphore::new(limits.global.max(1))),
             lines: Lines::new(limits.per_line),
             lists: Lines::new(limits.lists_per_tenant),
         }
-    }
-
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     /// Waits for a slot in `line`, then for a global slot.

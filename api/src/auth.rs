@@ -62,14 +62,16 @@ async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<uuid::Uuid, 
 /// API): their line is the peer's address, so one client stalling sign-ins (slow bodies, no
 /// token needed) holds only its own share.
 pub async fn admit_client(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let _ticket = state.admission.enter(Line::Client(peer(&req))).await;
+    let client = peer(req.extensions()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let _ticket = state.admission.enter(Line::Client(client)).await;
     next.run(req).await
 }
 
-/// The address of the connection the request came on; unspecified when the server was not
-/// started with connection info (a router driven directly, as in unit tests).
-pub fn peer(req: &Request) -> IpAddr {
-    req.extensions()
+/// The address of the connection a request came on (the admission line of requests without a
+/// tenant, and the admin throttle's client); `None` when the server was not started with
+/// connection info (a router driven directly, as in unit tests).
+pub fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+        .map(|c| c.0.ip())
 }

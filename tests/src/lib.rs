@@ -675,6 +675,16 @@ pub fn assert_scim_error(r: &Response) {
     );
 }
 
+/// The `q`-quantile of `samples` (sorted in place); zero without samples.
+pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    samples.sort();
+    let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+    samples[i]
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (for filters in a query).
 pub fn urlencode(s: &str) -> String {
     s.bytes()

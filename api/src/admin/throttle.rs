@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 
@@ -102,12 +102,9 @@ impl Client {
     /// The client of a request (see the module docs).
     pub fn from_request(headers: &HeaderMap, extensions: &Extensions, trust_forwarded_for: bool) -> Self {
         let forwarded = trust_forwarded_for.then(|| last_forwarded_for(headers)).flatten();
-        let peer = || {
-            extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        };
-        forwarded.or_else(peer).map_or(Client::UNKNOWN, Client::of)
+        forwarded
+            .or_else(|| crate::auth::peer(extensions))
+            .map_or(Client::UNKNOWN, Client::of)
     }
 }
 
@@ -365,7 +362,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "203.0.113.7, 198.51.100.4".parse().unwrap());
         let mut ext = Extensions::new();
-        ext.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 443))));
+        ext.insert(axum::extract::ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 443))));
         assert_eq!(Client::from_request(&headers, &ext, false), ip("10.0.0.1"));
         assert_eq!(Client::from_request(&headers, &ext, true), ip("198.51.100.4"));
         headers.insert("x-forwarded-for", "not an address".parse().unwrap());

@@ -17,7 +17,7 @@ use clap::Parser;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tests::{Api, TestEnv, okta_user, seed, urlencode};
+use tests::{Api, TestEnv, okta_user, quantile, seed, urlencode};
 use tokio::io::AsyncWriteExt;
 
 #[derive(Parser, Debug)]
@@ -146,15 +146,6 @@ async fn main() -> anyhow::Result<()> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    if samples.is_empty() {
-        return Duration::ZERO;
-    }
-    samples.sort();
-    let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[i]
 }
 
 /// An IdP's ordinary traffic, one request at a time: lookups, and every tenth a create.

@@ -12,7 +12,9 @@ use serde_json::json;
 use tests::{okta_user, seed, urlencode};
 use tokio::io::AsyncWriteExt;
 
-use crate::{World, quantile};
+use tests::quantile;
+
+use crate::World;
 
 /// A filter the api accepts (8 substring comparisons, the most allowed) that reads every user of
 /// the tenant: about 0.25 s over 20,000 users on this machine.

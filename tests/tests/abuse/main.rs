@@ -8,14 +8,4 @@ mod lists;
 mod methods;
 mod removals;
 
-use std::time::Duration;
-
 pub use tests::World;
-
-/// The `q`-quantile of `samples` (sorted in place).
-pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    assert!(!samples.is_empty(), "no samples");
-    samples.sort();
-    let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[i]
-}
