@@ -15,27 +15,9 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
 }
 
+/// A parent only: relations are declared child -> parent (`belongs_to`), so entity modules never
+/// import each other in a circle; walk the other way with `Relation::X.def().rev()`.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::product_group_member::Entity")]
-    Members,
-}
-
-impl Related<super::product_group_member::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Members.def()
-    }
-}
-
-/// The group's members, through `product.group_members`.
-impl Related<super::product_user::Entity> for Entity {
-    fn to() -> RelationDef {
-        super::product_group_member::Relation::User.def()
-    }
-
-    fn via() -> Option<RelationDef> {
-        Some(super::product_group_member::Relation::Group.def().rev())
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -48,25 +48,6 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     Manager,
-    #[sea_orm(has_many = "super::product_group_member::Entity")]
-    GroupMembers,
-}
-
-impl Related<super::product_group_member::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::GroupMembers.def()
-    }
-}
-
-/// The groups the user is in, through `product.group_members`.
-impl Related<super::product_group::Entity> for Entity {
-    fn to() -> RelationDef {
-        super::product_group_member::Relation::Group.def()
-    }
-
-    fn via() -> Option<RelationDef> {
-        Some(super::product_group_member::Relation::User.def().rev())
-    }
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -36,31 +36,11 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Tenant,
-    #[sea_orm(has_many = "super::scim_group_member::Entity")]
-    Members,
 }
 
 impl Related<super::scim_tenant::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Tenant.def()
-    }
-}
-
-impl Related<super::scim_group_member::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Members.def()
-    }
-}
-
-/// The users ever related to the group, through `scim.group_members` (filter on `member` for
-/// the current members).
-impl Related<super::scim_user::Entity> for Entity {
-    fn to() -> RelationDef {
-        super::scim_group_member::Relation::User.def()
-    }
-
-    fn via() -> Option<RelationDef> {
-        Some(super::scim_group_member::Relation::Group.def().rev())
     }
 }
 

@@ -13,32 +13,9 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
 }
 
+/// A parent only: relations are declared child -> parent (`belongs_to`), so entity modules never
+/// import each other in a circle; walk the other way with `Relation::X.def().rev()`.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::scim_api_token::Entity")]
-    ApiTokens,
-    #[sea_orm(has_many = "super::scim_user::Entity")]
-    Users,
-    #[sea_orm(has_many = "super::scim_group::Entity")]
-    Groups,
-}
-
-impl Related<super::scim_api_token::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ApiTokens.def()
-    }
-}
-
-impl Related<super::scim_user::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Users.def()
-    }
-}
-
-impl Related<super::scim_group::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Groups.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

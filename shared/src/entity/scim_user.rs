@@ -34,31 +34,11 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Tenant,
-    #[sea_orm(has_many = "super::scim_group_member::Entity")]
-    GroupMembers,
 }
 
 impl Related<super::scim_tenant::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Tenant.def()
-    }
-}
-
-impl Related<super::scim_group_member::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::GroupMembers.def()
-    }
-}
-
-/// The groups a user was ever related to, through `scim.group_members` (filter on `member` for
-/// the current ones).
-impl Related<super::scim_group::Entity> for Entity {
-    fn to() -> RelationDef {
-        super::scim_group_member::Relation::Group.def()
-    }
-
-    fn via() -> Option<RelationDef> {
-        Some(super::scim_group_member::Relation::User.def().rev())
     }
 }
 
