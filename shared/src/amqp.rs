@@ -12,7 +12,7 @@ use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -252,40 +252,72 @@ impl Publisher {
         let ch = self.channel().await?;
         let mut pending = Vec::with_capacity(batch.len());
         for m in batch {
-            let confirm = ch
-                .basic_publish(
-                    self.cfg.amqp_exchange.as_str().into(),
-                    m.routing_key.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    &m.payload,
-                    properties(
-                        m.message_id,
-                        m.tenant_id,
-                        &m.traceparent
-                            .as_deref()
-                            .map(|t| ("traceparent", long(t)))
-                            .into_iter()
-                            .collect::<Vec<_>>(),
-                    ),
-                )
-                .await?;
+            let traceparent: Vec<_> = m
+                .traceparent
+                .as_deref()
+                .map(|t| ("traceparent", long(t)))
+                .into_iter()
+                .collect();
+            let props = properties(m.message_id, m.tenant_id, &traceparent);
+            let confirm =
+                publish_mandatory(&ch, &self.cfg.amqp_exchange, &m.routing_key, &m.payload, props).await?;
             pending.push((m.message_id, confirm));
         }
         for (id, confirm) in pending {
-            let confirmation = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-                Ok(c) => c?,
-                Err(_) => return Err(AmqpError::Timeout(CONFIRM_TIMEOUT)),
-            };
-            if confirmation.is_nack() {
-                return Err(AmqpError::Nacked(id));
-            }
-            if confirmation.take_message().is_some() {
-                return Err(AmqpError::Unroutable(id));
-            }
+            confirmed(id, confirm).await?;
         }
         Ok(())
     }
+}
+
+/// Publishes with `mandatory`, so that a message no queue takes comes back (basic.return)
+/// instead of being confirmed and dropped. Returns the pending confirm, so that a caller can
+/// pipeline many publishes before waiting for them with [`confirmed`]. The channel must be in
+/// confirm mode.
+pub async fn publish_mandatory(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    props: BasicProperties,
+) -> Result<PublisherConfirm, AmqpError> {
+    let mandatory = BasicPublishOptions {
+        mandatory: true,
+        ..Default::default()
+    };
+    Ok(ch
+        .basic_publish(exchange.into(), routing_key.into(), mandatory, payload, props)
+        .await?)
+}
+
+/// Waits, at most [`CONFIRM_TIMEOUT`], for the broker to confirm message `id`: `Ok` means it
+/// was stored and routed. A nack or a returned (unroutable) message is a failure.
+pub async fn confirmed(id: Uuid, confirm: PublisherConfirm) -> Result<(), AmqpError> {
+    let confirmation = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        Ok(c) => c?,
+        Err(_) => return Err(AmqpError::Timeout(CONFIRM_TIMEOUT)),
+    };
+    if confirmation.is_nack() {
+        return Err(AmqpError::Nacked(id));
+    }
+    if confirmation.take_message().is_some() {
+        return Err(AmqpError::Unroutable(id));
+    }
+    Ok(())
+}
+
+/// [`publish_mandatory`] and [`confirmed`] for one message.
+pub async fn publish_confirmed(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    props: BasicProperties,
+    id: Uuid,
+) -> Result<(), AmqpError> {
+    confirmed(
+        id,
+        publish_mandatory(ch, exchange, routing_key, payload, props).await?,
+    )
+    .await
 }

@@ -5,12 +5,11 @@
 //! `scim-worker dlq replay` or the page's Retry button; both use the functions here.
 
 use chrono::Utc;
-use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, LongString};
 use lapin::{Channel, message::Delivery};
 use uuid::Uuid;
 
-use crate::amqp::AmqpError;
+use crate::amqp::{AmqpError, publish_confirmed};
 use crate::config::AmqpConfig;
 
 /// Header naming a dead letter, so that one can be replayed even when its body is unreadable.
@@ -53,23 +52,16 @@ pub async fn publish(ch: &Channel, cfg: &AmqpConfig, d: &Delivery, reason: &str)
     );
     props = props.with_headers(headers).with_delivery_mode(2);
     let dead = cfg.dead_letter_queue();
-    let confirm = ch
-        .basic_publish(
-            cfg.dead_letter_exchange().as_str().into(),
-            dead.as_str().into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &d.data,
-            props,
-        )
-        .await?
-        .await?;
-    if confirm.is_nack() || confirm.take_message().is_some() {
-        return Err(AmqpError::Unroutable(Uuid::nil()));
-    }
-    Ok(())
+    // The error names no message id: a dead letter's body may not even parse.
+    publish_confirmed(
+        ch,
+        &cfg.dead_letter_exchange(),
+        &dead,
+        &d.data,
+        props,
+        Uuid::nil(),
+    )
+    .await
 }
 
 fn header_text(d: &Delivery, name: &str) -> Option<String> {
@@ -280,22 +272,7 @@ pub async fn replay(ch: &Channel, cfg: &AmqpConfig, select: &Select) -> Result<u
         let mut headers = props.headers().clone().unwrap_or_default();
         headers.insert("x-scim-replayed".into(), AMQPValue::Boolean(true));
         props = props.with_headers(headers);
-        let confirm = ch
-            .basic_publish(
-                cfg.amqp_exchange.as_str().into(),
-                key.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &d.data,
-                props,
-            )
-            .await?
-            .await?;
-        if confirm.is_nack() || confirm.take_message().is_some() {
-            return Err(AmqpError::Unroutable(Uuid::nil()));
-        }
+        publish_confirmed(ch, &cfg.amqp_exchange, &key, &d.data, props, Uuid::nil()).await?;
         d.ack(lapin::options::BasicAckOptions::default()).await?;
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(None)

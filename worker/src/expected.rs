@@ -4,15 +4,19 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::prelude::DateTimeWithTimeZone;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde_json::Value;
-use shared::db::stmt;
 use shared::domain::user::{Doc, snapshot};
+use shared::entity::{scim_group, scim_group_member, scim_tenant, scim_user};
 use shared::messages::UserSnapshot;
 use uuid::Uuid;
 
 use crate::key_locks::{Keys, keys_of};
-use crate::managers::normalise;
+use crate::users::managers::normalise;
 
 /// One user as the product should have it.
 #[derive(Debug, Clone)]
@@ -25,43 +29,44 @@ pub struct ExpectedUser {
 }
 
 pub async fn tenants(directory: &impl ConnectionTrait, only: Option<Uuid>) -> Result<Vec<Uuid>, DbErr> {
-    let rows = match only {
-        Some(t) => {
-            directory
-                .query_all_raw(stmt("select id from scim.tenants where id = $1", [t.into()]))
-                .await?
-        }
-        None => {
-            directory
-                .query_all_raw(stmt("select id from scim.tenants order by id", []))
-                .await?
-        }
+    use scim_tenant::Column as C;
+    let all = scim_tenant::Entity::find().select_only().column(C::Id);
+    let chosen = match only {
+        Some(t) => all.filter(C::Id.eq(t)),
+        None => all.order_by_asc(C::Id),
     };
-    rows.iter().map(|r| r.try_get("", "id")).collect()
+    chosen.into_tuple().all(directory).await
+}
+
+/// A directory row as far as the product cares.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "scim_user::Entity")]
+struct DirectoryUser {
+    id: Uuid,
+    resource: Value,
+    version: i64,
+    deleted_at: Option<DateTimeWithTimeZone>,
 }
 
 /// Every user of the tenant the product should know, tombstones included (the product keeps
 /// deleted users as inactive rows).
 pub async fn users(directory: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<ExpectedUser>, DbErr> {
-    let rows = directory
-        .query_all_raw(stmt(
-            "select id, resource, version, deleted_at is not null as deleted
-             from scim.users where tenant_id = $1 order by id",
-            [tenant.into()],
-        ))
+    let rows: Vec<DirectoryUser> = scim_user::Entity::find()
+        .filter(scim_user::Column::TenantId.eq(tenant))
+        .order_by_asc(scim_user::Column::Id)
+        .into_partial_model()
+        .all(directory)
         .await?;
     let mut users = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let doc: Value = r.try_get("", "resource")?;
-        let doc: Doc = match doc {
+    for r in rows {
+        let doc: Doc = match r.resource {
             Value::Object(m) => m,
             _ => Doc::new(),
         };
-        let deleted: bool = r.try_get("", "deleted")?;
-        let snapshot = snapshot(&doc, deleted);
+        let snapshot = snapshot(&doc, r.deleted_at.is_some());
         users.push(ExpectedUser {
-            id: r.try_get("", "id")?,
-            version: r.try_get("", "version")?,
+            id: r.id,
+            version: r.version,
             manager_ref: normalise(snapshot.manager.as_deref()),
             snapshot,
             manager_id: None,
@@ -176,28 +181,37 @@ pub struct ExpectedGroup {
     pub deleted: bool,
 }
 
+/// A directory group as far as the product cares.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "scim_group::Entity")]
+struct DirectoryGroup {
+    id: Uuid,
+    display_name: String,
+    version: i64,
+    deleted_at: Option<DateTimeWithTimeZone>,
+}
+
 pub async fn groups(directory: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<ExpectedGroup>, DbErr> {
-    let rows = directory
-        .query_all_raw(stmt(
-            "select id, display_name, version, deleted_at is not null as deleted
-             from scim.groups where tenant_id = $1 order by id",
-            [tenant.into()],
-        ))
+    let rows: Vec<DirectoryGroup> = scim_group::Entity::find()
+        .filter(scim_group::Column::TenantId.eq(tenant))
+        .order_by_asc(scim_group::Column::Id)
+        .into_partial_model()
+        .all(directory)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ExpectedGroup {
-                id: r.try_get("", "id")?,
-                name: r.try_get("", "display_name")?,
-                version: r.try_get("", "version")?,
-                deleted: r.try_get("", "deleted")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| ExpectedGroup {
+            id: r.id,
+            name: r.display_name,
+            version: r.version,
+            deleted: r.deleted_at.is_some(),
         })
-        .collect()
+        .collect())
 }
 
 /// One (group, user) pair as the directory last wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "scim_group_member::Entity")]
 pub struct ExpectedMembership {
     pub group_id: Uuid,
     pub user_id: Uuid,
@@ -209,21 +223,12 @@ pub async fn memberships(
     directory: &impl ConnectionTrait,
     tenant: Uuid,
 ) -> Result<Vec<ExpectedMembership>, DbErr> {
-    let rows = directory
-        .query_all_raw(stmt(
-            "select group_id, user_id, version, member from scim.group_members where tenant_id = $1
-             order by group_id, user_id",
-            [tenant.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ExpectedMembership {
-                group_id: r.try_get("", "group_id")?,
-                user_id: r.try_get("", "user_id")?,
-                version: r.try_get("", "version")?,
-                member: r.try_get("", "member")?,
-            })
-        })
-        .collect()
+    use scim_group_member::Column as C;
+    scim_group_member::Entity::find()
+        .filter(C::TenantId.eq(tenant))
+        .order_by_asc(C::GroupId)
+        .order_by_asc(C::UserId)
+        .into_partial_model()
+        .all(directory)
+        .await
 }

@@ -1,19 +1,27 @@
-//! Groups and memberships in the product. A group row exists while the SCIM group lives; a
-//! membership row exists while both the group and the user are in the product and the pair's
-//! latest applied version says "member". The `*_versions` ledgers remember what was applied,
-//! including deletions and removals, so late or repeated messages never resurrect anything.
+//! Groups in the product (`product.groups` and its ledger `product.group_versions`). A group
+//! row exists while the SCIM group lives; a membership row exists while both the group and the
+//! user are in the product and the pair's latest applied version says "member". The
+//! `*_versions` ledgers remember what was applied, including deletions and removals, so late or
+//! repeated messages never resurrect anything.
 //!
 //! A membership can arrive before its group or its user: the ledger keeps it, and applying the
 //! group or the user materialises it. The same key locks as for manager links (the group's and
 //! the user's ids) serialise a membership with its group and user, so concurrent applies on
 //! different workers cannot both miss each other.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
-use shared::db::stmt;
+use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use shared::entity::{product_group as group, product_group_version as ledger};
 use shared::messages::{ChangeMessage, GroupSnapshot};
+use uuid::Uuid;
 
 use crate::key_locks;
+use crate::memberships;
 use crate::outcome::Outcome;
+use crate::upsert::{self, Overwrite};
 
 pub async fn apply_group(
     txn: &DatabaseTransaction,
@@ -22,42 +30,106 @@ pub async fn apply_group(
 ) -> Result<Outcome, DbErr> {
     let (tenant, id) = (msg.tenant_id, msg.resource_id);
     key_locks::lock(txn, vec![(tenant, id.to_string())]).await?;
-    let ledger = txn
-        .execute_raw(stmt(
-            "insert into product.group_versions as v (id, tenant_id, version, deleted) values ($1, $2, $3, $4)
-             on conflict (id) do update set version = excluded.version, deleted = excluded.deleted
-             where v.version < excluded.version and v.tenant_id = excluded.tenant_id",
-            [id.into(), tenant.into(), msg.version.into(), g.deleted.into()],
-        ))
-        .await?;
-    if ledger.rows_affected() == 0 {
+    if write_ledger(txn, tenant, id, msg.version, g.deleted, Overwrite::Older).await? == 0 {
         return Ok(Outcome::Stale);
     }
     if g.deleted {
         // Memberships go with the group (on delete cascade).
-        txn.execute_raw(stmt(
-            "delete from product.groups where id = $1 and tenant_id = $2",
-            [id.into(), tenant.into()],
-        ))
-        .await?;
+        group::Entity::delete_many()
+            .filter(group::Column::Id.eq(id))
+            .filter(group::Column::TenantId.eq(tenant))
+            .exec(txn)
+            .await?;
         return Ok(Outcome::Applied);
     }
-    txn.execute_raw(stmt(
-        "insert into product.groups as g (id, tenant_id, name, version, updated_at) values ($1, $2, $3, $4, now())
-         on conflict (id) do update set name = excluded.name, version = excluded.version, updated_at = now()
-         where g.tenant_id = excluded.tenant_id",
-        [id.into(), tenant.into(), g.display_name.clone().into(), msg.version.into()],
-    ))
-    .await?;
-    // Memberships that arrived before the group.
-    txn.execute_raw(stmt(
-        "insert into product.group_members (group_id, user_id)
-         select m.group_id, m.user_id from product.membership_versions m
-         join product.users u on u.id = m.user_id and u.tenant_id = m.tenant_id
-         where m.group_id = $1 and m.tenant_id = $2 and m.member
-         on conflict do nothing",
-        [id.into(), tenant.into()],
-    ))
-    .await?;
+    write_group(txn, tenant, id, msg.version, &g.display_name, Overwrite::Always).await?;
+    memberships::materialise_for_group(txn, tenant, id).await?;
     Ok(Outcome::Applied)
+}
+
+/// Records the version applied to a group (and whether it was a deletion); returns how many
+/// rows changed (0 or 1).
+pub async fn write_ledger(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+    version: i64,
+    deleted: bool,
+    how: Overwrite,
+) -> Result<u64, DbErr> {
+    use ledger::Column as C;
+    let keys = upsert::Keys {
+        id: C::Id,
+        tenant: C::TenantId,
+        version: C::Version,
+        touched: None,
+    };
+    ledger::Entity::insert(ledger::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        version: Set(version),
+        deleted: Set(deleted),
+    })
+    .on_conflict(upsert::on_conflict::<ledger::Entity>(
+        keys,
+        &[C::Version, C::Deleted],
+        how,
+    ))
+    .exec_without_returning(db)
+    .await
+}
+
+/// Writes a live group's row; returns how many rows changed (0 or 1).
+pub async fn write_group(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+    version: i64,
+    name: &str,
+    how: Overwrite,
+) -> Result<u64, DbErr> {
+    use group::Column as C;
+    let keys = upsert::Keys {
+        id: C::Id,
+        tenant: C::TenantId,
+        version: C::Version,
+        touched: Some(C::UpdatedAt),
+    };
+    group::Entity::insert(group::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        name: Set(name.to_owned()),
+        version: Set(version),
+        ..Default::default()
+    })
+    .on_conflict(upsert::on_conflict::<group::Entity>(
+        keys,
+        &[C::Name, C::Version],
+        how,
+    ))
+    .exec_without_returning(db)
+    .await
+}
+
+/// Deletes the tenant's groups other than `live` (memberships go with them); returns how many.
+pub async fn delete_all_but(db: &impl ConnectionTrait, tenant: Uuid, live: Vec<Uuid>) -> Result<u64, DbErr> {
+    let res = group::Entity::delete_many()
+        .filter(group::Column::TenantId.eq(tenant))
+        // One array parameter whatever the tenant's size (a list would bind one per group).
+        .filter(Expr::col(group::Column::Id).eq(PgFunc::any(live)).not())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The tenant's groups in the product: id, name and version.
+pub async fn of_tenant(db: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<(Uuid, String, i64)>, DbErr> {
+    use group::Column as C;
+    group::Entity::find()
+        .select_only()
+        .columns([C::Id, C::Name, C::Version])
+        .filter(C::TenantId.eq(tenant))
+        .into_tuple()
+        .all(db)
+        .await
 }

@@ -3,7 +3,7 @@
 //! race they close). Every apply path takes its locks here, together and in one global order,
 //! so batches and single applies cannot deadlock.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use shared::db::stmt;
 use shared::messages::UserSnapshot;
 use uuid::Uuid;
@@ -20,16 +20,6 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            external_id: row.try_get("", "external_id")?,
-            user_name: row.try_get("", "user_name")?,
-            emails: row.try_get("", "emails")?,
-            employee_number: row.try_get("", "employee_number")?,
-        })
-    }
-
     /// Lower-cased values to lock (over-locking on case only serialises a little more).
     pub fn lock_values(&self) -> Vec<String> {
         let mut v = vec![self.id.to_string(), self.user_name.to_lowercase()];
@@ -64,6 +54,8 @@ pub fn keys_of(id: Uuid, u: &UserSnapshot) -> Keys {
 /// transactions locking overlapping sets (one change or a batch of them) cannot deadlock.
 pub async fn lock(txn: &DatabaseTransaction, pairs: Vec<(Uuid, String)>) -> Result<(), DbErr> {
     let (tenants, values): (Vec<Uuid>, Vec<String>) = pairs.into_iter().unzip();
+    // SQL, not the builder: the order of acquisition is the statement's whole point, and it
+    // reads plainly only as the subquery that sorts the keys.
     txn.execute_raw(stmt(
         "select count(pg_advisory_xact_lock(k)) from (
              select distinct hashtextextended(t::text || ':' || v, 0) as k

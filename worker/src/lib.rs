@@ -1,7 +1,8 @@
 //! `scim-worker` as a library: the binary (`main.rs`) parses the command line and calls
 //! `commands`. Applying a change: `consumer` (deliveries, batching, acks) → `apply` (dispatch by
 //! kind) → `users`, `groups`, `memberships` (one module per product table family), which take
-//! their locks through `key_locks` and link managers through `managers`.
+//! their locks through `key_locks`; `users::managers` links users to their managers and `upsert`
+//! holds the single-row upserts' conflict rule.
 
 mod apply;
 pub mod cli;
@@ -11,9 +12,9 @@ mod expected;
 mod groups;
 mod http;
 mod key_locks;
-mod managers;
 mod memberships;
 mod outcome;
 mod reconcile;
+mod upsert;
 mod users;
 mod verify;

@@ -1,13 +1,26 @@
-//! Memberships in the product: a batch of (group, user) changes applied with a fixed number of
-//! statements, under the same version ledger and key locks as groups and users (see `groups`).
+//! Memberships in the product (`product.group_members` and its ledger
+//! `product.membership_versions`): a batch of (group, user) changes applied with a fixed number
+//! of statements, under the same version ledger and key locks as groups and users (see
+//! `groups`), and the memberships that wait in the ledger for their group or user.
+//!
+//! The writes here are set-based statements over arrays of pairs, kept as SQL: the builder
+//! cannot say `unnest`, `using` or the `offset 0` fences, and a list would bind one parameter
+//! per value.
 
 use std::collections::HashSet;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
+use sea_orm::JoinType;
+use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    RelationTrait,
+};
 use shared::db::stmt;
+use shared::entity::{product_group, product_group_member as member, product_membership_version as ledger};
 use shared::messages::{ChangeMessage, MembershipSnapshot, Resource};
 use uuid::Uuid;
 
+use crate::expected::ExpectedMembership;
 use crate::key_locks;
 use crate::outcome::Outcome;
 
@@ -47,6 +60,7 @@ pub async fn apply_memberships(
         members.push(c.membership.member);
     }
     key_locks::lock(txn, locks).await?;
+    // The membership batch: one upsert for all pairs.
     let rows = txn
         .query_all_raw(stmt(
             "insert into product.membership_versions as v (group_id, user_id, tenant_id, version, member)
@@ -59,8 +73,8 @@ pub async fn apply_memberships(
         .await?;
     let written: HashSet<(Uuid, Uuid)> = rows
         .iter()
-        .map(|r| Ok((r.try_get("", "group_id")?, r.try_get("", "user_id")?)))
-        .collect::<Result<_, DbErr>>()?;
+        .map(|r| r.try_get_many_by_index::<(Uuid, Uuid)>())
+        .collect::<Result<_, _>>()?;
     let mut outcomes = Vec::with_capacity(changes.len());
     let (mut add, mut remove) = ((Vec::new(), Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     for c in changes {
@@ -102,4 +116,126 @@ pub async fn apply_memberships(
         .await?;
     }
     Ok(outcomes)
+}
+
+/// Groups with memberships waiting in the ledger for these (tenant, user) pairs.
+pub async fn pending_groups(
+    db: &impl ConnectionTrait,
+    users: &[(Uuid, Uuid)],
+) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    use ledger::Column as C;
+    let ids: Vec<Uuid> = users.iter().map(|&(_, id)| id).collect();
+    let rows: Vec<(Uuid, Uuid, Uuid)> = ledger::Entity::find()
+        .select_only()
+        .columns([C::TenantId, C::GroupId, C::UserId])
+        .filter(Expr::col(C::UserId).eq(PgFunc::any(ids)))
+        // Exactly the predicate of the partial index on user_id.
+        .filter(Expr::col(C::Member))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let wanted: HashSet<&(Uuid, Uuid)> = users.iter().collect();
+    Ok(rows
+        .into_iter()
+        .filter(|&(tenant, _, user)| wanted.contains(&(tenant, user)))
+        .map(|(tenant, group, _)| (tenant, group))
+        .collect())
+}
+
+/// Memberships that arrived before these new (tenant, user) pairs did, where the group is in
+/// the product. The caller holds the groups' locks.
+pub async fn materialise_for_users(txn: &DatabaseTransaction, users: &[(Uuid, Uuid)]) -> Result<(), DbErr> {
+    let (tenants, ids): (Vec<Uuid>, Vec<Uuid>) = users.iter().copied().unzip();
+    txn.execute_raw(stmt(
+        "insert into product.group_members (group_id, user_id)
+         select m.group_id, m.user_id from product.membership_versions m
+         join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
+         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
+         where m.member
+         on conflict do nothing",
+        [tenants.into(), ids.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Memberships that arrived before this group did, where the user is in the product.
+pub async fn materialise_for_group(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(
+        "insert into product.group_members (group_id, user_id)
+         select m.group_id, m.user_id from product.membership_versions m
+         join product.users u on u.id = m.user_id and u.tenant_id = m.tenant_id
+         where m.group_id = $1 and m.tenant_id = $2 and m.member
+         on conflict do nothing",
+        [group.into(), tenant.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Reconcile: makes the tenant's ledger and memberships exactly the directory's `pairs`;
+/// returns how many memberships it added or removed.
+pub async fn reconcile(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    pairs: &[ExpectedMembership],
+) -> Result<u64, DbErr> {
+    let (mut g, mut u, mut v, mut m) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in pairs {
+        g.push(p.group_id);
+        u.push(p.user_id);
+        v.push(p.version);
+        m.push(p.member);
+    }
+    db.execute_raw(stmt(
+        "insert into product.membership_versions as v (group_id, user_id, tenant_id, version, member)
+         select g, u, $1, v, m from unnest($2::uuid[], $3::uuid[], $4::bigint[], $5::bool[]) as t(g, u, v, m)
+         on conflict (group_id, user_id) do update set version = excluded.version, member = excluded.member
+         where v.tenant_id = excluded.tenant_id and (v.version, v.member) is distinct from (excluded.version, excluded.member)",
+        [tenant.into(), g.into(), u.into(), v.into(), m.into()],
+    ))
+    .await?;
+    // The product's memberships: exactly the live pairs whose group and user are present.
+    let removed = db
+        .execute_raw(stmt(
+            "delete from product.group_members pm using product.groups pg
+             where pm.group_id = pg.id and pg.tenant_id = $1
+               and not exists (select 1 from product.membership_versions v
+                               where v.group_id = pm.group_id and v.user_id = pm.user_id and v.member)",
+            [tenant.into()],
+        ))
+        .await?
+        .rows_affected();
+    let added = db
+        .execute_raw(stmt(
+            "insert into product.group_members (group_id, user_id)
+             select v.group_id, v.user_id from product.membership_versions v
+             join product.groups pg on pg.id = v.group_id and pg.tenant_id = v.tenant_id
+             join product.users pu on pu.id = v.user_id and pu.tenant_id = v.tenant_id
+             where v.tenant_id = $1 and v.member
+             on conflict do nothing",
+            [tenant.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(removed + added)
+}
+
+/// The tenant's memberships in the product: (group, user) pairs.
+pub async fn of_tenant(db: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    member::Entity::find()
+        .select_only()
+        .columns([member::Column::GroupId, member::Column::UserId])
+        .join(JoinType::InnerJoin, member::Relation::Group.def())
+        .filter(product_group::Column::TenantId.eq(tenant))
+        .into_tuple()
+        .all(db)
+        .await
 }

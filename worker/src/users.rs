@@ -10,17 +10,25 @@
 //! batch link up whatever their order. A batch that fails is retried change by change by the
 //! caller, which isolates a poison change without losing the others.
 
+pub mod managers;
+
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
+use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, DerivePartialModel,
+    EntityTrait, IdenStatic, QueryFilter,
+};
 use serde_json::json;
 use shared::db::stmt;
+use shared::entity::product_user::{self as user, Column as C};
 use shared::messages::{ChangeMessage, Resource, UserSnapshot};
 use uuid::Uuid;
 
 use crate::key_locks::{self, Keys, keys_of};
-use crate::managers;
+use crate::memberships;
 use crate::outcome::Outcome;
+use crate::upsert::{self, Overwrite};
 
 /// One user change of a batch.
 pub struct UserChange<'a> {
@@ -72,7 +80,7 @@ pub async fn apply_users(
         let c = &changes[i];
         let tenant = c.msg.tenant_id;
         if let Some(e) = existing.get(&c.msg.resource_id) {
-            locks.extend(e.keys.lock_values().into_iter().map(|v| (tenant, v)));
+            locks.extend(e.keys().lock_values().into_iter().map(|v| (tenant, v)));
         }
         locks.extend(
             keys_of(c.msg.resource_id, c.user)
@@ -85,7 +93,7 @@ pub async fn apply_users(
         }
     }
     locks.extend(
-        pending_groups(txn, &new_users)
+        memberships::pending_groups(txn, &new_users)
             .await?
             .into_iter()
             .map(|(t, g)| (t, g.to_string())),
@@ -113,59 +121,38 @@ pub async fn apply_users(
     Ok(outcomes)
 }
 
+/// What a batch needs to know of a user's row before writing it.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "user::Entity")]
 struct Existing {
+    id: Uuid,
     tenant_id: Uuid,
     version: i64,
-    keys: Keys,
+    external_id: Option<String>,
+    user_name: String,
+    emails: Vec<String>,
+    employee_number: Option<String>,
+}
+
+impl Existing {
+    fn keys(&self) -> Keys {
+        Keys {
+            id: self.id,
+            external_id: self.external_id.clone(),
+            user_name: self.user_name.clone(),
+            emails: self.emails.clone(),
+            employee_number: self.employee_number.clone(),
+        }
+    }
 }
 
 async fn existing_rows(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashMap<Uuid, Existing>, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "select id, tenant_id, version, external_id, user_name, emails, employee_number
-             from product.users where id = any($1)",
-            [ids.to_vec().into()],
-        ))
+    let rows: Vec<Existing> = user::Entity::find()
+        .filter(Expr::col(C::Id).eq(PgFunc::any(ids.to_vec())))
+        .into_partial_model()
+        .all(txn)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let keys = Keys::from_row(row)?;
-            Ok((
-                keys.id,
-                Existing {
-                    tenant_id: row.try_get("", "tenant_id")?,
-                    version: row.try_get("", "version")?,
-                    keys,
-                },
-            ))
-        })
-        .collect()
-}
-
-fn unzip_pairs<T>(pairs: Vec<(Uuid, T)>) -> (Vec<Uuid>, Vec<T>) {
-    pairs.into_iter().unzip()
-}
-
-/// Groups with pending memberships of these (tenant, user) pairs.
-async fn pending_groups(
-    txn: &DatabaseTransaction,
-    users: &[(Uuid, Uuid)],
-) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (tenants, ids) = unzip_pairs(users.to_vec());
-    let rows = txn
-        .query_all_raw(stmt(
-            "select m.tenant_id, m.group_id from product.membership_versions m
-             join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
-             where m.member",
-            [tenants.into(), ids.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "group_id")?)))
-        .collect()
+    Ok(rows.into_iter().map(|e| (e.id, e)).collect())
 }
 
 /// Upserts the rows (newer versions only, never across tenants) with their manager links as
@@ -206,10 +193,19 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
         })
         .collect();
     let manager = managers::resolve_sql("r.tenant_id", "r.id", "r.manager_ref", "r.manager_ref_id");
+    let inserted = names(&INSERTED);
+    let set = DERIVED
+        .iter()
+        .map(|c| format!("{0} = excluded.{0}", c.as_str()))
+        .chain([format!("{} = now()", C::UpdatedAt.as_str())])
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The batch upsert: one statement for the whole batch, the rows passed as one JSON
+    // parameter and each manager resolved in SQL by the lookups `resolve_sql` shapes.
     let written = txn
         .query_all_raw(stmt(
             &format!(
-                "insert into product.users as p ({INSERTED})
+                "insert into product.users as p ({inserted})
                  select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
                      r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
                      r.manager_ref, case when r.resolvable then {manager} end, now()
@@ -218,87 +214,70 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
                      last_name text, department text, job_title text, active boolean, external_id text,
                      employee_number text, emails text[], manager_ref text, manager_ref_id uuid,
                      resolvable boolean)
-                 on conflict (id) do update set {SET_ALL}
+                 on conflict (id) do update set {set}
                  where p.version < excluded.version and p.tenant_id = excluded.tenant_id
                  returning p.id"
             ),
             [serde_json::Value::Array(rows).to_string().into()],
         ))
         .await?;
-    written.iter().map(|r| r.try_get("", "id")).collect()
+    written.iter().map(|r| r.try_get_by_index(0)).collect()
 }
 
 /// Memberships that arrived before these new users did. Groups that became pending since the
 /// locks were taken are locked here first (rare; a deadlock this could cause fails the batch,
 /// which the caller then applies change by change).
 async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid)]) -> Result<(), DbErr> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let groups = pending_groups(txn, users).await?;
+    let groups = memberships::pending_groups(txn, users).await?;
     if groups.is_empty() {
         return Ok(());
     }
     key_locks::lock(txn, groups.into_iter().map(|(t, g)| (t, g.to_string())).collect()).await?;
-    let (tenants, ids) = unzip_pairs(users.to_vec());
-    txn.execute_raw(stmt(
-        "insert into product.group_members (group_id, user_id)
-         select m.group_id, m.user_id from product.membership_versions m
-         join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
-         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
-         where m.member
-         on conflict do nothing",
-        [tenants.into(), ids.into()],
-    ))
-    .await
-    .map(|_| ())
+    memberships::materialise_for_users(txn, users).await
 }
 
-/// What reconcile does when the product row exists already (the worker's own writes are in
-/// `batch`).
-#[derive(Debug, Clone, Copy)]
-pub enum OnConflict {
-    /// Reconcile's first pass: create missing rows only.
-    Nothing,
-    /// Reconcile: overwrite with the directory's state when anything differs.
-    IfDifferent,
-}
-
-/// The columns a write of a `product.users` row gives, in the order its values follow.
-pub const INSERTED: &str = "id, tenant_id, user_name, email, first_name, last_name, department, job_title, \
-     active, version, external_id, employee_number, emails, manager_ref, manager_id, updated_at";
-
-pub const SET_ALL: &str =
-    "user_name = excluded.user_name, email = excluded.email, first_name = excluded.first_name,
-     last_name = excluded.last_name, department = excluded.department, job_title = excluded.job_title,
-     active = excluded.active, version = excluded.version, external_id = excluded.external_id,
-     employee_number = excluded.employee_number, emails = excluded.emails,
-     manager_ref = excluded.manager_ref, manager_id = excluded.manager_id, updated_at = now()";
-
-/// The columns a snapshot determines (compared by reconcile).
-const DERIVED: [&str; 13] = [
-    "user_name",
-    "email",
-    "first_name",
-    "last_name",
-    "department",
-    "job_title",
-    "active",
-    "version",
-    "external_id",
-    "employee_number",
-    "emails",
-    "manager_ref",
-    "manager_id",
+/// The columns a write of a row gives, in the order the batch upsert's values follow.
+const INSERTED: [C; 16] = [
+    C::Id,
+    C::TenantId,
+    C::UserName,
+    C::Email,
+    C::FirstName,
+    C::LastName,
+    C::Department,
+    C::JobTitle,
+    C::Active,
+    C::Version,
+    C::ExternalId,
+    C::EmployeeNumber,
+    C::Emails,
+    C::ManagerRef,
+    C::ManagerId,
+    C::UpdatedAt,
 ];
 
-fn row_of(alias: &str) -> String {
-    let cols: Vec<String> = DERIVED.iter().map(|c| format!("{alias}.{c}")).collect();
-    format!("({})", cols.join(", "))
+/// The columns a snapshot determines: overwritten by every write, compared by reconcile.
+const DERIVED: [C; 13] = [
+    C::UserName,
+    C::Email,
+    C::FirstName,
+    C::LastName,
+    C::Department,
+    C::JobTitle,
+    C::Active,
+    C::Version,
+    C::ExternalId,
+    C::EmployeeNumber,
+    C::Emails,
+    C::ManagerRef,
+    C::ManagerId,
+];
+
+fn names(columns: &[C]) -> String {
+    columns.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// Writes one `product.users` row from a snapshot; returns how many rows changed (0 or 1).
-/// The tenant check means a write can never move a row to another tenant, whatever it claims.
+/// Writes one row from a snapshot (reconcile); returns how many rows changed (0 or 1).
 pub async fn write_user(
     db: &impl ConnectionTrait,
     tenant: Uuid,
@@ -306,43 +285,78 @@ pub async fn write_user(
     version: i64,
     u: &UserSnapshot,
     manager_id: Option<Uuid>,
-    on: OnConflict,
+    how: Overwrite,
 ) -> Result<u64, DbErr> {
-    let on_conflict = match on {
-        OnConflict::Nothing => "on conflict (id) do nothing".to_owned(),
-        OnConflict::IfDifferent => format!(
-            "on conflict (id) do update set {SET_ALL}
-             where p.tenant_id = excluded.tenant_id and {} is distinct from {}",
-            row_of("p"),
-            row_of("excluded"),
-        ),
+    let keys = upsert::Keys {
+        id: C::Id,
+        tenant: C::TenantId,
+        version: C::Version,
+        touched: Some(C::UpdatedAt),
     };
-    let emails: Vec<String> = u.emails.iter().map(|e| e.to_lowercase()).collect();
-    let res = db
-        .execute_raw(stmt(
-            &format!(
-                "insert into product.users as p ({INSERTED})
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
-                 {on_conflict}"
-            ),
-            [
-                id.into(),
-                tenant.into(),
-                u.user_name.clone().into(),
-                u.email.clone().into(),
-                u.given_name.clone().into(),
-                u.family_name.clone().into(),
-                u.department.clone().into(),
-                u.title.clone().into(),
-                u.active.into(),
-                version.into(),
-                u.external_id.clone().into(),
-                u.employee_number.clone().into(),
-                emails.into(),
-                managers::normalise(u.manager.as_deref()).into(),
-                manager_id.into(),
-            ],
-        ))
+    user::Entity::insert(user::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        user_name: Set(u.user_name.clone()),
+        email: Set(u.email.clone()),
+        first_name: Set(u.given_name.clone()),
+        last_name: Set(u.family_name.clone()),
+        department: Set(u.department.clone()),
+        job_title: Set(u.title.clone()),
+        active: Set(u.active),
+        version: Set(version),
+        external_id: Set(u.external_id.clone()),
+        employee_number: Set(u.employee_number.clone()),
+        emails: Set(u.emails.iter().map(|e| e.to_lowercase()).collect()),
+        manager_ref: Set(managers::normalise(u.manager.as_deref())),
+        manager_id: Set(manager_id),
+        ..Default::default()
+    })
+    .on_conflict(upsert::on_conflict::<user::Entity>(keys, &DERIVED, how))
+    .exec_without_returning(db)
+    .await
+}
+
+/// Deactivates the tenant's active users other than `known` (reconcile: rows the directory does
+/// not know are kept, never deleted); returns how many.
+pub async fn deactivate_all_but(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    known: Vec<Uuid>,
+) -> Result<u64, DbErr> {
+    let res = user::Entity::update_many()
+        .col_expr(C::Active, Expr::value(false))
+        .col_expr(C::UpdatedAt, Expr::current_timestamp())
+        .filter(C::TenantId.eq(tenant))
+        .filter(Expr::col(C::Active))
+        // One array parameter whatever the tenant's size (a list would bind one per user).
+        .filter(Expr::col(C::Id).eq(PgFunc::any(known)).not())
+        .exec(db)
         .await?;
-    Ok(res.rows_affected())
+    Ok(res.rows_affected)
+}
+
+/// A user's row as verify compares it.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "user::Entity")]
+pub struct ProductUser {
+    pub id: Uuid,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub manager_id: Option<Uuid>,
+    pub active: bool,
+    pub version: i64,
+}
+
+/// The tenant's users in the product, by id.
+pub async fn of_tenant(db: &impl ConnectionTrait, tenant: Uuid) -> Result<HashMap<Uuid, ProductUser>, DbErr> {
+    let rows: Vec<ProductUser> = user::Entity::find()
+        .filter(C::TenantId.eq(tenant))
+        .into_partial_model()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 }

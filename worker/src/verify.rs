@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
-use shared::db::stmt;
 use uuid::Uuid;
 
 use crate::expected::{self, ExpectedUser};
+use crate::users::{self, ProductUser};
+use crate::{groups, memberships};
 
 #[derive(Debug, Serialize)]
 pub struct Difference {
@@ -39,7 +40,7 @@ pub async fn run(
         report.tenants += 1;
         let expected = expected::users(directory, tenant).await?;
         report.users += expected.len();
-        let mut actual = product_users(product, tenant).await?;
+        let mut actual = users::of_tenant(product, tenant).await?;
         for e in &expected {
             match actual.remove(&e.id) {
                 None => report.differences.push(Difference {
@@ -83,19 +84,11 @@ async fn compare_groups(
         });
     };
     let expected = expected::groups(directory, tenant).await?;
-    let rows = product
-        .query_all_raw(stmt(
-            "select id, name, version from product.groups where tenant_id = $1",
-            [tenant.into()],
-        ))
-        .await?;
-    let mut actual: HashMap<Uuid, (String, i64)> = HashMap::new();
-    for r in &rows {
-        actual.insert(
-            r.try_get("", "id")?,
-            (r.try_get("", "name")?, r.try_get("", "version")?),
-        );
-    }
+    let mut actual: HashMap<Uuid, (String, i64)> = groups::of_tenant(product, tenant)
+        .await?
+        .into_iter()
+        .map(|(id, name, version)| (id, (name, version)))
+        .collect();
     let mut live = 0;
     for g in &expected {
         match (g.deleted, actual.remove(&g.id)) {
@@ -135,16 +128,8 @@ async fn compare_groups(
         .filter(|m| m.member && !deleted.contains(&m.group_id))
         .map(|m| (m.group_id, m.user_id))
         .collect();
-    let rows = product
-        .query_all_raw(stmt(
-            "select m.group_id, m.user_id from product.group_members m
-             join product.groups g on g.id = m.group_id where g.tenant_id = $1",
-            [tenant.into()],
-        ))
-        .await?;
     let expected_count = want.len();
-    for r in &rows {
-        let pair: (Uuid, Uuid) = (r.try_get("", "group_id")?, r.try_get("", "user_id")?);
+    for pair in memberships::of_tenant(product, tenant).await? {
         if !want.remove(&pair) {
             diff(
                 format!("{}/{}", pair.0, pair.1),
@@ -165,50 +150,6 @@ async fn compare_groups(
     report.groups += live;
     report.memberships += expected_count;
     Ok(())
-}
-
-#[derive(Debug)]
-pub struct ProductUser {
-    pub user_name: String,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub department: Option<String>,
-    pub job_title: Option<String>,
-    pub manager_id: Option<Uuid>,
-    pub active: bool,
-    pub version: i64,
-}
-
-pub async fn product_users(
-    product: &impl ConnectionTrait,
-    tenant: Uuid,
-) -> Result<HashMap<Uuid, ProductUser>, DbErr> {
-    let rows = product
-        .query_all_raw(stmt(
-            "select id, user_name, email, first_name, last_name, department, job_title, manager_id, active, version
-             from product.users where tenant_id = $1",
-            [tenant.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("", "id")?,
-                ProductUser {
-                    user_name: r.try_get("", "user_name")?,
-                    email: r.try_get("", "email")?,
-                    first_name: r.try_get("", "first_name")?,
-                    last_name: r.try_get("", "last_name")?,
-                    department: r.try_get("", "department")?,
-                    job_title: r.try_get("", "job_title")?,
-                    manager_id: r.try_get("", "manager_id")?,
-                    active: r.try_get("", "active")?,
-                    version: r.try_get("", "version")?,
-                },
-            ))
-        })
-        .collect()
 }
 
 fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Difference>) {
