@@ -9,7 +9,6 @@
 //! the user's ids) serialise a membership with its group and user, so concurrent applies on
 //! different workers cannot both miss each other.
 
-use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     QuerySelect,
@@ -21,7 +20,7 @@ use uuid::Uuid;
 use crate::key_locks;
 use crate::memberships;
 use crate::outcome::Outcome;
-use crate::upsert::{self, Overwrite};
+use crate::rows::{self, Overwrite};
 
 pub async fn apply_group(
     txn: &DatabaseTransaction,
@@ -58,25 +57,19 @@ pub async fn write_ledger(
     how: Overwrite,
 ) -> Result<u64, DbErr> {
     use ledger::Column as C;
-    let keys = upsert::Keys {
+    let keys = rows::Keys {
         id: C::Id,
         tenant: C::TenantId,
         version: C::Version,
         touched: None,
     };
-    ledger::Entity::insert(ledger::ActiveModel {
+    let row = ledger::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
         version: Set(version),
         deleted: Set(deleted),
-    })
-    .on_conflict(upsert::on_conflict::<ledger::Entity>(
-        keys,
-        &[C::Version, C::Deleted],
-        how,
-    ))
-    .exec_without_returning(db)
-    .await
+    };
+    rows::upsert(db, row, keys, &[C::Version, C::Deleted], how).await
 }
 
 /// Writes a live group's row; returns how many rows changed (0 or 1).
@@ -89,34 +82,27 @@ pub async fn write_group(
     how: Overwrite,
 ) -> Result<u64, DbErr> {
     use group::Column as C;
-    let keys = upsert::Keys {
+    let keys = rows::Keys {
         id: C::Id,
         tenant: C::TenantId,
         version: C::Version,
         touched: Some(C::UpdatedAt),
     };
-    group::Entity::insert(group::ActiveModel {
+    let row = group::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
         name: Set(name.to_owned()),
         version: Set(version),
         ..Default::default()
-    })
-    .on_conflict(upsert::on_conflict::<group::Entity>(
-        keys,
-        &[C::Name, C::Version],
-        how,
-    ))
-    .exec_without_returning(db)
-    .await
+    };
+    rows::upsert(db, row, keys, &[C::Name, C::Version], how).await
 }
 
 /// Deletes the tenant's groups other than `live` (memberships go with them); returns how many.
 pub async fn delete_all_but(db: &impl ConnectionTrait, tenant: Uuid, live: Vec<Uuid>) -> Result<u64, DbErr> {
     let res = group::Entity::delete_many()
         .filter(group::Column::TenantId.eq(tenant))
-        // One array parameter whatever the tenant's size (a list would bind one per group).
-        .filter(Expr::col(group::Column::Id).eq(PgFunc::any(live)).not())
+        .filter(rows::other_than(group::Column::Id, live))
         .exec(db)
         .await?;
     Ok(res.rows_affected)

@@ -1,8 +1,8 @@
 //! `scim-worker` as a library: the binary (`main.rs`) parses the command line and calls
 //! `commands`. Applying a change: `consumer` (deliveries, batching, acks) → `apply` (dispatch by
 //! kind) → `users`, `groups`, `memberships` (one module per product table family), which take
-//! their locks through `key_locks`; `users::managers` links users to their managers and `upsert`
-//! holds the single-row upserts' conflict rule.
+//! their locks through `key_locks`; `users::managers` links users to their managers and `rows`
+//! holds the rules the row writes share.
 
 mod apply;
 pub mod cli;
@@ -15,6 +15,6 @@ mod key_locks;
 mod memberships;
 mod outcome;
 mod reconcile;
-mod upsert;
+mod rows;
 mod users;
 mod verify;

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::upsert::Overwrite;
+use crate::rows::Overwrite;
 use crate::users::write_user;
 use crate::{expected, groups, memberships, users};
 

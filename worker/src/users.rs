@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::key_locks::{self, Keys, keys_of};
 use crate::memberships;
 use crate::outcome::Outcome;
-use crate::upsert::{self, Overwrite};
+use crate::rows::{self, Overwrite};
 
 /// One user change of a batch.
 pub struct UserChange<'a> {
@@ -193,7 +193,14 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
         })
         .collect();
     let manager = managers::resolve_sql("r.tenant_id", "r.id", "r.manager_ref", "r.manager_ref_id");
-    let inserted = names(&INSERTED);
+    // Every column, in the order of the values below.
+    let inserted: Vec<&str> = [C::Id, C::TenantId]
+        .iter()
+        .chain(&DERIVED)
+        .chain(&[C::UpdatedAt])
+        .map(|c| c.as_str())
+        .collect();
+    let inserted = inserted.join(", ");
     let set = DERIVED
         .iter()
         .map(|c| format!("{0} = excluded.{0}", c.as_str()))
@@ -236,26 +243,6 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
     memberships::materialise_for_users(txn, users).await
 }
 
-/// The columns a write of a row gives, in the order the batch upsert's values follow.
-const INSERTED: [C; 16] = [
-    C::Id,
-    C::TenantId,
-    C::UserName,
-    C::Email,
-    C::FirstName,
-    C::LastName,
-    C::Department,
-    C::JobTitle,
-    C::Active,
-    C::Version,
-    C::ExternalId,
-    C::EmployeeNumber,
-    C::Emails,
-    C::ManagerRef,
-    C::ManagerId,
-    C::UpdatedAt,
-];
-
 /// The columns a snapshot determines: overwritten by every write, compared by reconcile.
 const DERIVED: [C; 13] = [
     C::UserName,
@@ -273,10 +260,6 @@ const DERIVED: [C; 13] = [
     C::ManagerId,
 ];
 
-fn names(columns: &[C]) -> String {
-    columns.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-}
-
 /// Writes one row from a snapshot (reconcile); returns how many rows changed (0 or 1).
 pub async fn write_user(
     db: &impl ConnectionTrait,
@@ -287,13 +270,13 @@ pub async fn write_user(
     manager_id: Option<Uuid>,
     how: Overwrite,
 ) -> Result<u64, DbErr> {
-    let keys = upsert::Keys {
+    let keys = rows::Keys {
         id: C::Id,
         tenant: C::TenantId,
         version: C::Version,
         touched: Some(C::UpdatedAt),
     };
-    user::Entity::insert(user::ActiveModel {
+    let row = user::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
         user_name: Set(u.user_name.clone()),
@@ -310,10 +293,8 @@ pub async fn write_user(
         manager_ref: Set(managers::normalise(u.manager.as_deref())),
         manager_id: Set(manager_id),
         ..Default::default()
-    })
-    .on_conflict(upsert::on_conflict::<user::Entity>(keys, &DERIVED, how))
-    .exec_without_returning(db)
-    .await
+    };
+    rows::upsert(db, row, keys, &DERIVED, how).await
 }
 
 /// Deactivates the tenant's active users other than `known` (reconcile: rows the directory does
@@ -328,8 +309,7 @@ pub async fn deactivate_all_but(
         .col_expr(C::UpdatedAt, Expr::current_timestamp())
         .filter(C::TenantId.eq(tenant))
         .filter(Expr::col(C::Active))
-        // One array parameter whatever the tenant's size (a list would bind one per user).
-        .filter(Expr::col(C::Id).eq(PgFunc::any(known)).not())
+        .filter(rows::other_than(C::Id, known))
         .exec(db)
         .await?;
     Ok(res.rows_affected)

@@ -1,9 +1,11 @@
-//! The conflict rule of the worker's single-row upserts (a group and its ledger entry, one user
-//! written by reconcile): an existing row is only ever overwritten within its own tenant, so a
-//! change can never move a row to another tenant, whatever it claims.
+//! Rules the worker's row writes share. A single-row upsert (a group and its ledger entry, a
+//! user written by reconcile) only ever overwrites a row within its own tenant, so a change can
+//! never move a row to another tenant, whatever it claims; reconcile's sweeps select a tenant's
+//! rows other than the ones the directory knows.
 
-use sea_orm::EntityTrait;
-use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, IntoColumnRef, OnConflict, PgFunc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait};
+use uuid::Uuid;
 
 /// When an existing row is overwritten.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +29,29 @@ pub struct Keys<C> {
     pub touched: Option<C>,
 }
 
+/// Inserts `row`, or overwrites the existing row's `set` columns as `how` says; returns how
+/// many rows changed (0 or 1).
+pub async fn upsert<A: ActiveModelTrait>(
+    db: &impl ConnectionTrait,
+    row: A,
+    keys: Keys<<A::Entity as EntityTrait>::Column>,
+    set: &[<A::Entity as EntityTrait>::Column],
+    how: Overwrite,
+) -> Result<u64, DbErr> {
+    A::Entity::insert(row)
+        .on_conflict(on_conflict::<A::Entity>(keys, set, how))
+        .exec_without_returning(db)
+        .await
+}
+
+/// The rows whose `column` is none of `ids`, as one array parameter whatever the tenant's size
+/// (a list would bind one parameter per row, and Postgres takes at most 65,535).
+pub fn other_than(column: impl IntoColumnRef, ids: Vec<Uuid>) -> Expr {
+    Expr::col(column).eq(PgFunc::any(ids)).not()
+}
+
 /// `ON CONFLICT (id)` for entity `E`: overwrite `set` from the proposed row as `how` says.
-pub fn on_conflict<E: EntityTrait>(keys: Keys<E::Column>, set: &[E::Column], how: Overwrite) -> OnConflict {
+fn on_conflict<E: EntityTrait>(keys: Keys<E::Column>, set: &[E::Column], how: Overwrite) -> OnConflict {
     let mut rule = OnConflict::column(keys.id);
     if let Overwrite::Never = how {
         return rule.do_nothing().to_owned();
@@ -83,7 +106,7 @@ mod tests {
     #[test]
     fn reconcile_overwrites_only_rows_that_differ() {
         assert!(sql(Overwrite::Different).ends_with(
-            r#"WHERE "group_versions"."tenant_id" = "excluded"."tenant_id" AND ("group_versions"."version", "group_versions"."deleted") IS DISTINCT FROM ("excluded"."version", "excluded"."deleted")"#
+            r#"WHERE "group_versions"."tenant_id" = "excluded"."tenant_id" AND (("group_versions"."version", "group_versions"."deleted") IS DISTINCT FROM ("excluded"."version", "excluded"."deleted"))"#
         ));
         assert!(sql(Overwrite::Never).ends_with("DO NOTHING"));
     }
