@@ -57,19 +57,13 @@ pub async fn write_ledger(
     how: Overwrite,
 ) -> Result<u64, DbErr> {
     use ledger::Column as C;
-    let keys = rows::Keys {
-        id: C::Id,
-        tenant: C::TenantId,
-        version: C::Version,
-        touched: None,
-    };
     let row = ledger::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
         version: Set(version),
         deleted: Set(deleted),
     };
-    rows::upsert(db, row, keys, &[C::Version, C::Deleted], how).await
+    rows::upsert(db, row, &[C::Version, C::Deleted], how).await
 }
 
 /// Writes a live group's row; returns how many rows changed (0 or 1).
@@ -82,12 +76,6 @@ pub async fn write_group(
     how: Overwrite,
 ) -> Result<u64, DbErr> {
     use group::Column as C;
-    let keys = rows::Keys {
-        id: C::Id,
-        tenant: C::TenantId,
-        version: C::Version,
-        touched: Some(C::UpdatedAt),
-    };
     let row = group::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
@@ -95,7 +83,7 @@ pub async fn write_group(
         version: Set(version),
         ..Default::default()
     };
-    rows::upsert(db, row, keys, &[C::Name, C::Version], how).await
+    rows::upsert(db, row, &[C::Name, C::Version], how).await
 }
 
 /// Deletes the tenant's groups other than `live` (memberships go with them); returns how many.

@@ -5,6 +5,7 @@
 
 use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, IntoColumnRef, OnConflict, PgFunc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait};
+use shared::entity::{product_group, product_group_version, product_user};
 use uuid::Uuid;
 
 /// When an existing row is overwritten.
@@ -20,26 +21,50 @@ pub enum Overwrite {
     Different,
 }
 
-/// The table's columns an upsert needs to know beyond the ones it overwrites.
-pub struct Keys<C> {
-    pub id: C,
-    pub tenant: C,
-    pub version: C,
-    /// Set to the current time whenever the row is overwritten.
-    pub touched: Option<C>,
+/// A table written by [`upsert`]: the columns it needs to know beyond the ones it overwrites.
+pub trait TenantRow: EntityTrait {
+    const ID: Self::Column;
+    const TENANT: Self::Column;
+    const VERSION: Self::Column;
+    /// Set to the current time whenever a row is overwritten.
+    const TOUCHED: Option<Self::Column>;
+}
+
+impl TenantRow for product_user::Entity {
+    const ID: Self::Column = product_user::Column::Id;
+    const TENANT: Self::Column = product_user::Column::TenantId;
+    const VERSION: Self::Column = product_user::Column::Version;
+    const TOUCHED: Option<Self::Column> = Some(product_user::Column::UpdatedAt);
+}
+
+impl TenantRow for product_group::Entity {
+    const ID: Self::Column = product_group::Column::Id;
+    const TENANT: Self::Column = product_group::Column::TenantId;
+    const VERSION: Self::Column = product_group::Column::Version;
+    const TOUCHED: Option<Self::Column> = Some(product_group::Column::UpdatedAt);
+}
+
+impl TenantRow for product_group_version::Entity {
+    const ID: Self::Column = product_group_version::Column::Id;
+    const TENANT: Self::Column = product_group_version::Column::TenantId;
+    const VERSION: Self::Column = product_group_version::Column::Version;
+    const TOUCHED: Option<Self::Column> = None;
 }
 
 /// Inserts `row`, or overwrites the existing row's `set` columns as `how` says; returns how
 /// many rows changed (0 or 1).
-pub async fn upsert<A: ActiveModelTrait>(
+pub async fn upsert<A>(
     db: &impl ConnectionTrait,
     row: A,
-    keys: Keys<<A::Entity as EntityTrait>::Column>,
     set: &[<A::Entity as EntityTrait>::Column],
     how: Overwrite,
-) -> Result<u64, DbErr> {
+) -> Result<u64, DbErr>
+where
+    A: ActiveModelTrait,
+    A::Entity: TenantRow,
+{
     A::Entity::insert(row)
-        .on_conflict(on_conflict::<A::Entity>(keys, set, how))
+        .on_conflict(on_conflict::<A::Entity>(set, how))
         .exec_without_returning(db)
         .await
 }
@@ -51,21 +76,21 @@ pub fn other_than(column: impl IntoColumnRef, ids: Vec<Uuid>) -> Expr {
 }
 
 /// `ON CONFLICT (id)` for entity `E`: overwrite `set` from the proposed row as `how` says.
-fn on_conflict<E: EntityTrait>(keys: Keys<E::Column>, set: &[E::Column], how: Overwrite) -> OnConflict {
-    let mut rule = OnConflict::column(keys.id);
+fn on_conflict<E: TenantRow>(set: &[E::Column], how: Overwrite) -> OnConflict {
+    let mut rule = OnConflict::column(E::ID);
     if let Overwrite::Never = how {
         return rule.do_nothing().to_owned();
     }
     rule.update_columns(set.iter().copied());
-    if let Some(touched) = keys.touched {
+    if let Some(touched) = E::TOUCHED {
         rule.value(touched, Expr::current_timestamp());
     }
     let row = |c: E::Column| Expr::col((E::default(), c));
     let proposed = |c: E::Column| Expr::col((Alias::new("excluded"), c));
-    let same_tenant = row(keys.tenant).eq(proposed(keys.tenant));
+    let same_tenant = row(E::TENANT).eq(proposed(E::TENANT));
     let when = match how {
         Overwrite::Never | Overwrite::Always => same_tenant,
-        Overwrite::Older => row(keys.version).lt(proposed(keys.version)).and(same_tenant),
+        Overwrite::Older => row(E::VERSION).lt(proposed(E::VERSION)).and(same_tenant),
         Overwrite::Different => same_tenant.and(Expr::tuple(set.iter().map(|&c| row(c))).binary(
             BinOper::Custom("IS DISTINCT FROM"),
             Expr::tuple(set.iter().map(|&c| proposed(c))),
@@ -82,17 +107,11 @@ mod tests {
     use super::*;
 
     fn sql(how: Overwrite) -> String {
-        let keys = Keys {
-            id: C::Id,
-            tenant: C::TenantId,
-            version: C::Version,
-            touched: None,
-        };
         Query::insert()
             .into_table(Entity)
             .columns([C::Id])
             .values_panic([1.into()])
-            .on_conflict(on_conflict::<Entity>(keys, &[C::Version, C::Deleted], how))
+            .on_conflict(on_conflict::<Entity>(&[C::Version, C::Deleted], how))
             .to_string(PostgresQueryBuilder)
     }
 

@@ -270,12 +270,6 @@ pub async fn write_user(
     manager_id: Option<Uuid>,
     how: Overwrite,
 ) -> Result<u64, DbErr> {
-    let keys = rows::Keys {
-        id: C::Id,
-        tenant: C::TenantId,
-        version: C::Version,
-        touched: Some(C::UpdatedAt),
-    };
     let row = user::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
@@ -294,7 +288,7 @@ pub async fn write_user(
         manager_id: Set(manager_id),
         ..Default::default()
     };
-    rows::upsert(db, row, keys, &DERIVED, how).await
+    rows::upsert(db, row, &DERIVED, how).await
 }
 
 /// Deactivates the tenant's active users other than `known` (reconcile: rows the directory does
