@@ -16,9 +16,14 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
-use shared::db::stmt;
+use shared::db::interval;
+use shared::entity::scim_audit::{Column, Entity};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -71,6 +76,7 @@ impl AuditLog {
     }
 }
 
+/// A row to insert: serialised, its field names are the columns of `scim.audit`.
 #[derive(Debug, Serialize)]
 struct Entry {
     at: DateTime<Utc>,
@@ -217,18 +223,27 @@ async fn write(db: &DatabaseConnection, batch: &mut Vec<Entry>) {
     batch.clear();
 }
 
+/// One statement for the whole batch, its rows in one JSON parameter: a single statement text
+/// whatever the batch size, so the connections' prepared-statement caches are not churned.
 async fn insert(db: &DatabaseConnection, batch: &[Entry]) -> Result<(), DbErr> {
     let rows = serde_json::to_value(batch).map_err(|e| DbErr::Custom(e.to_string()))?;
-    db.execute_raw(stmt(
-        "insert into scim.audit
-             (at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id)
-         select at, tenant_id, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id
-         from jsonb_to_recordset($1::jsonb) as r(
-             at timestamptz, tenant_id uuid, method text, route text, resource_type text,
-             resource_id uuid, status smallint, latency_ms integer, outcome text, client text, trace_id text)",
-        [rows.into()],
-    ))
-    .await?;
+    let columns = || Column::iter().filter(|c| !matches!(c, Column::Id));
+    // `jsonb_populate_recordset(null::scim.audit, rows)`: the rows typed as the table's own.
+    let table_type = (Alias::new(Entity.schema_name().unwrap_or("public")), Entity);
+    let recordset = Func::cust("jsonb_populate_recordset")
+        .arg(Func::cast_as_quoted(Expr::null(), table_type))
+        .arg(Expr::val(rows));
+    let select = Query::select()
+        .columns(columns())
+        .from_function(recordset, Alias::new("r"))
+        .take();
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns(columns())
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .take();
+    db.execute(&insert).await?;
     Ok(())
 }
 
@@ -236,16 +251,19 @@ async fn insert(db: &DatabaseConnection, batch: &[Entry]) -> Result<(), DbErr> {
 async fn purge_older_than(db: &DatabaseConnection, retention: Duration) -> Result<u64, DbErr> {
     let mut total = 0;
     loop {
-        let res = db
-            .execute_raw(stmt(
-                "delete from scim.audit where id in (
-                     select id from scim.audit where at < now() - make_interval(secs => $1)
-                     order by at limit $2)",
-                [retention.as_secs_f64().into(), (PURGE_CHUNK as i64).into()],
-            ))
+        let chunk = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::At).lt(Expr::current_timestamp().sub(interval(retention))))
+            .order_by(Column::At, sea_orm::Order::Asc)
+            .limit(PURGE_CHUNK)
+            .take();
+        let res = Entity::delete_many()
+            .filter(Column::Id.in_subquery(chunk))
+            .exec(db)
             .await?;
-        total += res.rows_affected();
-        if res.rows_affected() < PURGE_CHUNK {
+        total += res.rows_affected;
+        if res.rows_affected < PURGE_CHUNK {
             if total > 0 {
                 tracing::info!(rows = total, "purged old activity rows");
             }
@@ -289,13 +307,16 @@ impl Activity {
 
 /// The tenant's latest rows, newest first.
 pub async fn recent(db: &DatabaseConnection, tenant_id: Uuid, limit: u64) -> Result<Vec<Activity>, DbErr> {
-    Activity::find_by_statement(stmt(
-        "select at, method, route, resource_type, resource_id, status, latency_ms, outcome, client, trace_id
-         from scim.audit where tenant_id = $1 order by at desc, id desc limit $2",
-        [tenant_id.into(), (limit as i64).into()],
-    ))
-    .all(db)
-    .await
+    Entity::find()
+        .select_only()
+        .columns(Column::iter().filter(|c| !matches!(c, Column::Id | Column::TenantId)))
+        .filter(Column::TenantId.eq(tenant_id))
+        .order_by_desc(Column::At)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .into_model()
+        .all(db)
+        .await
 }
 
 #[cfg(test)]

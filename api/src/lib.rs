@@ -8,6 +8,7 @@
 mod activity;
 mod admin;
 mod admission;
+mod api_tokens;
 mod auth;
 pub mod cli;
 pub mod directory;
@@ -21,6 +22,7 @@ mod routes;
 pub mod scim;
 pub mod startup;
 mod state;
+mod tenants;
 pub mod tokens;
 mod trace_context;
 mod unread_body;

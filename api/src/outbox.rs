@@ -7,9 +7,17 @@ pub mod dispatch;
 mod outage;
 pub mod relay;
 
-use sea_orm::{ConnectionTrait, DbErr};
+use std::time::Duration;
+
+use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
+};
 use shared::amqp::Outgoing;
-use shared::db::stmt;
+use shared::db::{interval, stmt};
+use shared::entity::scim_outbox::{ActiveModel, Column, Entity};
 use shared::messages::ChangeMessage;
 use uuid::Uuid;
 
@@ -63,19 +71,15 @@ impl Prepared {
 
 pub async fn enqueue(db: &impl ConnectionTrait, msg: &ChangeMessage) -> Result<Enqueued, DbErr> {
     let p = Prepared::new(msg);
-    let row = db
-        .query_one_raw(stmt(
-            "insert into scim.outbox (message_id, tenant_id, routing_key, payload) values ($1, $2, $3, $4) returning id",
-            [
-                p.message.message_id.into(),
-                p.message.tenant_id.into(),
-                p.message.routing_key.clone().into(),
-                p.payload.clone().into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    Ok(p.written(row.try_get("", "id")?))
+    let row = ActiveModel {
+        message_id: Set(p.message.message_id),
+        tenant_id: Set(p.message.tenant_id),
+        routing_key: Set(p.message.routing_key.clone()),
+        payload: Set(p.payload.clone()),
+        ..Default::default()
+    };
+    let id = Entity::insert(row).exec(db).await?.last_insert_id;
+    Ok(p.written(id))
 }
 
 /// Writes many messages with one statement: a membership change of a hundred users is one
@@ -92,6 +96,8 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, msgs: &[ChangeMessage]) -> 
         .iter()
         .map(|o| String::from_utf8_lossy(&o.payload).into_owned())
         .collect();
+    // Raw: `unnest ... with ordinality` is one statement text for any number of rows (one
+    // prepared statement, one round trip, ids in the order given); sea-query cannot say it.
     let rows = db
         .query_all_raw(stmt(
             "insert into scim.outbox (message_id, tenant_id, routing_key, payload)
@@ -103,10 +109,7 @@ pub async fn enqueue_many(db: &impl ConnectionTrait, msgs: &[ChangeMessage]) -> 
         .await?;
     let mut ids = std::collections::HashMap::with_capacity(rows.len());
     for row in &rows {
-        ids.insert(
-            row.try_get::<Uuid>("", "message_id")?,
-            row.try_get::<i64>("", "id")?,
-        );
+        ids.insert(row.try_get_by_index::<Uuid>(1)?, row.try_get_by_index::<i64>(0)?);
     }
     outgoing
         .into_iter()
@@ -122,10 +125,82 @@ pub async fn mark_published(db: &impl ConnectionTrait, ids: &[i64]) -> Result<()
     if ids.is_empty() {
         return Ok(());
     }
-    db.execute_raw(stmt(
-        "update scim.outbox set published_at = now() where id = any($1) and published_at is null",
-        [ids.to_vec().into()],
-    ))
-    .await
-    .map(|_| ())
+    // `= any($1)` binds the ids as one array: one statement text whatever the batch size.
+    Entity::update_many()
+        .col_expr(Column::PublishedAt, Expr::current_timestamp())
+        .filter(Expr::col(Column::Id).eq(PgFunc::any(Expr::val(ids.to_vec()))))
+        .filter(Column::PublishedAt.is_null())
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// An unpublished row claimed by the relay: id, message id, tenant, routing key, the payload as
+/// text (the bytes sent) and its trace context.
+pub type Claimed = (i64, Uuid, Uuid, String, String, Option<String>);
+
+/// Claims up to `limit` rows unpublished for longer than `grace`, oldest first, locked until
+/// the transaction ends; rows another relay holds are skipped, not waited for.
+pub async fn claim_unpublished(
+    txn: &impl ConnectionTrait,
+    grace: Duration,
+    limit: u64,
+) -> Result<Vec<Claimed>, DbErr> {
+    Entity::find()
+        .select_only()
+        .columns([
+            Column::Id,
+            Column::MessageId,
+            Column::TenantId,
+            Column::RoutingKey,
+        ])
+        .expr(Column::Payload.into_expr().cast_as("text"))
+        .expr(Column::Payload.into_expr().cast_json_field("traceparent"))
+        .filter(Column::PublishedAt.is_null())
+        .filter(Expr::col(Column::CreatedAt).lt(Expr::current_timestamp().sub(interval(grace))))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(txn)
+        .await
+}
+
+/// Deletes up to `limit` rows published longer than `retention` ago.
+pub async fn purge_published(
+    db: &impl ConnectionTrait,
+    retention: Duration,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let expired = Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .and_where(Column::PublishedAt.is_not_null())
+        .and_where(Expr::col(Column::PublishedAt).lt(Expr::current_timestamp().sub(interval(retention))))
+        .limit(limit)
+        .take();
+    let res = Entity::delete_many()
+        .filter(Column::Id.in_subquery(expired))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Unpublished rows, of one tenant or of all: how many, and the age in seconds of the oldest
+/// (`None` when there are none).
+pub async fn unpublished(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<Uuid>,
+) -> Result<(i64, Option<f64>), DbErr> {
+    let oldest = Expr::current_timestamp().sub(Func::min(Expr::col(Column::CreatedAt)));
+    let row = Entity::find()
+        .select_only()
+        .expr(Expr::col(Asterisk).count())
+        .expr(Func::cust("date_part").arg("epoch").arg(oldest))
+        .filter(Column::PublishedAt.is_null())
+        .apply_if(tenant_id, |q, t| q.filter(Column::TenantId.eq(t)))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(row.unwrap_or((0, None)))
 }

@@ -1,13 +1,15 @@
 //! Tenants and their API tokens. A token is `scimr_` + 64 hex digits (256 random bits); only its
 //! SHA-256 is stored, so a leaked database does not leak working credentials. A tenant has at
-//! most one live token: rotating revokes the old one in the same transaction.
+//! most one live token: rotating revokes the old one in the same transaction. The statements
+//! are the tables' own modules': `crate::tenants` and `crate::api_tokens`.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use shared::db::stmt;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+use crate::{api_tokens, tenants};
 
 const TOKEN_PREFIX: &str = "scimr_";
 
@@ -56,12 +58,8 @@ pub async fn create_tenant(db: &DatabaseConnection, name: &str) -> Result<Issued
     let tenant_id = Uuid::now_v7();
     let token = generate();
     let txn = db.begin().await?;
-    txn.execute_raw(stmt(
-        "insert into scim.tenants (id, name) values ($1, $2)",
-        [tenant_id.into(), name.into()],
-    ))
-    .await?;
-    insert_token(&txn, tenant_id, &token).await?;
+    tenants::insert(&txn, tenant_id, name).await?;
+    api_tokens::insert(&txn, tenant_id, hash(&token)).await?;
     txn.commit().await?;
     Ok(IssuedToken { tenant_id, token })
 }
@@ -70,9 +68,9 @@ pub async fn create_tenant(db: &DatabaseConnection, name: &str) -> Result<Issued
 pub async fn rotate(db: &DatabaseConnection, tenant_id: Uuid) -> Result<IssuedToken, TokenError> {
     let txn = db.begin().await?;
     ensure_tenant(&txn, tenant_id).await?;
-    revoke_all(&txn, tenant_id).await?;
+    api_tokens::revoke_all(&txn, tenant_id).await?;
     let token = generate();
-    insert_token(&txn, tenant_id, &token).await?;
+    api_tokens::insert(&txn, tenant_id, hash(&token)).await?;
     txn.commit().await?;
     Ok(IssuedToken { tenant_id, token })
 }
@@ -81,38 +79,17 @@ pub async fn rotate(db: &DatabaseConnection, tenant_id: Uuid) -> Result<IssuedTo
 pub async fn revoke(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64, TokenError> {
     let txn = db.begin().await?;
     ensure_tenant(&txn, tenant_id).await?;
-    let n = revoke_all(&txn, tenant_id).await?;
+    let n = api_tokens::revoke_all(&txn, tenant_id).await?;
     txn.commit().await?;
     Ok(n)
 }
 
 async fn ensure_tenant(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), TokenError> {
-    let row = db
-        .query_one_raw(stmt(
-            "select 1 as one from scim.tenants where id = $1 for update",
-            [tenant_id.into()],
-        ))
-        .await?;
-    row.map(|_| ()).ok_or(TokenError::UnknownTenant(tenant_id))
-}
-
-async fn insert_token(db: &impl ConnectionTrait, tenant_id: Uuid, token: &str) -> Result<(), DbErr> {
-    db.execute_raw(stmt(
-        "insert into scim.api_tokens (id, tenant_id, token_hash) values ($1, $2, $3)",
-        [Uuid::now_v7().into(), tenant_id.into(), hash(token).into()],
-    ))
-    .await
-    .map(|_| ())
-}
-
-async fn revoke_all(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<u64, DbErr> {
-    let res = db
-        .execute_raw(stmt(
-            "update scim.api_tokens set revoked_at = now() where tenant_id = $1 and revoked_at is null",
-            [tenant_id.into()],
-        ))
-        .await?;
-    Ok(res.rows_affected())
+    if tenants::lock(db, tenant_id).await? {
+        Ok(())
+    } else {
+        Err(TokenError::UnknownTenant(tenant_id))
+    }
 }
 
 /// The tenant a bearer token belongs to, if the token is live.
@@ -121,18 +98,13 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Opti
         return Ok(None);
     }
     let digest = hash(token);
-    let row = db
-        .query_one_raw(stmt(
-            "select tenant_id, token_hash from scim.api_tokens where token_hash = $1 and revoked_at is null",
-            [digest.clone().into()],
-        ))
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let stored: Vec<u8> = row.try_get("", "token_hash")?;
+    let Some((tenant_id, stored)) = api_tokens::live_by_hash(db, digest.clone()).await? else {
+        return Ok(None);
+    };
     // The lookup is by hash already; comparing in constant time as well keeps timing from
     // telling anything even if the index lookup were replaced.
     if bool::from(stored.ct_eq(&digest)) {
-        Ok(Some(row.try_get("", "tenant_id")?))
+        Ok(Some(tenant_id))
     } else {
         Ok(None)
     }

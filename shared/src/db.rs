@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::time::Duration;
 
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, Statement};
 
 use crate::config::DatabaseConfig;
@@ -14,6 +15,12 @@ const PG: sea_orm::DbBackend = sea_orm::DbBackend::Postgres;
 /// Builds a statement with `$1..$n` placeholders.
 pub fn stmt(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(PG, sql, values)
+}
+
+/// A duration as a Postgres `interval` bound as one value, for deadlines on the database's
+/// clock (`now() - interval`); microseconds are the interval's own resolution.
+pub fn interval(d: Duration) -> Expr {
+    Expr::val(format!("{} microseconds", d.as_micros())).cast_as("interval")
 }
 
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.

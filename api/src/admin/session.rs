@@ -10,9 +10,13 @@
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use sha2::{Digest, Sha256};
-use shared::db::stmt;
+use shared::db::interval;
+use shared::entity::scim_admin_session::{Column, Entity};
 
 use super::key::AdminKey;
 
@@ -44,20 +48,28 @@ impl Sessions {
     /// Opens a session; returns the `Set-Cookie` value that carries it.
     pub async fn open(&self, db: &DatabaseConnection, key: &AdminKey) -> Result<HeaderValue, DbErr> {
         // Expired rows are few (operators sign in rarely); clearing them here keeps the table small.
-        db.execute_unprepared("delete from scim.admin_sessions where expires_at < now()")
+        Entity::delete_many()
+            .filter(Expr::col(Column::ExpiresAt).lt(Expr::current_timestamp()))
+            .exec(db)
             .await?;
         let id = random_hex();
-        db.execute_raw(stmt(
-            "insert into scim.admin_sessions (id_hash, key_fingerprint, csrf_hash, expires_at)
-             values ($1, $2, $3, now() + make_interval(secs => $4))",
-            [
+        // The database's clock decides expiry (see `find`), so it also sets the deadline.
+        let insert = Query::insert()
+            .into_table(Entity)
+            .columns([
+                Column::IdHash,
+                Column::KeyFingerprint,
+                Column::CsrfHash,
+                Column::ExpiresAt,
+            ])
+            .values_panic([
                 hash(&id).into(),
                 key.fingerprint().into(),
                 hash(&csrf_token(&id)).into(),
-                (TTL.as_secs() as f64).into(),
-            ],
-        ))
-        .await?;
+                Expr::current_timestamp().add(interval(TTL)),
+            ])
+            .take();
+        db.execute(&insert).await?;
         Ok(self.cookie(&id, TTL.as_secs()))
     }
 
@@ -71,30 +83,25 @@ impl Sessions {
         let Some(id) = cookie_value(headers) else {
             return Ok(None);
         };
-        let row = db
-            .query_one_raw(stmt(
-                "select id_hash, csrf_hash from scim.admin_sessions
-                 where id_hash = $1 and key_fingerprint = $2 and expires_at > now()",
-                [hash(id).into(), key.fingerprint().into()],
-            ))
+        let row: Option<(Vec<u8>, Vec<u8>)> = Entity::find()
+            .select_only()
+            .columns([Column::IdHash, Column::CsrfHash])
+            .filter(Column::IdHash.eq(hash(id)))
+            .filter(Column::KeyFingerprint.eq(key.fingerprint()))
+            .filter(Expr::col(Column::ExpiresAt).gt(Expr::current_timestamp()))
+            .into_tuple()
+            .one(db)
             .await?;
-        row.map(|r| {
-            Ok(Session {
-                id_hash: r.try_get("", "id_hash")?,
-                csrf: csrf_token(id),
-                csrf_hash: r.try_get("", "csrf_hash")?,
-            })
-        })
-        .transpose()
+        Ok(row.map(|(id_hash, csrf_hash)| Session {
+            id_hash,
+            csrf: csrf_token(id),
+            csrf_hash,
+        }))
     }
 
     /// Ends the session; returns the `Set-Cookie` value that removes the cookie.
     pub async fn close(&self, db: &DatabaseConnection, session: &Session) -> Result<HeaderValue, DbErr> {
-        db.execute_raw(stmt(
-            "delete from scim.admin_sessions where id_hash = $1",
-            [session.id_hash.clone().into()],
-        ))
-        .await?;
+        Entity::delete_by_id(session.id_hash.clone()).exec(db).await?;
         Ok(self.cookie("", 0))
     }
 

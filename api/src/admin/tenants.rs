@@ -2,43 +2,24 @@
 //! Creating tenants and issuing, rotating and revoking tokens is `crate::tokens`, shared with the
 //! `scim-api tenant` and `token` commands.
 
-use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, FromQueryResult};
 use serde::Serialize;
-use shared::db::stmt;
+use shared::entity::{scim_group as group, scim_user as user};
 use uuid::Uuid;
 
 use super::error::AdminError;
+pub use crate::tenants::Tenant;
 
 /// The list shows the newest tenants first, up to this many.
 pub const LIST_LIMIT: i64 = 500;
 
-#[derive(Debug, Serialize, FromQueryResult)]
-pub struct Tenant {
-    pub id: Uuid,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    /// When the live token was issued; `None` when the tenant has no working token.
-    pub token_issued_at: Option<DateTime<Utc>>,
-}
-
-const SELECT: &str = "select t.id, t.name, t.created_at,
-        (select max(k.created_at) from scim.api_tokens k
-         where k.tenant_id = t.id and k.revoked_at is null) as token_issued_at
-    from scim.tenants t";
-
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
-    Tenant::find_by_statement(stmt(
-        &format!("{SELECT} order by t.created_at desc, t.id limit $1"),
-        [LIST_LIMIT.into()],
-    ))
-    .all(db)
-    .await
+    crate::tenants::newest(db, LIST_LIMIT as u64).await
 }
 
 pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Tenant, AdminError> {
-    Tenant::find_by_statement(stmt(&format!("{SELECT} where t.id = $1"), [id.into()]))
-        .one(db)
+    crate::tenants::find(db, id)
         .await?
         .ok_or(AdminError::UnknownTenant(id))
 }
@@ -51,16 +32,32 @@ pub struct Counts {
     pub groups: i64,
 }
 
+/// Reads `scim.users` and `scim.groups` for the tenant page only; each count is its own scalar
+/// subquery so every one can use its index.
 pub async fn counts(db: &DatabaseConnection, id: Uuid) -> Result<Counts, DbErr> {
-    let counts = Counts::find_by_statement(stmt(
-        "select
-            (select count(*) from scim.users where tenant_id = $1 and deleted_at is null) as users,
-            (select count(*) from scim.users where tenant_id = $1 and deleted_at is null and active) as active_users,
-            (select count(*) from scim.groups where tenant_id = $1 and deleted_at is null) as groups",
-        [id.into()],
-    ))
-    .one(db)
-    .await?;
+    let live_users = || {
+        Query::select()
+            .expr(Expr::col(Asterisk).count())
+            .from(user::Entity)
+            .and_where(user::Column::TenantId.eq(id))
+            .and_where(user::Column::DeletedAt.is_null())
+            .take()
+    };
+    let groups = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(group::Entity)
+        .and_where(group::Column::TenantId.eq(id))
+        .and_where(group::Column::DeletedAt.is_null())
+        .take();
+    let active_users = live_users().and_where(user::Column::Active.into_expr()).take();
+    let query = Query::select()
+        .expr_as(live_users(), "users")
+        .expr_as(active_users, "active_users")
+        .expr_as(groups, "groups")
+        .take();
+    let counts = Counts::find_by_statement(db.get_database_backend().build(&query))
+        .one(db)
+        .await?;
     Ok(counts.unwrap_or(Counts {
         users: 0,
         active_users: 0,

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use shared::amqp::{Outgoing, Publisher};
-use shared::db::stmt;
 use tokio_util::sync::CancellationToken;
 
-use super::mark_published;
 use super::outage::Outage;
+use super::{claim_unpublished, mark_published, purge_published, unpublished};
 
-const BATCH: i64 = 500;
+const BATCH: u64 = 500;
+/// Published rows deleted per run: bounded, so a large backlog never makes one long statement.
+const PURGE_LIMIT: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RelayConfig {
@@ -70,70 +71,40 @@ pub async fn run_once(
     let mut total = 0;
     loop {
         let txn = db.begin().await?;
-        let rows = txn
-            .query_all_raw(stmt(
-                "select id, message_id, tenant_id, routing_key, payload::text as payload,
-                        payload->>'traceparent' as traceparent
-                 from scim.outbox
-                 where published_at is null and created_at < now() - make_interval(secs => $1)
-                 order by id limit $2
-                 for update skip locked",
-                [cfg.grace.as_secs_f64().into(), BATCH.into()],
-            ))
-            .await?;
+        let rows = claim_unpublished(&txn, cfg.grace, BATCH).await?;
         if rows.is_empty() {
             txn.commit().await?;
             break;
         }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut batch = Vec::with_capacity(rows.len());
-        for r in &rows {
-            ids.push(r.try_get::<i64>("", "id")?);
-            let payload: String = r.try_get("", "payload")?;
-            batch.push(Outgoing {
-                message_id: r.try_get("", "message_id")?,
-                tenant_id: r.try_get("", "tenant_id")?,
-                routing_key: r.try_get("", "routing_key")?,
-                payload: payload.into_bytes(),
-                traceparent: r.try_get("", "traceparent")?,
-            });
-        }
+        let (ids, batch): (Vec<i64>, Vec<Outgoing>) = rows
+            .into_iter()
+            .map(|(id, message_id, tenant_id, routing_key, payload, traceparent)| {
+                let message = Outgoing {
+                    message_id,
+                    tenant_id,
+                    routing_key,
+                    payload: payload.into_bytes(),
+                    traceparent,
+                };
+                (id, message)
+            })
+            .unzip();
         publisher.publish(&batch).await?;
         mark_published(&txn, &ids).await?;
         txn.commit().await?;
         metrics::counter!("scim_outbox_published_total", "path" => "relay").increment(ids.len() as u64);
         total += ids.len();
-        if (rows.len() as i64) < BATCH {
+        if (ids.len() as u64) < BATCH {
             break;
         }
     }
-    purge(db, cfg.retention).await?;
+    purge_published(db, cfg.retention, PURGE_LIMIT).await?;
     Ok(total)
 }
 
-async fn purge(db: &DatabaseConnection, retention: Duration) -> Result<(), DbErr> {
-    db.execute_raw(stmt(
-        "delete from scim.outbox where id in (
-             select id from scim.outbox
-             where published_at is not null and published_at < now() - make_interval(secs => $1)
-             limit 10000)",
-        [retention.as_secs_f64().into()],
-    ))
-    .await
-    .map(|_| ())
-}
-
 async fn report_backlog(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let row = db
-        .query_one_raw(stmt(
-            "select count(*) as n, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age
-             from scim.outbox where published_at is null",
-            [],
-        ))
-        .await?;
-    if let Some(r) = row {
-        metrics::gauge!("scim_outbox_backlog").set(r.try_get::<i64>("", "n")? as f64);
-        metrics::gauge!("scim_outbox_oldest_unpublished_seconds").set(r.try_get::<f64>("", "age")?);
-    }
+    let (n, oldest) = unpublished(db, None).await?;
+    metrics::gauge!("scim_outbox_backlog").set(n as f64);
+    metrics::gauge!("scim_outbox_oldest_unpublished_seconds").set(oldest.unwrap_or(0.0));
     Ok(())
 }

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -20,7 +19,7 @@ pub async fn healthz() -> Response {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let pg = matches!(
-        tokio::time::timeout(CHECK_TIMEOUT, state.db.execute_unprepared("select 1")).await,
+        tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await,
         Ok(Ok(_))
     );
     let mq = state.publisher.is_connected().await
