@@ -146,6 +146,15 @@ mod tests {
     }
 
     #[test]
+    fn durations_become_one_interval_value_in_microseconds() {
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+        let sql = Query::select()
+            .expr(interval(Duration::from_millis(1500)))
+            .to_string(PostgresQueryBuilder);
+        assert_eq!(sql, "SELECT CAST('1500000 microseconds' AS interval)");
+    }
+
+    #[test]
     fn pool_exhaustion_is_transient() {
         assert!(DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout).is_transient());
         assert!(!DbErr::Custom("x".into()).is_transient());
