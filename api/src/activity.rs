@@ -238,7 +238,7 @@ async fn insert(db: &DatabaseConnection, batch: &[Entry]) -> Result<(), DbErr> {
         .from_function(recordset, Alias::new("r"))
         .take();
     let insert = Query::insert()
-        .into_table(Entity)
+        .into_table(Entity.table_ref())
         .columns(columns())
         .select_from(select)
         .map_err(|e| DbErr::Custom(e.to_string()))?
@@ -253,7 +253,7 @@ async fn purge_older_than(db: &DatabaseConnection, retention: Duration) -> Resul
     loop {
         let chunk = Query::select()
             .column(Column::Id)
-            .from(Entity)
+            .from(Entity.table_ref())
             .and_where(Expr::col(Column::At).lt(Expr::current_timestamp().sub(interval(retention))))
             .order_by(Column::At, sea_orm::Order::Asc)
             .limit(PURGE_CHUNK)

@@ -2,7 +2,9 @@
 //! live while `revoked_at` is null. What a token is and who may have one is `crate::tokens`.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QuerySelect,
+};
 use shared::entity::scim_api_token::{ActiveModel, Column, Entity};
 use uuid::Uuid;
 
@@ -47,7 +49,7 @@ pub async fn live_by_hash(
 pub fn live_issued_at(tenant_id: impl IntoColumnRef) -> Expr {
     Query::select()
         .expr(Func::max(Expr::col((Entity, Column::CreatedAt))))
-        .from(Entity)
+        .from(Entity.table_ref())
         .and_where(Expr::col((Entity, Column::TenantId)).equals(tenant_id))
         .and_where(Expr::col((Entity, Column::RevokedAt)).is_null())
         .take()

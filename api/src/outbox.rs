@@ -12,8 +12,8 @@ use std::time::Duration;
 use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use shared::amqp::Outgoing;
 use shared::db::{interval, stmt};
@@ -174,7 +174,7 @@ pub async fn purge_published(
 ) -> Result<u64, DbErr> {
     let expired = Query::select()
         .column(Column::Id)
-        .from(Entity)
+        .from(Entity.table_ref())
         .and_where(Column::PublishedAt.is_not_null())
         .and_where(Expr::col(Column::PublishedAt).lt(Expr::current_timestamp().sub(interval(retention))))
         .limit(limit)

@@ -12,7 +12,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, header};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use sha2::{Digest, Sha256};
 use shared::db::interval;
@@ -55,7 +56,7 @@ impl Sessions {
         let id = random_hex();
         // The database's clock decides expiry (see `find`), so it also sets the deadline.
         let insert = Query::insert()
-            .into_table(Entity)
+            .into_table(Entity.table_ref())
             .columns([
                 Column::IdHash,
                 Column::KeyFingerprint,

@@ -3,7 +3,7 @@
 //! `scim-api tenant` and `token` commands.
 
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityName, FromQueryResult};
 use serde::Serialize;
 use shared::entity::{scim_group as group, scim_user as user};
 use uuid::Uuid;
@@ -38,14 +38,14 @@ pub async fn counts(db: &DatabaseConnection, id: Uuid) -> Result<Counts, DbErr> 
     let live_users = || {
         Query::select()
             .expr(Expr::col(Asterisk).count())
-            .from(user::Entity)
+            .from(user::Entity.table_ref())
             .and_where(user::Column::TenantId.eq(id))
             .and_where(user::Column::DeletedAt.is_null())
             .take()
     };
     let groups = Query::select()
         .expr(Expr::col(Asterisk).count())
-        .from(group::Entity)
+        .from(group::Entity.table_ref())
         .and_where(group::Column::TenantId.eq(id))
         .and_where(group::Column::DeletedAt.is_null())
         .take();
