@@ -4,19 +4,20 @@
 //! live membership rows, so `members[value eq "<id>"]` is an index lookup, whatever the group's
 //! size. Values are always bound parameters.
 
+use sea_orm::sea_query::{Expr, ExprTrait, Query as Sql};
+use sea_orm::ColumnTrait;
 use serde_json::Value;
+use shared::entity::{scim_group, scim_group_member as member, scim_user};
 
 use super::Scope;
-use super::filter_sql::{Params, SqlFilter, display, expect_str, unsupported};
+use super::filter_sql::{and, display, exists, expect_str, not, or, text_compare, timestamp_compare, truth, unsupported, uuid_compare};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::GROUP_RESOURCE;
 use crate::scim::{Invalid, group, user};
 
-/// `first_param` is the number of the first `$n` placeholder this condition may use.
-pub fn to_sql(filter: &Filter, first_param: usize, scope: Scope) -> Result<SqlFilter, Invalid> {
-    let mut p = Params::new(first_param);
-    let sql = condition(&mut p, scope, filter)?;
-    Ok(p.finish(sql))
+/// The condition on `scim.groups` a filter becomes.
+pub fn to_sql(filter: &Filter, scope: Scope) -> Result<Expr, Invalid> {
+    condition(scope, filter)
 }
 
 /// Where an attribute lives (shared with sorting, `sort_sql`).
@@ -24,7 +25,7 @@ pub(super) enum Target {
     Id,
     DisplayName,
     ExternalId,
-    Timestamp(&'static str),
+    Timestamp(scim_group::Column),
     /// `members` (its `value` by default), or one of its sub-attributes.
     Member(MemberSub),
 }
@@ -36,48 +37,67 @@ pub(super) enum MemberSub {
     Type,
 }
 
-/// The live members of the group under test, each with its user (`m`, `u`).
-fn members_exist(cond: &str) -> String {
-    format!(
-        "exists (select 1 from scim.group_members m join scim.users u on u.id = m.user_id and u.deleted_at is null \
-         where m.group_id = g.id and m.member and {cond})"
+/// A column of `scim.groups`, qualified (member conditions refer to it from a subquery).
+pub(super) fn col(c: scim_group::Column) -> Expr {
+    Expr::col((scim_group::Entity, c))
+}
+
+/// Whether the group under test has a live member (a membership row and its live user) for
+/// which `cond` holds.
+fn members_exist(cond: Expr) -> Expr {
+    exists(
+        Sql::select()
+            .from(member::Entity)
+            .inner_join(
+                scim_user::Entity,
+                scim_user::Column::Id
+                    .into_expr()
+                    .equals((member::Entity, member::Column::UserId))
+                    .and(scim_user::Column::DeletedAt.is_null()),
+            )
+            .and_where(member::Column::GroupId.into_expr().equals((scim_group::Entity, scim_group::Column::Id)))
+            .and_where(member::Column::Member.into_expr())
+            .and_where(cond)
+            .to_owned(),
     )
 }
 
-fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid> {
+fn condition(scope: Scope, f: &Filter) -> Result<Expr, Invalid> {
     Ok(match f {
-        Filter::And(a, b) => format!("({} and {})", condition(p, scope, a)?, condition(p, scope, b)?),
-        Filter::Or(a, b) => format!("({} or {})", condition(p, scope, a)?, condition(p, scope, b)?),
-        Filter::Not(a) => format!("(not coalesce({}, false))", condition(p, scope, a)?),
+        Filter::And(a, b) => and(condition(scope, a)?, condition(scope, b)?),
+        Filter::Or(a, b) => or(condition(scope, a)?, condition(scope, b)?),
+        Filter::Not(a) => not(condition(scope, a)?),
         Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
             if scope == Scope::AllTypes && !GROUP_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>
         {
-            "false".into()
+            truth(false)
         }
         Filter::Present(path) => match target(path)? {
-            Target::Id | Target::DisplayName | Target::Timestamp(_) => "true".into(),
-            Target::ExternalId => "(g.external_id is not null and g.external_id <> '')".into(),
-            Target::Member(_) => members_exist("true"),
+            Target::Id | Target::DisplayName | Target::Timestamp(_) => truth(true),
+            Target::ExternalId => col(scim_group::Column::ExternalId)
+                .is_not_null()
+                .and(col(scim_group::Column::ExternalId).ne("")),
+            Target::Member(_) => members_exist(truth(true)),
         },
         Filter::Compare { path, op, value } => {
             let shown = display(path);
             match target(path)? {
-                Target::Id => p.uuid_compare("g.id", *op, value, &shown)?,
+                Target::Id => uuid_compare(col(scim_group::Column::Id), *op, value, &shown)?,
                 Target::DisplayName => {
                     let folded = group::fold(expect_str(value, &shown)?);
-                    p.text_compare("g.display_name_key", *op, &folded, true)?
+                    text_compare(col(scim_group::Column::DisplayNameKey), *op, &folded, true)?
                 }
                 Target::ExternalId => {
-                    let s = expect_str(value, &shown)?.to_owned();
-                    p.text_compare("g.external_id", *op, &s, true)?
+                    let s = expect_str(value, &shown)?;
+                    text_compare(col(scim_group::Column::ExternalId), *op, s, true)?
                 }
-                Target::Timestamp(col) => p.timestamp_compare(col, *op, value, &shown)?,
+                Target::Timestamp(c) => timestamp_compare(col(c), *op, value, &shown)?,
                 Target::Member(sub) => {
-                    let any = members_exist(&member_compare(p, sub, *op, value, &shown)?);
+                    let any = members_exist(member_compare(sub, *op, value, &shown)?);
                     // Each member is compared on its own; a group without members has
                     // `members` unassigned, and `ne` holds for it (RFC 7643 §2.5).
                     match op {
-                        CompareOp::Ne => format!("(not {} or {any})", members_exist("true")),
+                        CompareOp::Ne => members_exist(truth(true)).not().or(any),
                         _ => any,
                     }
                 }
@@ -87,7 +107,7 @@ fn condition(p: &mut Params, scope: Scope, f: &Filter) -> Result<String, Invalid
             sub: None,
             ..path.clone()
         })? {
-            Target::Member(_) => members_exist(&element(p, filter)?),
+            Target::Member(_) => members_exist(element(filter)?),
             _ => {
                 return Err(unsupported(format!(
                     "'{}[...]' needs a multi-valued attribute",
@@ -127,8 +147,8 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
         ("id", None) => Ok(Target::Id),
         ("displayName", None) => Ok(Target::DisplayName),
         ("externalId", None) => Ok(Target::ExternalId),
-        ("meta", Some(s)) if s.eq_ignore_ascii_case("created") => Ok(Target::Timestamp("g.created_at")),
-        ("meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => Ok(Target::Timestamp("g.updated_at")),
+        ("meta", Some(s)) if s.eq_ignore_ascii_case("created") => Ok(Target::Timestamp(scim_group::Column::CreatedAt)),
+        ("meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => Ok(Target::Timestamp(scim_group::Column::UpdatedAt)),
         ("meta", _) => Err(unsupported(format!("'{shown}' cannot be filtered or sorted on"))),
         ("members", None) => Ok(Target::Member(MemberSub::Value)),
         ("members", Some(s)) => member_sub(s).map(Target::Member).ok_or_else(unknown),
@@ -149,61 +169,62 @@ fn member_sub(name: &str) -> Option<MemberSub> {
 
 /// One member compared: `value` is the user id, `display` its userName (case-insensitive, as
 /// userNames are), `type` always "User".
-fn member_compare(
-    p: &mut Params,
-    sub: MemberSub,
-    op: CompareOp,
-    value: &Value,
-    shown: &str,
-) -> Result<String, Invalid> {
+fn member_compare(sub: MemberSub, op: CompareOp, value: &Value, shown: &str) -> Result<Expr, Invalid> {
     match sub {
-        MemberSub::Value => p.uuid_compare("m.user_id", op, value, shown),
+        MemberSub::Value => uuid_compare(member::Column::UserId.into_expr(), op, value, shown),
         MemberSub::Display => {
             let folded = user::fold(expect_str(value, shown)?);
-            p.text_compare("u.user_name_key", op, &folded, true)
+            text_compare(scim_user::Column::UserNameKey.into_expr(), op, &folded, true)
         }
         MemberSub::Type => {
             let folded = expect_str(value, shown)?.to_lowercase();
-            p.text_compare("'user'", op, &folded, true)
+            text_compare(Expr::cust("'user'"), op, &folded, true)
         }
     }
 }
 
 /// A filter inside `members[...]`: its paths name sub-attributes of each member.
-fn element(p: &mut Params, f: &Filter) -> Result<String, Invalid> {
+fn element(f: &Filter) -> Result<Expr, Invalid> {
     let sub = |path: &AttrPath| {
         member_sub(&path.attr)
             .filter(|_| path.sub.is_none() && path.urn.is_none())
             .ok_or_else(|| unsupported(format!("'members' has no sub-attribute '{}'", display(path))))
     };
     Ok(match f {
-        Filter::And(a, b) => format!("({} and {})", element(p, a)?, element(p, b)?),
-        Filter::Or(a, b) => format!("({} or {})", element(p, a)?, element(p, b)?),
-        Filter::Not(a) => format!("(not coalesce({}, false))", element(p, a)?),
+        Filter::And(a, b) => and(element(a)?, element(b)?),
+        Filter::Or(a, b) => or(element(a)?, element(b)?),
+        Filter::Not(a) => not(element(a)?),
         Filter::Present(path) => {
             sub(path)?;
-            "true".into()
+            truth(true)
         }
-        Filter::Compare { path, op, value } => member_compare(p, sub(path)?, *op, value, &display(path))?,
+        Filter::Compare { path, op, value } => member_compare(sub(path)?, *op, value, &display(path))?,
         Filter::ValuePath { .. } => return Err(unsupported("value filters cannot be nested".into())),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+
     use super::*;
     use crate::scim::Kind;
     use crate::scim::filter::parse;
 
+    /// The condition as Postgres receives it, and how many values it binds.
+    fn rendered(cond: Expr) -> (String, usize) {
+        let (sql, values) = Query::select().expr(cond).build(PostgresQueryBuilder);
+        (sql.trim_start_matches("SELECT ").to_owned(), values.0.len())
+    }
+
     fn sql(f: &str) -> Result<(String, usize), Invalid> {
-        let s = to_sql(&parse(f)?, 2, Scope::OneType)?;
-        Ok((s.sql, s.values.len()))
+        Ok(rendered(to_sql(&parse(f)?, Scope::OneType)?))
     }
 
     #[test]
     fn display_name_eq_compares_the_folded_key() {
         let (s, n) = sql("displayName eq \"Engineering\"").expect("supported");
-        assert_eq!(s, "(g.display_name_key = $2)");
+        assert_eq!(s, r#""groups"."display_name_key" = $1"#);
         assert_eq!(n, 1);
     }
 
@@ -216,9 +237,9 @@ mod tests {
             format!("members eq \"{id}\""),
         ] {
             let (s, n) = sql(&f).expect("supported");
-            assert!(s.starts_with("exists (select 1 from scim.group_members m"), "{s}");
+            assert!(s.starts_with(r#"EXISTS(SELECT 1 FROM "scim"."group_members""#), "{s}");
             assert!(
-                s.contains("m.group_id = g.id and m.member and m.user_id = $2"),
+                s.contains(r#""group_members"."group_id" = "groups"."id" AND "group_members"."member" AND "group_members"."user_id" = $1"#),
                 "{s}"
             );
             assert_eq!(n, 1);
@@ -228,24 +249,24 @@ mod tests {
     #[test]
     fn a_member_value_that_is_not_a_uuid_matches_nothing() {
         let (s, n) = sql("members[value eq \"nobody\"]").expect("supported");
-        assert!(s.ends_with("and false)"), "{s}");
+        assert!(s.ends_with("AND FALSE)"), "{s}");
         assert_eq!(n, 0);
     }
 
     #[test]
     fn ids_external_ids_and_meta_dates_are_columns() {
         assert!(sql("externalId eq \"x\" and meta.lastModified gt \"2024-01-01T00:00:00Z\"").is_ok());
-        assert_eq!(sql("id eq \"not-a-uuid\"").expect("supported").0, "false");
+        assert_eq!(sql("id eq \"not-a-uuid\"").expect("supported").0, "FALSE");
     }
 
     #[test]
     fn across_types_a_user_attribute_matches_no_group() {
         let f = parse("userName eq \"a\" or displayName eq \"G\"").expect("parses");
-        let s = to_sql(&f, 2, Scope::AllTypes).expect("supported");
-        assert_eq!(s.sql, "(false or (g.display_name_key = $2))");
+        let (s, _) = rendered(to_sql(&f, Scope::AllTypes).expect("supported"));
+        assert_eq!(s, r#"FALSE OR "groups"."display_name_key" = $1"#);
         // A group attribute with a bad sub-attribute is still an error.
         let f = parse("members.foo eq \"x\"").expect("parses");
-        assert!(to_sql(&f, 2, Scope::AllTypes).is_err());
+        assert!(to_sql(&f, Scope::AllTypes).is_err());
     }
 
     #[test]

@@ -3,94 +3,98 @@
 //! enqueues the group's change message in the same transaction; an unchanged document writes
 //! nothing, because Okta sends its rename operation along with every membership update.
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
-use serde_json::Value;
-use shared::db::{stmt, unique_violation};
-use shared::messages::{ChangeMessage, Operation, Resource};
+use sea_orm::sea_query::{Expr, Query as Sql};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, FromQueryResult, Value};
+use shared::db::unique_violation;
+use shared::entity::scim_group::{Column, Entity, Model};
+use shared::messages::{Operation, Resource as Payload};
 use uuid::Uuid;
 
+use super::resource::{self, Col, Resource, Table};
+use super::sort_sql::{self, Order};
+use super::{Query, Scope, Selection, group_filter};
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
+use crate::scim::Invalid;
+use crate::scim::filter::Filter;
 use crate::scim::group::{self, Doc};
 use crate::scim::meta::Meta;
+use crate::scim::sort::Sort;
 
-use super::{Query, Selection, group_filter, in_tenant, sort_sql};
+pub type StoredGroup = resource::Stored;
 
-#[derive(Debug, Clone)]
-pub struct StoredGroup {
-    pub doc: Doc,
-    pub meta: Meta,
+/// The groups of the directory, for the flow they share with users (`resource`).
+pub struct Groups;
+
+impl Table for Groups {
+    type Entity = Entity;
+    const ID: Column = Column::Id;
+    const TENANT: Column = Column::TenantId;
+    const KEY: Column = Column::DisplayNameKey;
+    const DELETED_AT: Column = Column::DeletedAt;
+    const UPDATED_AT: Column = Column::UpdatedAt;
+    const COUNTERS: &'static [Column] = &[Column::Version, Column::Revision];
 }
 
-const COLUMNS: &str = "g.id, g.resource, g.version, g.revision, g.created_at, g.updated_at";
-
-fn from_row(row: &QueryResult) -> Result<StoredGroup, DbErr> {
-    let resource: Value = row.try_get("", "resource")?;
-    Ok(StoredGroup {
-        doc: match resource {
-            Value::Object(m) => m,
-            _ => Doc::new(),
-        },
-        meta: Meta {
-            id: row.try_get("", "id")?,
-            created: row.try_get::<DateTime<Utc>>("", "created_at")?,
-            last_modified: row.try_get::<DateTime<Utc>>("", "updated_at")?,
-            version: row.try_get("", "version")?,
-            revision: row.try_get("", "revision")?,
-        },
-    })
-}
-
-fn map_write_err(e: DbErr, doc: &Doc) -> ScimError {
-    match unique_violation(&e) {
-        Some(c) if c.contains("display_name") => {
-            let name = group::display_name(doc).unwrap_or_default();
-            ScimError::uniqueness(format!(
-                "a group with displayName '{name}' already exists in this tenant (displayNames are \
-                 compared case-insensitively); look it up with filter=displayName eq \"{name}\" and \
-                 update it, or choose another name"
-            ))
+impl Resource for Groups {
+    fn stored(m: Model) -> StoredGroup {
+        StoredGroup {
+            doc: match m.resource {
+                serde_json::Value::Object(doc) => doc,
+                _ => Doc::new(),
+            },
+            meta: Meta {
+                id: m.id,
+                created: m.created_at.to_utc(),
+                last_modified: m.updated_at.to_utc(),
+                version: m.version,
+                revision: m.revision,
+            },
         }
-        _ => e.into(),
     }
-}
 
-fn message(tenant: Uuid, stored: &StoredGroup, op: Operation) -> ChangeMessage {
-    ChangeMessage::new(
-        tenant,
-        stored.meta.id,
-        stored.meta.version,
-        op,
-        stored.meta.last_modified,
-        Resource::Group(group::snapshot(&stored.doc, op == Operation::Deleted)),
-    )
-}
+    fn payload(doc: &Doc, deleted: bool) -> Payload {
+        Payload::Group(group::snapshot(doc, deleted))
+    }
 
-/// Runs an insert or update of one group row (`$1` tenant, `$2` id, then the columns derived
-/// from the document) and returns the stored row.
-async fn write(
-    txn: &DatabaseTransaction,
-    sql: &str,
-    tenant: Uuid,
-    id: Uuid,
-    doc: &Doc,
-) -> Result<StoredGroup, ScimError> {
-    let name = group::display_name(doc).unwrap_or_default();
-    let values: Vec<sea_orm::Value> = vec![
-        tenant.into(),
-        id.into(),
-        name.to_owned().into(),
-        group::fold(name).into(),
-        group::external_id(doc).map(str::to_owned).into(),
-        Value::Object(doc.clone()).into(),
-    ];
-    let row = txn
-        .query_one_raw(stmt(sql, values))
-        .await
-        .map_err(|e| map_write_err(e, doc))?
-        .ok_or(DbErr::RecordNotUpdated)?;
-    Ok(from_row(&row)?)
+    fn columns(doc: &Doc) -> Vec<(Col<Self>, Value)> {
+        let name = group::display_name(doc).unwrap_or_default();
+        vec![
+            (Column::DisplayName, name.into()),
+            (Column::DisplayNameKey, group::fold(name).into()),
+            (Column::ExternalId, group::external_id(doc).map(str::to_owned).into()),
+            (Column::Resource, serde_json::Value::Object(doc.clone()).into()),
+        ]
+    }
+
+    fn tombstone() -> Vec<(Col<Self>, Value)> {
+        Vec::new()
+    }
+
+    fn write_err(e: DbErr, doc: &Doc) -> ScimError {
+        match unique_violation(&e) {
+            Some(c) if c.contains("display_name") => {
+                let name = group::display_name(doc).unwrap_or_default();
+                ScimError::uniqueness(format!(
+                    "a group with displayName '{name}' already exists in this tenant (displayNames are \
+                     compared case-insensitively); look it up with filter=displayName eq \"{name}\" and \
+                     update it, or choose another name"
+                ))
+            }
+            _ => e.into(),
+        }
+    }
+
+    fn selection(f: &Filter, scope: Scope) -> Result<Selection, Invalid> {
+        Ok(match group_filter::display_name_eq(f) {
+            Some(key) => Selection::Key(key),
+            None => Selection::Filter(group_filter::to_sql(f, scope)?),
+        })
+    }
+
+    fn order(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
+        sort_sql::groups(sort, scope)
+    }
 }
 
 pub async fn insert(
@@ -98,109 +102,64 @@ pub async fn insert(
     tenant: Uuid,
     doc: Doc,
 ) -> Result<(StoredGroup, Enqueued), ScimError> {
-    let sql = format!(
-        "insert into scim.groups as g (tenant_id, id, display_name, display_name_key, external_id, resource, version, revision, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, 1, 1, now(), now())
-         returning {COLUMNS}"
-    );
-    let stored = write(txn, &sql, tenant, Uuid::now_v7(), &doc).await?;
-    let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Created)).await?;
+    let mut values: Vec<(Column, Expr)> = vec![
+        (Column::TenantId, Expr::val(tenant)),
+        (Column::Id, Expr::val(Uuid::now_v7())),
+        (Column::Version, Expr::val(1i64)),
+        (Column::Revision, Expr::val(1i64)),
+        (Column::CreatedAt, Expr::current_timestamp()),
+        (Column::UpdatedAt, Expr::current_timestamp()),
+    ];
+    values.extend(Groups::columns(&doc).into_iter().map(|(c, v)| (c, Expr::val(v))));
+    let (columns, exprs): (Vec<Column>, Vec<Expr>) = values.into_iter().unzip();
+    let statement = Sql::insert()
+        .into_table(Entity)
+        .columns(columns)
+        .values_panic(exprs)
+        .returning_all()
+        .to_owned();
+    let row = txn
+        .query_one(&statement)
+        .await
+        .map_err(|e| Groups::write_err(e, &doc))?
+        .ok_or(DbErr::RecordNotInserted)?;
+    let stored = Groups::stored(Model::from_query_result(&row, "")?);
+    let queued = outbox::enqueue(txn, &resource::message::<Groups>(tenant, &stored, Operation::Created)).await?;
     Ok((stored, queued))
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<StoredGroup>, DbErr> {
-    let row = db
-        .query_one_raw(stmt(
-            &format!(
-                "select {COLUMNS} from scim.groups g where g.id = {} and g.deleted_at is null",
-                in_tenant("scim.groups")
-            ),
-            [tenant.into(), id.into()],
-        ))
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    resource::get::<Groups>(db, tenant, id).await
 }
 
 /// Reads and locks a live group for the rest of the transaction. Every write to the group and
 /// to its memberships holds this lock, so they serialise per group.
 pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<Option<StoredGroup>, DbErr> {
-    let row = txn
-        .query_one_raw(stmt(
-            &format!(
-                "select {COLUMNS} from scim.groups g where g.id = {} and g.deleted_at is null for update",
-                in_tenant("scim.groups")
-            ),
-            [tenant.into(), id.into()],
-        ))
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    resource::lock::<Groups>(txn, tenant, id).await
 }
 
-/// Stores a new version of a locked group. `None` when the document did not change: no
-/// version, no message.
+/// Stores a new version of a locked group. `None` when the document did not change.
 pub async fn update(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     current: &StoredGroup,
     doc: Doc,
 ) -> Result<Option<(StoredGroup, Enqueued)>, ScimError> {
-    if current.doc == doc {
-        return Ok(None);
-    }
-    let sql = format!(
-        "update scim.groups g set display_name = $3, display_name_key = $4, external_id = $5, resource = $6,
-                version = g.version + 1, revision = g.revision + 1, updated_at = greatest(now(), g.updated_at)
-         where g.id = {}
-         returning {COLUMNS}",
-        in_tenant("scim.groups")
-    );
-    let stored = write(txn, &sql, tenant, current.meta.id, &doc).await?;
-    let queued = outbox::enqueue(txn, &message(tenant, &stored, Operation::Updated)).await?;
-    Ok(Some((stored, queued)))
+    resource::update::<Groups>(txn, tenant, current, doc).await
 }
 
 /// Moves `meta.lastModified` and the ETag of a locked group after a membership change. The
 /// version stays: it versions the group's own message, and members travel in messages of their
 /// own.
 pub async fn touch(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<StoredGroup, DbErr> {
-    let row = txn
-        .query_one_raw(stmt(
-            &format!(
-                "update scim.groups g set updated_at = greatest(now(), g.updated_at), revision = g.revision + 1
-                 where g.id = {}
-                 returning {COLUMNS}",
-                in_tenant("scim.groups")
-            ),
-            [tenant.into(), id.into()],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotUpdated)?;
-    from_row(&row)
+    resource::returning::<Groups>(txn, resource::change::<Groups>(tenant, id, &[Column::Revision])).await
 }
 
 /// Deletes a locked group: a tombstone frees the displayName and keeps the version sequence;
 /// its membership rows stay as they are (the tombstone hides them, and the product drops a
 /// deleted group's memberships with it), so no message per member is needed.
-pub async fn delete(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    current: &StoredGroup,
-) -> Result<Enqueued, DbErr> {
-    let row = txn
-        .query_one_raw(stmt(
-            &format!(
-                "update scim.groups g set deleted_at = now(), version = g.version + 1, revision = g.revision + 1,
-                        updated_at = greatest(now(), g.updated_at)
-                 where g.id = {}
-                 returning {COLUMNS}",
-                in_tenant("scim.groups")
-            ),
-            [tenant.into(), current.meta.id.into()],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotUpdated)?;
-    let stored = from_row(&row)?;
-    outbox::enqueue(txn, &message(tenant, &stored, Operation::Deleted)).await
+pub async fn delete(txn: &DatabaseTransaction, tenant: Uuid, current: &StoredGroup) -> Result<Enqueued, DbErr> {
+    resource::delete::<Groups>(txn, tenant, current).await
 }
 
 pub struct Page {
@@ -208,19 +167,8 @@ pub struct Page {
     pub groups: Vec<StoredGroup>,
 }
 
-/// One page of a tenant's live groups: filtered and sorted in Postgres, in a stable order (the
-/// `sortBy` attribute if any, else creation time; then id).
+/// One page of a tenant's live groups (see `resource::list`).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let order = sort_sql::groups(q.sort, q.scope)?;
-    let sel = match q.filter {
-        None => Selection::All,
-        Some(f) => match group_filter::display_name_eq(f) {
-            Some(key) => Selection::Key(key),
-            None => Selection::Filter(group_filter::to_sql(f, 2, q.scope)?),
-        },
-    };
-    let (base, values) = super::selection_sql("scim.groups", "g", "display_name_key", tenant, sel);
-    let (total, rows) = super::page(db, q, COLUMNS, &base, &order, values).await?;
-    let groups = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    let (total, groups) = resource::list::<Groups>(db, tenant, q).await?;
     Ok(Page { total, groups })
 }

@@ -11,13 +11,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockType, Order};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde_json::json;
 use shared::db::stmt;
+use shared::entity::{scim_group, scim_group_member as pair, scim_user};
 use shared::messages::{ChangeMessage, MembershipSnapshot, Operation, Resource};
 use uuid::Uuid;
 
+use super::users::Users;
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
 use crate::scim::filter::{self, Filter};
@@ -63,17 +69,17 @@ pub async fn resolve_users(
     let found: BTreeSet<Uuid> = if wanted.is_empty() {
         BTreeSet::new()
     } else {
-        txn.query_all_raw(stmt(
-            // By key, the tenant checked on the rows (see `directory::in_tenant`).
-            "select u.id from (select id, tenant_id from scim.users where id = any($2) and deleted_at is null
-                                offset 0) u
-             where u.tenant_id = $1 order by u.id for share",
-            [tenant.into(), wanted.clone().into()],
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<Uuid>("", "id"))
-        .collect::<Result<_, _>>()?
+        // By key, the tenant checked on the rows (see `directory::in_tenant`).
+        let lookup = any(scim_user::Column::Id, &wanted).and(scim_user::Column::DeletedAt.is_null());
+        let found = super::fenced::<Users>(tenant, lookup)
+            .order_by_expr(super::fenced_id::<Users>(), Order::Asc)
+            .lock(LockType::Share)
+            .to_owned();
+        txn.query_all(&found)
+            .await?
+            .iter()
+            .map(|r| r.try_get_by_index::<Uuid>(0))
+            .collect::<Result<_, _>>()?
     };
     let missing: Vec<String> = wanted
         .iter()
@@ -121,30 +127,31 @@ pub fn uuids(raw: &[String]) -> Vec<Uuid> {
     set.into_iter().collect()
 }
 
+/// `col = any(ids)`: one bound array, whatever the number of ids.
+fn any<C: ColumnTrait>(col: C, ids: &[Uuid]) -> Expr {
+    col.into_expr().eq(PgFunc::any(Expr::val(ids.to_vec())))
+}
+
 /// One message per changed pair; `resource_id` is the group, `version` the pair's.
-fn messages(
-    tenant: Uuid,
-    group: Uuid,
-    rows: &[QueryResult],
-    member: bool,
-) -> Result<Vec<ChangeMessage>, DbErr> {
-    rows.iter()
-        .map(|r| {
-            Ok(ChangeMessage::new(
+fn messages(tenant: Uuid, pairs: &[pair::Model]) -> Vec<ChangeMessage> {
+    pairs
+        .iter()
+        .map(|p| {
+            ChangeMessage::new(
                 tenant,
-                group,
-                r.try_get("", "version")?,
-                if member {
+                p.group_id,
+                p.version,
+                if p.member {
                     Operation::Created
                 } else {
                     Operation::Deleted
                 },
-                r.try_get::<DateTime<Utc>>("", "updated_at")?,
+                p.updated_at.to_utc(),
                 Resource::Membership(MembershipSnapshot {
-                    user_id: r.try_get("", "user_id")?,
-                    member,
+                    user_id: p.user_id,
+                    member: p.member,
                 }),
-            ))
+            )
         })
         .collect()
 }
@@ -160,6 +167,7 @@ pub async fn add(
     if users.is_empty() {
         return Ok(Vec::new());
     }
+    // Raw: one upsert of an unnested id array, its conflict update conditional on the pair.
     let rows = txn
         .query_all_raw(stmt(
             "insert into scim.group_members as m (group_id, user_id, tenant_id, member, version, updated_at)
@@ -167,11 +175,31 @@ pub async fn add(
              on conflict (group_id, user_id) do update
                 set member = true, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
                 where not m.member
-             returning m.user_id, m.version, m.updated_at",
+             returning m.*",
             [group.into(), tenant.into(), users.to_vec().into()],
         ))
         .await?;
-    outbox::enqueue_many(txn, &messages(tenant, group, &rows, true)?).await
+    let pairs = rows
+        .iter()
+        .map(|r| pair::Model::from_query_result(r, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
+}
+
+/// Ends the live memberships of a locked group that `which` selects: one statement, each pair's
+/// version moved on.
+async fn leave(txn: &DatabaseTransaction, tenant: Uuid, group: Uuid, which: Expr) -> Result<Vec<Enqueued>, DbErr> {
+    let later = Func::greatest([Expr::current_timestamp(), Expr::col(pair::Column::UpdatedAt)]);
+    let pairs = pair::Entity::update_many()
+        .col_expr(pair::Column::Member, Expr::val(false))
+        .col_expr(pair::Column::Version, Expr::col(pair::Column::Version).add(1))
+        .col_expr(pair::Column::UpdatedAt, later.into())
+        .filter(pair::Column::GroupId.eq(group))
+        .filter(pair::Column::Member.into_expr())
+        .filter(which)
+        .exec_with_returning(txn)
+        .await?;
+    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
 }
 
 /// Removes `users` from a locked group; those that are not members are left alone.
@@ -184,16 +212,7 @@ pub async fn remove(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = txn
-        .query_all_raw(stmt(
-            "update scim.group_members m
-                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
-             where m.group_id = $1 and m.user_id = any($2) and m.member
-             returning m.user_id, m.version, m.updated_at",
-            [group.into(), users.to_vec().into()],
-        ))
-        .await?;
-    outbox::enqueue_many(txn, &messages(tenant, group, &rows, false)?).await
+    leave(txn, tenant, group, any(pair::Column::UserId, users)).await
 }
 
 /// Removes every member of a locked group except `keep`: with [`add`], a replace of the whole
@@ -204,16 +223,7 @@ pub async fn remove_all_except(
     group: Uuid,
     keep: &[Uuid],
 ) -> Result<Vec<Enqueued>, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "update scim.group_members m
-                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
-             where m.group_id = $1 and m.member and not (m.user_id = any($2))
-             returning m.user_id, m.version, m.updated_at",
-            [group.into(), keep.to_vec().into()],
-        ))
-        .await?;
-    outbox::enqueue_many(txn, &messages(tenant, group, &rows, false)?).await
+    leave(txn, tenant, group, any(pair::Column::UserId, keep).not()).await
 }
 
 /// A group's members as a request's operations leave them, in memory, for PATCH value filters
@@ -243,14 +253,15 @@ impl Roster {
             roster.insert(m.user_id, &m.user_name);
         }
         if !adding.is_empty() {
-            for r in db
-                .query_all_raw(stmt(
-                    "select id, user_name from scim.users where id = any($1)",
-                    [adding.to_vec().into()],
-                ))
-                .await?
-            {
-                let (id, name): (Uuid, String) = (r.try_get("", "id")?, r.try_get("", "user_name")?);
+            let named: Vec<(Uuid, String)> = scim_user::Entity::find()
+                .select_only()
+                .column(scim_user::Column::Id)
+                .column(scim_user::Column::UserName)
+                .filter(any(scim_user::Column::Id, adding))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (id, name) in named {
                 let e = Self::element(id, &name);
                 roster.adding.insert(id, (name, e));
             }
@@ -355,6 +366,7 @@ pub async fn remove_user(
     tenant: Uuid,
     user: Uuid,
 ) -> Result<Vec<Enqueued>, DbErr> {
+    // Raw: `update ... from` (the pairs of the user's live groups), which the builder lacks.
     let rows = txn
         .query_all_raw(stmt(
             "update scim.group_members m
@@ -362,16 +374,25 @@ pub async fn remove_user(
              from scim.groups g
              where m.user_id = $1 and m.tenant_id = $2 and m.member
                and g.id = m.group_id and g.deleted_at is null
-             returning m.group_id, m.user_id, m.version, m.updated_at",
+             returning m.*",
             [user.into(), tenant.into()],
         ))
         .await?;
-    let mut msgs = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let group: Uuid = r.try_get("", "group_id")?;
-        msgs.extend(messages(tenant, group, std::slice::from_ref(r), false)?);
-    }
-    outbox::enqueue_many(txn, &msgs).await
+    let pairs = rows
+        .iter()
+        .map(|r| pair::Model::from_query_result(r, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
+}
+
+/// The live pairs of `groups` whose user is live.
+fn live_members(groups: &[Uuid]) -> sea_orm::Select<pair::Entity> {
+    pair::Entity::find()
+        .select_only()
+        .inner_join(scim_user::Entity)
+        .filter(scim_user::Column::DeletedAt.is_null())
+        .filter(any(pair::Column::GroupId, groups))
+        .filter(pair::Column::Member.into_expr())
 }
 
 /// The live members of each group, ordered by user id. Only for groups the caller already
@@ -384,20 +405,17 @@ pub async fn of_groups(
     if groups.is_empty() {
         return Ok(out);
     }
-    let rows = db
-        .query_all_raw(stmt(
-            "select m.group_id, m.user_id, u.user_name
-             from scim.group_members m join scim.users u on u.id = m.user_id and u.deleted_at is null
-             where m.group_id = any($1) and m.member
-             order by m.group_id, m.user_id",
-            [groups.to_vec().into()],
-        ))
+    let rows: Vec<(Uuid, Uuid, String)> = live_members(groups)
+        .column(pair::Column::GroupId)
+        .column(pair::Column::UserId)
+        .column(scim_user::Column::UserName)
+        .order_by_asc(pair::Column::GroupId)
+        .order_by_asc(pair::Column::UserId)
+        .into_tuple()
+        .all(db)
         .await?;
-    for r in &rows {
-        out.entry(r.try_get("", "group_id")?).or_default().push(Member {
-            user_id: r.try_get("", "user_id")?,
-            user_name: r.try_get("", "user_name")?,
-        });
+    for (group_id, user_id, user_name) in rows {
+        out.entry(group_id).or_default().push(Member { user_id, user_name });
     }
     Ok(out)
 }
@@ -408,17 +426,14 @@ pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMa
     if groups.is_empty() {
         return Ok(HashMap::new());
     }
-    db.query_all_raw(stmt(
-        "select m.group_id, count(*) as n
-         from scim.group_members m join scim.users u on u.id = m.user_id and u.deleted_at is null
-         where m.group_id = any($1) and m.member
-         group by m.group_id",
-        [groups.to_vec().into()],
-    ))
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("", "group_id")?, r.try_get("", "n")?)))
-    .collect()
+    let rows: Vec<(Uuid, i64)> = live_members(groups)
+        .column(pair::Column::GroupId)
+        .expr(Expr::col(Asterisk).count())
+        .group_by(pair::Column::GroupId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The live groups of each user (one query for a whole page of users), by displayName.
@@ -431,19 +446,26 @@ pub async fn groups_of(
     if users.is_empty() {
         return Ok(out);
     }
-    let rows = db
-        .query_all_raw(stmt(
-            "select m.user_id, g.id as group_id, g.display_name
-             from scim.group_members m join scim.groups g on g.id = m.group_id and g.deleted_at is null
-             where m.user_id = any($1) and m.member and g.tenant_id = $2
-             order by m.user_id, g.display_name_key, g.id",
-            [users.to_vec().into(), tenant.into()],
-        ))
+    let rows: Vec<(Uuid, Uuid, String)> = pair::Entity::find()
+        .select_only()
+        .column(pair::Column::UserId)
+        .column(pair::Column::GroupId)
+        .column(scim_group::Column::DisplayName)
+        .inner_join(scim_group::Entity)
+        .filter(scim_group::Column::DeletedAt.is_null())
+        .filter(any(pair::Column::UserId, users))
+        .filter(pair::Column::Member.into_expr())
+        .filter(scim_group::Column::TenantId.eq(tenant))
+        .order_by_asc(pair::Column::UserId)
+        .order_by_asc(scim_group::Column::DisplayNameKey)
+        .order_by_asc(scim_group::Column::Id)
+        .into_tuple()
+        .all(db)
         .await?;
-    for r in &rows {
-        out.entry(r.try_get("", "user_id")?).or_default().push(GroupRef {
-            group_id: r.try_get("", "group_id")?,
-            display_name: r.try_get("", "display_name")?,
+    for (user_id, group_id, display_name) in rows {
+        out.entry(user_id).or_default().push(GroupRef {
+            group_id,
+            display_name,
         });
     }
     Ok(out)

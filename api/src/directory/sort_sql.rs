@@ -7,36 +7,82 @@
 //! - resources without a value come last when ascending and first when descending;
 //! - the id breaks ties, so the pages of a sorted list never overlap or skip a resource.
 //!
-//! Only schema-derived names are spliced into the SQL; nothing here comes from input.
+//! Only schema-derived names become identifiers; nothing here comes from input.
+
+use sea_orm::QueryOrder;
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Order as Direction};
+use shared::entity::{scim_group, scim_user};
 
 use super::Scope;
+use super::filter_sql::collate_c;
 use super::group_filter::{self, Target as GroupTarget};
 use super::user_filter::{self, Target as UserTarget, json_array, json_text};
 use crate::scim::schema::{Attr, GROUP_RESOURCE, Type, USER_RESOURCE};
 use crate::scim::sort::Sort;
 use crate::scim::{Invalid, Kind, invalid};
 
-/// The `ORDER BY` list for `scim.users`. Without `sortBy`: creation order.
-pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
+/// An `ORDER BY` list: each key, its direction, and where its nulls go when that is spelled out.
+pub struct Order(Vec<(Expr, Direction, Option<NullOrdering>)>);
+
+impl Order {
+    /// Orders a query by these keys.
+    pub fn apply<Q: QueryOrder>(self, mut query: Q) -> Q {
+        for (expr, dir, nulls) in self.0 {
+            query = match nulls {
+                Some(n) => query.order_by_with_nulls(expr, dir, n),
+                None => query.order_by(expr, dir),
+            };
+        }
+        query
+    }
+
+    /// Creation order, then id.
+    fn creation(created: Expr, id: Expr) -> Self {
+        Self(vec![(created, Direction::Asc, None), (id, Direction::Asc, None)])
+    }
+
+    /// By id alone.
+    fn id(id: Expr) -> Self {
+        Self(vec![(id, Direction::Asc, None)])
+    }
+
+    /// By `expr` as `sortOrder` asks, then by id to break ties. Postgres's defaults (nulls last
+    /// ascending, first descending) are RFC 7644's rule; spelled out so that nobody has to
+    /// know that.
+    fn by(expr: Expr, descending: bool, id: Expr) -> Self {
+        let (dir, nulls) = if descending {
+            (Direction::Desc, NullOrdering::First)
+        } else {
+            (Direction::Asc, NullOrdering::Last)
+        };
+        Self(vec![(expr, dir, Some(nulls)), (id, Direction::Asc, None)])
+    }
+}
+
+/// The order of `scim.users`. Without `sortBy`: creation order.
+pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
+    let col = user_filter::col;
+    let id = || col(scim_user::Column::Id);
     let Some(sort) = sort else {
-        return Ok("created_at, id".into());
+        return Ok(Order::creation(col(scim_user::Column::CreatedAt), id()));
     };
     if scope == Scope::AllTypes && !USER_RESOURCE.knows(sort.by.urn.as_deref(), &sort.by.attr) {
         // No user has a value: all tie.
-        return Ok("id".into());
+        return Ok(Order::id(id()));
     }
     let refuse = |why: &str| refused("Users", sort, why);
     let expr = match user_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
-        UserTarget::Id => "id".into(),
-        UserTarget::UserName => "user_name_key collate \"C\"".into(),
-        UserTarget::ExternalId => text("external_id", true),
-        UserTarget::Active => "active".into(),
-        UserTarget::Timestamp(col) => col.into(),
-        UserTarget::Json { keys, attr } => typed(&json_text("resource", &keys), attr),
+        UserTarget::Id => id(),
+        UserTarget::UserName => collate_c(col(scim_user::Column::UserNameKey)),
+        UserTarget::ExternalId => text(col(scim_user::Column::ExternalId), true),
+        UserTarget::Active => col(scim_user::Column::Active),
+        UserTarget::Timestamp(c) => col(c),
+        UserTarget::Json { keys, attr } => typed(json_text(&keys), attr),
         UserTarget::Complex { mut keys, value } => {
             let value = value.ok_or_else(|| refuse("name one of its sub-attributes"))?;
             keys.push(value.name);
-            typed(&json_text("resource", &keys), value)
+            typed(json_text(&keys), value)
         }
         UserTarget::Multi { keys, attr, sub } => {
             if keys == ["groups"] {
@@ -47,36 +93,40 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
             let sub = sub
                 .or_else(|| attr.sub_attr("value"))
                 .ok_or_else(|| refuse("name one of its sub-attributes"))?;
-            let arr = json_array("resource", &keys);
-            let element =
-                format!("coalesce(jsonb_path_query_first({arr}, '$[*] ? (@.primary == true)'), {arr} -> 0)");
-            typed(&format!("({element} ->> '{}')", sub.name), sub)
+            let primary = Func::cust("jsonb_path_query_first")
+                .arg(json_array(&keys))
+                .arg(Expr::cust("'$[*] ? (@.primary == true)'"));
+            let first = json_array(&keys).get_json_field(Expr::Constant(0.into()));
+            let element = Expr::expr(Func::coalesce([primary.into(), first]));
+            typed(element.cast_json_field(sub.name), sub)
         }
     };
-    Ok(order_by(&expr, sort.descending, "id"))
+    Ok(Order::by(expr, sort.descending, id()))
 }
 
-/// The `ORDER BY` list for `scim.groups g`. Without `sortBy`: creation order.
-pub fn groups(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
+/// The order of `scim.groups`. Without `sortBy`: creation order.
+pub fn groups(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
+    let col = group_filter::col;
+    let id = || col(scim_group::Column::Id);
     let Some(sort) = sort else {
-        return Ok("g.created_at, g.id".into());
+        return Ok(Order::creation(col(scim_group::Column::CreatedAt), id()));
     };
     if scope == Scope::AllTypes && !GROUP_RESOURCE.knows(sort.by.urn.as_deref(), &sort.by.attr) {
-        return Ok("g.id".into());
+        return Ok(Order::id(id()));
     }
     let refuse = |why: &str| refused("Groups", sort, why);
     let expr = match group_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
-        GroupTarget::Id => "g.id".into(),
-        GroupTarget::DisplayName => "g.display_name_key collate \"C\"".into(),
-        GroupTarget::ExternalId => text("g.external_id", true),
-        GroupTarget::Timestamp(col) => col.into(),
+        GroupTarget::Id => id(),
+        GroupTarget::DisplayName => collate_c(col(scim_group::Column::DisplayNameKey)),
+        GroupTarget::ExternalId => text(col(scim_group::Column::ExternalId), true),
+        GroupTarget::Timestamp(c) => col(c),
         GroupTarget::Member(_) => {
             return Err(refuse(
                 "a group's members are a set, with no value to order groups by",
             ));
         }
     };
-    Ok(order_by(&expr, sort.descending, "g.id"))
+    Ok(Order::by(expr, sort.descending, id()))
 }
 
 fn refused(resource_type: &str, sort: &Sort, why: &str) -> Invalid {
@@ -87,70 +137,77 @@ fn refused(resource_type: &str, sort: &Sort, why: &str) -> Invalid {
 }
 
 /// A text value, empty treated as missing.
-fn text(expr: &str, case_exact: bool) -> String {
+fn text(expr: Expr, case_exact: bool) -> Expr {
+    let value: Expr = Func::cust("nullif").arg(expr).arg(Expr::cust("''")).into();
     if case_exact {
-        format!("nullif({expr}, '') collate \"C\"")
+        collate_c(value)
     } else {
-        format!("lower(nullif({expr}, '')) collate \"C\"")
+        collate_c(Func::lower(value).into())
     }
 }
 
 /// A value read from the JSON document as text, compared as its schema type.
-fn typed(expr: &str, attr: &Attr) -> String {
+fn typed(expr: Expr, attr: &Attr) -> Expr {
     match attr.ty {
-        Type::Boolean => format!("({expr})::boolean"),
-        Type::DateTime => format!("({expr})::timestamptz"),
+        Type::Boolean => expr.cast_as("boolean"),
+        Type::DateTime => expr.cast_as("timestamptz"),
         _ => text(expr, attr.case_exact),
     }
 }
 
-fn order_by(expr: &str, descending: bool, id: &str) -> String {
-    // Postgres's defaults (nulls last ascending, first descending) are RFC 7644's rule; spelled
-    // out so that nobody has to know that.
-    let dir = if descending {
-        "desc nulls first"
-    } else {
-        "asc nulls last"
-    };
-    format!("{expr} {dir}, {id}")
-}
-
 #[cfg(test)]
 mod tests {
+    use sea_orm::{DbBackend, EntityTrait, QueryTrait};
+
     use super::*;
     use crate::scim::sort;
 
+    /// The `ORDER BY` list as Postgres receives it, values inlined.
+    fn listed<E: EntityTrait>(order: Order) -> String {
+        let sql = order.apply(E::find()).build(DbBackend::Postgres).to_string();
+        let (_, list) = sql.split_once(" ORDER BY ").expect("ordered");
+        list.to_owned()
+    }
+
+    fn user_order(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
+        Ok(listed::<scim_user::Entity>(users(sort, scope)?))
+    }
+
+    fn group_order(sort: Option<&Sort>, scope: Scope) -> Result<String, Invalid> {
+        Ok(listed::<scim_group::Entity>(groups(sort, scope)?))
+    }
+
     fn user_sql(by: &str, order: Option<&str>) -> Result<String, Invalid> {
-        users(sort::parse(Some(by), order)?.as_ref(), Scope::OneType)
+        user_order(sort::parse(Some(by), order)?.as_ref(), Scope::OneType)
     }
 
     fn group_sql(by: &str) -> Result<String, Invalid> {
-        groups(sort::parse(Some(by), None)?.as_ref(), Scope::OneType)
+        group_order(sort::parse(Some(by), None)?.as_ref(), Scope::OneType)
     }
 
     #[test]
     fn without_sort_by_lists_keep_creation_order() {
-        assert_eq!(users(None, Scope::OneType).unwrap(), "created_at, id");
-        assert_eq!(groups(None, Scope::OneType).unwrap(), "g.created_at, g.id");
+        assert_eq!(user_order(None, Scope::OneType).unwrap(), r#""users"."created_at" ASC, "users"."id" ASC"#);
+        assert_eq!(group_order(None, Scope::OneType).unwrap(), r#""groups"."created_at" ASC, "groups"."id" ASC"#);
     }
 
     #[test]
     fn case_insensitive_strings_sort_folded_and_case_exact_ones_as_they_are() {
         assert_eq!(
             user_sql("USERNAME", None).unwrap(),
-            "user_name_key collate \"C\" asc nulls last, id"
+            r#""users"."user_name_key" COLLATE "C" ASC NULLS LAST, "users"."id" ASC"#
         );
         assert_eq!(
             user_sql("name.familyName", Some("descending")).unwrap(),
-            "lower(nullif((resource #>> '{\"name\",\"familyName\"}'), '')) collate \"C\" desc nulls first, id"
+            r#"LOWER(nullif("users"."resource" #>> ARRAY ['name','familyName'], '')) COLLATE "C" DESC NULLS FIRST, "users"."id" ASC"#
         );
         assert_eq!(
             user_sql("externalId", None).unwrap(),
-            "nullif(external_id, '') collate \"C\" asc nulls last, id"
+            r#"nullif("users"."external_id", '') COLLATE "C" ASC NULLS LAST, "users"."id" ASC"#
         );
         assert_eq!(
             group_sql("displayName").unwrap(),
-            "g.display_name_key collate \"C\" asc nulls last, g.id"
+            r#""groups"."display_name_key" COLLATE "C" ASC NULLS LAST, "groups"."id" ASC"#
         );
     }
 
@@ -158,22 +215,22 @@ mod tests {
     fn multi_valued_attributes_sort_by_the_primary_or_first_value() {
         let s = user_sql("emails", None).unwrap();
         assert!(
-            s.contains("jsonb_path_query_first(coalesce(resource #> '{\"emails\"}', '[]'::jsonb), '$[*] ? (@.primary == true)')"),
+            str::contains(&s, r#"jsonb_path_query_first(COALESCE("users"."resource" #> ARRAY ['emails'], '[]'::jsonb), '$[*] ? (@.primary == true)')"#),
             "{s}"
         );
-        assert!(s.contains("->> 'value'"), "{s}");
-        assert!(user_sql("emails.type", None).unwrap().contains("->> 'type'"));
+        assert!(str::contains(&s, "->> 'value'"), "{s}");
+        assert!(str::contains(&user_sql("emails.type", None).unwrap(), "->> 'type'"));
     }
 
     #[test]
     fn meta_dates_extension_attributes_and_booleans_sort_by_type() {
         assert_eq!(
             user_sql("meta.lastModified", None).unwrap(),
-            "updated_at asc nulls last, id"
+            r#""users"."updated_at" ASC NULLS LAST, "users"."id" ASC"#
         );
         assert_eq!(
             group_sql("meta.created").unwrap(),
-            "g.created_at asc nulls last, g.id"
+            r#""groups"."created_at" ASC NULLS LAST, "groups"."id" ASC"#
         );
         assert!(
             user_sql(
@@ -181,9 +238,9 @@ mod tests {
                 None
             )
             .unwrap()
-            .starts_with("nullif((resource #>> '{\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\",\"manager\",\"value\"}'), '')")
+            .starts_with(r#"nullif("users"."resource" #>> ARRAY ['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User','manager','value'], '')"#)
         );
-        assert_eq!(user_sql("active", None).unwrap(), "active asc nulls last, id");
+        assert_eq!(user_sql("active", None).unwrap(), r#""users"."active" ASC NULLS LAST, "users"."id" ASC"#);
     }
 
     #[test]
@@ -206,8 +263,8 @@ mod tests {
     #[test]
     fn across_types_an_attribute_a_type_lacks_leaves_it_in_id_order() {
         let s = sort::parse(Some("members.display"), None).unwrap();
-        assert_eq!(users(s.as_ref(), Scope::AllTypes).unwrap(), "id");
+        assert_eq!(user_order(s.as_ref(), Scope::AllTypes).unwrap(), r#""users"."id" ASC"#);
         let s = sort::parse(Some("userName"), None).unwrap();
-        assert_eq!(groups(s.as_ref(), Scope::AllTypes).unwrap(), "g.id");
+        assert_eq!(group_order(s.as_ref(), Scope::AllTypes).unwrap(), r#""groups"."id" ASC"#);
     }
 }

@@ -3,22 +3,23 @@
 //! Values are always bound parameters; attribute names come from the schema, never from input.
 //! Where each attribute lives ([`target`]) is shared with sorting (`sort_sql`).
 
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, Func, Query as Sql};
 use serde_json::Value;
+use shared::entity::scim_user::{Column, Entity};
 
 use super::Scope;
-use super::filter_sql::{Params, SqlFilter, display, expect_bool, expect_str, ordering_sql, unsupported};
+use super::filter_sql::{
+    and, display, exists, expect_bool, expect_str, not, or, ordering, text_compare, timestamp_compare, truth,
+    unsupported, uuid_compare,
+};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
 use crate::scim::{Invalid, user};
 
-/// `first_param` is the number of the first `$n` placeholder this condition may use.
-pub fn to_sql(filter: &Filter, first_param: usize, scope: Scope) -> Result<SqlFilter, Invalid> {
-    let mut b = Builder {
-        p: Params::new(first_param),
-        scope,
-    };
-    let sql = b.filter(filter)?;
-    Ok(b.p.finish(sql))
+/// The condition on `scim.users` a filter becomes.
+pub fn to_sql(filter: &Filter, scope: Scope) -> Result<Expr, Invalid> {
+    Builder { scope }.filter(filter)
 }
 
 /// The folded key when the whole filter is `userName eq "x"`: the lookup an IdP makes before
@@ -35,7 +36,6 @@ pub fn user_name_eq(filter: &Filter) -> Option<String> {
 }
 
 struct Builder {
-    p: Params,
     scope: Scope,
 }
 
@@ -45,7 +45,7 @@ pub(super) enum Target {
     UserName,
     ExternalId,
     Active,
-    Timestamp(&'static str),
+    Timestamp(Column),
     Json {
         keys: Vec<&'static str>,
         attr: &'static Attr,
@@ -65,195 +65,188 @@ pub(super) enum Target {
     },
 }
 
+/// A column of `scim.users`, qualified (filters put it inside subqueries).
+pub(super) fn col(c: Column) -> Expr {
+    Expr::col((Entity, c))
+}
+
 impl Builder {
-    fn filter(&mut self, f: &Filter) -> Result<String, Invalid> {
+    fn filter(&self, f: &Filter) -> Result<Expr, Invalid> {
         Ok(match f {
-            Filter::And(a, b) => format!("({} and {})", self.filter(a)?, self.filter(b)?),
-            Filter::Or(a, b) => format!("({} or {})", self.filter(a)?, self.filter(b)?),
-            Filter::Not(a) => format!("(not coalesce({}, false))", self.filter(a)?),
+            Filter::And(a, b) => and(self.filter(a)?, self.filter(b)?),
+            Filter::Or(a, b) => or(self.filter(a)?, self.filter(b)?),
+            Filter::Not(a) => not(self.filter(a)?),
             Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
                 if self.scope == Scope::AllTypes && !USER_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>
             {
-                "false".into()
+                truth(false)
             }
-            Filter::Present(path) => self.present(path)?,
-            Filter::Compare { path, op, value } => self.compare(path, *op, value)?,
-            Filter::ValuePath { path, filter } => self.value_path(path, filter)?,
+            Filter::Present(path) => present(path)?,
+            Filter::Compare { path, op, value } => compare(path, *op, value)?,
+            Filter::ValuePath { path, filter } => value_path(path, filter)?,
         })
     }
+}
 
-    fn present(&mut self, path: &AttrPath) -> Result<String, Invalid> {
-        Ok(match target(path)? {
-            Target::Id | Target::UserName | Target::Active | Target::Timestamp(_) => "true".into(),
-            Target::ExternalId => "(external_id is not null and external_id <> '')".into(),
-            Target::Json { keys, .. } => {
-                format!("(coalesce({}, '') <> '')", json_text("resource", &keys))
+fn present(path: &AttrPath) -> Result<Expr, Invalid> {
+    Ok(match target(path)? {
+        Target::Id | Target::UserName | Target::Active | Target::Timestamp(_) => truth(true),
+        Target::ExternalId => col(Column::ExternalId)
+            .is_not_null()
+            .and(col(Column::ExternalId).ne("")),
+        Target::Json { keys, .. } => non_empty(json_text(&keys)),
+        // RFC 7644 §3.4.2.2: a complex attribute is present when it has a non-empty node.
+        Target::Complex { keys, .. } => {
+            Expr::expr(Func::coalesce([json_node(&keys), Expr::cust("'{}'::jsonb")]))
+                .is_not_in([Expr::cust("'{}'::jsonb"), Expr::cust("'null'::jsonb")])
+        }
+        Target::Multi { keys, sub: None, .. } => {
+            Expr::expr(Func::cust("jsonb_array_length").arg(json_array(&keys))).gt(Expr::Constant(0.into()))
+        }
+        Target::Multi {
+            keys, sub: Some(sub), ..
+        } => any_element(&keys, non_empty(element_field(sub))),
+    })
+}
+
+/// `coalesce(expr, '') <> ''`
+fn non_empty(expr: Expr) -> Expr {
+    Expr::expr(Func::coalesce([expr, Expr::cust("''")])).ne(Expr::cust("''"))
+}
+
+fn compare(path: &AttrPath, op: CompareOp, value: &Value) -> Result<Expr, Invalid> {
+    let target = target(path)?;
+    let shown = display(path);
+    match target {
+        Target::Id => uuid_compare(col(Column::Id), op, value, &shown),
+        Target::UserName => {
+            let folded = user::fold(expect_str(value, &shown)?);
+            text_compare(col(Column::UserNameKey), op, &folded, true)
+        }
+        Target::ExternalId => {
+            let s = expect_str(value, &shown)?;
+            text_compare(col(Column::ExternalId), op, s, true)
+        }
+        Target::Active => {
+            let b = expect_bool(value, &shown)?;
+            match op {
+                CompareOp::Eq | CompareOp::Ne => ordering(col(Column::Active), op, Expr::val(b), &shown),
+                _ => Err(unsupported(format!(
+                    "'{shown}' is a boolean: only eq and ne apply"
+                ))),
             }
-            // RFC 7644 §3.4.2.2: a complex attribute is present when it has a non-empty node.
-            Target::Complex { keys, .. } => format!(
-                "(coalesce(resource #> '{{{}}}', '{{}}'::jsonb) not in ('{{}}'::jsonb, 'null'::jsonb))",
-                quoted(&keys)
-            ),
-            Target::Multi { keys, sub: None, .. } => {
-                format!("(jsonb_array_length({}) > 0)", json_array("resource", &keys))
-            }
-            Target::Multi {
-                keys, sub: Some(sub), ..
-            } => format!(
-                "exists (select 1 from jsonb_array_elements({}) e where coalesce(e->>'{}', '') <> '')",
-                json_array("resource", &keys),
-                sub.name
-            ),
-        })
+        }
+        Target::Timestamp(c) => timestamp_compare(col(c), op, value, &shown),
+        Target::Json { keys, attr } => json_compare(json_text(&keys), attr, op, value, &shown),
+        Target::Complex {
+            mut keys,
+            value: Some(sub),
+        } => {
+            keys.push(sub.name);
+            json_compare(json_text(&keys), sub, op, value, &shown)
+        }
+        Target::Complex { value: None, .. } => {
+            Err(unsupported(format!("'{shown}' is complex: name a sub-attribute")))
+        }
+        Target::Multi { keys, attr, sub } => {
+            let sub = sub
+                .or_else(|| attr.sub_attr("value"))
+                .ok_or_else(|| unsupported(format!("'{shown}' is complex: name a sub-attribute")))?;
+            let inner = json_compare(element_field(sub), sub, op, value, &shown)?;
+            let any = any_element(&keys, inner);
+            // Each element is compared on its own; without elements the attribute is
+            // unassigned, and `ne` holds for an unassigned attribute (RFC 7643 §2.5).
+            Ok(match op {
+                CompareOp::Ne => Expr::expr(Func::cust("jsonb_array_length").arg(json_array(&keys)))
+                    .eq(Expr::Constant(0.into()))
+                    .or(any),
+                _ => any,
+            })
+        }
     }
+}
 
-    fn compare(&mut self, path: &AttrPath, op: CompareOp, value: &Value) -> Result<String, Invalid> {
-        let target = target(path)?;
-        let shown = display(path);
-        match target {
-            Target::Id => self.p.uuid_compare("id", op, value, &shown),
-            Target::UserName => {
-                let folded = user::fold(expect_str(value, &shown)?);
-                self.p.text_compare("user_name_key", op, &folded, true)
+fn json_compare(expr: Expr, attr: &Attr, op: CompareOp, value: &Value, shown: &str) -> Result<Expr, Invalid> {
+    match attr.ty {
+        Type::Boolean => {
+            let b = expect_bool(value, shown)?.to_string();
+            match op {
+                CompareOp::Eq => Ok(expr.eq(b)),
+                CompareOp::Ne => Ok(expr.binary(BinOper::Custom("IS DISTINCT FROM"), b)),
+                _ => Err(unsupported(format!(
+                    "'{shown}' is a boolean: only eq and ne apply"
+                ))),
             }
-            Target::ExternalId => {
-                let s = expect_str(value, &shown)?.to_owned();
-                self.p.text_compare("external_id", op, &s, true)
-            }
-            Target::Active => {
-                let b = expect_bool(value, &shown)?;
-                match op {
-                    CompareOp::Eq => Ok(format!("active = {}", self.p.bind(b))),
-                    CompareOp::Ne => Ok(format!("active <> {}", self.p.bind(b))),
-                    _ => Err(unsupported(format!(
-                        "'{shown}' is a boolean: only eq and ne apply"
-                    ))),
-                }
-            }
-            Target::Timestamp(col) => self.p.timestamp_compare(col, op, value, &shown),
-            Target::Json { keys, attr } => {
-                self.json_compare(&json_text("resource", &keys), attr, op, value, &shown)
-            }
-            Target::Complex {
-                mut keys,
-                value: Some(sub),
-            } => {
-                keys.push(sub.name);
-                self.json_compare(&json_text("resource", &keys), sub, op, value, &shown)
-            }
-            Target::Complex { value: None, .. } => {
-                Err(unsupported(format!("'{shown}' is complex: name a sub-attribute")))
-            }
-            Target::Multi { keys, attr, sub } => {
-                let sub = sub
-                    .or_else(|| attr.sub_attr("value"))
-                    .ok_or_else(|| unsupported(format!("'{shown}' is complex: name a sub-attribute")))?;
-                let inner = self.json_compare(&format!("(e->>'{}')", sub.name), sub, op, value, &shown)?;
-                let array = json_array("resource", &keys);
-                let any = format!("exists (select 1 from jsonb_array_elements({array}) e where {inner})");
-                // Each element is compared on its own; without elements the attribute is
-                // unassigned, and `ne` holds for an unassigned attribute (RFC 7643 §2.5).
-                Ok(match op {
-                    CompareOp::Ne => format!("(jsonb_array_length({array}) = 0 or {any})"),
-                    _ => any,
-                })
+        }
+        Type::DateTime => {
+            let s = expect_str(value, shown)?;
+            let t = chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| unsupported(format!("'{shown}' compares with an RFC 3339 date-time")))?;
+            ordering(expr.cast_as("timestamptz"), op, Expr::val(t.with_timezone(&chrono::Utc)), shown)
+        }
+        _ => {
+            let s = expect_str(value, shown)?;
+            if attr.case_exact {
+                text_compare(expr, op, s, true)
+            } else {
+                text_compare(Func::lower(expr).into(), op, s, false)
             }
         }
     }
+}
 
-    fn json_compare(
-        &mut self,
-        expr: &str,
-        attr: &Attr,
-        op: CompareOp,
-        value: &Value,
-        shown: &str,
-    ) -> Result<String, Invalid> {
-        match attr.ty {
-            Type::Boolean => {
-                let b = expect_bool(value, shown)?;
-                let p = self.p.bind(b.to_string());
-                match op {
-                    CompareOp::Eq => Ok(format!("({expr} = {p})")),
-                    CompareOp::Ne => Ok(format!("({expr} is distinct from {p})")),
-                    _ => Err(unsupported(format!(
-                        "'{shown}' is a boolean: only eq and ne apply"
-                    ))),
-                }
-            }
-            Type::DateTime => {
-                let s = expect_str(value, shown)?;
-                let t = chrono::DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| unsupported(format!("'{shown}' compares with an RFC 3339 date-time")))?;
-                let p = self.p.bind(t.with_timezone(&chrono::Utc));
-                Ok(format!(
-                    "(({expr})::timestamptz {} {p})",
-                    ordering_sql(op, shown)?
-                ))
-            }
-            _ => {
-                let s = expect_str(value, shown)?.to_owned();
-                if attr.case_exact {
-                    self.p.text_compare(expr, op, &s, true)
-                } else {
-                    self.p.text_compare(&format!("lower({expr})"), op, &s, false)
-                }
-            }
+fn value_path(path: &AttrPath, filter: &Filter) -> Result<Expr, Invalid> {
+    let Target::Multi { keys, .. } = target(&AttrPath {
+        sub: None,
+        ..path.clone()
+    })?
+    else {
+        return Err(unsupported(format!(
+            "'{}[...]' needs a multi-valued attribute",
+            display(path)
+        )));
+    };
+    let attr = match &path.urn {
+        Some(urn) if !USER_RESOURCE.is_core_urn(urn) => None,
+        _ => USER_RESOURCE.core_attr(&path.attr),
+    }
+    .ok_or_else(|| unsupported(format!("unknown attribute '{}'", display(path))))?;
+    Ok(any_element(&keys, element_filter(filter, attr)?))
+}
+
+/// A filter inside `attr[...]`: its paths name sub-attributes of each element `e`.
+fn element_filter(f: &Filter, parent: &'static Attr) -> Result<Expr, Invalid> {
+    Ok(match f {
+        Filter::And(a, b) => and(element_filter(a, parent)?, element_filter(b, parent)?),
+        Filter::Or(a, b) => or(element_filter(a, parent)?, element_filter(b, parent)?),
+        Filter::Not(a) => not(element_filter(a, parent)?),
+        Filter::Present(p) => non_empty(element_field(element_sub(parent, p)?)),
+        Filter::Compare { path, op, value } => {
+            let sub = element_sub(parent, path)?;
+            json_compare(element_field(sub), sub, *op, value, &display(path))?
         }
-    }
+        Filter::ValuePath { .. } => return Err(unsupported("value filters cannot be nested".into())),
+    })
+}
 
-    fn value_path(&mut self, path: &AttrPath, filter: &Filter) -> Result<String, Invalid> {
-        let Target::Multi { keys, .. } = target(&AttrPath {
-            sub: None,
-            ..path.clone()
-        })?
-        else {
-            return Err(unsupported(format!(
-                "'{}[...]' needs a multi-valued attribute",
-                display(path)
-            )));
-        };
-        let attr = match &path.urn {
-            Some(urn) if !USER_RESOURCE.is_core_urn(urn) => None,
-            _ => USER_RESOURCE.core_attr(&path.attr),
-        }
-        .ok_or_else(|| unsupported(format!("unknown attribute '{}'", display(path))))?;
-        let inner = self.element_filter(filter, attr)?;
-        Ok(format!(
-            "exists (select 1 from jsonb_array_elements({}) e where {inner})",
-            json_array("resource", &keys)
-        ))
-    }
+/// An element of a multi-valued attribute, inside [`any_element`].
+fn element() -> Expr {
+    Expr::col(Alias::new("e"))
+}
 
-    /// A filter inside `attr[...]`: its paths name sub-attributes of each element `e`.
-    fn element_filter(&mut self, f: &Filter, parent: &'static Attr) -> Result<String, Invalid> {
-        Ok(match f {
-            Filter::And(a, b) => {
-                format!(
-                    "({} and {})",
-                    self.element_filter(a, parent)?,
-                    self.element_filter(b, parent)?
-                )
-            }
-            Filter::Or(a, b) => {
-                format!(
-                    "({} or {})",
-                    self.element_filter(a, parent)?,
-                    self.element_filter(b, parent)?
-                )
-            }
-            Filter::Not(a) => format!("(not coalesce({}, false))", self.element_filter(a, parent)?),
-            Filter::Present(p) => {
-                let sub = element_sub(parent, p)?;
-                format!("(coalesce(e->>'{}', '') <> '')", sub.name)
-            }
-            Filter::Compare { path, op, value } => {
-                let sub = element_sub(parent, path)?;
-                self.json_compare(&format!("(e->>'{}')", sub.name), sub, *op, value, &display(path))?
-            }
-            Filter::ValuePath { .. } => return Err(unsupported("value filters cannot be nested".into())),
-        })
-    }
+/// A sub-attribute of the element `e`, as text.
+fn element_field(sub: &Attr) -> Expr {
+    element().cast_json_field(sub.name)
+}
+
+/// Whether some element `e` of the multi-valued attribute at `keys` satisfies `cond`.
+fn any_element(keys: &[&'static str], cond: Expr) -> Expr {
+    exists(
+        Sql::select()
+            .from_function(Func::cust("jsonb_array_elements").arg(json_array(keys)), Alias::new("e"))
+            .and_where(cond)
+            .to_owned(),
+    )
 }
 
 /// Where a Users attribute lives. Unknown attributes are `invalidFilter` errors; sorting
@@ -289,8 +282,8 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
     }
     if attr.name == "meta" {
         return match path.sub.as_deref().and_then(|s| attr.sub_attr(s)).map(|a| a.name) {
-            Some("created") => Ok(Target::Timestamp("created_at")),
-            Some("lastModified") => Ok(Target::Timestamp("updated_at")),
+            Some("created") => Ok(Target::Timestamp(Column::CreatedAt)),
+            Some("lastModified") => Ok(Target::Timestamp(Column::UpdatedAt)),
             _ => Err(unsupported(format!(
                 "'{}' cannot be filtered or sorted on",
                 display(path)
@@ -328,18 +321,22 @@ fn element_sub(parent: &'static Attr, p: &AttrPath) -> Result<&'static Attr, Inv
         .ok_or_else(|| unsupported(format!("'{}' has no sub-attribute '{}'", parent.name, display(p))))
 }
 
-pub(super) fn json_text(doc: &str, keys: &[&str]) -> String {
-    format!("({doc} #>> '{{{}}}')", quoted(keys))
+/// The JSON node at `keys` in the document (`resource #> keys`), the path bound as a value.
+fn json_node(keys: &[&str]) -> Expr {
+    col(Column::Resource).binary(BinOper::Custom("#>"), path(keys))
 }
 
-pub(super) fn json_array(doc: &str, keys: &[&str]) -> String {
-    // Multi-valued attributes are always stored as arrays (see scim::resource).
-    format!("coalesce({doc} #> '{{{}}}', '[]'::jsonb)", quoted(keys))
+/// The value at `keys` in the document, as text (`resource #>> keys`).
+pub(super) fn json_text(keys: &[&str]) -> Expr {
+    col(Column::Resource).binary(BinOper::Custom("#>>"), path(keys))
 }
 
-fn quoted(keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| format!("\"{k}\""))
-        .collect::<Vec<_>>()
-        .join(",")
+/// The multi-valued attribute at `keys`: always stored as an array (see scim::resource), `[]`
+/// when absent.
+pub(super) fn json_array(keys: &[&str]) -> Expr {
+    Func::coalesce([json_node(keys), Expr::cust("'[]'::jsonb")]).into()
+}
+
+fn path(keys: &[&str]) -> Expr {
+    Expr::val(keys.iter().map(|k| (*k).to_owned()).collect::<Vec<String>>())
 }
