@@ -12,8 +12,13 @@ pub mod sort_sql;
 pub mod user_filter;
 pub mod users;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query as Sql, SelectStatement, SubQueryStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Query as Sql, SelectStatement, SubQueryStatement,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Select,
+};
 use uuid::Uuid;
 
 use crate::scim::filter::Filter;
@@ -82,7 +87,7 @@ pub fn fenced<R: resource::Table>(tenant: Uuid, lookup: Expr) -> SelectStatement
     let inner = Sql::select()
         .column(R::ID)
         .column(R::TENANT)
-        .from(R::Entity::default())
+        .from(R::Entity::default().table_ref())
         .and_where(lookup)
         .offset(0)
         .to_owned();

@@ -67,6 +67,39 @@ impl Count {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_admitted_filter_renders_as_sql_on_a_default_stack() {
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+
+        use crate::directory::{Scope, group_filter, user_filter};
+        use crate::scim::filter::{MAX_DEPTH, parse};
+
+        let chain = vec!["title pr"; MAX_CLAUSES].join(" or ");
+        let f = format!(
+            "{}{chain}{}",
+            "not (".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        let parsed = parse(&f).expect("parses");
+        check(&parsed).expect("admitted");
+        let cond = user_filter::to_sql(&parsed, Scope::AllTypes).expect("supported");
+        assert!(
+            !Query::select()
+                .expr(cond)
+                .build(PostgresQueryBuilder)
+                .0
+                .is_empty()
+        );
+        let cond = group_filter::to_sql(&parsed, Scope::AllTypes).expect("supported");
+        assert!(
+            !Query::select()
+                .expr(cond)
+                .build(PostgresQueryBuilder)
+                .0
+                .is_empty()
+        );
+    }
     use crate::scim::filter::parse;
 
     fn clauses(op: &str, n: usize) -> String {

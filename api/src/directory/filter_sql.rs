@@ -44,8 +44,10 @@ pub fn text_compare(col: Expr, op: CompareOp, s: &str, already_folded: bool) -> 
         }
     };
     let like = |pattern: String| {
-        col.clone()
-            .binary(BinOper::Like, rhs(pattern).binary(BinOper::Escape, Expr::Constant('\\'.into())))
+        col.clone().binary(
+            BinOper::Like,
+            rhs(pattern).binary(BinOper::Escape, Expr::Constant('\\'.into())),
+        )
     };
     Ok(match op {
         CompareOp::Eq => col.eq(rhs(s.to_owned())),
@@ -75,8 +77,15 @@ pub fn timestamp_compare(col: Expr, op: CompareOp, value: &Value, shown: &str) -
             clip(s)
         ))
     })?;
-    let truncated = Func::cust("date_trunc").arg(Expr::cust("'milliseconds'")).arg(col);
-    ordering(truncated.into(), op, Expr::val(t.with_timezone(&chrono::Utc)), shown)
+    let truncated = Func::cust("date_trunc")
+        .arg(Expr::cust("'milliseconds'"))
+        .arg(col);
+    ordering(
+        truncated.into(),
+        op,
+        Expr::val(t.with_timezone(&chrono::Utc)),
+        shown,
+    )
 }
 
 /// A comparison of a uuid column (`id`): `eq`/`ne` use the index; the other operators compare

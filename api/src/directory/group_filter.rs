@@ -5,12 +5,15 @@
 //! size. Values are always bound parameters.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query as Sql};
-use sea_orm::ColumnTrait;
+use sea_orm::{ColumnTrait, EntityName};
 use serde_json::Value;
 use shared::entity::{scim_group, scim_group_member as member, scim_user};
 
 use super::Scope;
-use super::filter_sql::{and, display, exists, expect_str, not, or, text_compare, timestamp_compare, truth, unsupported, uuid_compare};
+use super::filter_sql::{
+    and, display, exists, expect_str, not, or, text_compare, timestamp_compare, truth, unsupported,
+    uuid_compare,
+};
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::GROUP_RESOURCE;
 use crate::scim::{Invalid, group, user};
@@ -47,15 +50,19 @@ pub(super) fn col(c: scim_group::Column) -> Expr {
 fn members_exist(cond: Expr) -> Expr {
     exists(
         Sql::select()
-            .from(member::Entity)
+            .from(member::Entity.table_ref())
             .inner_join(
-                scim_user::Entity,
+                scim_user::Entity.table_ref(),
                 scim_user::Column::Id
                     .into_expr()
                     .equals((member::Entity, member::Column::UserId))
                     .and(scim_user::Column::DeletedAt.is_null()),
             )
-            .and_where(member::Column::GroupId.into_expr().equals((scim_group::Entity, scim_group::Column::Id)))
+            .and_where(
+                member::Column::GroupId
+                    .into_expr()
+                    .equals((scim_group::Entity, scim_group::Column::Id)),
+            )
             .and_where(member::Column::Member.into_expr())
             .and_where(cond)
             .to_owned(),
@@ -147,8 +154,12 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
         ("id", None) => Ok(Target::Id),
         ("displayName", None) => Ok(Target::DisplayName),
         ("externalId", None) => Ok(Target::ExternalId),
-        ("meta", Some(s)) if s.eq_ignore_ascii_case("created") => Ok(Target::Timestamp(scim_group::Column::CreatedAt)),
-        ("meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => Ok(Target::Timestamp(scim_group::Column::UpdatedAt)),
+        ("meta", Some(s)) if s.eq_ignore_ascii_case("created") => {
+            Ok(Target::Timestamp(scim_group::Column::CreatedAt))
+        }
+        ("meta", Some(s)) if s.eq_ignore_ascii_case("lastModified") => {
+            Ok(Target::Timestamp(scim_group::Column::UpdatedAt))
+        }
         ("meta", _) => Err(unsupported(format!("'{shown}' cannot be filtered or sorted on"))),
         ("members", None) => Ok(Target::Member(MemberSub::Value)),
         ("members", Some(s)) => member_sub(s).map(Target::Member).ok_or_else(unknown),
@@ -237,7 +248,10 @@ mod tests {
             format!("members eq \"{id}\""),
         ] {
             let (s, n) = sql(&f).expect("supported");
-            assert!(s.starts_with(r#"EXISTS(SELECT 1 FROM "scim"."group_members""#), "{s}");
+            assert!(
+                s.starts_with(r#"EXISTS(SELECT 1 FROM "scim"."group_members" INNER JOIN "scim"."users""#),
+                "{s}"
+            );
             assert!(
                 s.contains(r#""group_members"."group_id" = "groups"."id" AND "group_members"."member" AND "group_members"."user_id" = $1"#),
                 "{s}"

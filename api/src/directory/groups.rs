@@ -4,7 +4,7 @@
 //! nothing, because Okta sends its rename operation along with every membership update.
 
 use sea_orm::sea_query::{Expr, Query as Sql};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, EntityName, FromQueryResult, Value};
 use shared::db::unique_violation;
 use shared::entity::scim_group::{Column, Entity, Model};
 use shared::messages::{Operation, Resource as Payload};
@@ -62,7 +62,10 @@ impl Resource for Groups {
         vec![
             (Column::DisplayName, name.into()),
             (Column::DisplayNameKey, group::fold(name).into()),
-            (Column::ExternalId, group::external_id(doc).map(str::to_owned).into()),
+            (
+                Column::ExternalId,
+                group::external_id(doc).map(str::to_owned).into(),
+            ),
             (Column::Resource, serde_json::Value::Object(doc.clone()).into()),
         ]
     }
@@ -113,7 +116,7 @@ pub async fn insert(
     values.extend(Groups::columns(&doc).into_iter().map(|(c, v)| (c, Expr::val(v))));
     let (columns, exprs): (Vec<Column>, Vec<Expr>) = values.into_iter().unzip();
     let statement = Sql::insert()
-        .into_table(Entity)
+        .into_table(Entity.table_ref())
         .columns(columns)
         .values_panic(exprs)
         .returning_all()
@@ -124,7 +127,11 @@ pub async fn insert(
         .map_err(|e| Groups::write_err(e, &doc))?
         .ok_or(DbErr::RecordNotInserted)?;
     let stored = Groups::stored(Model::from_query_result(&row, "")?);
-    let queued = outbox::enqueue(txn, &resource::message::<Groups>(tenant, &stored, Operation::Created)).await?;
+    let queued = outbox::enqueue(
+        txn,
+        &resource::message::<Groups>(tenant, &stored, Operation::Created),
+    )
+    .await?;
     Ok((stored, queued))
 }
 
@@ -158,7 +165,11 @@ pub async fn touch(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<
 /// Deletes a locked group: a tombstone frees the displayName and keeps the version sequence;
 /// its membership rows stay as they are (the tombstone hides them, and the product drops a
 /// deleted group's memberships with it), so no message per member is needed.
-pub async fn delete(txn: &DatabaseTransaction, tenant: Uuid, current: &StoredGroup) -> Result<Enqueued, DbErr> {
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &StoredGroup,
+) -> Result<Enqueued, DbErr> {
     resource::delete::<Groups>(txn, tenant, current).await
 }
 

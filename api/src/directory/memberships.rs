@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockType, Order};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use shared::db::stmt;
@@ -188,7 +188,12 @@ pub async fn add(
 
 /// Ends the live memberships of a locked group that `which` selects: one statement, each pair's
 /// version moved on.
-async fn leave(txn: &DatabaseTransaction, tenant: Uuid, group: Uuid, which: Expr) -> Result<Vec<Enqueued>, DbErr> {
+async fn leave(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    which: Expr,
+) -> Result<Vec<Enqueued>, DbErr> {
     let later = Func::greatest([Expr::current_timestamp(), Expr::col(pair::Column::UpdatedAt)]);
     let pairs = pair::Entity::update_many()
         .col_expr(pair::Column::Member, Expr::val(false))
@@ -415,7 +420,9 @@ pub async fn of_groups(
         .all(db)
         .await?;
     for (group_id, user_id, user_name) in rows {
-        out.entry(group_id).or_default().push(Member { user_id, user_name });
+        out.entry(group_id)
+            .or_default()
+            .push(Member { user_id, user_name });
     }
     Ok(out)
 }

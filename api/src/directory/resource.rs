@@ -78,13 +78,25 @@ fn live<R: Table>(tenant: Uuid, id: Uuid) -> Select<R::Entity> {
         .filter(R::DELETED_AT.is_null())
 }
 
-pub async fn get<R: Resource>(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<Stored>, DbErr> {
+pub async fn get<R: Resource>(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Stored>, DbErr> {
     Ok(live::<R>(tenant, id).one(db).await?.map(R::stored))
 }
 
 /// Reads and locks a live row for the rest of the transaction.
-pub async fn lock<R: Resource>(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<Option<Stored>, DbErr> {
-    Ok(live::<R>(tenant, id).lock_exclusive().one(txn).await?.map(R::stored))
+pub async fn lock<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<Stored>, DbErr> {
+    Ok(live::<R>(tenant, id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .map(R::stored))
 }
 
 /// An update of the tenant's row `id` that moves `counters` by one and `updated_at` forward
@@ -99,7 +111,10 @@ pub fn change<R: Table>(tenant: Uuid, id: Uuid, counters: &[Col<R>]) -> UpdateMa
 }
 
 /// Runs an update of one row and returns the row as stored.
-pub async fn returning<R: Resource>(txn: &DatabaseTransaction, u: UpdateMany<R::Entity>) -> Result<Stored, DbErr> {
+pub async fn returning<R: Resource>(
+    txn: &DatabaseTransaction,
+    u: UpdateMany<R::Entity>,
+) -> Result<Stored, DbErr> {
     u.exec_with_returning(txn)
         .await?
         .into_iter()
@@ -131,7 +146,11 @@ pub async fn update<R: Resource>(
 }
 
 /// Turns a locked row into a tombstone, which frees its key and keeps its version sequence.
-pub async fn delete<R: Resource>(txn: &DatabaseTransaction, tenant: Uuid, current: &Stored) -> Result<Enqueued, DbErr> {
+pub async fn delete<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &Stored,
+) -> Result<Enqueued, DbErr> {
     let u = R::tombstone().into_iter().fold(
         change::<R>(tenant, current.meta.id, R::COUNTERS).col_expr(R::DELETED_AT, Expr::current_timestamp()),
         |u, (c, v)| u.col_expr(c, Expr::val(v)),

@@ -187,8 +187,14 @@ mod tests {
 
     #[test]
     fn without_sort_by_lists_keep_creation_order() {
-        assert_eq!(user_order(None, Scope::OneType).unwrap(), r#""users"."created_at" ASC, "users"."id" ASC"#);
-        assert_eq!(group_order(None, Scope::OneType).unwrap(), r#""groups"."created_at" ASC, "groups"."id" ASC"#);
+        assert_eq!(
+            user_order(None, Scope::OneType).unwrap(),
+            r#""users"."created_at" ASC, "users"."id" ASC"#
+        );
+        assert_eq!(
+            group_order(None, Scope::OneType).unwrap(),
+            r#""groups"."created_at" ASC, "groups"."id" ASC"#
+        );
     }
 
     #[test]
@@ -215,11 +221,17 @@ mod tests {
     fn multi_valued_attributes_sort_by_the_primary_or_first_value() {
         let s = user_sql("emails", None).unwrap();
         assert!(
-            str::contains(&s, r#"jsonb_path_query_first(COALESCE("users"."resource" #> ARRAY ['emails'], '[]'::jsonb), '$[*] ? (@.primary == true)')"#),
+            str::contains(
+                &s,
+                r#"jsonb_path_query_first(COALESCE("users"."resource" #> ARRAY ['emails'], '[]'::jsonb), '$[*] ? (@.primary == true)')"#
+            ),
             "{s}"
         );
         assert!(str::contains(&s, "->> 'value'"), "{s}");
-        assert!(str::contains(&user_sql("emails.type", None).unwrap(), "->> 'type'"));
+        assert!(str::contains(
+            &user_sql("emails.type", None).unwrap(),
+            "->> 'type'"
+        ));
     }
 
     #[test]
@@ -240,7 +252,10 @@ mod tests {
             .unwrap()
             .starts_with(r#"nullif("users"."resource" #>> ARRAY ['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User','manager','value'], '')"#)
         );
-        assert_eq!(user_sql("active", None).unwrap(), r#""users"."active" ASC NULLS LAST, "users"."id" ASC"#);
+        assert_eq!(
+            user_sql("active", None).unwrap(),
+            r#""users"."active" ASC NULLS LAST, "users"."id" ASC"#
+        );
     }
 
     #[test]
@@ -263,8 +278,14 @@ mod tests {
     #[test]
     fn across_types_an_attribute_a_type_lacks_leaves_it_in_id_order() {
         let s = sort::parse(Some("members.display"), None).unwrap();
-        assert_eq!(user_order(s.as_ref(), Scope::AllTypes).unwrap(), r#""users"."id" ASC"#);
+        assert_eq!(
+            user_order(s.as_ref(), Scope::AllTypes).unwrap(),
+            r#""users"."id" ASC"#
+        );
         let s = sort::parse(Some("userName"), None).unwrap();
-        assert_eq!(group_order(s.as_ref(), Scope::AllTypes).unwrap(), r#""groups"."id" ASC"#);
+        assert_eq!(
+            group_order(s.as_ref(), Scope::AllTypes).unwrap(),
+            r#""groups"."id" ASC"#
+        );
     }
 }

@@ -182,7 +182,12 @@ fn json_compare(expr: Expr, attr: &Attr, op: CompareOp, value: &Value, shown: &s
             let s = expect_str(value, shown)?;
             let t = chrono::DateTime::parse_from_rfc3339(s)
                 .map_err(|_| unsupported(format!("'{shown}' compares with an RFC 3339 date-time")))?;
-            ordering(expr.cast_as("timestamptz"), op, Expr::val(t.with_timezone(&chrono::Utc)), shown)
+            ordering(
+                expr.cast_as("timestamptz"),
+                op,
+                Expr::val(t.with_timezone(&chrono::Utc)),
+                shown,
+            )
         }
         _ => {
             let s = expect_str(value, shown)?;
@@ -243,7 +248,10 @@ fn element_field(sub: &Attr) -> Expr {
 fn any_element(keys: &[&'static str], cond: Expr) -> Expr {
     exists(
         Sql::select()
-            .from_function(Func::cust("jsonb_array_elements").arg(json_array(keys)), Alias::new("e"))
+            .from_function(
+                Func::cust("jsonb_array_elements").arg(json_array(keys)),
+                Alias::new("e"),
+            )
             .and_where(cond)
             .to_owned(),
     )

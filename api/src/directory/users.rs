@@ -14,10 +14,10 @@ use super::sort_sql::{self, Order};
 use super::{Query, Scope, Selection, user_filter};
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
+use crate::scim::Invalid;
 use crate::scim::filter::Filter;
 use crate::scim::sort::Sort;
 use crate::scim::user::{self, Doc, Meta};
-use crate::scim::Invalid;
 
 pub type StoredUser = resource::Stored;
 
@@ -62,7 +62,10 @@ impl Resource for Users {
         vec![
             (Column::UserName, user_name.into()),
             (Column::UserNameKey, user::fold(user_name).into()),
-            (Column::ExternalId, user::external_id(doc).map(str::to_owned).into()),
+            (
+                Column::ExternalId,
+                user::external_id(doc).map(str::to_owned).into(),
+            ),
             (Column::Active, user::active(doc).into()),
             (Column::Resource, serde_json::Value::Object(doc.clone()).into()),
         ]
@@ -167,7 +170,11 @@ pub async fn update(
 
 /// Deletes a locked user: the directory keeps a tombstone (for re-deriving the product) and
 /// frees the userName; the product keeps the row, inactive.
-pub async fn delete(txn: &DatabaseTransaction, tenant: Uuid, current: &StoredUser) -> Result<Enqueued, ScimError> {
+pub async fn delete(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &StoredUser,
+) -> Result<Enqueued, ScimError> {
     Ok(resource::delete::<Users>(txn, tenant, current).await?)
 }
 
