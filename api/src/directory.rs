@@ -169,3 +169,26 @@ pub enum Scope {
     /// have it; `scim::search` refuses attributes that no type has).
     AllTypes,
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::users::Users;
+    use super::*;
+
+    #[test]
+    fn the_key_lookup_keeps_its_planner_fence() {
+        let tenant = Uuid::now_v7();
+        let sql = selection::<Users>(tenant, Selection::Key("bjensen".into()))
+            .build(DbBackend::Postgres)
+            .sql;
+        println!("{sql}");
+        assert!(
+            sql.ends_with(
+                r#"WHERE "users"."deleted_at" IS NULL AND "users"."id" = (SELECT "r"."id" FROM (SELECT "id", "tenant_id" FROM "scim"."users" WHERE "users"."user_name_key" = $1 AND "users"."deleted_at" IS NULL OFFSET $2) AS "r" WHERE "r"."tenant_id" = $3)"#
+            ),
+            "{sql}"
+        );
+    }
+}

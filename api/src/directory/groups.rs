@@ -18,7 +18,6 @@ use crate::outbox::{self, Enqueued};
 use crate::scim::Invalid;
 use crate::scim::filter::Filter;
 use crate::scim::group::{self, Doc};
-use crate::scim::meta::Meta;
 use crate::scim::sort::Sort;
 
 pub type StoredGroup = resource::Stored;
@@ -38,19 +37,14 @@ impl Table for Groups {
 
 impl Resource for Groups {
     fn stored(m: Model) -> StoredGroup {
-        StoredGroup {
-            doc: match m.resource {
-                serde_json::Value::Object(doc) => doc,
-                _ => Doc::new(),
-            },
-            meta: Meta {
-                id: m.id,
-                created: m.created_at.to_utc(),
-                last_modified: m.updated_at.to_utc(),
-                version: m.version,
-                revision: m.revision,
-            },
-        }
+        StoredGroup::new(
+            m.resource,
+            m.id,
+            m.created_at,
+            m.updated_at,
+            m.version,
+            m.revision,
+        )
     }
 
     fn payload(doc: &Doc, deleted: bool) -> Payload {

@@ -3,6 +3,7 @@
 //! page. What differs (the table and its key column, the columns a document sets, the message's
 //! JSON, the conflict a taken key is) is behind [`Resource`].
 
+use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
@@ -28,6 +29,32 @@ pub type Model<R> = <<R as Table>::Entity as EntityTrait>::Model;
 pub struct Stored {
     pub doc: user::Doc,
     pub meta: Meta,
+}
+
+impl Stored {
+    /// A row's document and meta; `revision` is what the ETag counts.
+    pub fn new(
+        resource: serde_json::Value,
+        id: Uuid,
+        created: DateTimeWithTimeZone,
+        last_modified: DateTimeWithTimeZone,
+        version: i64,
+        revision: i64,
+    ) -> Self {
+        Self {
+            doc: match resource {
+                serde_json::Value::Object(doc) => doc,
+                _ => user::Doc::new(),
+            },
+            meta: Meta {
+                id,
+                created: created.to_utc(),
+                last_modified: last_modified.to_utc(),
+                version,
+                revision,
+            },
+        }
+    }
 }
 
 /// A directory table: its entity and the columns the shared statements name.

@@ -36,21 +36,9 @@ impl Table for Users {
 
 impl Resource for Users {
     fn stored(m: Model) -> StoredUser {
-        StoredUser {
-            doc: match m.resource {
-                serde_json::Value::Object(doc) => doc,
-                _ => Doc::new(),
-            },
-            meta: Meta {
-                id: m.id,
-                created: m.created_at.to_utc(),
-                last_modified: m.updated_at.to_utc(),
-                version: m.version,
-                // Everything a GET shows of a user is in its row (its `groups` aside, see
-                // `Meta::revision`), and every change to the row bumps the version.
-                revision: m.version,
-            },
-        }
+        // Everything a GET shows of a user is in its row (its `groups` aside, see
+        // `Meta::revision`), and every change to the row bumps the version.
+        StoredUser::new(m.resource, m.id, m.created_at, m.updated_at, m.version, m.version)
     }
 
     fn payload(doc: &Doc, deleted: bool) -> Payload {
