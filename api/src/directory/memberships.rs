@@ -15,7 +15,7 @@ use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockType, Order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QueryResult, QuerySelect,
 };
 use serde_json::json;
 use shared::db::stmt;
@@ -156,6 +156,13 @@ fn messages(tenant: Uuid, pairs: &[pair::Model]) -> Vec<ChangeMessage> {
         .collect()
 }
 
+/// The pairs a raw statement returned (`returning m.*`).
+fn returned(rows: &[QueryResult]) -> Result<Vec<pair::Model>, DbErr> {
+    rows.iter()
+        .map(|r| pair::Model::from_query_result(r, ""))
+        .collect()
+}
+
 /// Makes `users` (resolved by [`resolve_users`]) members of a locked group. A new pair starts at
 /// version 1, a former member's pair moves on; current members are left alone (no message).
 pub async fn add(
@@ -179,11 +186,7 @@ pub async fn add(
             [group.into(), tenant.into(), users.to_vec().into()],
         ))
         .await?;
-    let pairs = rows
-        .iter()
-        .map(|r| pair::Model::from_query_result(r, ""))
-        .collect::<Result<Vec<_>, _>>()?;
-    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
+    outbox::enqueue_many(txn, &messages(tenant, &returned(&rows)?)).await
 }
 
 /// Ends the live memberships of a locked group that `which` selects: one statement, each pair's
@@ -383,11 +386,7 @@ pub async fn remove_user(
             [user.into(), tenant.into()],
         ))
         .await?;
-    let pairs = rows
-        .iter()
-        .map(|r| pair::Model::from_query_result(r, ""))
-        .collect::<Result<Vec<_>, _>>()?;
-    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
+    outbox::enqueue_many(txn, &messages(tenant, &returned(&rows)?)).await
 }
 
 /// The live pairs of `groups` whose user is live.
