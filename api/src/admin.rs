@@ -20,6 +20,7 @@ mod session;
 mod sync;
 mod tenants;
 pub mod throttle;
+mod views;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -145,22 +146,7 @@ pub fn router(state: AppState, args: &AdminArgs) -> Router<AppState> {
             "/admin/tenants/{id}/dead-letters/{letter}/retry",
             post(pages::retry_dead_letter),
         )
-        .route(
-            "/admin/api/tenants",
-            get(api::list_tenants).post(api::create_tenant),
-        )
-        .route("/admin/api/tenants/{id}", get(api::tenant))
-        .route(
-            "/admin/api/tenants/{id}/token",
-            post(api::rotate_token).delete(api::revoke_token),
-        )
-        .route("/admin/api/tenants/{id}/activity", get(api::activity))
-        .route("/admin/api/tenants/{id}/sync", get(api::sync))
-        .route("/admin/api/tenants/{id}/dead-letters", get(api::dead_letters))
-        .route(
-            "/admin/api/tenants/{id}/dead-letters/{letter}/retry",
-            post(api::retry_dead_letter),
-        )
+        .merge(api::router())
         .route_layer(middleware::from_fn_with_state(
             admin.clone(),
             guard::require_admin,

@@ -4,9 +4,9 @@
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use sea_orm::DbErr;
-use serde_json::json;
+use serde::Serialize;
 use shared::amqp::AmqpError;
 use shared::retry::Transience;
 use uuid::Uuid;
@@ -14,6 +14,19 @@ use uuid::Uuid;
 use super::throttle::Throttled;
 use crate::error::chain;
 use crate::tokens::TokenError;
+
+/// The JSON body of every `/admin/api` error.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    status: u16,
+    /// What went wrong, for a script to match on.
+    #[schema(examples("unknown_tenant", "csrf", "wrong_admin_token", "too_many_failures"))]
+    error: &'static str,
+    /// What went wrong, for a person.
+    detail: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -103,7 +116,7 @@ impl AdminError {
     pub fn page(self) -> Response {
         let status = self.status();
         let body = super::html::error_page(status, &self.detail());
-        let mut resp = (status, Html(body)).into_response();
+        let mut resp = (status, body).into_response();
         self.decorate(&mut resp);
         resp
     }
@@ -129,7 +142,11 @@ impl AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = json!({"status": status.as_u16(), "error": self.code(), "detail": self.detail()});
+        let body = ErrorBody {
+            status: status.as_u16(),
+            error: self.code(),
+            detail: self.detail(),
+        };
         let mut resp = (status, Json(body)).into_response();
         self.decorate(&mut resp);
         resp

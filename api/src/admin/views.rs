@@ -1,0 +1,380 @@
+//! The admin pages' markup: sign-in, the tenant list, the page that shows a new token once, and a
+//! tenant's page with its User Provisioning settings, token actions, sync figures, dead letters
+//! and recent activity. maud escapes every value; the handlers in `pages` gather what is shown.
+
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::broker::{MAX_EXAMINED, TenantQueues};
+use super::error::AdminError;
+use super::html::{age, csrf_field, page, time};
+use super::sync::Outbox;
+use super::tenants::{self, Counts, Tenant};
+use crate::activity::Activity;
+
+/// How many activity rows the tenant page shows.
+pub const ACTIVITY_ROWS: u64 = 50;
+
+pub fn login(error: Option<&str>) -> Markup {
+    page(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(e) = error {
+                p.error #login-error { (e) }
+            }
+            form method="post" action="/admin/login" class="card" {
+                label for="admin-token" { "Admin token" }
+                input type="password" id="admin-token" name="token" autocomplete="current-password" required autofocus;
+                button type="submit" id="sign-in" { "Sign in" }
+            }
+            p.muted { "The admin token is the " code { "ADMIN_TOKEN" } " the api was started with." }
+        },
+    )
+}
+
+pub fn tenants(csrf: &str, list: &[Tenant]) -> Markup {
+    page(
+        "Tenants",
+        Some(csrf),
+        html! {
+            h1 { "Tenants" }
+            form method="post" action="/admin/tenants" class="card inline-form" {
+                (csrf_field(csrf))
+                label for="tenant-name" { "New tenant" }
+                input id="tenant-name" name="name" required maxlength="200" placeholder="Acme Corp";
+                button type="submit" id="create-tenant" { "Create tenant" }
+            }
+            @if list.is_empty() {
+                p.muted { "No tenants yet." }
+            } @else {
+                table #tenants {
+                    thead { tr { th { "Name" } th { "Tenant id" } th { "Created" } th { "SCIM token" } } }
+                    tbody {
+                        @for t in list {
+                            tr {
+                                td { a href={ "/admin/tenants/" (t.id) } { (t.name) } }
+                                td { code { (t.id) } }
+                                td { (time(&t.created_at)) }
+                                td { (token_status(t)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if list.len() as i64 >= tenants::LIST_LIMIT {
+                p.muted { "Showing the newest " (tenants::LIST_LIMIT) " tenants." }
+            }
+        },
+    )
+}
+
+fn token_status(t: &Tenant) -> Markup {
+    html! {
+        @match &t.token_issued_at {
+            Some(at) => { span.ok { "live" } ", issued " (time(at)) }
+            None => span.warn { "none" },
+        }
+    }
+}
+
+/// The one time a token is shown.
+pub fn new_token(csrf: &str, tenant: &Tenant, token: &str, base: &str, heading: &str) -> Markup {
+    page(
+        heading,
+        Some(csrf),
+        html! {
+            h1 { (heading) " · " (tenant.name) }
+            section.card #new-token {
+                p.warning {
+                    strong { "Copy this token now." }
+                    " It is shown only once: only its hash is stored. Any earlier token of this tenant no longer works."
+                }
+                label for="token" { "SCIM token (Bearer)" }
+                div.copyable {
+                    input #token .secret readonly value=(token);
+                    button type="button" data-copy="token" #copy-token { "Copy" }
+                }
+                label for="scim-base-url" { "SCIM connector base URL" }
+                (copyable_base_url(base))
+            }
+            p { a href={ "/admin/tenants/" (tenant.id) } #back-to-tenant { "Back to " (tenant.name) } }
+        },
+    )
+}
+
+fn copyable_base_url(base: &str) -> Markup {
+    html! {
+        div.copyable {
+            input #scim-base-url readonly value=(base);
+            button type="button" data-copy="scim-base-url" { "Copy" }
+        }
+    }
+}
+
+/// What a redirect to the tenant page asks it to confirm.
+pub enum Notice {
+    Revoked,
+    Retried,
+}
+
+/// Everything the tenant page shows.
+pub struct TenantPage<'a> {
+    pub csrf: &'a str,
+    pub tenant: &'a Tenant,
+    pub counts: &'a Counts,
+    pub base: &'a str,
+    pub notice: Option<Notice>,
+    pub outbox: &'a Outbox,
+    /// An error when RabbitMQ is down: the page still shows the directory side.
+    pub queues: &'a Result<TenantQueues, AdminError>,
+    pub activity: &'a [Activity],
+}
+
+pub fn tenant(p: &TenantPage) -> Markup {
+    let TenantPage {
+        csrf, tenant, counts, ..
+    } = *p;
+    let id = tenant.id;
+    let live = tenant.token_issued_at.is_some();
+    page(
+        &tenant.name,
+        Some(csrf),
+        html! {
+            h1 { (tenant.name) }
+            p.muted {
+                "Tenant " code #tenant-id { (id) } " · created " (time(&tenant.created_at))
+                " · " (counts.users) " users (" (counts.active_users) " active) · " (counts.groups) " groups"
+            }
+            @match p.notice {
+                Some(Notice::Revoked) => p.notice #notice {
+                    "The token was revoked: the IdP's requests are refused until a new token is generated."
+                },
+                Some(Notice::Retried) => p.notice #notice { "The dead letter was sent back to the workers." },
+                None => {},
+            }
+            section #provisioning .card {
+                h2 { "User Provisioning" }
+                dl {
+                    dt { "SCIM connector base URL" }
+                    dd { (copyable_base_url(p.base)) }
+                    dt { "Unique identifier field for users" }
+                    dd { code { "userName" } }
+                    dt { "Authentication mode" }
+                    dd { "HTTP Header: " code { "Authorization: Bearer <token>" } }
+                    dt { "SCIM token" }
+                    dd #token-status {
+                        @match &tenant.token_issued_at {
+                            Some(at) => { span.ok { "live" } ", issued " (time(at)) }
+                            None => { span.warn { "none" } ": the IdP's requests are refused" }
+                        }
+                    }
+                }
+                div.actions {
+                    form method="post" action={ "/admin/tenants/" (id) "/token" } class="inline"
+                        data-confirm=[live.then_some(
+                            "Generate a new token? The current token stops working at once: update the IdP with the new one.",
+                        )] {
+                        (csrf_field(csrf))
+                        button type="submit" id="generate-token" {
+                            @if live { "Generate new token" } @else { "Generate token" }
+                        }
+                    }
+                    @if live {
+                        form method="post" action={ "/admin/tenants/" (id) "/token/revoke" } class="inline"
+                            data-confirm="Revoke the token? The IdP's requests are refused from now on." {
+                            (csrf_field(csrf))
+                            button type="submit" id="revoke-token" class="danger" { "Revoke token" }
+                        }
+                    }
+                }
+                p.muted { "A token is shown once, when it is generated. Generating a new one stops the old one at once." }
+            }
+            (sync_section(p.outbox, p.queues.as_ref().ok()))
+            (dead_letter_section(id, csrf, p.queues))
+            (activity_section(p.activity))
+        },
+    )
+}
+
+fn sync_section(outbox: &Outbox, queues: Option<&TenantQueues>) -> Markup {
+    html! {
+        section #sync .card {
+            h2 { "Sync" }
+            table.figures {
+                tr {
+                    th { "Changes not yet sent to RabbitMQ" }
+                    td #outbox-pending {
+                        (outbox.pending)
+                        @if let Some(s) = outbox.oldest_pending_seconds { ", oldest " (age(s)) }
+                    }
+                }
+                @if let Some(q) = queues {
+                    tr {
+                        th { "Waiting for workers (all tenants)" }
+                        td #queue-depth {
+                            (q.changes_queue.messages) " changes, "
+                            @match q.changes_queue.consumers {
+                                0 => span.error { "no worker" },
+                                1 => "1 worker",
+                                n => { (n) " workers" },
+                            }
+                            " consuming"
+                        }
+                    }
+                    tr {
+                        th { "Dead letters" }
+                        td #dead-letter-count {
+                            (q.dead_letters.len()) " of this tenant, " (q.dead_letters_total) " in all"
+                        }
+                    }
+                } @else {
+                    tr {
+                        th { "RabbitMQ" }
+                        td.error { "not reachable: queue figures and dead letters cannot be shown right now" }
+                    }
+                }
+            }
+            p.muted {
+                "A change is committed with the directory, sent to RabbitMQ, then applied by a worker. A backlog here means RabbitMQ or the workers are behind or down."
+            }
+        }
+    }
+}
+
+fn dead_letter_section(tenant: Uuid, csrf: &str, queues: &Result<TenantQueues, AdminError>) -> Markup {
+    let Ok(q) = queues else {
+        return html! {
+            section #dead-letters .card { h2 { "Dead letters" } p.error { "RabbitMQ is not reachable." } }
+        };
+    };
+    let capped = q.examined >= MAX_EXAMINED && (q.dead_letters_total as usize) > q.examined;
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
+    html! {
+        section #dead-letters .card {
+            h2 { "Dead letters" }
+            @if q.dead_letters.is_empty() {
+                p.muted #no-dead-letters { "None: every change of this tenant was applied or is on its way." }
+            } @else {
+                p.muted {
+                    "Changes the workers could not apply. Fix the cause (the reason says what failed), then Retry: the change goes back to the workers."
+                }
+                table {
+                    thead { tr { th { "Failed at" } th { "Change" } th { "Resource" } th { "Reason" } th { "Attempts" } th {} } }
+                    tbody {
+                        @for l in &q.dead_letters {
+                            tr.dead-letter data-letter=(or_dash(&l.id)) {
+                                td {
+                                    @match l.failed_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+                                        Some(t) => (time(&t.with_timezone(&chrono::Utc))),
+                                        None => (or_dash(&l.failed_at)),
+                                    }
+                                }
+                                td { code { (or_dash(&l.routing_key)) } }
+                                td { (or_dash(&l.resource_id)) }
+                                td.reason { (or_dash(&l.reason)) }
+                                td {
+                                    @match l.attempts { Some(a) => (a), None => "–" }
+                                }
+                                td {
+                                    @if let Some(letter) = l.id.as_ref().or(l.message_id.as_ref()) {
+                                        form method="post" action={ "/admin/tenants/" (tenant) "/dead-letters/" (urlencode(letter)) "/retry" } class="inline" {
+                                            (csrf_field(csrf))
+                                            button type="submit" class="retry" { "Retry" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if capped {
+                p.warning {
+                    "Only the first " (q.examined) " of " (q.dead_letters_total) " dead letters were examined; use "
+                    code { "scim-worker dlq list" } " for all."
+                }
+            }
+        }
+    }
+}
+
+fn activity_section(rows: &[Activity]) -> Markup {
+    html! {
+        section #activity .card {
+            h2 { "Recent activity" }
+            @if rows.is_empty() {
+                p.muted #no-activity { "No SCIM requests yet." }
+            } @else {
+                table {
+                    thead {
+                        tr {
+                            th { "Time" } th { "IdP operation" } th { "Resource" } th { "Result" }
+                            th { "Latency" } th { "Client" } th { "Trace id" }
+                        }
+                    }
+                    tbody { @for a in rows { (activity_row(a)) } }
+                }
+                p.muted {
+                    "The latest " (ACTIVITY_ROWS) " requests. The activity log is best-effort: under extreme load rows may be dropped rather than slow the IdP down."
+                }
+            }
+        }
+    }
+}
+
+fn activity_row(a: &Activity) -> Markup {
+    html! {
+        tr.activity {
+            td { (time(&a.at)) }
+            td { (a.operation()) " " code { (a.method) " " (a.route) } }
+            td {
+                @match (&a.resource_type, &a.resource_id) {
+                    (Some(t), Some(id)) => { (t) " " code { (id) } },
+                    (Some(t), None) => (t),
+                    _ => "–",
+                }
+            }
+            td class=(if a.status >= 400 { "error" } else { "ok" }) { (a.status) " " (a.outcome) }
+            td { (a.latency_ms) " ms" }
+            td.muted { (a.client.as_deref().unwrap_or("")) }
+            td { code.trace title="grep the api and worker logs for this trace_id" { (a.trace_id.as_deref().unwrap_or("")) } }
+        }
+    }
+}
+
+/// Dead-letter ids are UUIDs or message ids; encode anything else for the path.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letter_ids_are_safe_in_a_path() {
+        assert_eq!(urlencode("0193-ab_c.d~"), "0193-ab_c.d~");
+        assert_eq!(urlencode("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn the_token_page_escapes_what_it_shows() {
+        let t = Tenant {
+            id: Uuid::nil(),
+            name: "<img src=x>".into(),
+            created_at: chrono::Utc::now(),
+            token_issued_at: None,
+        };
+        let html = new_token("", &t, "scimr_abc", "https://x/scim/v2", "New").into_string();
+        assert!(html.contains("&lt;img src=x&gt;"));
+        assert!(!html.contains("<img"));
+        assert!(html.contains(r#"value="scimr_abc""#));
+    }
+}
