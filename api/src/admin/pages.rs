@@ -1,7 +1,6 @@
-//! The admin page's HTML: sign-in, the tenant list with a create form, and a tenant's page with
-//! its User Provisioning settings, token actions, sync figures, dead letters and recent
-//! activity. Every value is escaped. A new SCIM token appears only in the response to the
-//! request that issued it (`no-store`), never again.
+//! The admin page's handlers: sign-in and sign-out, the tenant list and its create form, token
+//! actions, dead-letter retries and a tenant's page; the markup is `views`. A new SCIM token
+//! appears only in the response to the request that issued it (`no-store`), never again.
 
 use axum::Extension;
 use axum::extract::{FromRequest, Path, Query, Request, State};
