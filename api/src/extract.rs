@@ -1,16 +1,18 @@
 //! Request extractors whose rejections are SCIM errors: the authenticated tenant, the JSON body,
-//! the query string, the `If-Match` / `If-None-Match` preconditions and the base URL resources
-//! are located under.
+//! the query string, a list's parameters, the `If-Match` / `If-None-Match` preconditions and the
+//! base URL resources are located under.
 
 use std::collections::HashMap;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts};
+use axum::http::{Method, header, request::Parts};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ScimError;
+use crate::scim::Kind;
 use crate::scim::etag::{Condition, Outcome, Preconditions};
+use crate::scim::list::ListParams;
 use crate::state::AppState;
 
 /// The tenant the bearer token belongs to, as `auth::authenticate` found it before admitting
@@ -53,7 +55,7 @@ impl FromRequest<AppState> for ScimBody {
             if !ct.contains("json") {
                 return Err(ScimError::new(
                     axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    Some("invalidSyntax"),
+                    Some(Kind::InvalidSyntax),
                     "send the body as application/scim+json or application/json",
                 ));
             }
@@ -70,11 +72,14 @@ impl FromRequest<AppState> for ScimBody {
                         "the request body is too large",
                     )
                 } else {
-                    ScimError::bad_request("invalidSyntax", "the request body could not be read completely")
+                    ScimError::invalid(
+                        Kind::InvalidSyntax,
+                        "the request body could not be read completely",
+                    )
                 }
             })?;
         let value = serde_json::from_slice(&bytes).map_err(|e| {
-            ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}"))
+            ScimError::invalid(Kind::InvalidSyntax, format!("the body is not valid JSON: {e}"))
         })?;
         Ok(ScimBody(value))
     }
@@ -100,8 +105,38 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ScimError> {
         let q = parts.uri.query().unwrap_or_default();
         let pairs = parse_query(q)
-            .map_err(|e| ScimError::bad_request("invalidSyntax", format!("malformed query string: {e}")))?;
+            .map_err(|e| ScimError::invalid(Kind::InvalidSyntax, format!("malformed query string: {e}")))?;
         Ok(ScimQuery(pairs.into_iter().collect()))
+    }
+}
+
+/// A list's parameters: from the query string of a `GET`, or from the body of a `POST .search`
+/// (RFC 7644 §3.4.3), which keeps filters out of URLs and logs.
+pub struct Listing {
+    pub params: ListParams,
+    /// They came in a `.search` body.
+    pub searched: bool,
+}
+
+impl FromRequest<AppState> for Listing {
+    type Rejection = ScimError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ScimError> {
+        if req.method() == Method::POST {
+            let ScimBody(body) = ScimBody::from_request(req, state).await?;
+            let params = ListParams::from_search_request(&body)?;
+            return Ok(Listing {
+                params,
+                searched: true,
+            });
+        }
+        let (mut parts, _) = req.into_parts();
+        let ScimQuery(query) = ScimQuery::from_request_parts(&mut parts, state).await?;
+        let params = ListParams::from_query(&query)?;
+        Ok(Listing {
+            params,
+            searched: false,
+        })
     }
 }
 
@@ -158,7 +193,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditional {
                 .iter()
                 .map(|v| v.to_str())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| ScimError::bad_request("invalidSyntax", format!("{name} is not valid text")))?;
+                .map_err(|_| ScimError::invalid(Kind::InvalidSyntax, format!("{name} is not valid text")))?;
             if lines.is_empty() {
                 return Ok(None);
             }

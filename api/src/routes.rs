@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod groups;
 pub mod health;
+mod resource;
 pub mod search;
 pub mod unsupported;
 pub mod users;

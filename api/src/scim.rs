@@ -24,6 +24,8 @@ pub struct Invalid {
     pub detail: String,
 }
 
+/// The RFC 7644 §3.12 `scimType` values this server answers with. [`Kind::scim_type`] is the one
+/// place they are spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     InvalidSyntax,
@@ -33,9 +35,23 @@ pub enum Kind {
     NoTarget,
     Mutability,
     TooMany,
+    /// A 409: a unique attribute's value is taken.
+    Uniqueness,
 }
 
 impl Kind {
+    const ALL: [Kind; 8] = [
+        Kind::InvalidSyntax,
+        Kind::InvalidValue,
+        Kind::InvalidFilter,
+        Kind::InvalidPath,
+        Kind::NoTarget,
+        Kind::Mutability,
+        Kind::TooMany,
+        Kind::Uniqueness,
+    ];
+
+    /// As the `scimType` of an error body.
     pub fn scim_type(self) -> &'static str {
         match self {
             Kind::InvalidSyntax => "invalidSyntax",
@@ -45,7 +61,13 @@ impl Kind {
             Kind::NoTarget => "noTarget",
             Kind::Mutability => "mutability",
             Kind::TooMany => "tooMany",
+            Kind::Uniqueness => "uniqueness",
         }
+    }
+
+    /// The kind whose `scimType` is `name`, for `ScimError::bad_request` only.
+    pub fn named(name: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.scim_type() == name)
     }
 }
 
@@ -123,5 +145,19 @@ pub fn required_name(value: Option<&str>, attr: &str, max_chars: usize) -> Resul
             format!("'{attr}' is longer than {max_chars} characters"),
         )),
         Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn every_kind_is_found_by_its_scim_type_and_no_other_name_is() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::named(kind.scim_type()), Some(kind));
+        }
+        assert_eq!(Kind::named("toomany"), None);
+        assert_eq!(Kind::named("sensitive"), None);
     }
 }

@@ -9,88 +9,67 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
+use tracing::Instrument;
 
-use super::{groups, scim_json, users};
+use super::groups::Group;
+use super::resource::{Resource, list_answer, page_query};
+use super::users::User;
 use crate::directory::bounded::BoundedRead;
 use crate::directory::{Query, Scope};
 use crate::error::ScimError;
-use crate::extract::{BaseUrl, ScimBody, ScimQuery, Tenant};
-use crate::scim::list::{ListParams, list_response};
+use crate::extract::{BaseUrl, Listing, Tenant};
+use crate::scim::list::ListParams;
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use crate::scim::{filter, search};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/.search", post(search_post))
-        .route("/", get(search_get))
-}
-
-#[tracing::instrument(name = "root.search", skip_all, fields(tenant_id = %tenant.0))]
-async fn search_post(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    BaseUrl(base): BaseUrl,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimError> {
-    respond(&state, tenant, &base, &ListParams::from_search_request(&body)?).await
-}
-
-#[tracing::instrument(name = "root.query", skip_all, fields(tenant_id = %tenant.0))]
-async fn search_get(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    BaseUrl(base): BaseUrl,
-    ScimQuery(query): ScimQuery,
-) -> Result<Response, ScimError> {
-    respond(&state, tenant, &base, &ListParams::from_query(&query)?).await
+        .route("/.search", post(respond))
+        .route("/", get(respond))
 }
 
 async fn respond(
-    state: &AppState,
+    State(state): State<AppState>,
     tenant: Tenant,
-    base: &str,
-    params: &ListParams,
+    BaseUrl(base): BaseUrl,
+    Listing { params, searched }: Listing,
 ) -> Result<Response, ScimError> {
-    let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
-    search::check_attributes(
-        parsed.as_ref(),
-        params.sort.as_ref(),
-        &[&USER_RESOURCE, &GROUP_RESOURCE],
-    )?;
-    let q = Query {
-        filter: parsed.as_ref(),
-        sort: params.sort.as_ref(),
-        scope: Scope::AllTypes,
-        offset: params.offset(),
-        limit: params.count,
+    let span = if searched {
+        tracing::info_span!("root.search", tenant_id = %tenant.0)
+    } else {
+        tracing::info_span!("root.query", tenant_id = %tenant.0)
     };
-    q.check_cost()?;
-    // Four statements (two counts, two pages) must see one state of the directory, or the
-    // totals and the pages could disagree: one repeatable-read transaction, bounded in time.
-    let read = BoundedRead::begin(state, tenant.0, state.limits.filter_timeout).await?;
-    let pages = both_pages(
-        read.conn(),
-        tenant,
-        base,
-        params,
-        q,
-        state.limits.list_max_members,
-    )
-    .await;
-    let ((user_total, mut resources), (group_total, group_page)) = read.finish(pages).await?;
-    resources.extend(group_page);
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(user_total + group_total, params.start_index, resources),
-        None,
-        None,
-    ))
+    async {
+        let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
+        search::check_attributes(
+            parsed.as_ref(),
+            params.sort.as_ref(),
+            &[&USER_RESOURCE, &GROUP_RESOURCE],
+        )?;
+        let q = page_query(&params, parsed.as_ref(), Scope::AllTypes)?;
+        // Four statements (two counts, two pages) must see one state of the directory, or the
+        // totals and the pages could disagree: one repeatable-read transaction, bounded in time.
+        let read = BoundedRead::begin(&state, tenant.0, state.limits.filter_timeout).await?;
+        let pages = both_pages(
+            read.conn(),
+            tenant,
+            &base,
+            &params,
+            q,
+            state.limits.list_max_members,
+        )
+        .await;
+        let ((user_total, mut resources), (group_total, group_page)) = read.finish(pages).await?;
+        resources.extend(group_page);
+        Ok(list_answer(user_total + group_total, &params, resources))
+    }
+    .instrument(span)
+    .await
 }
 
 /// The users' page, then the groups' page that follows it in the concatenated order.
@@ -102,12 +81,12 @@ async fn both_pages(
     q: Query<'_>,
     member_budget: usize,
 ) -> Result<((i64, Vec<Value>), (i64, Vec<Value>)), ScimError> {
-    let (user_total, users) = users::list_page(db, tenant.0, base, params, &q).await?;
+    let (user_total, users) = User::list_page(db, tenant.0, base, params, &q, member_budget).await?;
     let q = Query {
         offset: (q.offset - user_total).max(0),
         limit: q.limit - users.len() as i64,
         ..q
     };
-    let groups = groups::list_page(db, tenant.0, base, params, &q, member_budget).await?;
+    let groups = Group::list_page(db, tenant.0, base, params, &q, member_budget).await?;
     Ok(((user_total, users), groups))
 }

@@ -116,7 +116,7 @@ pub async fn list_user_ids(
             );
             Ok(ids)
         }
-        Err(e) if e.status.as_u16() == 400 => Err(e.scim_type.unwrap_or("none").to_owned()),
+        Err(e) if e.status.as_u16() == 400 => Err(e.scim_type.map_or("none", Kind::scim_type).to_owned()),
         Err(e) => panic!(
             "{f}: the list failed with {} {:?}: {}",
             e.status, e.scim_type, e.detail
@@ -131,7 +131,7 @@ async fn list_group_ids(
 ) -> Result<BTreeSet<Uuid>, String> {
     match groups::list(db, tenant, &whole_tenant(Some(f))).await {
         Ok(page) => Ok(page.groups.iter().map(|g| g.meta.id).collect()),
-        Err(e) if e.status.as_u16() == 400 => Err(e.scim_type.unwrap_or("none").to_owned()),
+        Err(e) if e.status.as_u16() == 400 => Err(e.scim_type.map_or("none", Kind::scim_type).to_owned()),
         Err(e) => panic!(
             "{f}: the list failed with {} {:?}: {}",
             e.status, e.scim_type, e.detail

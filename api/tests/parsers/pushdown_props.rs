@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use scim_api::directory::{groups, memberships, users};
 use scim_api::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
-use scim_api::scim::{filter, group, resource, user};
+use scim_api::scim::{Kind, filter, group, resource, user};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use shared::db::stmt;
 use uuid::Uuid;
@@ -233,7 +233,7 @@ async fn compare_groups(
                 );
             }
             Err(e) => {
-                prop_assert_eq!(e.scim_type, Some("invalidFilter"), "{}: {}", text, e.detail);
+                prop_assert_eq!(e.scim_type, Some(Kind::InvalidFilter), "{}: {}", text, e.detail);
                 tally.refused.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -1,0 +1,450 @@
+//! The route flow every SCIM resource type shares: list and `.search`, create, read, replace
+//! (PUT), modify (PATCH) and delete; the ETag preconditions; the handler spans; and the hand-off
+//! of a committed write's messages to the outbox dispatcher. What differs between Users and
+//! Groups (parsing and checking a body, applying a PATCH, the directory's statements, how a
+//! resource renders, what a write logs) is behind [`Resource`].
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use serde_json::Value;
+use tracing::{Instrument, Span};
+use uuid::Uuid;
+
+use super::{no_content, not_modified, scim_json};
+use crate::directory::bounded::BoundedRead;
+use crate::directory::{Query, Scope};
+use crate::error::ScimError;
+use crate::extract::{BaseUrl, Conditional, Listing, ScimBody, ScimQuery, Tenant};
+use crate::outbox::Enqueued;
+use crate::scim::filter::{self, Filter};
+use crate::scim::list::{ListParams, list_response};
+use crate::scim::meta::Meta;
+use crate::state::AppState;
+
+/// A handler, for its span (see [`handler_spans`]); the id is the one in the path.
+pub(super) enum Op<'a> {
+    List,
+    Search,
+    Create,
+    Read(&'a str),
+    Replace(&'a str),
+    Patch(&'a str),
+    Delete(&'a str),
+}
+
+/// A PUT or PATCH body, parsed before anything is locked.
+pub(super) enum Edit<R: Resource> {
+    Replace(R::Replacement),
+    Patch(R::Patch),
+}
+
+/// A committed write, for [`Resource::committed`].
+pub(super) enum Write {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One SCIM resource type as the shared route flow needs it.
+pub(super) trait Resource: Sized + Send + Sync + 'static {
+    /// A resource as the directory returns it.
+    type Stored: Send + Sync;
+    /// A PUT body, parsed and checked on its own.
+    type Replacement: Send;
+    /// A PATCH body, parsed.
+    type Patch: Send;
+    /// What a PUT or PATCH stores, derived from the locked current version.
+    type Change: Send;
+    /// What a write's query string may say about the response. `()` where writes ignore the
+    /// query string (a malformed one is then no error either).
+    type WriteQuery: FromRequestParts<AppState, Rejection: IntoResponse> + Send;
+
+    /// Routes and `Location`s are under `/{ENDPOINT}`.
+    const ENDPOINT: &'static str;
+    /// One resource, in error details.
+    const NOUN: &'static str;
+    /// Attributes whose `eq` is one index lookup; lists filtered otherwise run bounded.
+    const KEYS: &'static [&'static str];
+
+    /// The span a handler runs in; written by [`handler_spans`].
+    fn span(op: Op<'_>, tenant: Uuid) -> Span;
+
+    fn meta(stored: &Self::Stored) -> &Meta;
+
+    /// The projection a write's response follows, if the resource type reads one.
+    fn write_params(query: Self::WriteQuery) -> Result<Option<ListParams>, ScimError>;
+
+    fn get(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Self::Stored>, DbErr>> + Send;
+
+    /// Reads and locks a live resource for the rest of the transaction.
+    fn lock(
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Self::Stored>, DbErr>> + Send;
+
+    /// Whether a list needs the bounded read even when its filter is a key lookup.
+    fn list_is_heavy(_params: &ListParams) -> bool {
+        false
+    }
+
+    /// One page as lists show it, and how many match in all. `member_budget` bounds the group
+    /// members a page may carry (`state::Limits::list_max_members`).
+    fn list_page(
+        db: &impl ConnectionTrait,
+        tenant: Uuid,
+        base: &str,
+        params: &ListParams,
+        q: &Query<'_>,
+        member_budget: usize,
+    ) -> impl Future<Output = Result<(i64, Vec<Value>), ScimError>> + Send;
+
+    /// One resource as a response shows it: whole, or projected by `params`.
+    fn render(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        base: &str,
+        stored: &Self::Stored,
+        params: Option<&ListParams>,
+    ) -> impl Future<Output = Result<Value, ScimError>> + Send;
+
+    /// A resource just created, as the 201 shows it.
+    fn render_new(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        base: &str,
+        stored: &Self::Stored,
+        params: Option<&ListParams>,
+    ) -> impl Future<Output = Result<Value, ScimError>> + Send {
+        Self::render(db, tenant, base, stored, params)
+    }
+
+    /// Creates the resource from a POST body; returns it and the messages to dispatch once
+    /// it is committed.
+    fn create(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        body: &Value,
+    ) -> impl Future<Output = Result<(Self::Stored, Vec<Enqueued>), ScimError>> + Send;
+
+    fn parse_replacement(body: &Value) -> Result<Self::Replacement, ScimError>;
+
+    fn parse_patch(body: &Value) -> Result<Self::Patch, ScimError>;
+
+    /// The change an edit makes to the locked `current`, with every check that can refuse it:
+    /// a refused change is a 400 before any precondition is looked at (RFC 7232 §5).
+    fn change(
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+        current: &Self::Stored,
+        edit: Edit<Self>,
+    ) -> impl Future<Output = Result<Self::Change, ScimError>> + Send;
+
+    /// Stores a change of the locked `current` (nothing when it changes nothing); returns the
+    /// resource as stored and the messages to dispatch once committed.
+    fn store(
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+        current: Self::Stored,
+        change: Self::Change,
+    ) -> impl Future<Output = Result<(Self::Stored, Vec<Enqueued>), ScimError>> + Send;
+
+    /// Deletes the locked `current`; returns the messages to dispatch once committed.
+    fn delete(
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+        current: &Self::Stored,
+    ) -> impl Future<Output = Result<Vec<Enqueued>, ScimError>> + Send;
+
+    /// Whether a PATCH answers 204 No Content rather than the resource.
+    fn patch_answers_no_content(_params: Option<&ListParams>) -> bool {
+        false
+    }
+
+    /// Logs what a committed write did; `out` is what it dispatches.
+    fn committed(write: Write, stored: &Self::Stored, out: &[Enqueued]);
+}
+
+/// Writes [`Resource::span`] for a resource type whose handler spans are named `{prefix}.list`,
+/// `{prefix}.read`, ... (span names are static, so each type needs its own).
+macro_rules! handler_spans {
+    ($prefix:literal) => {
+        fn span(op: $crate::routes::resource::Op<'_>, tenant: ::uuid::Uuid) -> ::tracing::Span {
+            use $crate::routes::resource::Op;
+            use ::tracing::{field, info_span};
+            match op {
+                Op::List => info_span!(concat!($prefix, ".list"), tenant_id = %tenant),
+                Op::Search => info_span!(concat!($prefix, ".search"), tenant_id = %tenant),
+                Op::Create => {
+                    info_span!(concat!($prefix, ".create"), tenant_id = %tenant, scim_id = field::Empty)
+                }
+                Op::Read(id) => info_span!(concat!($prefix, ".read"), tenant_id = %tenant, scim_id = %id),
+                Op::Replace(id) => {
+                    info_span!(concat!($prefix, ".replace"), tenant_id = %tenant, scim_id = %id)
+                }
+                Op::Patch(id) => info_span!(concat!($prefix, ".patch"), tenant_id = %tenant, scim_id = %id),
+                Op::Delete(id) => info_span!(concat!($prefix, ".delete"), tenant_id = %tenant, scim_id = %id),
+            }
+        }
+    };
+}
+pub(super) use handler_spans;
+
+pub(super) fn router<R: Resource>() -> Router<AppState> {
+    let at = format!("/{}", R::ENDPOINT);
+    Router::new()
+        .route(&at, get(list::<R>).post(create::<R>))
+        .route(&format!("{at}/.search"), post(list::<R>))
+        .route(
+            &format!("{at}/{{id}}"),
+            get(read::<R>)
+                .put(replace::<R>)
+                .patch(modify::<R>)
+                .delete(remove::<R>),
+        )
+}
+
+/// The page a list asks for; refused when its filter asks for more work than a request may
+/// cause.
+pub(super) fn page_query<'a>(
+    params: &'a ListParams,
+    filter: Option<&'a Filter>,
+    scope: Scope,
+) -> Result<Query<'a>, ScimError> {
+    let q = Query {
+        filter,
+        sort: params.sort.as_ref(),
+        scope,
+        offset: params.offset(),
+        limit: params.count,
+    };
+    q.check_cost()?;
+    Ok(q)
+}
+
+pub(super) fn list_answer(total: i64, params: &ListParams, resources: Vec<Value>) -> Response {
+    scim_json(
+        StatusCode::OK,
+        &list_response(total, params.start_index, resources),
+        None,
+        None,
+    )
+}
+
+/// `GET /{ENDPOINT}` and `POST /{ENDPOINT}/.search` (RFC 7644 §3.4.3, a list whose parameters
+/// travel in the body, so that filters stay out of URLs and logs; it answers 200, as a list
+/// does). A read that may cover many rows runs bounded in time; a key lookup on the pool.
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    Listing { params, searched }: Listing,
+) -> Result<Response, ScimError> {
+    let span = R::span(if searched { Op::Search } else { Op::List }, tenant.0);
+    async {
+        let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
+        let q = page_query(&params, parsed.as_ref(), Scope::OneType)?;
+        let budget = state.limits.list_max_members;
+        let (total, resources) = if q.is_expensive(R::KEYS) || R::list_is_heavy(&params) {
+            let read = BoundedRead::begin(&state, tenant.0, state.limits.filter_timeout).await?;
+            let page = R::list_page(read.conn(), tenant.0, &base, &params, &q, budget).await;
+            read.finish(page).await?
+        } else {
+            R::list_page(&state.db, tenant.0, &base, &params, &q, budget).await?
+        };
+        Ok(list_answer(total, &params, resources))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn create<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    query: R::WriteQuery,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    async {
+        let params = R::write_params(query)?;
+        let (stored, out) = R::create(&state.db, tenant.0, &body).await?;
+        Span::current().record("scim_id", tracing::field::display(R::meta(&stored).id));
+        R::committed(Write::Created, &stored, &out);
+        state.dispatcher.send(out);
+        let body = R::render_new(&state.db, tenant.0, &base, &stored, params.as_ref()).await?;
+        Ok(located::<R>(StatusCode::CREATED, &body, &stored, &base))
+    }
+    .instrument(R::span(Op::Create, tenant.0))
+    .await
+}
+
+async fn read<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    ScimQuery(query): ScimQuery,
+    cond: Conditional,
+) -> Result<Response, ScimError> {
+    async {
+        let params = ListParams::from_query(&query)?;
+        let stored = R::get(&state.db, tenant.0, parse_id::<R>(&id)?)
+            .await?
+            .ok_or_else(|| not_found::<R>(&id))?;
+        let etag = R::meta(&stored).etag();
+        if cond.check_read(&etag)? {
+            return Ok(not_modified(etag));
+        }
+        respond::<R>(&state.db, tenant.0, StatusCode::OK, &stored, &base, Some(&params)).await
+    }
+    .instrument(R::span(Op::Read(&id), tenant.0))
+    .await
+}
+
+async fn replace<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    query: R::WriteQuery,
+    cond: Conditional,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    async {
+        let params = R::write_params(query)?;
+        let uid = parse_id::<R>(&id)?;
+        let edit = Edit::Replace(R::parse_replacement(&body)?);
+        let stored = write::<R>(&state, tenant.0, uid, &id, &cond, edit).await?;
+        respond::<R>(
+            &state.db,
+            tenant.0,
+            StatusCode::OK,
+            &stored,
+            &base,
+            params.as_ref(),
+        )
+        .await
+    }
+    .instrument(R::span(Op::Replace(&id), tenant.0))
+    .await
+}
+
+async fn modify<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    query: R::WriteQuery,
+    cond: Conditional,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    async {
+        let params = R::write_params(query)?;
+        let uid = parse_id::<R>(&id)?;
+        let edit = Edit::Patch(R::parse_patch(&body)?);
+        let stored = write::<R>(&state, tenant.0, uid, &id, &cond, edit).await?;
+        if R::patch_answers_no_content(params.as_ref()) {
+            return Ok(no_content(R::meta(&stored).etag()));
+        }
+        respond::<R>(
+            &state.db,
+            tenant.0,
+            StatusCode::OK,
+            &stored,
+            &base,
+            params.as_ref(),
+        )
+        .await
+    }
+    .instrument(R::span(Op::Patch(&id), tenant.0))
+    .await
+}
+
+/// Locks the resource, derives the change from the current version, checks the preconditions
+/// against the locked version, stores the change and dispatches its messages after commit.
+async fn write<R: Resource>(
+    state: &AppState,
+    tenant: Uuid,
+    uid: Uuid,
+    id: &str,
+    cond: &Conditional,
+    edit: Edit<R>,
+) -> Result<R::Stored, ScimError> {
+    let txn = state.db.begin().await?;
+    let current = locked::<R>(&txn, tenant, uid, id).await?;
+    let change = R::change(&txn, tenant, &current, edit).await?;
+    cond.check_write(&R::meta(&current).etag())?;
+    let (stored, out) = R::store(&txn, tenant, current, change).await?;
+    txn.commit().await?;
+    R::committed(Write::Updated, &stored, &out);
+    state.dispatcher.send(out);
+    Ok(stored)
+}
+
+async fn remove<R: Resource>(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    cond: Conditional,
+) -> Result<Response, ScimError> {
+    async {
+        let uid = parse_id::<R>(&id)?;
+        let txn = state.db.begin().await?;
+        let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
+        cond.check_write(&R::meta(&current).etag())?;
+        let out = R::delete(&txn, tenant.0, &current).await?;
+        txn.commit().await?;
+        R::committed(Write::Deleted, &current, &out);
+        state.dispatcher.send(out);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .instrument(R::span(Op::Delete(&id), tenant.0))
+    .await
+}
+
+async fn locked<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    uid: Uuid,
+    id: &str,
+) -> Result<R::Stored, ScimError> {
+    R::lock(txn, tenant, uid).await?.ok_or_else(|| not_found::<R>(id))
+}
+
+async fn respond<R: Resource>(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    status: StatusCode,
+    stored: &R::Stored,
+    base: &str,
+    params: Option<&ListParams>,
+) -> Result<Response, ScimError> {
+    let body = R::render(db, tenant, base, stored, params).await?;
+    Ok(located::<R>(status, &body, stored, base))
+}
+
+/// A resource's response, with its `ETag` and `Location`.
+fn located<R: Resource>(status: StatusCode, body: &Value, stored: &R::Stored, base: &str) -> Response {
+    let meta = R::meta(stored);
+    let location = format!("{base}/{}/{}", R::ENDPOINT, meta.id);
+    scim_json(status, body, Some(meta.etag()), Some(location))
+}
+
+/// Ids are UUIDs; anything else cannot name a resource, so it is simply not found.
+fn parse_id<R: Resource>(id: &str) -> Result<Uuid, ScimError> {
+    Uuid::parse_str(id).map_err(|_| not_found::<R>(id))
+}
+
+fn not_found<R: Resource>(id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} with id '{id}' in this tenant", R::NOUN))
+}
