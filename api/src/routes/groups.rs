@@ -71,7 +71,7 @@ impl Resource for Group {
     /// Members asked for in a list are read for the whole page, so even a lookup by key runs
     /// bounded.
     fn list_is_heavy(params: &ListParams) -> bool {
-        requested("members", &params.attributes, &params.excluded_attributes, false)
+        lists_members(params)
     }
 
     /// One page of groups as lists show them, and how many match in all. Lists leave members out
@@ -89,7 +89,7 @@ impl Resource for Group {
         member_budget: usize,
     ) -> Result<(i64, Vec<Value>), ScimError> {
         let mut page = groups::list(db, tenant, q).await?;
-        let with_members = requested("members", &params.attributes, &params.excluded_attributes, false);
+        let with_members = lists_members(params);
         let mut members = if with_members {
             let ids: Vec<Uuid> = page.groups.iter().map(|g| g.meta.id).collect();
             let counts = memberships::counts(db, &ids).await?;
@@ -319,6 +319,11 @@ impl Resource for Group {
             Write::Deleted => tracing::info!("group deleted"),
         }
     }
+}
+
+/// Lists carry members only when `attributes` names them.
+fn lists_members(params: &ListParams) -> bool {
+    requested("members", &params.attributes, &params.excluded_attributes, false)
 }
 
 fn render_members(members: Vec<Member>, base: &str) -> Vec<Value> {

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
@@ -207,10 +207,7 @@ pub(super) fn router<R: Resource>() -> Router<AppState> {
         .route(&format!("{at}/.search"), post(list::<R>))
         .route(
             &format!("{at}/{{id}}"),
-            get(read::<R>)
-                .put(replace::<R>)
-                .patch(modify::<R>)
-                .delete(remove::<R>),
+            get(read::<R>).put(edit::<R>).patch(edit::<R>).delete(remove::<R>),
         )
 }
 
@@ -311,8 +308,16 @@ async fn read<R: Resource>(
     .await
 }
 
-async fn replace<R: Resource>(
+/// PUT replaces the resource, PATCH modifies it. The resource is locked, the change derived from
+/// the current version and checked, then the preconditions are checked against the locked
+/// version, and the change is stored; its messages are dispatched after commit.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one per extractor; their order decides which of several errors a request gets"
+)]
+async fn edit<R: Resource>(
     State(state): State<AppState>,
+    method: Method,
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
@@ -320,40 +325,25 @@ async fn replace<R: Resource>(
     cond: Conditional,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
+    let patch = method == Method::PATCH;
+    let span = R::span(if patch { Op::Patch(&id) } else { Op::Replace(&id) }, tenant.0);
     async {
         let params = R::write_params(query)?;
         let uid = parse_id::<R>(&id)?;
-        let edit = Edit::Replace(R::parse_replacement(&body)?);
-        let stored = write::<R>(&state, tenant.0, uid, &id, &cond, edit).await?;
-        respond::<R>(
-            &state.db,
-            tenant.0,
-            StatusCode::OK,
-            &stored,
-            &base,
-            params.as_ref(),
-        )
-        .await
-    }
-    .instrument(R::span(Op::Replace(&id), tenant.0))
-    .await
-}
-
-async fn modify<R: Resource>(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
-    query: R::WriteQuery,
-    cond: Conditional,
-    ScimBody(body): ScimBody,
-) -> Result<Response, ScimError> {
-    async {
-        let params = R::write_params(query)?;
-        let uid = parse_id::<R>(&id)?;
-        let edit = Edit::Patch(R::parse_patch(&body)?);
-        let stored = write::<R>(&state, tenant.0, uid, &id, &cond, edit).await?;
-        if R::patch_answers_no_content(params.as_ref()) {
+        let edit = if patch {
+            Edit::Patch(R::parse_patch(&body)?)
+        } else {
+            Edit::Replace(R::parse_replacement(&body)?)
+        };
+        let txn = state.db.begin().await?;
+        let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
+        let change = R::change(&txn, tenant.0, &current, edit).await?;
+        cond.check_write(&R::meta(&current).etag())?;
+        let (stored, out) = R::store(&txn, tenant.0, current, change).await?;
+        txn.commit().await?;
+        R::committed(Write::Updated, &stored, &out);
+        state.dispatcher.send(out);
+        if patch && R::patch_answers_no_content(params.as_ref()) {
             return Ok(no_content(R::meta(&stored).etag()));
         }
         respond::<R>(
@@ -366,29 +356,8 @@ async fn modify<R: Resource>(
         )
         .await
     }
-    .instrument(R::span(Op::Patch(&id), tenant.0))
+    .instrument(span)
     .await
-}
-
-/// Locks the resource, derives the change from the current version, checks the preconditions
-/// against the locked version, stores the change and dispatches its messages after commit.
-async fn write<R: Resource>(
-    state: &AppState,
-    tenant: Uuid,
-    uid: Uuid,
-    id: &str,
-    cond: &Conditional,
-    edit: Edit<R>,
-) -> Result<R::Stored, ScimError> {
-    let txn = state.db.begin().await?;
-    let current = locked::<R>(&txn, tenant, uid, id).await?;
-    let change = R::change(&txn, tenant, &current, edit).await?;
-    cond.check_write(&R::meta(&current).etag())?;
-    let (stored, out) = R::store(&txn, tenant, current, change).await?;
-    txn.commit().await?;
-    R::committed(Write::Updated, &stored, &out);
-    state.dispatcher.send(out);
-    Ok(stored)
 }
 
 async fn remove<R: Resource>(
