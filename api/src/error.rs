@@ -46,14 +46,6 @@ impl ScimError {
         Self::new(StatusCode::BAD_REQUEST, Some(kind), detail)
     }
 
-    /// A 400 named by its `scimType` string. Only `directory::{bounded, memberships}` still call
-    /// this: they are being moved onto sea-query (issue 14) and are left alone until then; their
-    /// two calls then become [`Self::invalid`], and this goes. A name no [`Kind`] has leaves the
-    /// error without a `scimType`.
-    pub fn bad_request(scim_type: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, Kind::named(scim_type), detail)
-    }
-
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, None, detail)
     }

@@ -40,17 +40,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
-        Kind::InvalidSyntax,
-        Kind::InvalidValue,
-        Kind::InvalidFilter,
-        Kind::InvalidPath,
-        Kind::NoTarget,
-        Kind::Mutability,
-        Kind::TooMany,
-        Kind::Uniqueness,
-    ];
-
     /// As the `scimType` of an error body.
     pub fn scim_type(self) -> &'static str {
         match self {
@@ -63,11 +52,6 @@ impl Kind {
             Kind::TooMany => "tooMany",
             Kind::Uniqueness => "uniqueness",
         }
-    }
-
-    /// The kind whose `scimType` is `name`, for `ScimError::bad_request` only.
-    pub fn named(name: &str) -> Option<Kind> {
-        Self::ALL.into_iter().find(|k| k.scim_type() == name)
     }
 }
 
@@ -145,19 +129,5 @@ pub fn required_name(value: Option<&str>, attr: &str, max_chars: usize) -> Resul
             format!("'{attr}' is longer than {max_chars} characters"),
         )),
         Some(_) => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Kind;
-
-    #[test]
-    fn every_kind_is_found_by_its_scim_type_and_no_other_name_is() {
-        for kind in Kind::ALL {
-            assert_eq!(Kind::named(kind.scim_type()), Some(kind));
-        }
-        assert_eq!(Kind::named("toomany"), None);
-        assert_eq!(Kind::named("sensitive"), None);
     }
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::admission::LinePermit;
 use crate::error::ScimError;
+use crate::scim::Kind;
 use crate::state::AppState;
 
 pub struct BoundedRead {
@@ -73,8 +74,8 @@ impl BoundedRead {
                     limit_ms = self.limit.as_millis() as u64,
                     "filtered read ran out of time"
                 );
-                Err(ScimError::bad_request(
-                    "tooMany",
+                Err(ScimError::invalid(
+                    Kind::TooMany,
                     format!(
                         "the filter needs more than the {} ms a query may take here; narrow it \
                          (fewer 'co', 'sw' or 'ew' clauses, or an 'eq' on userName, externalId or id)",

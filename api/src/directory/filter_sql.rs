@@ -175,8 +175,7 @@ mod tests {
         let long_name = format!("{} eq \"x\"", "a".repeat(3000));
         for f in [long_date, long_name] {
             let e = user_filter::to_sql(&parse(&f).expect("parses"), crate::directory::Scope::OneType)
-                .err()
-                .expect("refused");
+                .expect_err("refused");
             assert_eq!(e.kind, Kind::InvalidFilter);
             assert!(e.detail.len() < 300 && e.detail.contains('…'), "{}", e.detail);
         }

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::users::Users;
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
+use crate::scim::Kind;
 use crate::scim::filter::{self, Filter};
 use crate::scim::schema::GROUP_RESOURCE;
 
@@ -100,8 +101,8 @@ pub async fn resolve_users(
         0 => String::new(),
         n => format!(" and {n} more"),
     };
-    Err(ScimError::bad_request(
-        "invalidValue",
+    Err(ScimError::invalid(
+        Kind::InvalidValue,
         format!(
             "members must be users of this tenant, by their SCIM id; no such user: {}{more}. \
              Provision the users first (or check the ids); nothing was changed",

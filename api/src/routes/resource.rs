@@ -6,11 +6,9 @@
 
 use std::future::Future;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::Value;
 use tracing::{Instrument, Span};
@@ -65,7 +63,7 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
     /// query string (a malformed one is then no error either).
     type WriteQuery: FromRequestParts<AppState, Rejection: IntoResponse> + Send;
 
-    /// Routes and `Location`s are under `/{ENDPOINT}`.
+    /// `Location`s are under `/{ENDPOINT}`; the routes, declared in the resource's module, too.
     const ENDPOINT: &'static str;
     /// One resource, in error details.
     const NOUN: &'static str;
@@ -200,17 +198,6 @@ macro_rules! handler_spans {
 }
 pub(super) use handler_spans;
 
-pub(super) fn router<R: Resource>() -> Router<AppState> {
-    let at = format!("/{}", R::ENDPOINT);
-    Router::new()
-        .route(&at, get(list::<R>).post(create::<R>))
-        .route(&format!("{at}/.search"), post(list::<R>))
-        .route(
-            &format!("{at}/{{id}}"),
-            get(read::<R>).put(edit::<R>).patch(edit::<R>).delete(remove::<R>),
-        )
-}
-
 /// The page a list asks for; refused when its filter asks for more work than a request may
 /// cause.
 pub(super) fn page_query<'a>(
@@ -241,7 +228,7 @@ pub(super) fn list_answer(total: i64, params: &ListParams, resources: Vec<Value>
 /// `GET /{ENDPOINT}` and `POST /{ENDPOINT}/.search` (RFC 7644 §3.4.3, a list whose parameters
 /// travel in the body, so that filters stay out of URLs and logs; it answers 200, as a list
 /// does). A read that may cover many rows runs bounded in time; a key lookup on the pool.
-async fn list<R: Resource>(
+pub(super) async fn list<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
@@ -265,7 +252,7 @@ async fn list<R: Resource>(
     .await
 }
 
-async fn create<R: Resource>(
+pub(super) async fn create<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
@@ -285,7 +272,7 @@ async fn create<R: Resource>(
     .await
 }
 
-async fn read<R: Resource>(
+pub(super) async fn read<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
@@ -315,7 +302,7 @@ async fn read<R: Resource>(
     clippy::too_many_arguments,
     reason = "one per extractor; their order decides which of several errors a request gets"
 )]
-async fn edit<R: Resource>(
+pub(super) async fn edit<R: Resource>(
     State(state): State<AppState>,
     method: Method,
     tenant: Tenant,
@@ -360,7 +347,7 @@ async fn edit<R: Resource>(
     .await
 }
 
-async fn remove<R: Resource>(
+pub(super) async fn remove<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
