@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage a tenant's API token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys that sign event SETs.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Exit 0 if the server at URL answers 200 (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
@@ -47,6 +50,13 @@ pub enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new signing key, which signs from now on (every replica within 30 s); the old
+    /// public key stays in /.well-known/jwks.json for EVENTS_KEY_GRACE_DAYS. Prints {"kid"}.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,6 +157,8 @@ pub struct ServeArgs {
     /// The admin page and its API (`ADMIN_*`).
     #[command(flatten)]
     pub admin: crate::admin::AdminArgs,
+    #[command(flatten)]
+    pub events: crate::events::settings::EventsArgs,
 
     /// Days the SCIM activity log (scim.audit) keeps a request.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 30)]

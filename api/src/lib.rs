@@ -13,6 +13,7 @@ mod auth;
 pub mod cli;
 pub mod directory;
 mod error;
+pub mod events;
 mod extract;
 pub mod fuzzing;
 mod hosts;

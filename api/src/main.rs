@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use scim_api::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use scim_api::cli::{Cli, Command, KeysCommand, ServeArgs, TenantCommand, TokenCommand};
 use scim_api::{startup, tokens};
 use serde_json::json;
 
@@ -43,6 +43,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = admin_db(&cli.db).await?;
             let issued = tokens::rotate(&db, tenant).await?;
             print_json(&json!(issued))
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let db = admin_db(&cli.db).await?;
+            let kid = shared::events::keys::rotate(&db).await?;
+            tracing::info!(kid = %kid, "SET signing key rotated");
+            print_json(&json!({"kid": kid}))
         }
         Command::Token(TokenCommand::Revoke { tenant }) => {
             let db = admin_db(&cli.db).await?;

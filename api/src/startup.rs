@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use shared::amqp::Publisher;
 use shared::config::DatabaseConfig;
@@ -65,6 +65,13 @@ impl Application {
         let (dispatcher, dispatch_task) = dispatch::spawn(db.clone(), publisher.clone(), shutdown.clone());
         let relay_task = relay::spawn(db.clone(), publisher.clone(), args.relay(), shutdown.clone());
         let (audit, audit_task) = crate::activity::spawn(db.clone(), args.audit(), shutdown.clone());
+        let signals = Arc::new(crate::events::sequencer::Signals::default());
+        let sequencer_task = crate::events::sequencer::spawn(
+            db.clone(),
+            signals.clone(),
+            args.events.sequencer(),
+            shutdown.clone(),
+        );
         let state = AppState(Arc::new(App {
             db: db.clone(),
             publisher,
@@ -76,6 +83,7 @@ impl Application {
             admission: crate::admission::Admission::new(args.admission()),
             limits: args.limits(),
             allowed_hosts: args.allowed_hosts.clone(),
+            events: Arc::new(crate::events::settings::Events::new(&args.events, signals)),
         }));
         let metrics_listener = match &args.metrics_addr {
             Some(addr) => Some(
@@ -95,7 +103,7 @@ impl Application {
             metrics_listener,
             metrics_router,
             router,
-            tasks: vec![dispatch_task, relay_task, audit_task],
+            tasks: vec![dispatch_task, relay_task, audit_task, sequencer_task],
             shutdown,
         })
     }
@@ -173,11 +181,20 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         state.clone(),
         crate::auth::admit_client,
     ));
+    // Event receivers: a poll stream authenticates with its own token; the keys are public.
+    let events = Router::new()
+        .route("/events/streams/{id}", post(crate::events::poll::poll))
+        .route("/.well-known/jwks.json", get(crate::events::jwks::jwks))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::admit_client,
+        ));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(admin)
+        .merge(events)
         .fallback(|| async { ScimError::not_found("no such endpoint") })
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))

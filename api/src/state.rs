@@ -27,6 +27,8 @@ pub struct App {
     /// Hosts whose `Host` header may name this server in resource locations when no
     /// `public_url` is set (`extract::BaseUrl`).
     pub allowed_hosts: crate::hosts::AllowedHosts,
+    /// Change events: the sequencer's signals, the signing key, poll settings.
+    pub events: Arc<crate::events::settings::Events>,
 }
 
 /// Bounds on the work one request may cause.

@@ -7,6 +7,7 @@ pub mod db;
 pub mod dlq;
 pub mod domain;
 pub mod entity;
+pub mod events;
 pub mod fault;
 pub mod healthcheck;
 pub mod messages;

@@ -3,6 +3,7 @@
 //! registered from its handler's `#[utoipa::path]`, so the OpenAPI document served at
 //! `/admin/api/openapi.json` (see `openapi`) lists exactly the routes served.
 
+mod event_streams;
 mod openapi;
 mod schema;
 
@@ -45,6 +46,12 @@ fn documented() -> OpenApiRouter<Admin> {
         .routes(routes!(sync))
         .routes(routes!(dead_letters))
         .routes(routes!(retry_dead_letter))
+        .routes(routes!(
+            event_streams::create_event_stream,
+            event_streams::list_event_streams
+        ))
+        .routes(routes!(event_streams::delete_event_stream))
+        .routes(routes!(event_streams::replay_event_stream))
 }
 
 /// Their OpenAPI document.

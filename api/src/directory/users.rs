@@ -13,6 +13,7 @@ use super::resource::{self, Col, Resource, Table};
 use super::sort_sql::{self, Order};
 use super::{Query, Scope, Selection, user_filter};
 use crate::error::ScimError;
+use crate::events::{self, Recorded};
 use crate::outbox::{self, Enqueued};
 use crate::scim::Invalid;
 use crate::scim::filter::Filter;
@@ -94,7 +95,8 @@ pub async fn insert(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     doc: Doc,
-) -> Result<(StoredUser, Enqueued), ScimError> {
+    event: impl FnOnce(&StoredUser) -> Recorded,
+) -> Result<(StoredUser, Enqueued, bool), ScimError> {
     let id = Uuid::now_v7();
     let now = Utc::now();
     let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
@@ -117,24 +119,30 @@ pub async fn insert(
         out.message.routing_key.clone().into(),
         out.payload.clone().into(),
     ]);
-    // Raw: a data-modifying CTE (user row and outbox row in one statement) has no builder form.
-    let sql = "with u as (
+    values.extend(events::log::cte_values(tenant, &event(&planned)));
+    // Raw: a data-modifying CTE (user, outbox and event rows in one statement) has no builder
+    // form.
+    let sql = format!(
+        "with u as (
              insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
              returning *),
          o as (
              insert into scim.outbox (message_id, tenant_id, routing_key, payload)
              select $9, $1, $10, $11 from u
-             returning id)
-         select u.*, o.id as outbox_id from u, o";
+             returning id),
+         {}
+         select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
+        events::log::cte("e", 12, 1)
+    );
     let row = db
-        .query_one_raw(stmt(sql, values))
+        .query_one_raw(stmt(&sql, values))
         .await
         .map_err(|e| Users::write_err(e, &planned.doc))?
         .ok_or(DbErr::RecordNotInserted)?;
     let stored = Users::stored(Model::from_query_result(&row, "")?);
     let queued = out.written(row.try_get("", "outbox_id")?);
-    Ok((stored, queued))
+    Ok((stored, queued, row.try_get("", "evented")?))
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {

@@ -9,13 +9,15 @@ use axum::Router;
 use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::Value;
+use shared::messages::{ChangeMessage, Resource as MessageResource};
 use uuid::Uuid;
 
-use super::resource::{self, Edit, Resource, Write, handler_spans};
+use super::resource::{self, Edit, EventContext, Resource, Write, handler_spans};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
 use crate::directory::{GROUP_KEYS, Query};
 use crate::error::ScimError;
+use crate::events::Recorded;
 use crate::extract::ScimQuery;
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, project, requested};
@@ -161,7 +163,8 @@ impl Resource for Group {
         db: &DatabaseConnection,
         tenant: Uuid,
         body: &Value,
-    ) -> Result<(StoredGroup, Vec<Enqueued>), ScimError> {
+        ev: EventContext<'_>,
+    ) -> Result<(StoredGroup, Vec<Enqueued>, bool), ScimError> {
         let parsed = group::parse(body)?;
         let txn = db.begin().await?;
         let (stored, queued) = groups::insert(&txn, tenant, parsed.doc).await?;
@@ -170,8 +173,10 @@ impl Resource for Group {
             let users = memberships::resolve_users(&txn, tenant, &ids).await?;
             out.extend(memberships::add(&txn, tenant, stored.meta.id, &users).await?);
         }
+        let event = Self::event("POST", &stored, &stored, &out, ev);
+        let evented = crate::events::log::record(&txn, tenant, &event).await?;
         txn.commit().await?;
-        Ok((stored, out))
+        Ok((stored, out, evented))
     }
 
     /// PUT replaces the attributes and, when the body has `members`, sets the membership to
@@ -324,6 +329,47 @@ impl Resource for Group {
         params.is_none_or(|p| p.attributes.is_empty() && p.excluded_attributes.is_empty())
     }
 
+    /// A group's change as its SETs tell it. A create carries the group with its members; a
+    /// PUT or PATCH carries what changed as a PatchOp (RFC 9967's own `prov:patch:full` form),
+    /// so that one member joining a 20,000-member group is one small SET, not the whole
+    /// membership; applying the SETs in sequence order rebuilds the group.
+    fn event(
+        method: &'static str,
+        before: &StoredGroup,
+        after: &StoredGroup,
+        out: &[Enqueued],
+        ev: EventContext<'_>,
+    ) -> Recorded {
+        let (joined, left) = membership_changes(out);
+        let mut attributes = if method == "POST" {
+            crate::events::log::changed(None, &after.doc)
+        } else {
+            crate::events::log::changed(Some(&before.doc), &after.doc)
+        };
+        if !joined.is_empty() || !left.is_empty() {
+            attributes.push("members".into());
+        }
+        let data = match method {
+            "DELETE" => None,
+            "POST" => {
+                let members = joined.iter().map(|&u| event_member(u, ev.base)).collect();
+                Some(group::render(&after.doc, &after.meta, ev.base, Some(members)))
+            }
+            _ => Some(patch_of(&before.doc, &after.doc, &joined, &left, ev.base)),
+        };
+        Recorded {
+            txn: ev.txn,
+            resource_type: "Group",
+            resource_id: after.meta.id,
+            external_id: group::external_id(&after.doc).map(str::to_owned),
+            method,
+            activation: None,
+            attributes,
+            version: data.is_some().then(|| after.meta.etag()),
+            data,
+        }
+    }
+
     /// An update logs as it writes (`store`), inside the transaction.
     fn committed(write: Write, _stored: &StoredGroup, out: &[Enqueued]) {
         match write {
@@ -332,6 +378,55 @@ impl Resource for Group {
             Write::Deleted => tracing::info!("group deleted"),
         }
     }
+}
+
+/// The users that joined and left the group, from the write's membership messages.
+fn membership_changes(out: &[Enqueued]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let (mut joined, mut left) = (Vec::new(), Vec::new());
+    for e in out {
+        if let Ok(ChangeMessage {
+            resource: MessageResource::Membership(m),
+            ..
+        }) = shared::messages::decode(&e.message.payload)
+        {
+            if m.member {
+                joined.push(m.user_id)
+            } else {
+                left.push(m.user_id)
+            }
+        }
+    }
+    (joined, left)
+}
+
+/// A member in an event: its id and reference (user names are not read for events).
+fn event_member(user: Uuid, base: &str) -> Value {
+    serde_json::json!({"value": user.to_string(), "$ref": format!("{base}/Users/{user}"), "type": "User"})
+}
+
+/// The PatchOp (RFC 7644 §3.5.2) that takes the group from `before` to `after`: attributes
+/// replaced or removed, members added and removed.
+fn patch_of(before: &group::Doc, after: &group::Doc, joined: &[Uuid], left: &[Uuid], base: &str) -> Value {
+    let mut ops = Vec::new();
+    let replaced: serde_json::Map<String, Value> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !replaced.is_empty() {
+        ops.push(serde_json::json!({"op": "replace", "value": replaced}));
+    }
+    for k in before.keys().filter(|k| !after.contains_key(*k)) {
+        ops.push(serde_json::json!({"op": "remove", "path": k}));
+    }
+    if !joined.is_empty() {
+        let members: Vec<Value> = joined.iter().map(|&u| event_member(u, base)).collect();
+        ops.push(serde_json::json!({"op": "add", "path": "members", "value": members}));
+    }
+    for u in left {
+        ops.push(serde_json::json!({"op": "remove", "path": format!("members[value eq \"{u}\"]")}));
+    }
+    serde_json::json!({"schemas": [shared::events::set::PATCH_OP], "Operations": ops})
 }
 
 /// Lists carry members only when `attributes` names them.

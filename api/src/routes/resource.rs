@@ -18,6 +18,7 @@ use super::{no_content, not_modified, scim_json};
 use crate::directory::bounded::BoundedRead;
 use crate::directory::{Query, Scope};
 use crate::error::ScimError;
+use crate::events::Recorded;
 use crate::extract::{BaseUrl, Conditional, Listing, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
 use crate::scim::filter::{self, Filter};
@@ -49,10 +50,19 @@ pub(super) enum Write {
     Deleted,
 }
 
+/// What a write's change event needs besides the write itself.
+#[derive(Clone, Copy)]
+pub(super) struct EventContext<'a> {
+    /// RFC 9967 `txn`.
+    pub txn: Uuid,
+    /// The SCIM base URL, for `data`'s `meta.location` and references.
+    pub base: &'a str,
+}
+
 /// One SCIM resource type as the shared route flow needs it.
 pub(super) trait Resource: Sized + Send + Sync + 'static {
     /// A resource as the directory returns it.
-    type Stored: Send + Sync;
+    type Stored: Send + Sync + Clone;
     /// A PUT body, parsed and checked on its own.
     type Replacement: Send;
     /// A PATCH body, parsed.
@@ -129,11 +139,14 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
 
     /// Creates the resource from a POST body; returns it and the messages to dispatch once
     /// it is committed.
+    /// Creates the resource with its messages and, for a tenant with event streams, its event
+    /// row (the `bool`: whether one was written), all committed together.
     fn create(
         db: &DatabaseConnection,
         tenant: Uuid,
         body: &Value,
-    ) -> impl Future<Output = Result<(Self::Stored, Vec<Enqueued>), ScimError>> + Send;
+        ev: EventContext<'_>,
+    ) -> impl Future<Output = Result<(Self::Stored, Vec<Enqueued>, bool), ScimError>> + Send;
 
     fn parse_replacement(body: &Value) -> Result<Self::Replacement, ScimError>;
 
@@ -171,6 +184,37 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
 
     /// Logs what a committed write did; `out` is what it dispatches.
     fn committed(write: Write, stored: &Self::Stored, out: &[Enqueued]);
+
+    /// The change event of a PUT, PATCH or DELETE that changed something (`out` not empty):
+    /// `before` is the version it changed, `after` the stored result (for a delete, the same).
+    fn event(
+        method: &'static str,
+        before: &Self::Stored,
+        after: &Self::Stored,
+        out: &[Enqueued],
+        ev: EventContext<'_>,
+    ) -> Recorded;
+}
+
+/// Writes the change event of an update in its transaction; whether a row was written.
+async fn record_event<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    method: &'static str,
+    before: &R::Stored,
+    after: &R::Stored,
+    out: &[Enqueued],
+    base: &str,
+) -> Result<bool, ScimError> {
+    if out.is_empty() {
+        return Ok(false);
+    }
+    let ctx = EventContext {
+        txn: Uuid::now_v7(),
+        base,
+    };
+    let ev = R::event(method, before, after, out, ctx);
+    Ok(crate::events::log::record(txn, tenant, &ev).await?)
 }
 
 /// Writes [`Resource::span`] for a resource type whose handler spans are named `{prefix}.list`,
@@ -261,10 +305,17 @@ pub(super) async fn create<R: Resource>(
 ) -> Result<Response, ScimError> {
     async {
         let params = R::write_params(query)?;
-        let (stored, out) = R::create(&state.db, tenant.0, &body).await?;
+        let ctx = EventContext {
+            txn: Uuid::now_v7(),
+            base: &base,
+        };
+        let (stored, out, evented) = R::create(&state.db, tenant.0, &body, ctx).await?;
         Span::current().record("scim_id", tracing::field::display(R::meta(&stored).id));
         R::committed(Write::Created, &stored, &out);
         state.dispatcher.send(out);
+        if evented {
+            state.events.signals.committed();
+        }
         let body = R::render_new(&state.db, tenant.0, &base, &stored, params.as_ref()).await?;
         Ok(located::<R>(StatusCode::CREATED, &body, &stored, &base))
     }
@@ -326,10 +377,16 @@ pub(super) async fn edit<R: Resource>(
         let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
         let change = R::change(&txn, tenant.0, &current, edit).await?;
         cond.check_write(&R::meta(&current).etag())?;
+        let before = current.clone();
         let (stored, out) = R::store(&txn, tenant.0, current, change).await?;
+        let method = if patch { "PATCH" } else { "PUT" };
+        let evented = record_event::<R>(&txn, tenant.0, method, &before, &stored, &out, &base).await?;
         txn.commit().await?;
         R::committed(Write::Updated, &stored, &out);
         state.dispatcher.send(out);
+        if evented {
+            state.events.signals.committed();
+        }
         if patch && R::patch_answers_no_content(params.as_ref()) {
             return Ok(no_content(R::meta(&stored).etag()));
         }
@@ -359,9 +416,13 @@ pub(super) async fn remove<R: Resource>(
         let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
         cond.check_write(&R::meta(&current).etag())?;
         let out = R::delete(&txn, tenant.0, &current).await?;
+        let evented = record_event::<R>(&txn, tenant.0, "DELETE", &current, &current, &out, "").await?;
         txn.commit().await?;
         R::committed(Write::Deleted, &current, &out);
         state.dispatcher.send(out);
+        if evented {
+            state.events.signals.committed();
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .instrument(R::span(Op::Delete(&id), tenant.0))

@@ -10,10 +10,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::resource::{self, Edit, Resource, Write, handler_spans};
+use super::resource::{self, Edit, EventContext, Resource, Write, handler_spans};
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, USER_KEYS, memberships};
 use crate::error::ScimError;
+use crate::events::Recorded;
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, project, requested};
 use crate::scim::meta::Meta;
@@ -110,11 +111,13 @@ impl Resource for User {
         db: &DatabaseConnection,
         tenant: Uuid,
         body: &Value,
-    ) -> Result<(StoredUser, Vec<Enqueued>), ScimError> {
+        ev: EventContext<'_>,
+    ) -> Result<(StoredUser, Vec<Enqueued>, bool), ScimError> {
         let doc = normalize(&USER_RESOURCE, body)?;
         user::validate(&doc, None)?;
-        let (stored, queued) = users::insert(db, tenant, doc).await?;
-        Ok((stored, vec![queued]))
+        let event = |planned: &StoredUser| event("POST", None, planned, ev);
+        let (stored, queued, evented) = users::insert(db, tenant, doc, event).await?;
+        Ok((stored, vec![queued], evented))
     }
 
     fn parse_replacement(body: &Value) -> Result<user::Doc, ScimError> {
@@ -167,6 +170,16 @@ impl Resource for User {
         Ok(std::iter::once(queued).chain(left).collect())
     }
 
+    fn event(
+        method: &'static str,
+        before: &StoredUser,
+        after: &StoredUser,
+        _out: &[Enqueued],
+        ev: EventContext<'_>,
+    ) -> Recorded {
+        event(method, Some(before), after, ev)
+    }
+
     fn committed(write: Write, stored: &StoredUser, out: &[Enqueued]) {
         match write {
             Write::Created => tracing::info!("user created"),
@@ -174,6 +187,38 @@ impl Resource for User {
             Write::Updated => tracing::info!(version = stored.meta.version, "user updated"),
             Write::Deleted => tracing::info!(groups_left = out.len() - 1, "user deleted"),
         }
+    }
+}
+
+/// A user's change as its SETs tell it: the user as it is now (without its read-only `groups`,
+/// which group events tell), the attributes that changed, and an activation when `active`
+/// flipped.
+fn event(
+    method: &'static str,
+    before: Option<&StoredUser>,
+    after: &StoredUser,
+    ev: EventContext<'_>,
+) -> Recorded {
+    let deleted = method == "DELETE";
+    let now_active = user::active(&after.doc);
+    let activation = match before {
+        Some(b) if !deleted && user::active(&b.doc) != now_active => Some(now_active),
+        _ => None,
+    };
+    Recorded {
+        txn: ev.txn,
+        resource_type: "User",
+        resource_id: after.meta.id,
+        external_id: user::external_id(&after.doc).map(str::to_owned),
+        method,
+        activation,
+        attributes: if deleted {
+            Vec::new()
+        } else {
+            crate::events::log::changed(before.map(|b| &b.doc), &after.doc)
+        },
+        data: (!deleted).then(|| user::render(&after.doc, &after.meta, ev.base)),
+        version: (!deleted).then(|| after.meta.etag()),
     }
 }
 

@@ -35,7 +35,19 @@ pub async fn insert_user(
     last_modified: DateTime<Utc>,
 ) -> Uuid {
     let txn = db.begin().await.expect("begin");
-    let (stored, _) = users::insert(&txn, tenant, doc.clone())
+    // The test tenant has no event stream, so the event is never written.
+    let event = |s: &users::StoredUser| scim_api::events::Recorded {
+        txn: Uuid::nil(),
+        resource_type: "User",
+        resource_id: s.meta.id,
+        external_id: None,
+        method: "POST",
+        activation: None,
+        attributes: Vec::new(),
+        data: None,
+        version: None,
+    };
+    let (stored, _, _) = users::insert(&txn, tenant, doc.clone(), event)
         .await
         .unwrap_or_else(|e| panic!("insert user: {e:?}"));
     let id = id.unwrap_or(stored.meta.id);

@@ -11,6 +11,7 @@ mod m0003_group_revisions;
 mod m0004_audit_log_and_admin_sessions;
 mod m0005_key_first_name_indexes;
 mod m0006_admin_session_csrf_hashes;
+mod m0007_event_streams;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_audit_log_and_admin_sessions::MIGRATION),
             Box::new(m0005_key_first_name_indexes::MIGRATION),
             Box::new(m0006_admin_session_csrf_hashes::MIGRATION),
+            Box::new(m0007_event_streams::MIGRATION),
         ]
     }
 }

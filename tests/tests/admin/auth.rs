@@ -28,6 +28,10 @@ fn routes(tenant: Uuid) -> Vec<(Method, String)> {
         (Method::GET, format!("{t}/sync")),
         (Method::GET, format!("{t}/dead-letters")),
         (Method::POST, format!("{t}/dead-letters/some-letter/retry")),
+        (Method::GET, format!("{t}/event-streams")),
+        (Method::POST, format!("{t}/event-streams")),
+        (Method::DELETE, format!("{t}/event-streams/{tenant}")),
+        (Method::POST, format!("{t}/event-streams/{tenant}/replay")),
     ]
 }
 

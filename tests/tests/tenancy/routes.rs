@@ -52,7 +52,14 @@ pub fn is_search(template: &str) -> bool {
 
 /// Operational endpoints, open without a token by design.
 /// (`/metrics` is on a listener of its own, see `what_is_open_without_a_token_names_no_tenant_data`.)
-pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/healthz"), ("GET", "/readyz")];
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/.well-known/jwks.json"),
+];
+
+/// Endpoints that take an event stream's own token, not a tenant's (tests/events covers them).
+pub const STREAM_ROUTES: &[(&str, &str)] = &[("POST", "/events/streams/{id}")];
 
 /// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, writes
 /// carry a body the api would accept from the owner, a search looks for `user` or `group` by
@@ -146,6 +153,7 @@ fn the_route_table_lists_every_route_the_api_declares() {
     let listed: BTreeSet<(String, String)> = TENANT_ROUTES
         .iter()
         .chain(PUBLIC_ROUTES)
+        .chain(STREAM_ROUTES)
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     let missing: Vec<_> = found.difference(&listed).collect();

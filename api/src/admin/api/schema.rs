@@ -327,3 +327,74 @@ pub struct Replayed {
     #[schema(minimum = 1, maximum = 1)]
     pub replayed: u8,
 }
+
+/// `POST /admin/api/tenants/{id}/event-streams`.
+#[derive(Deserialize, ToSchema)]
+pub struct NewEventStream {
+    /// `poll` (RFC 8936) or `push` (RFC 8935).
+    pub delivery: String,
+    /// Push: the receiver's URL (https, outside loopback and private ranges).
+    pub endpoint: Option<String>,
+    /// Push: the `Authorization` header value sent with every SET, e.g. `Bearer …`.
+    pub authorization: Option<String>,
+    /// The event URIs the stream takes (`urn:ietf:params:scim:event:prov:…`); all when absent.
+    pub events: Option<Vec<String>>,
+    /// `full` (the resource, the default) or `notice` (the changed attribute paths).
+    pub payload: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEventStream {
+    pub stream_id: Uuid,
+    pub delivery: String,
+    /// Poll streams: where to POST RFC 8936 poll requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_url: Option<String>,
+    /// Poll streams: the bearer token for `poll_url`, shown in this response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventStream {
+    pub stream_id: Uuid,
+    pub delivery: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_url: Option<String>,
+    /// The event URIs it takes; null: every one.
+    pub events: Option<Vec<String>>,
+    pub payload: String,
+    /// The last event sequence handed out (poll) or delivered (push).
+    pub position: i64,
+    /// Events of the tenant after `position` (before the stream's filter).
+    pub backlog: i64,
+    /// Poll: SETs handed out and not acknowledged yet.
+    pub unacknowledged: u64,
+    pub last_delivery_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventStreamList {
+    pub streams: Vec<EventStream>,
+}
+
+/// `POST …/event-streams/{sid}/replay`.
+#[derive(Deserialize, ToSchema)]
+pub struct Replay {
+    /// RFC 3339: SETs of changes recorded at or after this time are sent again.
+    pub from: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Replaying {
+    pub stream_id: Uuid,
+    /// The stream continues after this sequence.
+    pub position: i64,
+}
