@@ -3,13 +3,10 @@
 //! by poll streams (`poll`, RFC 8936) and push deliverers (RFC 8935). Streams are managed
 //! through `/admin/api` (`streams`); the public keys are at `/.well-known/jwks.json` (`jwks`).
 
-pub mod endpoint;
 pub mod jwks;
-pub mod log;
-pub mod pending;
 pub mod poll;
 pub mod sequencer;
 pub mod settings;
-pub mod streams;
 
-pub use log::Recorded;
+pub use shared::events::log::Recorded;
+pub use shared::events::{endpoint, log, pending, streams};

@@ -31,6 +31,30 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Pushing SETs to a receiver that is down or failing (`scim-worker deliver`): the stream
+    /// waits between attempts, longer each time up to 5 minutes, until its events run past
+    /// their retention. The wait is kept on the stream row (`retry_at`), so it survives a
+    /// restart of the deliverer; [`Self::delay_after`] computes it.
+    pub const PUSH: Self = Self {
+        initial_interval: Duration::from_secs(1),
+        max_interval: Duration::from_secs(300),
+        multiplier: 2.0,
+        randomization_factor: 0.3,
+        max_elapsed: Duration::from_secs(7 * 24 * 3600),
+        max_attempts: u32::MAX,
+    };
+
+    /// The wait before the next attempt after `failures` failed ones, jittered like the
+    /// retries of [`retry`].
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        let exp = self
+            .multiplier
+            .powi(i32::try_from(failures.saturating_sub(1)).unwrap_or(i32::MAX));
+        let nominal = (self.initial_interval.as_secs_f64() * exp).min(self.max_interval.as_secs_f64());
+        let jitter = 1.0 + self.randomization_factor * (2.0 * rand::random::<f64>() - 1.0);
+        Duration::from_secs_f64((nominal * jitter).max(0.0))
+    }
+
     /// Waiting for Postgres or RabbitMQ at start-up: under `docker compose up` they may take a
     /// minute to accept connections.
     pub const STARTUP: Self = Self {
@@ -122,6 +146,25 @@ mod tests {
     impl Transience for E {
         fn is_transient(&self) -> bool {
             self.0
+        }
+    }
+
+    #[test]
+    fn push_delays_grow_to_their_cap_within_the_jitter() {
+        let p = RetryPolicy::PUSH;
+        for (failures, nominal) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (9, 256.0),
+            (10, 300.0),
+            (400, 300.0),
+        ] {
+            let d = p.delay_after(failures).as_secs_f64();
+            assert!(
+                d >= nominal * 0.7 - 1e-9 && d <= nominal * 1.3 + 1e-9,
+                "{failures}: {d}"
+            );
         }
     }
 

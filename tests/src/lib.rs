@@ -225,6 +225,20 @@ impl TestEnv {
         Worker { child, log_path }
     }
 
+    /// Starts `scim-worker deliver` (pushes change events) with extra environment.
+    pub fn spawn_deliverer_with(&self, extra: &[(&str, &str)]) -> Worker {
+        let log_path = self.log_path(&format!("deliverer-{}", Uuid::new_v4().simple()));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = self
+            .command("scim-worker", extra)
+            .arg("deliver")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn scim-worker deliver");
+        Worker { child, log_path }
+    }
+
     pub fn spawn_worker(&self) -> Worker {
         self.spawn_worker_with(&[])
     }

@@ -25,6 +25,8 @@ pub enum Command {
     Verify(DirectoryArgs),
     /// Re-derive product.* from the directory (repair after a restore or a bug); idempotent.
     Reconcile(DirectoryArgs),
+    /// Push change events (SETs) to the tenants' push streams (RFC 8935) until SIGTERM.
+    Deliver(Box<crate::deliver::DeliverArgs>),
     /// Inspect or replay dead-lettered changes.
     #[command(subcommand)]
     Dlq(DlqCommand),

@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         Some(Command::Verify(args)) => verify(args).await,
         Some(Command::Reconcile(args)) => reconcile(args).await,
         Some(Command::Dlq(cmd)) => dead_letters(cmd).await,
+        Some(Command::Deliver(args)) => scim_worker::deliver::run(*args, shared::shutdown::on_signal()).await,
         None => run(RunArgs::from_env()).await,
     };
     let code = match result {

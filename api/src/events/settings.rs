@@ -35,7 +35,13 @@ pub struct EventsArgs {
     #[arg(long, env = "EVENTS_KEY_CACHE_SECS", default_value_t = 30, hide = true)]
     pub key_cache_secs: u64,
     /// Allow push endpoints over http and in loopback or private ranges (development, tests).
-    #[arg(long, env = "EVENTS_ALLOW_INSECURE_ENDPOINTS", default_value_t = false)]
+    #[arg(
+        long,
+        env = "EVENTS_ALLOW_INSECURE_ENDPOINTS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_insecure_endpoints: bool,
 }
 

@@ -4,6 +4,7 @@
 //! from the full payloads.
 
 mod poll;
+mod push;
 
 use std::collections::BTreeMap;
 

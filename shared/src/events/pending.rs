@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use crate::db::interval;
+use crate::entity::scim_event_pending::{ActiveModel, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use shared::db::interval;
-use shared::entity::scim_event_pending::{ActiveModel, Column, Entity};
 use uuid::Uuid;
 
 /// Notes SETs as handed out now.

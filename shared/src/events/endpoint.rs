@@ -57,6 +57,21 @@ pub async fn check(endpoint: &str, insecure: bool) -> Result<Url, Refused> {
     }
 }
 
+/// The checks that need no name resolution (scheme; an address written in the URL), for the
+/// deliverer, whose resolver checks the addresses of names.
+pub fn check_literal(endpoint: &str) -> Result<(), Refused> {
+    let url = Url::parse(endpoint).map_err(|e| Refused::NotAUrl(e.to_string()))?;
+    if url.scheme() != "https" {
+        return Err(Refused::NotHttps);
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) if internal(IpAddr::V4(ip)) => Err(Refused::Internal(IpAddr::V4(ip))),
+        Some(url::Host::Ipv6(ip)) if internal(IpAddr::V6(ip)) => Err(Refused::Internal(IpAddr::V6(ip))),
+        Some(_) => Ok(()),
+        None => Err(Refused::NoHost),
+    }
+}
+
 /// Whether an address is one this server must not be made to call.
 pub fn internal(ip: IpAddr) -> bool {
     match ip {
@@ -120,6 +135,15 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn literal_addresses_are_checked_without_resolving() {
+        assert!(check_literal("https://10.0.0.1/x").is_err());
+        assert!(check_literal("https://[::1]/x").is_err());
+        assert!(check_literal("http://93.184.215.14/x").is_err());
+        assert!(check_literal("https://93.184.215.14/x").is_ok());
+        assert!(check_literal("https://receiver.example/x").is_ok());
     }
 
     #[tokio::test]

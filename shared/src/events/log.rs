@@ -5,16 +5,20 @@
 
 use std::time::Duration;
 
+use crate::db::{interval, stmt};
+use crate::entity::scim_event::{self, Column, Entity};
+use crate::entity::{scim_event_sequence, scim_event_stream};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 use serde_json::Value as Json;
-use shared::db::{interval, stmt};
-use shared::entity::scim_event::{self, Column, Entity};
-use shared::entity::{scim_event_sequence, scim_event_stream};
 use uuid::Uuid;
+
+/// The Postgres notification channel on which the sequencer announces numbered events (the
+/// payload is the tenant id).
+pub const CHANNEL: &str = "scim_events";
 
 /// Rows numbered per statement.
 const BATCH: i64 = 1000;
@@ -237,6 +241,55 @@ pub async fn purge(db: &DatabaseConnection, retention: Duration) -> Result<u64, 
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// Announcements of numbered events, heard on a connection of its own (`LISTEN`). Lost
+/// announcements cost only latency: listeners also look on a timer.
+pub struct Announcements {
+    url: String,
+    listener: Option<sea_orm::sqlx::postgres::PgListener>,
+}
+
+impl Announcements {
+    pub async fn listen(url: &str) -> Self {
+        let mut a = Self {
+            url: url.to_owned(),
+            listener: None,
+        };
+        a.connect().await;
+        a
+    }
+
+    async fn connect(&mut self) {
+        use sea_orm::sqlx::postgres::PgListener;
+        match PgListener::connect(&self.url).await {
+            Ok(mut l) => match l.listen(CHANNEL).await {
+                Ok(()) => self.listener = Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not listen for event announcements; looking on a timer")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "could not listen for event announcements; looking on a timer")
+            }
+        }
+    }
+
+    /// Resolves at the next announcement, or after `timeout`.
+    pub async fn next(&mut self, timeout: std::time::Duration) {
+        if self.listener.is_none() {
+            self.connect().await;
+        }
+        match &mut self.listener {
+            Some(l) => {
+                if let Ok(Err(e)) = tokio::time::timeout(timeout, l.recv()).await {
+                    tracing::debug!(error = %e, "event announcements lost; listening again");
+                    self.listener = None;
+                }
+            }
+            None => tokio::time::sleep(timeout).await,
+        }
+    }
 }
 
 /// Up to `limit` numbered events of a tenant after `position`, in order.

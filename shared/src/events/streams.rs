@@ -1,13 +1,13 @@
 //! `scim.event_streams` and `scim.event_errors`: a tenant's streams, where each stands, and
 //! what its receiver reported.
 
+use crate::entity::scim_event_error;
+use crate::entity::scim_event_stream::{ActiveModel, Column, Entity, Model};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use shared::entity::scim_event_error;
-use shared::entity::scim_event_stream::{ActiveModel, Column, Entity, Model};
 use uuid::Uuid;
 
 /// A stream to create.
@@ -144,6 +144,128 @@ pub async fn record_errors(db: &impl ConnectionTrait, id: Uuid, errs: &[Reported
     Entity::update_many()
         .col_expr(Column::LastError, Expr::val(shown))
         .col_expr(Column::LastErrorAt, Expr::current_timestamp())
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Claims up to `limit` push streams with something to deliver, that are not paused, not
+/// waiting out a failure and not held by another deliverer; each is held for `lease`. A
+/// stream is delivered by one deliverer at a time, in sequence order.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    lease: std::time::Duration,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::sea_query::{ExprTrait, LockBehavior, LockType, Query, QueryStatementBuilder};
+    use sea_orm::{EntityName, QueryTrait};
+
+    use crate::db::interval;
+    use crate::entity::scim_event_sequence as seq;
+
+    let now = Expr::current_timestamp();
+    let last = Query::select()
+        .expr(Expr::col((seq::Entity, seq::Column::Last)))
+        .from(seq::Entity.table_ref())
+        .and_where(Expr::col((seq::Entity, seq::Column::TenantId)).equals((Entity, Column::TenantId)))
+        .take();
+    let due = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Delivery.eq("push"))
+        .filter(Column::PausedReason.is_null())
+        .filter(
+            Expr::col(Column::LeaseUntil)
+                .is_null()
+                .or(Expr::col(Column::LeaseUntil).lt(now.clone())),
+        )
+        .filter(
+            Expr::col(Column::RetryAt)
+                .is_null()
+                .or(Expr::col(Column::RetryAt).lte(now.clone())),
+        )
+        .filter(
+            Expr::col((Entity, Column::Position)).lt(Expr::expr(Func::coalesce([
+                Expr::SubQuery(None, Box::new(last.into_sub_query_statement())),
+                Expr::val(0i64),
+            ]))),
+        )
+        .order_by_asc(Column::RetryAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_query();
+    Entity::update_many()
+        .col_expr(Column::LeaseUntil, now.add(interval(lease)))
+        .filter(Column::Id.in_subquery(due))
+        .exec_with_returning(db)
+        .await
+}
+
+/// Keeps holding a stream for another `lease`.
+pub async fn renew(db: &impl ConnectionTrait, id: Uuid, lease: std::time::Duration) -> Result<(), DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    Entity::update_many()
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::current_timestamp().add(crate::db::interval(lease)),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Lets go of a stream (nothing left to deliver, or shutting down).
+pub async fn release(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// A push was accepted: the stream stands at `position`, with no failure pending.
+pub async fn delivered(db: &impl ConnectionTrait, id: Uuid, position: i64) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Position, Expr::val(position))
+        .col_expr(Column::LastDeliveryAt, Expr::current_timestamp())
+        .col_expr(Column::Attempts, Expr::val(0))
+        .col_expr(Column::RetryAt, Expr::val(Option::<DateTime<Utc>>::None))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// A push failed in a way worth retrying: the stream waits until `retry_at`, and shows why.
+pub async fn failed(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    attempts: i32,
+    retry_at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::val(attempts))
+        .col_expr(Column::RetryAt, Expr::val(retry_at))
+        .col_expr(Column::LastError, Expr::val(error))
+        .col_expr(Column::LastErrorAt, Expr::current_timestamp())
+        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// The receiver refused a SET (RFC 8935 400 with `err`): the stream stops until an operator
+/// replays it, and shows why.
+pub async fn pause(db: &impl ConnectionTrait, id: Uuid, reason: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::PausedReason, Expr::val(reason))
+        .col_expr(Column::PausedAt, Expr::current_timestamp())
+        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
         .filter(Column::Id.eq(id))
         .exec(db)
         .await
