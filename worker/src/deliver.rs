@@ -33,6 +33,9 @@ const BATCH: u64 = 100;
 pub struct DeliverArgs {
     #[command(flatten)]
     pub db: shared::config::DatabaseConfig,
+    /// Serve /healthz and /metrics here (e.g. 0.0.0.0:9091); off when unset.
+    #[arg(long, env = "WORKER_HTTP_ADDR")]
+    pub http_addr: Option<String>,
     /// Streams delivered at once.
     #[arg(long, env = "EVENTS_PUSH_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,
@@ -70,6 +73,9 @@ pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Resu
     // reqwest's rustls needs one process-wide crypto provider; a second install is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = shared::db::connect(&args.db).await?;
+    if let Some(addr) = &args.http_addr {
+        crate::http::serve(addr, shutdown.clone()).await?;
+    }
     let receiver = Arc::new(Receiver::new(
         Duration::from_secs(args.timeout_secs),
         args.allow_insecure_endpoints,
