@@ -70,8 +70,6 @@ pub struct DeliverArgs {
 
 /// Runs until `shutdown`: claims streams with work and delivers each in a task of its own.
 pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    // reqwest's rustls needs one process-wide crypto provider; a second install is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let db = shared::db::connect(&args.db).await?;
     if let Some(addr) = &args.http_addr {
         crate::http::serve(addr, shutdown.clone()).await?;

@@ -3,9 +3,9 @@
 //! registered from its handler's `#[utoipa::path]`, so the OpenAPI document served at
 //! `/admin/api/openapi.json` (see `openapi`) lists exactly the routes served.
 
-mod event_streams;
+pub mod event_streams;
 mod openapi;
-mod schema;
+pub mod schema;
 
 use std::sync::LazyLock;
 

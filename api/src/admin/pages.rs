@@ -190,6 +190,7 @@ pub async fn tenant(
     let outbox = sync::outbox(db, id).await?;
     let activity = audit::recent(db, id, views::ACTIVITY_ROWS).await?;
     let queues = admin.broker.tenant_queues(id).await;
+    let streams = super::api::event_streams::of_tenant(db, id).await?;
     Ok(views::tenant(&views::TenantPage {
         csrf: who.csrf(),
         tenant: &tenant,
@@ -203,6 +204,7 @@ pub async fn tenant(
         outbox: &outbox,
         queues: &queues,
         activity: &activity,
+        streams: &streams,
     }))
 }
 

@@ -5,6 +5,7 @@
 use maud::{Markup, html};
 use uuid::Uuid;
 
+use super::api::schema::EventStream;
 use super::broker::{MAX_EXAMINED, TenantQueues};
 use super::error::AdminError;
 use super::html::{age, csrf_field, page, time};
@@ -130,6 +131,7 @@ pub struct TenantPage<'a> {
     /// An error when RabbitMQ is down: the page still shows the directory side.
     pub queues: &'a Result<TenantQueues, AdminError>,
     pub activity: &'a [Activity],
+    pub streams: &'a [EventStream],
 }
 
 pub fn tenant(p: &TenantPage) -> Markup {
@@ -193,6 +195,7 @@ pub fn tenant(p: &TenantPage) -> Markup {
             }
             (sync_section(p.outbox, p.queues.as_ref().ok()))
             (dead_letter_section(id, csrf, p.queues))
+            (event_stream_section(p.streams))
             (activity_section(p.activity))
         },
     )
@@ -238,6 +241,43 @@ fn sync_section(outbox: &Outbox, queues: Option<&TenantQueues>) -> Markup {
             }
             p.muted {
                 "A change is committed with the directory, sent to RabbitMQ, then applied by a worker. A backlog here means RabbitMQ or the workers are behind or down."
+            }
+        }
+    }
+}
+
+fn event_stream_section(streams: &[EventStream]) -> Markup {
+    html! {
+        section #event-streams .card {
+            h2 { "Event streams" }
+            @if streams.is_empty() {
+                p.muted { "None. Streams are created through /admin/api (see docs/events.md)." }
+            } @else {
+                table {
+                    tr { th { "Stream" } th { "Delivery" } th { "Position" } th { "Backlog" } th { "Last delivery" } th { "State" } }
+                    @for s in streams {
+                        tr.event-stream {
+                            td { code { (s.stream_id) } }
+                            td {
+                                (s.delivery) " "
+                                @if let Some(e) = &s.endpoint { code { (e) } }
+                                @if let Some(u) = &s.poll_url { code { (u) } }
+                            }
+                            td { (s.position) }
+                            td { (s.backlog) @if s.unacknowledged > 0 { " (" (s.unacknowledged) " unacknowledged)" } }
+                            td { @match &s.last_delivery_at { Some(at) => (time(at)), None => "never" } }
+                            td {
+                                @if let Some(r) = &s.paused_reason {
+                                    span.error { "paused: " (r) }
+                                } @else if let Some(e) = &s.last_error {
+                                    span.warn { "last error: " (e) }
+                                } @else {
+                                    span.ok { "ok" }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

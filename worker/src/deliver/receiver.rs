@@ -1,14 +1,21 @@
 //! One push (RFC 8935 §2): `POST` of the compact SET as `application/secevent+jwt`, and what
-//! the answer means. The HTTP client follows no redirect, uses no proxy, and resolves names
-//! through a resolver that refuses addresses inside this network (unless insecure endpoints are
-//! allowed), so a name that resolves inward after the stream was created is still refused.
+//! the answer means. The HTTP client (hyper over rustls, the system's roots) follows no
+//! redirect, uses no proxy, and resolves names through a resolver that refuses addresses inside
+//! this network (unless insecure endpoints are allowed), so a name that resolves inward after
+//! the stream was created is still refused.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::Request;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
 use shared::events::endpoint;
 
 /// What a receiver's answer means for the stream.
@@ -24,76 +31,118 @@ pub enum Answer {
     Failed(String),
 }
 
-pub struct Receiver {
-    http: reqwest::Client,
+/// Resolves with the system resolver; unless `insecure`, drops addresses inside this network,
+/// and none left is an error.
+#[derive(Clone)]
+struct Resolver {
     insecure: bool,
 }
 
-/// Resolves with the system resolver and drops addresses inside this network; none left is an
-/// error.
-struct Outward;
+type Resolved = std::vec::IntoIter<SocketAddr>;
 
-impl Resolve for Outward {
-    fn resolve(&self, name: Name) -> Resolving {
+impl tower::Service<Name> for Resolver {
+    type Response = Resolved;
+    type Error = std::io::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resolved, std::io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), std::io::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let insecure = self.insecure;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await?
-                .filter(|a| !endpoint::internal(a.ip()))
+                .filter(|a| insecure || !endpoint::internal(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(
-                    format!("{} resolves only to addresses inside this network", name.as_str()).into(),
-                );
+                return Err(std::io::Error::other(format!(
+                    "{} resolves only to addresses inside this network",
+                    name.as_str()
+                )));
             }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
+            Ok(addrs.into_iter())
         })
     }
 }
 
+type Body = Full<Bytes>;
+
+pub struct Receiver {
+    http: Client<HttpsConnector<HttpConnector<Resolver>>, Body>,
+    timeout: Duration,
+    insecure: bool,
+}
+
+/// The most of a receiver's answer that is read (an RFC 8935 error is a small JSON object).
+const MAX_ANSWER: usize = 64 * 1024;
+
 impl Receiver {
     pub fn new(timeout: Duration, insecure: bool) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("scim-relay/", env!("CARGO_PKG_VERSION")));
-        if !insecure {
-            builder = builder.dns_resolver(Arc::new(Outward));
-        }
+        let mut http = HttpConnector::new_with_resolver(Resolver { insecure });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout.min(Duration::from_secs(5))));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())?;
+        let tls = if insecure {
+            tls.https_or_http()
+        } else {
+            tls.https_only()
+        };
+        let connector = tls.enable_http1().wrap_connector(http);
         Ok(Self {
-            http: builder.build()?,
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
             insecure,
         })
     }
 
     pub async fn push(&self, endpoint: &str, authorization: Option<&str>, set: String) -> Answer {
-        // An address in the URL itself is not resolved: check it here.
+        // An address written in the URL is not resolved: check it here.
         if !self.insecure
             && let Err(e) = endpoint::check_literal(endpoint)
         {
             return Answer::Failed(e.to_string());
         }
-        let mut req = self
-            .http
-            .post(endpoint)
+        let mut req = Request::post(endpoint)
             .header(CONTENT_TYPE, "application/secevent+jwt")
             .header(ACCEPT, "application/json")
-            .body(set);
-        if let Some(a) = authorization {
+            .header(USER_AGENT, concat!("scim-relay/", env!("CARGO_PKG_VERSION")));
+        if let Some(a) = authorization.and_then(|a| HeaderValue::from_str(a).ok()) {
             req = req.header(AUTHORIZATION, a);
         }
-        let res = match req.send().await {
+        let req = match req.body(Full::new(Bytes::from(set))) {
             Ok(r) => r,
-            Err(e) => return Answer::Failed(describe(e)),
+            Err(e) => return Answer::Failed(format!("the endpoint cannot be requested: {e}")),
         };
-        let status = res.status();
+        let exchange = async {
+            let res = self.http.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    "could not connect to the receiver".to_owned()
+                } else {
+                    format!("the push failed: {e}")
+                }
+            })?;
+            let status = res.status();
+            let body = Limited::new(res.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, String>((status, body))
+        };
+        let (status, body) = match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => return Answer::Failed("the receiver did not answer in time".into()),
+            Ok(Err(why)) => return Answer::Failed(why),
+            Ok(Ok(answer)) => answer,
+        };
         if status.is_success() {
             return Answer::Accepted;
         }
-        let body = res.text().await.unwrap_or_default();
-        if status == reqwest::StatusCode::BAD_REQUEST
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+        if status == hyper::StatusCode::BAD_REQUEST
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
             && let Some(err) = v["err"].as_str()
         {
             return Answer::Refused {
@@ -102,16 +151,5 @@ impl Receiver {
             };
         }
         Answer::Failed(format!("the receiver answered {status}"))
-    }
-}
-
-/// A client error in a few words (never the URL's query or credentials).
-fn describe(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the receiver did not answer in time".into()
-    } else if e.is_connect() {
-        "could not connect to the receiver".into()
-    } else {
-        format!("the push failed: {}", e.without_url())
     }
 }

@@ -141,14 +141,23 @@ pub async fn list_event_streams(
 ) -> Result<Json<EventStreamList>, AdminError> {
     let tenant = tenants::parse_id(&id)?;
     tenants::get(&admin.app.db, tenant).await?;
-    let db = &admin.app.db;
+    Ok(Json(EventStreamList {
+        streams: of_tenant(&admin.app.db, tenant).await?,
+    }))
+}
+
+/// A tenant's streams as the API and the admin page show them.
+pub async fn of_tenant(
+    db: &sea_orm::DatabaseConnection,
+    tenant: Uuid,
+) -> Result<Vec<EventStream>, AdminError> {
     let last = log::last_number(db, tenant).await?;
     let mut out = Vec::new();
     for s in streams::of_tenant(db, tenant).await? {
         let unacknowledged = pending::count(db, s.id).await?;
         out.push(view(s, last, unacknowledged));
     }
-    Ok(Json(EventStreamList { streams: out }))
+    Ok(out)
 }
 
 fn view(s: Model, last: i64, unacknowledged: u64) -> EventStream {
