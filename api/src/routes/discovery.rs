@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What this server does, and only that: `filter.maxResults` is the page size `count` is
-/// clamped to; `/Bulk` answers 501; passwords are never stored, so they cannot be changed.
+/// clamped to; `/Bulk` answers 501; passwords are never stored, so they cannot be changed; the
+/// change events a tenant's streams can carry (docs/events.md).
 async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -37,6 +38,8 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9967 §4. `Prefer: respond-async` is not honoured yet, hence "none".
+        "securityEvents": {"asyncRequest": "none", "eventUris": shared::events::set::URIS},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

@@ -51,6 +51,15 @@ async fn the_service_provider_config_is_truthful() {
     assert_eq!(c["changePassword"]["supported"], false);
     assert_eq!(c["sort"]["supported"], true);
     assert_eq!(c["etag"]["supported"], true);
+    // RFC 9967 §4: the events streams carry, and no async requests (yet).
+    assert_eq!(c["securityEvents"]["asyncRequest"], "none");
+    let uris = c["securityEvents"]["eventUris"].as_array().unwrap();
+    assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:deactivate")));
+    assert!(uris.iter().all(|u| {
+        u.as_str()
+            .unwrap()
+            .starts_with("urn:ietf:params:scim:event:prov:")
+    }));
     let schemes = c["authenticationSchemes"].as_array().unwrap();
     assert!(
         schemes.iter().any(|s| s["type"] == "oauthbearertoken"
