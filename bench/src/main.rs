@@ -5,6 +5,7 @@
 //! Build and run: `scripts/bench` (release build), or `cargo run --release -p bench -- --help`.
 
 mod ceilings;
+mod events;
 mod filter_scale;
 mod groups;
 mod stats;
@@ -78,9 +79,18 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let pool = args.concurrency.max(10).to_string();
+    // The admin key and local push endpoints are for the events part (streams to a receiver here).
+    let events_env = [("EVENTS_ALLOW_INSECURE_ENDPOINTS", "1"), ("RUST_LOG", "warn")];
     let api = env
-        .spawn_api_with(&[("DATABASE_MAX_CONNECTIONS", pool.as_str()), ("RUST_LOG", "warn")])
+        .spawn_api_with(&[
+            ("DATABASE_MAX_CONNECTIONS", pool.as_str()),
+            ("ADMIN_TOKEN", events::ADMIN_KEY),
+            events_env[0],
+            events_env[1],
+        ])
         .await;
+    // Idle until a tenant has a push stream (part 2 has none; the events parts have).
+    let _deliverer = env.spawn_deliverer_with(&events_env);
     let tenants: Vec<(uuid::Uuid, String)> = (0..args.tenants)
         .map(|t| env.create_tenant(&format!("bench-{t}")))
         .collect();
@@ -95,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
     let creates = workload::import(&env, &api, &[creates_token], creates_n, args.concurrency, false).await;
     let creates_rate = rate(creates_n, creates.elapsed);
     workload::discard_tenant(&env, &db, creates_tenant).await;
+    eprintln!("creating {creates_n} users with POST alone in a tenant with a push stream...");
+    let creates_events_rate = events::creates_with_a_stream(&env, &api, creates_n, args.concurrency).await?;
 
     eprintln!("importing {total} users (no workers running)...");
     let import = workload::import(&env, &api, &tokens, args.users, args.concurrency, true).await;
@@ -179,6 +191,12 @@ async fn main() -> anyhow::Result<()> {
     workload::steady(&env, &api, token, offered, steady_count, accepted).await;
     let steady = watcher.await.context("visibility watcher")?;
 
+    let mut event_lags = Vec::new();
+    for streams in [1, 10] {
+        eprintln!("SET lag at {offered:.0}/s offered with {streams} push stream(s)...");
+        event_lags.push(events::lag(&env, &api, streams, offered, steady_count).await?);
+    }
+
     let group = if args.group_members > 0 {
         eprintln!(
             "building a {}-member group by PATCH batches of 100...",
@@ -220,6 +238,15 @@ async fn main() -> anyhow::Result<()> {
             "post_ms": {"p50": creates.post.pct_ms(50.0), "p99": creates.post.pct_ms(99.0)},
             "vs_ceiling_a": creates_rate / ceil.pg_insert_tx_per_s,
         },
+        "creates_with_a_push_stream": {
+            "requests_per_s": creates_events_rate,
+            "vs_ceiling_a": creates_events_rate / ceil.pg_insert_tx_per_s,
+            "vs_without": creates_events_rate / creates_rate,
+        },
+        "event_lag": event_lags.iter().map(|l| json!({
+            "streams": l.streams, "offered_per_s": l.offered, "missing": l.missing,
+            "lag_ms": {"p50": l.lag.pct_ms(50.0), "p99": l.lag.pct_ms(99.0), "max": l.lag.pct_ms(100.0)},
+        })).collect::<Vec<_>>(),
         "import": {
             "users_per_s": post_rate,
             "requests_per_s": rate(import.requests, import.elapsed),
@@ -261,12 +288,14 @@ async fn main() -> anyhow::Result<()> {
 | ceiling (b) rabbitmq confirmed publishes | {b:.0}/s | | |\n\
 | ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
 | POST /Users alone (no workers) | {cr:.0} req/s, p50 / p99 {c50:.1} / {c99:.1} ms | {cra:.2} of (a) | >= 0.50 |\n\
+| POST /Users alone, tenant with a push stream | {ce:.0} req/s | {cea:.2} of (a), {cev:.2}x without | ~1x |\n\
 | import (no workers): GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | |\n\
 | GET filter userName eq, p50 / p99 | {g50:.1} / {g99:.1} ms | | |\n\
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
 {drains}\
 {waves}\
 | end-to-end lag at {off:.0}/s offered (2 workers), p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | {lr:.2} of the burst | p99 <= 200 ms |\n\
+{event_lags}\
 {group}\
 {filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
@@ -281,6 +310,22 @@ async fn main() -> anyhow::Result<()> {
         c50 = creates.post.pct_ms(50.0),
         c99 = creates.post.pct_ms(99.0),
         cra = creates_rate / ceil.pg_insert_tx_per_s,
+        ce = creates_events_rate,
+        cea = creates_events_rate / ceil.pg_insert_tx_per_s,
+        cev = creates_events_rate / creates_rate,
+        event_lags = event_lags
+            .iter()
+            .map(|l| format!(
+                "| SET lag, answer to receiver's 202, {s} push stream(s) at {o:.0}/s, p50 / p99 / max | {a:.0} / {b:.0} / {m:.0} ms{miss} | | {t} |\n",
+                s = l.streams,
+                o = l.offered,
+                a = l.lag.pct_ms(50.0),
+                b = l.lag.pct_ms(99.0),
+                m = l.lag.pct_ms(100.0),
+                miss = if l.missing > 0 { format!(", {} SETs missing", l.missing) } else { String::new() },
+                t = if l.streams == 1 { "p99 <= 250 ms" } else { "" },
+            ))
+            .collect::<String>(),
         pr = post_rate,
         ra = post_rate / ceil.pg_insert_tx_per_s,
         g50 = import.get.pct_ms(50.0),

@@ -85,8 +85,9 @@ pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Resu
         ..RetryPolicy::PUSH
     };
     let mut wake = shared::events::log::Announcements::listen(&args.db.database_url).await;
+    // Each task delivers one stream; `held` maps the running tasks to their streams.
     let mut running: JoinSet<()> = JoinSet::new();
-    let mut held = std::collections::HashSet::new();
+    let mut held: std::collections::HashMap<tokio::task::Id, uuid::Uuid> = Default::default();
     tracing::info!(concurrency = args.concurrency, "event deliverer started");
     loop {
         let room = args.concurrency.saturating_sub(running.len()) as u64;
@@ -94,17 +95,20 @@ pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Resu
             match streams::claim_due(&db, lease, room).await {
                 Ok(claimed) => {
                     for stream in claimed {
-                        if !held.insert(stream.id) {
+                        if held.values().any(|s| *s == stream.id) {
+                            // Its task let go of it and is ending: claim it again once it has.
+                            let _ = streams::release(&db, stream.id).await;
                             continue;
                         }
+                        let id = stream.id;
                         let (db, receiver, keys, stop) =
                             (db.clone(), receiver.clone(), keys.clone(), shutdown.clone());
-                        running.spawn(async move {
-                            let id = stream.id;
+                        let task = running.spawn(async move {
                             if let Err(e) = deliver(&db, &receiver, &keys, (retry, lease), stream, &stop).await {
                                 tracing::warn!(stream_id = %id, error = %e, "delivery interrupted; the stream is taken up again when its lease ends");
                             }
                         });
+                        held.insert(task.id(), id);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "could not claim event streams"),
@@ -113,11 +117,16 @@ pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Resu
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = wake.next(Duration::from_millis(args.poll_ms)) => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-        }
-        // Streams whose task ended may be claimed again.
-        if running.is_empty() {
-            held.clear();
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let task = match done {
+                    Ok((task, ())) => task,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a delivery task failed; its stream is taken up again when its lease ends");
+                        e.id()
+                    }
+                };
+                held.remove(&task);
+            }
         }
     }
     tracing::info!(streams = running.len(), "event deliverer stopping");

@@ -151,9 +151,13 @@ async fn every_set_reaches_a_flaky_receiver_in_order_even_when_the_deliverer_is_
             .await;
         ids.push(resp.id());
     }
-    // Kill the deliverer mid-stream (15 SETs take it over 600 ms); another takes the stream
-    // over when the lease of the first ends.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill the deliverer mid-stream (it takes 40 ms a SET, so 15 SETs take it 600 ms) once a
+    // few have arrived; another takes the stream over when the lease of the first ends.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while r.accepted.lock().unwrap().len() < 3 {
+        assert!(Instant::now() < deadline, "the first deliverer delivered nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let before_kill = r.accepted.lock().unwrap().len();
     first.kill9();
     let _second = deliverer(&w);
