@@ -106,7 +106,8 @@ async fn main() -> anyhow::Result<()> {
     let creates_rate = rate(creates_n, creates.elapsed);
     workload::discard_tenant(&env, &db, creates_tenant).await;
     eprintln!("creating {creates_n} users with POST alone in a tenant with a push stream...");
-    let creates_events_rate = events::creates_with_a_stream(&env, &api, creates_n, args.concurrency).await?;
+    let creates_events_rate =
+        events::creates_with_a_stream(&env, &api, &db, creates_n, args.concurrency).await?;
 
     eprintln!("importing {total} users (no workers running)...");
     let import = workload::import(&env, &api, &tokens, args.users, args.concurrency, true).await;

@@ -28,6 +28,10 @@ pub use receiver::Receiver;
 
 /// Events read per look.
 const BATCH: u64 = 100;
+/// How often a stream's position is written while it is delivering: a row write per SET would
+/// cap a stream at the database's commit rate. A deliverer killed in between sends the SETs
+/// since the last write again, which receivers drop by `jti`.
+const POSITION_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeliverArgs {
@@ -146,14 +150,27 @@ async fn deliver(
     let endpoint = stream.endpoint.clone().unwrap_or_default();
     let payload = Payload::parse(&stream.payload).unwrap_or(Payload::Full);
     let mut renewed = tokio::time::Instant::now();
+    // The position delivered up to and not yet written, and when it was last written.
+    let mut unwritten = false;
+    let mut written = tokio::time::Instant::now();
     loop {
         let events = log::after(db, stream.tenant_id, stream.position, BATCH).await?;
         if events.is_empty() {
+            if unwritten {
+                streams::delivered(db, stream.id, stream.position).await?;
+            }
             streams::release(db, stream.id).await?;
             return Ok(());
         }
         for ev in events {
+            if unwritten && written.elapsed() >= POSITION_EVERY {
+                streams::delivered(db, stream.id, stream.position).await?;
+                (unwritten, written) = (false, tokio::time::Instant::now());
+            }
             if stop.is_cancelled() {
+                if unwritten {
+                    streams::delivered(db, stream.id, stream.position).await?;
+                }
                 streams::release(db, stream.id).await?;
                 return Ok(());
             }
@@ -164,7 +181,7 @@ async fn deliver(
             let Some(sequence) = ev.sequence else { continue };
             if !set::wanted(stream.event_uris.as_deref(), &set::uris(&ev, payload)) {
                 stream.position = sequence;
-                streams::advance(db, stream.id, sequence, false).await?;
+                unwritten = true;
                 continue;
             }
             let env = Envelope {
@@ -183,7 +200,7 @@ async fn deliver(
                 Answer::Accepted => {
                     stream.position = sequence;
                     stream.attempts = 0;
-                    streams::delivered(db, stream.id, sequence).await?;
+                    unwritten = true;
                     metrics::counter!("scim_events_pushed_total").increment(1);
                 }
                 Answer::Refused { err, description } => {
@@ -212,6 +229,9 @@ async fn deliver(
                     let retry_at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     tracing::info!(tenant_id = %span.0, stream_id = %span.1, sequence, attempts, wait_ms = wait.as_millis() as u64, error = %why, "push failed; the stream waits and tries again");
                     metrics::counter!("scim_events_push_failures_total").increment(1);
+                    if unwritten {
+                        streams::delivered(db, stream.id, stream.position).await?;
+                    }
                     streams::failed(db, stream.id, attempts, retry_at, &why).await?;
                     return Ok(());
                 }
