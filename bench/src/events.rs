@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -132,8 +131,10 @@ pub async fn lag(env: &TestEnv, api: &Api, streams: usize, rate: f64, count: usi
     })
 }
 
-/// POST alone (as part 2) in a tenant that has one push stream, discarded afterwards like
-/// part 2's (its changes must not reach the drain); requests per second.
+/// POST alone (as part 2) in a tenant that has an event stream, discarded afterwards like
+/// part 2's (its changes must not reach the drain); requests per second. A poll stream nobody
+/// polls: what is measured is the SCIM path's share (the event row in each write, and the
+/// sequencer numbering them), not a deliverer competing for the same two cores.
 pub async fn creates_with_a_stream(
     env: &TestEnv,
     api: &Api,
@@ -141,7 +142,19 @@ pub async fn creates_with_a_stream(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<f64> {
-    let (tenant, token, _arrivals) = tenant_with_streams(env, api, 1).await.context("events tenant")?;
+    let (tenant, token) = env.create_tenant("bench-events-creates");
+    let r = env
+        .http
+        .post(format!("{}/admin/api/tenants/{tenant}/event-streams", api.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&serde_json::json!({"delivery": "poll"}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status() == StatusCode::CREATED,
+        "creating a stream: {}",
+        r.status()
+    );
     let run = workload::import(env, api, &[token], n, concurrency, false).await;
     workload::discard_tenant(env, db, tenant).await;
     Ok(crate::stats::rate(n, run.elapsed))

@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let creates = workload::import(&env, &api, &[creates_token], creates_n, args.concurrency, false).await;
     let creates_rate = rate(creates_n, creates.elapsed);
     workload::discard_tenant(&env, &db, creates_tenant).await;
-    eprintln!("creating {creates_n} users with POST alone in a tenant with a push stream...");
+    eprintln!("creating {creates_n} users with POST alone in a tenant with an event stream...");
     let creates_events_rate =
         events::creates_with_a_stream(&env, &api, &db, creates_n, args.concurrency).await?;
 
@@ -239,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
             "post_ms": {"p50": creates.post.pct_ms(50.0), "p99": creates.post.pct_ms(99.0)},
             "vs_ceiling_a": creates_rate / ceil.pg_insert_tx_per_s,
         },
-        "creates_with_a_push_stream": {
+        "creates_with_an_event_stream": {
             "requests_per_s": creates_events_rate,
             "vs_ceiling_a": creates_events_rate / ceil.pg_insert_tx_per_s,
             "vs_without": creates_events_rate / creates_rate,
@@ -289,7 +289,7 @@ async fn main() -> anyhow::Result<()> {
 | ceiling (b) rabbitmq confirmed publishes | {b:.0}/s | | |\n\
 | ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
 | POST /Users alone (no workers) | {cr:.0} req/s, p50 / p99 {c50:.1} / {c99:.1} ms | {cra:.2} of (a) | >= 0.50 |\n\
-| POST /Users alone, tenant with a push stream | {ce:.0} req/s | {cea:.2} of (a), {cev:.2}x without | ~1x |\n\
+| POST /Users alone, tenant with an event stream | {ce:.0} req/s | {cea:.2} of (a), {cev:.2}x without | ~1x |\n\
 | import (no workers): GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | |\n\
 | GET filter userName eq, p50 / p99 | {g50:.1} / {g99:.1} ms | | |\n\
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
