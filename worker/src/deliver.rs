@@ -156,21 +156,17 @@ async fn deliver(
     loop {
         let events = log::after(db, stream.tenant_id, stream.position, BATCH).await?;
         if events.is_empty() {
-            if unwritten {
-                streams::delivered(db, stream.id, stream.position).await?;
-            }
+            write_position(db, &stream, &mut unwritten).await?;
             streams::release(db, stream.id).await?;
             return Ok(());
         }
         for ev in events {
-            if unwritten && written.elapsed() >= POSITION_EVERY {
-                streams::delivered(db, stream.id, stream.position).await?;
-                (unwritten, written) = (false, tokio::time::Instant::now());
+            if written.elapsed() >= POSITION_EVERY {
+                write_position(db, &stream, &mut unwritten).await?;
+                written = tokio::time::Instant::now();
             }
             if stop.is_cancelled() {
-                if unwritten {
-                    streams::delivered(db, stream.id, stream.position).await?;
-                }
+                write_position(db, &stream, &mut unwritten).await?;
                 streams::release(db, stream.id).await?;
                 return Ok(());
             }
@@ -210,6 +206,7 @@ async fn deliver(
                         None => format!("the receiver refused SET {sequence} ({jti}): {err}"),
                     };
                     tracing::warn!(tenant_id = %span.0, stream_id = %span.1, sequence, err = %err, "event stream paused: the receiver refused a SET");
+                    write_position(db, &stream, &mut unwritten).await?;
                     streams::record_errors(
                         db,
                         stream.id,
@@ -229,13 +226,23 @@ async fn deliver(
                     let retry_at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     tracing::info!(tenant_id = %span.0, stream_id = %span.1, sequence, attempts, wait_ms = wait.as_millis() as u64, error = %why, "push failed; the stream waits and tries again");
                     metrics::counter!("scim_events_push_failures_total").increment(1);
-                    if unwritten {
-                        streams::delivered(db, stream.id, stream.position).await?;
-                    }
+                    write_position(db, &stream, &mut unwritten).await?;
                     streams::failed(db, stream.id, attempts, retry_at, &why).await?;
                     return Ok(());
                 }
             }
         }
     }
+}
+
+/// Writes the stream's position if it moved since it was last written.
+async fn write_position(
+    db: &DatabaseConnection,
+    stream: &Stream,
+    unwritten: &mut bool,
+) -> Result<(), sea_orm::DbErr> {
+    if std::mem::take(unwritten) {
+        streams::delivered(db, stream.id, stream.position).await?;
+    }
+    Ok(())
 }

@@ -87,6 +87,24 @@ impl Resource for Users {
     }
 }
 
+/// Raw: a data-modifying CTE (user, outbox and event rows in one statement) has no builder form.
+/// Assembled once: its text never changes.
+static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "with u as (
+             insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
+             returning *),
+         o as (
+             insert into scim.outbox (message_id, tenant_id, routing_key, payload)
+             select $9, $1, $10, $11 from u
+             returning id),
+         {}
+         select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
+        events::log::cte("e", 12, 1)
+    )
+});
+
 /// Creates a user and its change message in one statement: atomic without a transaction, so a
 /// create costs one round trip to Postgres instead of four (begin, two inserts, commit). The
 /// timestamps come from this clock (to the microsecond Postgres keeps), as the message carries
@@ -120,23 +138,8 @@ pub async fn insert(
         out.payload.clone().into(),
     ]);
     values.extend(events::log::cte_values(tenant, &event(&planned)));
-    // Raw: a data-modifying CTE (user, outbox and event rows in one statement) has no builder
-    // form.
-    let sql = format!(
-        "with u as (
-             insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
-             returning *),
-         o as (
-             insert into scim.outbox (message_id, tenant_id, routing_key, payload)
-             select $9, $1, $10, $11 from u
-             returning id),
-         {}
-         select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
-        events::log::cte("e", 12, 1)
-    );
     let row = db
-        .query_one_raw(stmt(&sql, values))
+        .query_one_raw(stmt(&INSERT, values))
         .await
         .map_err(|e| Users::write_err(e, &planned.doc))?
         .ok_or(DbErr::RecordNotInserted)?;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -87,16 +88,13 @@ pub async fn delete(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result
 
 /// Moves a stream to `position` (replay), unpaused, with no failed attempts.
 pub async fn rewind(db: &impl ConnectionTrait, id: Uuid, position: i64) -> Result<(), DbErr> {
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::Position, Expr::val(position))
         .col_expr(Column::PausedReason, Expr::val(Option::<String>::None))
         .col_expr(Column::PausedAt, Expr::val(Option::<DateTime<Utc>>::None))
         .col_expr(Column::Attempts, Expr::val(0))
-        .col_expr(Column::RetryAt, Expr::val(Option::<DateTime<Utc>>::None))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .col_expr(Column::RetryAt, Expr::val(Option::<DateTime<Utc>>::None));
+    update_stream(db, id, update).await
 }
 
 /// Records that SETs up to `position` were handed out (poll) or delivered (push).
@@ -141,13 +139,10 @@ pub async fn record_errors(db: &impl ConnectionTrait, id: Uuid, errs: &[Reported
         Some(d) => format!("{}: {d}", last.err),
         None => last.err.clone(),
     };
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::LastError, Expr::val(shown))
-        .col_expr(Column::LastErrorAt, Expr::current_timestamp())
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .col_expr(Column::LastErrorAt, Expr::current_timestamp());
+    update_stream(db, id, update).await
 }
 
 /// Claims up to `limit` push streams with something to deliver, that are not paused, not
@@ -205,38 +200,27 @@ pub async fn claim_due(
 /// Keeps holding a stream for another `lease`.
 pub async fn renew(db: &impl ConnectionTrait, id: Uuid, lease: std::time::Duration) -> Result<(), DbErr> {
     use sea_orm::sea_query::ExprTrait;
-    Entity::update_many()
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::current_timestamp().add(crate::db::interval(lease)),
-        )
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+    let update = Entity::update_many().col_expr(
+        Column::LeaseUntil,
+        Expr::current_timestamp().add(crate::db::interval(lease)),
+    );
+    update_stream(db, id, update).await
 }
 
 /// Lets go of a stream (nothing left to deliver, or shutting down).
 pub async fn release(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
-    Entity::update_many()
-        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+    let update = Entity::update_many().col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None));
+    update_stream(db, id, update).await
 }
 
 /// A push was accepted: the stream stands at `position`, with no failure pending.
 pub async fn delivered(db: &impl ConnectionTrait, id: Uuid, position: i64) -> Result<(), DbErr> {
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::Position, Expr::val(position))
         .col_expr(Column::LastDeliveryAt, Expr::current_timestamp())
         .col_expr(Column::Attempts, Expr::val(0))
-        .col_expr(Column::RetryAt, Expr::val(Option::<DateTime<Utc>>::None))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .col_expr(Column::RetryAt, Expr::val(Option::<DateTime<Utc>>::None));
+    update_stream(db, id, update).await
 }
 
 /// A push failed in a way worth retrying: the stream waits until `retry_at`, and shows why.
@@ -247,27 +231,26 @@ pub async fn failed(
     retry_at: DateTime<Utc>,
     error: &str,
 ) -> Result<(), DbErr> {
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::Attempts, Expr::val(attempts))
         .col_expr(Column::RetryAt, Expr::val(retry_at))
         .col_expr(Column::LastError, Expr::val(error))
         .col_expr(Column::LastErrorAt, Expr::current_timestamp())
-        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None));
+    update_stream(db, id, update).await
 }
 
 /// The receiver refused a SET (RFC 8935 400 with `err`): the stream stops until an operator
 /// replays it, and shows why.
 pub async fn pause(db: &impl ConnectionTrait, id: Uuid, reason: &str) -> Result<(), DbErr> {
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::PausedReason, Expr::val(reason))
         .col_expr(Column::PausedAt, Expr::current_timestamp())
-        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None))
-        .filter(Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .col_expr(Column::LeaseUntil, Expr::val(Option::<DateTime<Utc>>::None));
+    update_stream(db, id, update).await
+}
+
+/// Applies `update` to the stream `id` (the one-row writes above share it).
+async fn update_stream(db: &impl ConnectionTrait, id: Uuid, update: UpdateMany<Entity>) -> Result<(), DbErr> {
+    update.filter(Column::Id.eq(id)).exec(db).await.map(|_| ())
 }
