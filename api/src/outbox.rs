@@ -7,6 +7,7 @@ pub mod dispatch;
 mod outage;
 pub mod relay;
 
+use std::future::Future;
 use std::time::Duration;
 
 use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
@@ -28,11 +29,24 @@ pub struct Enqueued {
     pub message: Outgoing,
 }
 
+tokio::task_local! {
+    /// The `txn` of the asynchronous request being served.
+    static ASYNC_TXN: Uuid;
+}
+
+/// Runs a write of the asynchronous request `txn`: every message it writes to the outbox carries
+/// the `txn`, so that the worker applying it can record the request's completion. A task-local,
+/// like the trace context, because the messages are made deep in each resource type's writes.
+pub async fn for_async_request<F: Future>(txn: Uuid, write: F) -> F::Output {
+    ASYNC_TXN.scope(txn, write).await
+}
+
 /// The message as it is stored and sent: stamped with the trace context of the request that
-/// made it.
+/// made it, and with its asynchronous request's `txn`.
 fn stamped(msg: &ChangeMessage) -> Outgoing {
     let msg = ChangeMessage {
         traceparent: crate::trace_context::outgoing(),
+        txn: msg.txn.or_else(|| ASYNC_TXN.try_with(|t| *t).ok()),
         ..msg.clone()
     };
     Outgoing {

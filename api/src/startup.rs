@@ -25,7 +25,7 @@ use crate::admin;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
-use crate::routes::{discovery, groups, health, search, unsupported, users};
+use crate::routes::{asynchronous, discovery, groups, health, search, unsupported, users};
 use crate::state::{App, AppState};
 use crate::trace_context;
 
@@ -165,6 +165,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(users::router())
         .merge(groups::router())
         .merge(discovery::router())
+        .merge(asynchronous::router())
         .merge(search::router())
         .merge(unsupported::router())
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })

@@ -10,6 +10,8 @@ pub mod product_membership_version;
 pub mod product_user;
 pub mod scim_admin_session;
 pub mod scim_api_token;
+pub mod scim_async_request;
+pub mod scim_async_request_part;
 pub mod scim_audit;
 pub mod scim_event;
 pub mod scim_event_error;

@@ -2,8 +2,10 @@
 //! streams and where each stands (`streams`, `pending`), which push endpoints are allowed
 //! (`endpoint`), the event URIs and claims of a SET (`set`), and the keys that sign it (`keys`,
 //! `jws`). The api records, numbers and serves poll streams (RFC 8936); the deliverer
-//! (`scim-worker deliver`) pushes (RFC 8935). Both build SETs here.
+//! (`scim-worker deliver`) pushes (RFC 8935). Both build SETs here. Asynchronous requests
+//! (`completions`) are opened by the api and settled by the workers.
 
+pub mod completions;
 pub mod endpoint;
 pub mod jws;
 pub mod keys;

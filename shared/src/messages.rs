@@ -24,6 +24,10 @@ pub struct ChangeMessage {
     /// Optional, so messages written before it existed still decode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The RFC 9967 `txn` of the asynchronous request that made the change, whose completion
+    /// the worker records once the change is applied; none for ordinary requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<Uuid>,
     #[serde(flatten)]
     pub resource: Resource,
 }
@@ -128,6 +132,7 @@ impl ChangeMessage {
             operation,
             occurred_at,
             traceparent: None,
+            txn: None,
             resource,
         }
     }

@@ -23,12 +23,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(addr) = &args.http_addr {
         http::serve(addr, shutdown.clone()).await?;
     }
+    // Completions of asynchronous requests are recorded in the directory.
+    let directory = match &args.product_database_url {
+        None => db.clone(),
+        Some(_) => shared::db::connect(&args.db)
+            .await
+            .context("connecting to the directory database")?,
+    };
     let applier = apply::Applier {
         db,
         faults: args.faults,
     };
     let worker = consumer::Worker {
         applier,
+        directory,
         amqp: args.amqp.clone(),
         prefetch: args.prefetch,
         shutdown: shutdown.clone(),

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::apply::{Applier, BatchKey};
+use sea_orm::DbErr;
 use shared::dlq;
+use shared::events::completions::{self, Settled};
 
 /// Deliveries taken into one batch at most.
 const BATCH_MAX: usize = 64;
@@ -38,6 +40,8 @@ const BATCHES_IN_FLIGHT: usize = 2;
 
 pub struct Worker {
     pub applier: Applier,
+    /// The directory, where completions of asynchronous requests are recorded.
+    pub directory: sea_orm::DatabaseConnection,
     pub amqp: AmqpConfig,
     pub prefetch: u16,
     pub shutdown: CancellationToken,
@@ -48,6 +52,7 @@ pub struct Worker {
 
 struct Ctx {
     applier: Applier,
+    directory: sea_orm::DatabaseConnection,
     amqp: AmqpConfig,
     dlq_channel: Channel,
     faults: Faults,
@@ -94,6 +99,7 @@ impl Worker {
             .await?;
         let ctx = Arc::new(Ctx {
             applier: self.applier.clone(),
+            directory: self.directory.clone(),
             amqp: self.amqp.clone(),
             dlq_channel,
             faults: self.faults,
@@ -162,11 +168,19 @@ enum Failure {
     Poison(String),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
+    /// The change is applied but its asynchronous request's completion could not be recorded:
+    /// requeued, so that the repeat (a no-op apply) records it.
+    #[error("could not record an asynchronous request's completion: {0}")]
+    Completion(String),
 }
 
 impl Transience for Failure {
     fn is_transient(&self) -> bool {
-        matches!(self, Failure::Db(e) if e.is_transient())
+        match self {
+            Failure::Db(e) => e.is_transient(),
+            Failure::Completion(_) => true,
+            Failure::Poison(_) => false,
+        }
     }
 }
 
@@ -220,12 +234,15 @@ async fn apply_batch(
                 ms = started.elapsed().as_millis() as u64,
                 "batch applied"
             );
+            let completed = complete(ctx, msgs.iter().copied(), None).await;
             for ((delivery, msg), outcome) in batch.into_iter().zip(outcomes) {
                 record_lag(&msg);
                 let span = apply_span(Some(&msg));
-                settle(ctx, &delivery, Ok(outcome.as_str()), started)
-                    .instrument(span)
-                    .await;
+                let result = completed
+                    .as_ref()
+                    .map(|()| outcome.as_str())
+                    .map_err(|e| Failure::Completion(e.to_string()));
+                settle(ctx, &delivery, result, started).instrument(span).await;
             }
         }
         Err(e) => {
@@ -293,13 +310,53 @@ async fn handle_decoded(
                 ctx.applier.apply(&msg).await.map_err(Failure::from)
             })
             .await;
-            if r.is_ok() {
-                record_lag(&msg);
+            match r {
+                Ok(outcome) => {
+                    record_lag(&msg);
+                    complete(ctx, [&msg], None)
+                        .await
+                        .map(|()| outcome.as_str())
+                        .map_err(|e| Failure::Completion(e.to_string()))
+                }
+                // About to be dead-lettered: its asynchronous request completes with the
+                // failure first (a recording that fails requeues it, to be tried again).
+                Err(e) if !e.is_transient() => match complete(ctx, [&msg], Some(&e)).await {
+                    Ok(()) => Err(e),
+                    Err(db) => Err(Failure::Completion(db.to_string())),
+                },
+                Err(e) => Err(e),
             }
-            r.map(|o| o.as_str())
         }
     };
     settle(ctx, &delivery, result, started).await;
+}
+
+/// Settles the messages of asynchronous requests among `msgs` (applied, or about to be
+/// dead-lettered with `failure`); ordinary messages cost nothing here. On an error the caller
+/// requeues, and the repeat is harmless.
+async fn complete<'a>(
+    ctx: &Ctx,
+    msgs: impl IntoIterator<Item = &'a messages::ChangeMessage>,
+    failure: Option<&Failure>,
+) -> Result<(), DbErr> {
+    let settled: Vec<Settled> = msgs
+        .into_iter()
+        .filter_map(|m| {
+            Some(Settled {
+                txn: m.txn?,
+                message_id: m.message_id,
+                failure: failure.map(|f| f.to_string()),
+            })
+        })
+        .collect();
+    if settled.is_empty() {
+        return Ok(());
+    }
+    completions::settle(&ctx.directory, &settled).await?;
+    for s in &settled {
+        tracing::debug!(txn = %s.txn, failed = s.failure.is_some(), "asynchronous request settled");
+    }
+    Ok(())
 }
 
 /// Acks, requeues or dead-letters a delivery according to its result, and counts it.

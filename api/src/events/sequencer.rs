@@ -79,6 +79,11 @@ pub fn spawn(
                     Ok(n) => tracing::info!(purged = n, "events past their retention deleted"),
                     Err(e) => tracing::warn!(error = %e, "could not purge old events"),
                 }
+                match shared::events::completions::purge(&db, cfg.retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "asynchronous requests past their retention deleted"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge old asynchronous requests"),
+                }
             }
             tokio::select! {
                 () = signals.committed.notified() => {}

@@ -17,7 +17,8 @@ pub struct EventsArgs {
     /// A SET handed to a poll and not acknowledged within this time is handed out again.
     #[arg(long, env = "EVENTS_ACK_TIMEOUT_SECS", default_value_t = 30)]
     pub ack_timeout_secs: u64,
-    /// Events are kept this long, delivered or not (replay reaches this far back).
+    /// Events are kept this long, delivered or not (replay reaches this far back); so are the
+    /// completions of asynchronous requests.
     #[arg(long, env = "EVENTS_RETENTION_DAYS", default_value_t = 7)]
     pub retention_days: u64,
     /// A retired signing key stays in the JWKS this long after a rotation.

@@ -38,8 +38,8 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
-        // RFC 9967 §4. `Prefer: respond-async` is not honoured yet, hence "none".
-        "securityEvents": {"asyncRequest": "none", "eventUris": shared::events::set::URIS},
+        // RFC 9967 §4: writes answer 202 when the client sends `Prefer: respond-async`.
+        "securityEvents": {"asyncRequest": "request", "eventUris": event_uris()},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",
@@ -49,6 +49,14 @@ async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response
         "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")}
     });
     scim_json(StatusCode::OK, &body, None, None)
+}
+
+/// The events this server can deliver: what streams carry, and the completions of asynchronous
+/// requests.
+fn event_uris() -> Vec<&'static str> {
+    let mut uris = shared::events::set::URIS.to_vec();
+    uris.push(shared::events::completions::ASYNC_RESPONSE);
+    uris
 }
 
 fn user_resource_type(base: &str) -> Value {

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::routing::{get, post};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use shared::messages::{ChangeMessage, Resource as MessageResource};
 use uuid::Uuid;
 
-use super::resource::{self, Edit, EventContext, Resource, Write, handler_spans};
+use super::resource::{self, Connection, Edit, EventContext, Resource, Write, handler_spans};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Member};
 use crate::directory::{GROUP_KEYS, Query};
@@ -62,6 +62,7 @@ impl Resource for Group {
     type WriteQuery = ScimQuery;
 
     const ENDPOINT: &'static str = "Groups";
+    const TYPE: &'static str = "Group";
     const NOUN: &'static str = "group";
     const KEYS: &'static [&'static str] = GROUP_KEYS;
 
@@ -159,8 +160,8 @@ impl Resource for Group {
         ))
     }
 
-    async fn create(
-        db: &DatabaseConnection,
+    async fn create<C: Connection>(
+        db: &C,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,

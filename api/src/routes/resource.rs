@@ -14,6 +14,7 @@ use serde_json::Value;
 use tracing::{Instrument, Span};
 use uuid::Uuid;
 
+use super::asynchronous::{self, Prefer};
 use super::{no_content, not_modified, scim_json};
 use crate::directory::bounded::BoundedRead;
 use crate::directory::{Query, Scope};
@@ -59,6 +60,14 @@ pub(super) struct EventContext<'a> {
     pub base: &'a str,
 }
 
+/// Where a create runs: the pool, or a transaction it nests in.
+pub(super) trait Connection:
+    ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync
+{
+}
+
+impl<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> + Sync> Connection for C {}
+
 /// One SCIM resource type as the shared route flow needs it.
 pub(super) trait Resource: Sized + Send + Sync + 'static {
     /// A resource as the directory returns it.
@@ -75,6 +84,8 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
 
     /// `Location`s are under `/{ENDPOINT}`; the routes, declared in the resource's module, too.
     const ENDPOINT: &'static str;
+    /// The resource type's name (`meta.resourceType`).
+    const TYPE: &'static str;
     /// One resource, in error details.
     const NOUN: &'static str;
     /// Attributes whose `eq` is one index lookup; lists filtered otherwise run bounded.
@@ -137,12 +148,12 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
         Self::render(db, tenant, base, stored, params)
     }
 
-    /// Creates the resource from a POST body; returns it and the messages to dispatch once
-    /// it is committed.
     /// Creates the resource with its messages and, for a tenant with event streams, its event
-    /// row (the `bool`: whether one was written), all committed together.
-    fn create(
-        db: &DatabaseConnection,
+    /// row (the `bool`: whether one was written), all committed together; returns it and the
+    /// messages to dispatch once committed. `db` is the pool, or the transaction of an
+    /// asynchronous request that records itself beside the create.
+    fn create<C: Connection>(
+        db: &C,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,
@@ -204,15 +215,11 @@ async fn record_event<R: Resource>(
     before: &R::Stored,
     after: &R::Stored,
     out: &[Enqueued],
-    base: &str,
+    ctx: EventContext<'_>,
 ) -> Result<bool, ScimError> {
     if out.is_empty() {
         return Ok(false);
     }
-    let ctx = EventContext {
-        txn: Uuid::now_v7(),
-        base,
-    };
     let ev = R::event(method, before, after, out, ctx);
     Ok(crate::events::log::record(txn, tenant, &ev).await?)
 }
@@ -300,6 +307,7 @@ pub(super) async fn create<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
+    prefer: Prefer,
     query: R::WriteQuery,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
@@ -309,12 +317,21 @@ pub(super) async fn create<R: Resource>(
             txn: Uuid::now_v7(),
             base: &base,
         };
-        let (stored, out, evented) = R::create(&state.db, tenant.0, &body, ctx).await?;
+        let asynchronous = prefer.asynchronous(ctx.txn);
+        let (stored, out, evented) = match asynchronous {
+            Some(_) => asynchronous::create::<R>(&state.db, tenant.0, &body, ctx).await?,
+            None => R::create(&state.db, tenant.0, &body, ctx).await?,
+        };
         Span::current().record("scim_id", tracing::field::display(R::meta(&stored).id));
         R::committed(Write::Created, &stored, &out);
         state.dispatcher.send(out);
         if evented {
             state.events.signals.committed();
+        }
+        if let Some(txn) = asynchronous
+            && !asynchronous::done_within(&state, tenant.0, txn, prefer.wait).await?
+        {
+            return Ok(asynchronous::accepted(txn, &base));
         }
         let body = R::render_new(&state.db, tenant.0, &base, &stored, params.as_ref()).await?;
         Ok(located::<R>(StatusCode::CREATED, &body, &stored, &base))
@@ -348,7 +365,8 @@ pub(super) async fn read<R: Resource>(
 
 /// PUT replaces the resource, PATCH modifies it. The resource is locked, the change derived from
 /// the current version and checked, then the preconditions are checked against the locked
-/// version, and the change is stored; its messages are dispatched after commit.
+/// version, and the change is stored; its messages are dispatched after commit. Every write
+/// answers asynchronously when asked (see [`asynchronous`]).
 #[expect(
     clippy::too_many_arguments,
     reason = "one per extractor; their order decides which of several errors a request gets"
@@ -359,6 +377,7 @@ pub(super) async fn edit<R: Resource>(
     tenant: Tenant,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    prefer: Prefer,
     query: R::WriteQuery,
     cond: Conditional,
     ScimBody(body): ScimBody,
@@ -378,14 +397,28 @@ pub(super) async fn edit<R: Resource>(
         let change = R::change(&txn, tenant.0, &current, edit).await?;
         cond.check_write(&R::meta(&current).etag())?;
         let before = current.clone();
-        let (stored, out) = R::store(&txn, tenant.0, current, change).await?;
+        let ctx = EventContext {
+            txn: Uuid::now_v7(),
+            base: &base,
+        };
+        let asynchronous = prefer.asynchronous(ctx.txn);
+        let (stored, out) =
+            asynchronous::scoped(asynchronous, R::store(&txn, tenant.0, current, change)).await?;
         let method = if patch { "PATCH" } else { "PUT" };
-        let evented = record_event::<R>(&txn, tenant.0, method, &before, &stored, &out, &base).await?;
+        let evented = record_event::<R>(&txn, tenant.0, method, &before, &stored, &out, ctx).await?;
+        if let Some(id) = asynchronous {
+            asynchronous::open::<R>(&txn, tenant.0, id, method, &stored, &out).await?;
+        }
         txn.commit().await?;
         R::committed(Write::Updated, &stored, &out);
         state.dispatcher.send(out);
         if evented {
             state.events.signals.committed();
+        }
+        if let Some(txn) = asynchronous
+            && !asynchronous::done_within(&state, tenant.0, txn, prefer.wait).await?
+        {
+            return Ok(asynchronous::accepted(txn, &base));
         }
         if patch && R::patch_answers_no_content(params.as_ref()) {
             return Ok(no_content(R::meta(&stored).etag()));
@@ -407,7 +440,9 @@ pub(super) async fn edit<R: Resource>(
 pub(super) async fn remove<R: Resource>(
     State(state): State<AppState>,
     tenant: Tenant,
+    BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    prefer: Prefer,
     cond: Conditional,
 ) -> Result<Response, ScimError> {
     async {
@@ -415,13 +450,26 @@ pub(super) async fn remove<R: Resource>(
         let txn = state.db.begin().await?;
         let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
         cond.check_write(&R::meta(&current).etag())?;
-        let out = R::delete(&txn, tenant.0, &current).await?;
-        let evented = record_event::<R>(&txn, tenant.0, "DELETE", &current, &current, &out, "").await?;
+        let ctx = EventContext {
+            txn: Uuid::now_v7(),
+            base: &base,
+        };
+        let asynchronous = prefer.asynchronous(ctx.txn);
+        let out = asynchronous::scoped(asynchronous, R::delete(&txn, tenant.0, &current)).await?;
+        let evented = record_event::<R>(&txn, tenant.0, "DELETE", &current, &current, &out, ctx).await?;
+        if let Some(id) = asynchronous {
+            asynchronous::open::<R>(&txn, tenant.0, id, "DELETE", &current, &out).await?;
+        }
         txn.commit().await?;
         R::committed(Write::Deleted, &current, &out);
         state.dispatcher.send(out);
         if evented {
             state.events.signals.committed();
+        }
+        if let Some(txn) = asynchronous
+            && !asynchronous::done_within(&state, tenant.0, txn, prefer.wait).await?
+        {
+            return Ok(asynchronous::accepted(txn, &base));
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     }

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::resource::{self, Edit, EventContext, Resource, Write, handler_spans};
+use super::resource::{self, Connection, Edit, EventContext, Resource, Write, handler_spans};
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, USER_KEYS, memberships};
 use crate::error::ScimError;
@@ -51,6 +51,7 @@ impl Resource for User {
     type WriteQuery = ();
 
     const ENDPOINT: &'static str = "Users";
+    const TYPE: &'static str = "User";
     const NOUN: &'static str = "user";
     const KEYS: &'static [&'static str] = USER_KEYS;
 
@@ -107,8 +108,8 @@ impl Resource for User {
         Ok(user::render(&stored.doc, &stored.meta, base))
     }
 
-    async fn create(
-        db: &DatabaseConnection,
+    async fn create<C: Connection>(
+        db: &C,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,

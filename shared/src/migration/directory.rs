@@ -12,6 +12,7 @@ mod m0004_audit_log_and_admin_sessions;
 mod m0005_key_first_name_indexes;
 mod m0006_admin_session_csrf_hashes;
 mod m0007_event_streams;
+mod m0008_async_requests;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_key_first_name_indexes::MIGRATION),
             Box::new(m0006_admin_session_csrf_hashes::MIGRATION),
             Box::new(m0007_event_streams::MIGRATION),
+            Box::new(m0008_async_requests::MIGRATION),
         ]
     }
 }

@@ -60,6 +60,8 @@ fn entities() -> Vec<Described> {
         Described::of::<scim_event_pending::Entity>(),
         Described::of::<scim_event_error::Entity>(),
         Described::of::<scim_signing_key::Entity>(),
+        Described::of::<scim_async_request::Entity>(),
+        Described::of::<scim_async_request_part::Entity>(),
         Described::of::<product_user::Entity>(),
         Described::of::<product_group::Entity>(),
         Described::of::<product_group_member::Entity>(),

@@ -51,14 +51,14 @@ async fn the_service_provider_config_is_truthful() {
     assert_eq!(c["changePassword"]["supported"], false);
     assert_eq!(c["sort"]["supported"], true);
     assert_eq!(c["etag"]["supported"], true);
-    // RFC 9967 §4: the events streams carry, and no async requests (yet).
-    assert_eq!(c["securityEvents"]["asyncRequest"], "none");
+    // RFC 9967 §4: the events streams carry, and asynchronous requests when asked for.
+    assert_eq!(c["securityEvents"]["asyncRequest"], "request");
     let uris = c["securityEvents"]["eventUris"].as_array().unwrap();
     assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:deactivate")));
+    assert!(uris.contains(&json!("urn:ietf:params:scim:event:misc:asyncresp")));
     assert!(uris.iter().all(|u| {
-        u.as_str()
-            .unwrap()
-            .starts_with("urn:ietf:params:scim:event:prov:")
+        let u = u.as_str().unwrap();
+        u.starts_with("urn:ietf:params:scim:event:prov:") || u == "urn:ietf:params:scim:event:misc:asyncresp"
     }));
     let schemes = c["authenticationSchemes"].as_array().unwrap();
     assert!(

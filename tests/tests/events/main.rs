@@ -3,6 +3,7 @@
 //! against `/.well-known/jwks.json`, checks the gapless sequence and rebuilds the directory
 //! from the full payloads.
 
+mod asynchronous;
 mod poll;
 mod push;
 

@@ -61,6 +61,10 @@ pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
 /// Endpoints that take an event stream's own token, not a tenant's (tests/events covers them).
 pub const STREAM_ROUTES: &[(&str, &str)] = &[("POST", "/events/streams/{id}")];
 
+/// Endpoints that need a tenant's token and name something only an asynchronous write makes
+/// (tests/events/asynchronous.rs covers their tokens and tenants).
+pub const ASYNC_ROUTES: &[(&str, &str)] = &[("GET", "/scim/v2/AsyncRequests/{txn}")];
+
 /// One concrete request for a route of `TENANT_ROUTES`: `{id}` names `user` or `group`, writes
 /// carry a body the api would accept from the owner, a search looks for `user` or `group` by
 /// id, and a bulk request would change `user`. An `ANY` route is asked with GET.
@@ -154,6 +158,7 @@ fn the_route_table_lists_every_route_the_api_declares() {
         .iter()
         .chain(PUBLIC_ROUTES)
         .chain(STREAM_ROUTES)
+        .chain(ASYNC_ROUTES)
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     let missing: Vec<_> = found.difference(&listed).collect();
