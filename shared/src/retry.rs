@@ -32,11 +32,12 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Pushing SETs to a receiver that is down or failing (`scim-worker deliver`): the stream
-    /// waits between attempts, longer each time up to 5 minutes, until its events run past
-    /// their retention. The wait is kept on the stream row (`retry_at`), so it survives a
-    /// restart of the deliverer; [`Self::delay_after`] computes it.
+    /// waits between attempts, 0.1 s at first and twice as long each time up to 5 minutes,
+    /// until its events run past their retention. Waits up to a second are waited by the
+    /// delivering task; longer ones are kept on the stream row (`retry_at`), so they survive a
+    /// restart of the deliverer. [`Self::delay_after`] computes them.
     pub const PUSH: Self = Self {
-        initial_interval: Duration::from_secs(1),
+        initial_interval: Duration::from_millis(100),
         max_interval: Duration::from_secs(300),
         multiplier: 2.0,
         randomization_factor: 0.3,
@@ -153,11 +154,11 @@ mod tests {
     fn push_delays_grow_to_their_cap_within_the_jitter() {
         let p = RetryPolicy::PUSH;
         for (failures, nominal) in [
-            (1, 1.0),
-            (2, 2.0),
-            (3, 4.0),
-            (9, 256.0),
-            (10, 300.0),
+            (1, 0.1),
+            (2, 0.2),
+            (3, 0.4),
+            (12, 204.8),
+            (13, 300.0),
             (400, 300.0),
         ] {
             let d = p.delay_after(failures).as_secs_f64();

@@ -32,6 +32,10 @@ const BATCH: u64 = 100;
 /// cap a stream at the database's commit rate. A deliverer killed in between sends the SETs
 /// since the last write again, which receivers drop by `jti`.
 const POSITION_EVERY: Duration = Duration::from_millis(100);
+/// Failed pushes whose wait is this short are retried by the task itself, holding the stream:
+/// a receiver's passing error (one bad replica behind its load balancer) costs a fraction of a
+/// second rather than a round through the stream table. Longer waits are kept on the stream row.
+const QUICK_RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeliverArgs {
@@ -63,7 +67,7 @@ pub struct DeliverArgs {
     #[arg(
         long,
         env = "EVENTS_PUSH_RETRY_INITIAL_MS",
-        default_value_t = 1000,
+        default_value_t = 100,
         hide = true
     )]
     pub retry_initial_ms: u64,
@@ -188,10 +192,24 @@ async fn deliver(
             };
             let claims = set::claims(&ev, &env, chrono::Utc::now().timestamp());
             let token = keys.signing(db).await?.sign(&claims);
-            let answer = receiver
-                .push(&endpoint, stream.authorization_header.as_deref(), token)
-                .await;
             let span = (stream.tenant_id, stream.id, sequence);
+            let answer = loop {
+                let answer = receiver
+                    .push(&endpoint, stream.authorization_header.as_deref(), token.clone())
+                    .await;
+                let Answer::Failed(why) = &answer else {
+                    break answer;
+                };
+                let attempts = stream.attempts.saturating_add(1);
+                let wait = retry.delay_after(u32::try_from(attempts).unwrap_or(u32::MAX));
+                if wait > QUICK_RETRY || stop.is_cancelled() {
+                    break answer;
+                }
+                tracing::info!(tenant_id = %span.0, stream_id = %span.1, sequence, attempts, wait_ms = wait.as_millis() as u64, error = %why, "push failed; trying again shortly");
+                metrics::counter!("scim_events_push_failures_total").increment(1);
+                stream.attempts = attempts;
+                tokio::time::sleep(wait).await;
+            };
             match answer {
                 Answer::Accepted => {
                     stream.position = sequence;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tests::{Api, TestEnv, Worker};
 
+use crate::events::{self, Receiver};
 use crate::observe::Observer;
 
 pub struct Commands {
@@ -17,12 +18,13 @@ pub struct Commands {
     pub postgres_start: Option<String>,
 }
 
-/// The api and workers under test; faults replace them as they kill them.
+/// The api, workers and deliverer under test; faults replace them as they kill them.
 pub struct Procs {
     api: Mutex<Api>,
     addr: String,
     metrics_addr: String,
     workers: Mutex<Vec<Worker>>,
+    deliverer: Mutex<Worker>,
 }
 
 impl Procs {
@@ -39,6 +41,7 @@ impl Procs {
             addr,
             metrics_addr,
             workers: Mutex::new((0..workers).map(|_| env.spawn_worker()).collect()),
+            deliverer: Mutex::new(env.spawn_deliverer_with(&events::DELIVERER_ENV)),
         }
     }
 }
@@ -49,16 +52,22 @@ enum Fault {
     PostgresOutage,
     KillWorker,
     KillApi,
+    KillDeliverer,
 }
 
-/// When each fault starts, as a fraction of the load phase.
-const SCHEDULE: [(f64, Fault); 5] = [
+/// When each fault starts, as a fraction of the load phase. (The event receiver's outage runs
+/// beside these: see [`receiver_outage`].)
+const SCHEDULE: [(f64, Fault); 6] = [
     (0.10, Fault::BrokerOutage),
-    (0.30, Fault::KillWorker),
-    (0.42, Fault::PostgresOutage),
-    (0.62, Fault::KillApi),
-    (0.78, Fault::KillWorker),
+    (0.28, Fault::KillWorker),
+    (0.40, Fault::PostgresOutage),
+    (0.56, Fault::KillDeliverer),
+    (0.66, Fault::KillApi),
+    (0.80, Fault::KillWorker),
 ];
+
+/// When the event receiver goes away, as a fraction of the load phase.
+const RECEIVER_DOWN_AT: f64 = 0.7;
 
 /// How long after a SIGKILL the replacement starts: long enough that the IdP notices.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
@@ -167,15 +176,26 @@ pub async fn run(
                     "a worker SIGKILLed mid-stream, a new one started",
                 )
             }
+            Fault::KillDeliverer => {
+                procs.deliverer.lock().expect("deliverer").kill9();
+                tokio::time::sleep(RESTART_AFTER).await;
+                *procs.deliverer.lock().expect("deliverer") =
+                    env.spawn_deliverer_with(&events::DELIVERER_ENV);
+                (
+                    "deliverer kill -9",
+                    true,
+                    "the event deliverer SIGKILLed mid-stream, a new one started",
+                )
+            }
             Fault::KillApi => {
                 procs.api.lock().expect("api").kill();
                 tokio::time::sleep(RESTART_AFTER).await;
-                let api = env
-                    .spawn_api_with(&[
-                        ("SCIM_BIND_ADDR", procs.addr.as_str()),
-                        ("SCIM_METRICS_ADDR", procs.metrics_addr.as_str()),
-                    ])
-                    .await;
+                let mut settings = vec![
+                    ("SCIM_BIND_ADDR", procs.addr.as_str()),
+                    ("SCIM_METRICS_ADDR", procs.metrics_addr.as_str()),
+                ];
+                settings.extend(events::API_ENV);
+                let api = env.spawn_api_with(&settings).await;
                 *procs.api.lock().expect("api") = api;
                 (
                     "api kill -9",
@@ -199,6 +219,20 @@ pub async fn run(
         previous_end = tokio::time::Instant::now();
     }
     Ok(windows)
+}
+
+/// Takes the event receiver away for `outage`, starting at [`RECEIVER_DOWN_AT`] of the load
+/// phase, whatever else is failing then (the receiver is not ours to schedule).
+pub async fn receiver_outage(
+    receiver: Arc<Receiver>,
+    duration: Duration,
+    outage: Duration,
+) -> anyhow::Result<()> {
+    tokio::time::sleep(duration.mul_f64(RECEIVER_DOWN_AT)).await;
+    eprintln!("chaos: event receiver down for {} s", outage.as_secs());
+    receiver.outage(outage).await?;
+    eprintln!("chaos: event receiver back");
+    Ok(())
 }
 
 /// Stops a dependency, waits, starts it, and waits until the api reports ready again.

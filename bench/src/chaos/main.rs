@@ -1,12 +1,15 @@
 //! `scim-chaos`: an Okta-like load through the real api and workers while RabbitMQ and Postgres
-//! are stopped and started and processes are killed with SIGKILL; then checks that nothing was
-//! lost: every accepted write is in the directory, the product matches the directory
-//! (`scim-worker verify`), and nothing was dead-lettered.
+//! are stopped and started, processes (api, worker, event deliverer) are killed with SIGKILL, and
+//! the tenant's event receiver fails at random and goes away; then checks that nothing was lost:
+//! every accepted write is in the directory, the product matches the directory (`scim-worker
+//! verify`), nothing was dead-lettered, and every change event reached the receiver, gapless and
+//! in order per resource.
 //!
 //! `scripts/chaos` runs it against a private Postgres cluster and RabbitMQ node, so stopping
 //! them never disturbs the machine's own services; see docs/chaos.md.
 
 mod check;
+mod events;
 mod faults;
 mod load;
 mod observe;
@@ -60,6 +63,12 @@ pub struct Args {
     postgres_stop: Option<String>,
     #[arg(long, env = "CHAOS_POSTGRES_START")]
     postgres_start: Option<String>,
+    /// How long the event receiver is away, seconds (it answers 500 at random besides).
+    #[arg(long, default_value_t = 30)]
+    receiver_down: u64,
+    /// The share of SETs the event receiver answers with 500.
+    #[arg(long, default_value_t = 0.02)]
+    receiver_failure_rate: f64,
     /// Seed of the workload's choices.
     #[arg(long, env = "CHAOS_SEED")]
     seed: Option<u64>,
@@ -79,9 +88,11 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     let (tenant, token) = env.create_tenant("chaos");
-    let api = env.spawn_api().await;
+    let api = env.spawn_api_with(&events::API_ENV).await;
     let base = api.base.clone();
     let metrics = api.metrics.clone();
+    let receiver = events::Receiver::start(args.receiver_failure_rate, seed).await?;
+    events::stream(&env, &base, tenant, &receiver).await?;
     let procs = Arc::new(Procs::start(&env, api, args.workers));
     eprintln!(
         "chaos: seed {seed}, {} clients, {} workers, {} s of load, api {base}, tenant {tenant}",
@@ -107,14 +118,22 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(args.outage),
     );
     let clients = load::run(&base, &token, args.clients, seed, load_ends, observer.clone());
-    let (windows, models) = tokio::join!(timeline, clients);
+    let receiver_outage = faults::receiver_outage(
+        receiver.clone(),
+        Duration::from_secs(args.duration),
+        Duration::from_secs(args.receiver_down),
+    );
+    let (windows, models, receiver_outage) = tokio::join!(timeline, clients, receiver_outage);
     let windows = windows?;
+    receiver_outage?;
     let load_done = Instant::now();
     monitor.abort();
 
     let directory = check::directory(&base, &token, &models).await?;
     let product = check::product(&env, Duration::from_secs(180)).await;
     let dead_letters = check::dead_letters(&env);
+    // The deliverer backs off up to a minute while the receiver is away or failing.
+    let events = events::check(&env, tenant, &receiver, Duration::from_secs(240)).await?;
     let converged_after = load_done.elapsed();
     drop(procs);
 
@@ -141,8 +160,12 @@ async fn main() -> anyhow::Result<()> {
         directory.abandoned,
         converged_after.as_secs_f64(),
     );
+    let figure = format!("{figure}; {}", events.line());
     for w in &windows {
         println!("{}", w.describe(&observer));
+    }
+    for d in &events.details {
+        eprintln!("chaos: events: {d}");
     }
     println!("{figure}");
 
@@ -157,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         "directory": {"checked": directory.checked, "differences": directory.differences, "abandoned": directory.abandoned, "details": directory.details},
         "product": {"differences": product.differences, "verify": product.summary},
         "dead_letters": dead_letters,
+        "events": events.json(),
         "converged_after_s": converged_after.as_secs_f64(),
         "figure": figure,
     });
@@ -165,11 +189,18 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("chaos: report written to {}", path.display());
 
     anyhow::ensure!(
-        differences == 0 && dead_letters == 0 && directory.abandoned == 0 && tally.server_errors() == 0,
+        differences == 0
+            && dead_letters == 0
+            && directory.abandoned == 0
+            && tally.server_errors() == 0
+            && !events.failed(),
         "chaos run failed: {differences} difference(s), {dead_letters} dead letter(s), {} abandoned change(s), \
-         {} 5xx other than 503",
+         {} 5xx other than 503, events: {} missing, {} out of order, {} unnumbered",
         directory.abandoned,
-        tally.server_errors()
+        tally.server_errors(),
+        events.missing,
+        events.out_of_order,
+        events.unnumbered,
     );
     Ok(())
 }
