@@ -112,6 +112,13 @@ pub struct UserSnapshot {
     pub employee_number: Option<String>,
     /// `manager.value` as the IdP sent it: our id, or an email, login or employee number.
     pub manager: Option<String>,
+    /// The rest of the enterprise extension (absent from messages written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
 }
 
 impl ChangeMessage {

@@ -185,6 +185,9 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
                 "active": u.active,
                 "external_id": u.external_id,
                 "employee_number": u.employee_number,
+                "cost_center": u.cost_center,
+                "organization": u.organization,
+                "division": u.division,
                 "emails": keys.emails,
                 "manager_ref": reference,
                 "manager_ref_id": reference.as_deref().and_then(|r| Uuid::parse_str(r).ok()),
@@ -215,12 +218,13 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
                 "insert into product.users as p ({inserted})
                  select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
                      r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
-                     r.manager_ref, case when r.resolvable then {manager} end, now()
+                     r.manager_ref, case when r.resolvable then {manager} end, r.cost_center,
+                     r.organization, r.division, now()
                  from jsonb_to_recordset($1::text::jsonb) as r(
                      id uuid, tenant_id uuid, version bigint, user_name text, email text, first_name text,
                      last_name text, department text, job_title text, active boolean, external_id text,
                      employee_number text, emails text[], manager_ref text, manager_ref_id uuid,
-                     resolvable boolean)
+                     resolvable boolean, cost_center text, organization text, division text)
                  on conflict (id) do update set {set}
                  where p.version < excluded.version and p.tenant_id = excluded.tenant_id
                  returning p.id"
@@ -244,7 +248,7 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
 }
 
 /// The columns a snapshot determines: overwritten by every write, compared by reconcile.
-const DERIVED: [C; 13] = [
+const DERIVED: [C; 16] = [
     C::UserName,
     C::Email,
     C::FirstName,
@@ -258,6 +262,9 @@ const DERIVED: [C; 13] = [
     C::Emails,
     C::ManagerRef,
     C::ManagerId,
+    C::CostCenter,
+    C::Organization,
+    C::Division,
 ];
 
 /// Writes one row from a snapshot (reconcile); returns how many rows changed (0 or 1).
@@ -286,6 +293,9 @@ pub async fn write_user(
         emails: Set(u.emails.iter().map(|e| e.to_lowercase()).collect()),
         manager_ref: Set(managers::normalise(u.manager.as_deref())),
         manager_id: Set(manager_id),
+        cost_center: Set(u.cost_center.clone()),
+        organization: Set(u.organization.clone()),
+        division: Set(u.division.clone()),
         ..Default::default()
     };
     rows::upsert(db, row, &DERIVED, how).await
@@ -323,6 +333,10 @@ pub struct ProductUser {
     pub manager_id: Option<Uuid>,
     pub active: bool,
     pub version: i64,
+    pub employee_number: Option<String>,
+    pub cost_center: Option<String>,
+    pub organization: Option<String>,
+    pub division: Option<String>,
 }
 
 /// The tenant's users in the product, by id.

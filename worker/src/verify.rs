@@ -156,13 +156,21 @@ fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Differ
     let s = &e.snapshot;
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
     let show_id = |v: &Option<Uuid>| v.map(|u| u.to_string()).unwrap_or_else(|| "null".into());
-    let fields: [(&'static str, String, String); 9] = [
+    let fields: [(&'static str, String, String); 13] = [
         ("user_name", s.user_name.clone(), a.user_name.clone()),
         ("email", show(&s.email), show(&a.email)),
         ("first_name", show(&s.given_name), show(&a.first_name)),
         ("last_name", show(&s.family_name), show(&a.last_name)),
         ("department", show(&s.department), show(&a.department)),
         ("job_title", show(&s.title), show(&a.job_title)),
+        (
+            "employee_number",
+            show(&s.employee_number),
+            show(&a.employee_number),
+        ),
+        ("cost_center", show(&s.cost_center), show(&a.cost_center)),
+        ("organization", show(&s.organization), show(&a.organization)),
+        ("division", show(&s.division), show(&a.division)),
         ("active", s.active.to_string(), a.active.to_string()),
         ("version", e.version.to_string(), a.version.to_string()),
         ("manager_id", show_id(&e.manager_id), show_id(&a.manager_id)),

@@ -187,3 +187,29 @@ pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Res
     let (total, users) = resource::list::<Users>(db, tenant, q).await?;
     Ok(Page { total, users })
 }
+
+/// The display names of the tenant's live users among `ids` (absent: no such user), for the
+/// `manager.displayName` a user's representation derives from its manager.
+pub async fn display_names(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Option<String>>, DbErr> {
+    use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Uuid, Option<String>)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .expr(Expr::col(Column::Resource).cast_json_field("displayName"))
+        .filter(Column::TenantId.eq(tenant))
+        .filter(Column::DeletedAt.is_null())
+        .filter(Expr::col(Column::Id).eq(PgFunc::any(Expr::val(ids.to_vec()))))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -20,7 +20,7 @@ use crate::scim::list::{ListParams, project, requested};
 use crate::scim::meta::Meta;
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::normalize;
-use crate::scim::schema::USER_RESOURCE;
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, USER_RESOURCE};
 use crate::scim::user;
 use crate::state::AppState;
 
@@ -226,6 +226,16 @@ fn event(
 /// Renders users with their read-only `groups` (live memberships of live groups; omitted when
 /// there are none), then projects them. The groups of all of them come from one query, and
 /// none when the projection leaves `groups` out.
+/// The manager a user names by our id (IdPs may name one by another key, which the product
+/// resolves; those get no `$ref`).
+fn manager_id(doc: &user::Doc) -> Option<Uuid> {
+    doc.get(ENTERPRISE_USER_SCHEMA)?
+        .get("manager")?
+        .get("value")?
+        .as_str()
+        .and_then(|v| Uuid::parse_str(v).ok())
+}
+
 async fn render(
     db: &impl ConnectionTrait,
     tenant: Uuid,
@@ -240,10 +250,27 @@ async fn render(
     } else {
         HashMap::new()
     };
+    let with_manager = params.is_none_or(|p| {
+        requested("manager", &p.attributes, &p.excluded_attributes, true)
+            || p.attributes
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA))
+    });
+    let managers = if with_manager {
+        let ids: Vec<Uuid> = users.iter().filter_map(|u| manager_id(&u.doc)).collect();
+        users::display_names(db, tenant, &ids).await?
+    } else {
+        HashMap::new()
+    };
     Ok(users
         .iter()
         .map(|u| {
             let mut body = user::render(&u.doc, &u.meta, base);
+            if let Some(id) = manager_id(&u.doc)
+                && let Some(name) = managers.get(&id)
+            {
+                user::describe_manager(&mut body, id, name.as_deref(), base);
+            }
             if let (Some(gs), Value::Object(obj)) = (groups.remove(&u.meta.id), &mut body) {
                 let refs = gs
                     .iter()

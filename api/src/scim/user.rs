@@ -49,6 +49,24 @@ pub fn render(doc: &Doc, meta: &Meta, base_url: &str) -> Value {
     Value::Object(out)
 }
 
+/// Completes the enterprise `manager` of a rendered user whose manager is the tenant's user `id`:
+/// `$ref` is that user's location and `displayName` its display name (both read-only, RFC 7643
+/// §4.3, derived here rather than stored, so a renamed manager shows the new name).
+pub fn describe_manager(body: &mut Value, id: uuid::Uuid, display_name: Option<&str>, base_url: &str) {
+    let Some(manager) = body
+        .get_mut(ENTERPRISE_USER_SCHEMA)
+        .and_then(|e| e.get_mut("manager"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    manager.insert("$ref".into(), format!("{base_url}/Users/{id}").into());
+    match display_name {
+        Some(name) => manager.insert("displayName".into(), name.into()),
+        None => manager.remove("displayName"),
+    };
+}
+
 /// One element of a user's read-only `groups` attribute (RFC 7643 §4.1.2): a group it is a
 /// direct member of (groups do not nest here).
 pub fn group_ref(group_id: uuid::Uuid, display_name: &str, base_url: &str) -> Value {

@@ -74,6 +74,9 @@ pub fn snapshot(doc: &Doc, deleted: bool) -> UserSnapshot {
         department: owned(str_at(ext, "department")),
         employee_number: owned(str_at(ext, "employeeNumber")),
         manager: owned(str_at(ext.and_then(|e| e.get("manager")), "value")),
+        cost_center: owned(str_at(ext, "costCenter")),
+        organization: owned(str_at(ext, "organization")),
+        division: owned(str_at(ext, "division")),
     }
 }
 
@@ -109,9 +112,13 @@ mod tests {
     fn the_snapshot_carries_names_department_title_and_manager() {
         let d = doc(json!({
             "userName": "ada", "name": {"givenName": "Ada", "familyName": "Lovelace"}, "title": "Engineer",
-            ENTERPRISE_USER_SCHEMA: {"department": "R&D", "employeeNumber": "7", "manager": {"value": "m"}}
+            ENTERPRISE_USER_SCHEMA: {"department": "R&D", "employeeNumber": "7", "manager": {"value": "m"},
+                "costCenter": "CC-1", "organization": "Acme", "division": "Labs"}
         }));
         let s = snapshot(&d, false);
+        assert_eq!(s.cost_center.as_deref(), Some("CC-1"));
+        assert_eq!(s.organization.as_deref(), Some("Acme"));
+        assert_eq!(s.division.as_deref(), Some("Labs"));
         assert_eq!(s.given_name.as_deref(), Some("Ada"));
         assert_eq!(s.family_name.as_deref(), Some("Lovelace"));
         assert_eq!(s.title.as_deref(), Some("Engineer"));

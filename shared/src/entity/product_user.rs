@@ -37,6 +37,16 @@ pub struct Model {
     /// The manager reference as sent, kept while it cannot be resolved yet.
     #[sea_orm(column_type = "Text")]
     pub manager_ref: Option<String>,
+    /// The enterprise extension's `costCenter`, `organization` and `division`.
+    #[sea_orm(column_type = "Text")]
+    pub cost_center: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub organization: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub division: Option<String>,
+    /// Values of the tenant's own extensions, under the keys its mapping names.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub attributes: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 //! `product.users`, with real processes, Postgres and RabbitMQ.
 
 mod auth;
+mod enterprise;
 mod errors;
 mod hostile;
 mod lifecycle;
