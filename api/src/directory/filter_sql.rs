@@ -135,6 +135,16 @@ pub fn expect_str<'a>(v: &'a Value, shown: &str) -> Result<&'a str, Invalid> {
         .ok_or_else(|| unsupported(format!("'{shown}' compares with a string value")))
 }
 
+/// Numbers (integer and decimal attributes) compare with a JSON number.
+pub fn expect_number(v: &Value, shown: &str) -> Result<String, Invalid> {
+    match v {
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(unsupported(format!(
+            "'{shown}' is a number: compare it with a number, without quotes"
+        ))),
+    }
+}
+
 /// Booleans compare with the literals `true` and `false` only: `"true"` is a string, and a
 /// string never equals a boolean, so it is refused rather than silently matching nothing.
 pub fn expect_bool(v: &Value, shown: &str) -> Result<bool, Invalid> {

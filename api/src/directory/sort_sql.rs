@@ -151,6 +151,7 @@ fn typed(expr: Expr, attr: &Attr) -> Expr {
     match attr.ty {
         Type::Boolean => expr.cast_as("boolean"),
         Type::DateTime => expr.cast_as("timestamptz"),
+        t if t.is_number() => expr.cast_as("numeric"),
         _ => text(expr, attr.case_exact),
     }
 }

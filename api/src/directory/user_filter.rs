@@ -10,8 +10,8 @@ use shared::entity::scim_user::{Column, Entity};
 
 use super::Scope;
 use super::filter_sql::{
-    and, display, exists, expect_bool, expect_str, not, or, ordering, text_compare, timestamp_compare, truth,
-    unsupported, uuid_compare,
+    and, display, exists, expect_bool, expect_number, expect_str, not, or, ordering, text_compare,
+    timestamp_compare, truth, unsupported, uuid_compare,
 };
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
@@ -177,6 +177,16 @@ fn json_compare(expr: Expr, attr: &Attr, op: CompareOp, value: &Value, shown: &s
                     "'{shown}' is a boolean: only eq and ne apply"
                 ))),
             }
+        }
+        // Numbers as numbers: `9 < 10`, which as text they are not.
+        t if t.is_number() => {
+            let n = expect_number(value, shown)?;
+            ordering(
+                expr.cast_as("numeric"),
+                op,
+                Expr::val(n).cast_as("numeric"),
+                shown,
+            )
         }
         Type::DateTime => {
             let s = expect_str(value, shown)?;

@@ -844,6 +844,7 @@ mod tests {
             case_exact,
             required: false,
             mutability: Mutability::ReadWrite,
+            returned: super::super::schema::Returned::Default,
             sub: &[],
         }
     }

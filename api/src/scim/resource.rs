@@ -150,6 +150,27 @@ fn normalize_single(attr: &Attr, value: &Value, path: &str) -> Result<Option<Val
                 format!("'{path}' must be a boolean (true or false)"),
             )),
         },
+        // Numbers as JSON numbers; a number in a string (as Entra ID sends every extension
+        // value) is read as the number it spells.
+        Type::Integer => {
+            let n = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(t) => t.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            n.map(|n| Some(Value::from(n)))
+                .ok_or_else(|| invalid(Kind::InvalidValue, format!("'{path}' must be an integer")))
+        }
+        Type::Decimal => {
+            let n = match value {
+                Value::Number(n) => n.as_f64(),
+                Value::String(t) => t.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+                _ => None,
+            };
+            n.and_then(serde_json::Number::from_f64)
+                .map(|n| Some(Value::Number(n)))
+                .ok_or_else(|| invalid(Kind::InvalidValue, format!("'{path}' must be a number")))
+        }
         Type::String | Type::Reference | Type::Binary | Type::DateTime => match value {
             Value::String(s) if s.is_empty() => Ok(None),
             Value::String(s) => {

@@ -13,17 +13,73 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub enum Type {
     String,
     Boolean,
+    Decimal,
+    Integer,
     DateTime,
     Reference,
     Complex,
     Binary,
 }
 
+impl Type {
+    /// The name RFC 7643 §7 gives the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Type::String => "string",
+            Type::Boolean => "boolean",
+            Type::Decimal => "decimal",
+            Type::Integer => "integer",
+            Type::DateTime => "dateTime",
+            Type::Reference => "reference",
+            Type::Complex => "complex",
+            Type::Binary => "binary",
+        }
+    }
+
+    pub fn is_number(self) -> bool {
+        matches!(self, Type::Decimal | Type::Integer)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutability {
     ReadOnly,
     ReadWrite,
+    /// Set once (on create, or the first time it has a value), never changed after.
+    Immutable,
     WriteOnly,
+}
+
+impl Mutability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mutability::ReadOnly => "readOnly",
+            Mutability::ReadWrite => "readWrite",
+            Mutability::Immutable => "immutable",
+            Mutability::WriteOnly => "writeOnly",
+        }
+    }
+}
+
+/// When an attribute is in a response (RFC 7643 §7 `returned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    Always,
+    Never,
+    Default,
+    /// Only when named in `attributes`.
+    Request,
+}
+
+impl Returned {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Returned::Always => "always",
+            Returned::Never => "never",
+            Returned::Default => "default",
+            Returned::Request => "request",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -34,6 +90,7 @@ pub struct Attr {
     pub case_exact: bool,
     pub required: bool,
     pub mutability: Mutability,
+    pub returned: Returned,
     pub sub: &'static [Attr],
 }
 
@@ -56,6 +113,7 @@ const fn s(name: &'static str) -> Attr {
         case_exact: false,
         required: false,
         mutability: Mutability::ReadWrite,
+        returned: Returned::Default,
         sub: &[],
     }
 }

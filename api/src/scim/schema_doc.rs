@@ -256,23 +256,12 @@ fn attribute(a: &Attr, notes: &Notes, parent: Option<&str>) -> Value {
         Some(p) => format!("{p}.{}", a.name),
         None => a.name.to_owned(),
     };
-    let ty = match a.ty {
-        Type::String => "string",
-        Type::Boolean => "boolean",
-        Type::DateTime => "dateTime",
-        Type::Reference => "reference",
-        Type::Complex => "complex",
-        Type::Binary => "binary",
-    };
-    let mutability = match a.mutability {
-        Mutability::ReadOnly => "readOnly",
-        Mutability::ReadWrite => "readWrite",
-        Mutability::WriteOnly => "writeOnly",
-    };
+    let ty = a.ty.as_str();
+    let mutability = a.mutability.as_str();
     let returned = match (a.mutability, path.as_str()) {
         (Mutability::WriteOnly, _) => "never",
         (_, "id") => "always",
-        _ => "default",
+        _ => a.returned.as_str(),
     };
     // A User's userName and a Group's displayName (the required one; a User's displayName is
     // optional and not unique) are unique per tenant, case-insensitively.

@@ -11,6 +11,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub name: String,
     pub created_at: DateTimeWithTimeZone,
+    /// Bumped with every change of the tenant's schema extensions (`scim.tenant_schemas`).
+    pub schemas_version: i64,
 }
 
 /// A parent only: relations are declared child -> parent (`belongs_to`), so entity modules never

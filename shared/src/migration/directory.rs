@@ -13,6 +13,7 @@ mod m0005_key_first_name_indexes;
 mod m0006_admin_session_csrf_hashes;
 mod m0007_event_streams;
 mod m0008_async_requests;
+mod m0009_tenant_schemas;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_admin_session_csrf_hashes::MIGRATION),
             Box::new(m0007_event_streams::MIGRATION),
             Box::new(m0008_async_requests::MIGRATION),
+            Box::new(m0009_tenant_schemas::MIGRATION),
         ]
     }
 }

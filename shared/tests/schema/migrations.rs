@@ -226,14 +226,29 @@ struct Written {
 /// (one published), an audit row, an admin session and the product's rows, through the entities.
 async fn write_rows(db: &DatabaseConnection) -> Written {
     let t0 = at("2025-03-04T05:06:07.123456+00:00");
-    let tenant = scim_tenant::ActiveModel {
-        id: Set(Uuid::new_v4()),
+    // Written with the columns the old runner's schema has; read back as the migrated table
+    // shows it (later columns at their defaults).
+    let id = Uuid::new_v4();
+    scim_tenant::Entity::insert(scim_tenant::ActiveModel {
+        id: Set(id),
         name: Set("Acme".into()),
         created_at: NotSet,
-    }
-    .insert(db)
+        schemas_version: NotSet,
+    })
+    .exec_without_returning(db)
     .await
     .unwrap();
+    let created_at = strings(
+        db,
+        &format!("select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') from scim.tenants where id = '{id}'"),
+    )
+    .await;
+    let tenant = scim_tenant::Model {
+        id,
+        name: "Acme".into(),
+        created_at: at(&created_at[0]),
+        schemas_version: 0,
+    };
     scim_api_token::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant.id),
