@@ -6,6 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QuerySelect,
 };
 use shared::entity::scim_api_token::{ActiveModel, Column, Entity};
+use shared::entity::scim_tenant;
 use uuid::Uuid;
 
 pub async fn insert(db: &impl ConnectionTrait, tenant_id: Uuid, token_hash: Vec<u8>) -> Result<(), DbErr> {
@@ -29,14 +30,18 @@ pub async fn revoke_all(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<u6
     Ok(res.rows_affected)
 }
 
-/// The tenant and stored hash of the live token with this hash, if there is one.
+/// The tenant, stored hash and tenant's schemas version of the live token with this hash, if
+/// there is one (the version in the same statement: every request needs it, see
+/// `tenant_schemas`).
 pub async fn live_by_hash(
     db: &impl ConnectionTrait,
     token_hash: Vec<u8>,
-) -> Result<Option<(Uuid, Vec<u8>)>, DbErr> {
+) -> Result<Option<(Uuid, Vec<u8>, i64)>, DbErr> {
     Entity::find()
         .select_only()
         .columns([Column::TenantId, Column::TokenHash])
+        .column(scim_tenant::Column::SchemasVersion)
+        .inner_join(scim_tenant::Entity)
         .filter(Column::TokenHash.eq(token_hash))
         .filter(Column::RevokedAt.is_null())
         .into_tuple()

@@ -25,7 +25,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
         .map(str::to_owned);
-    let tenant = match tenant_of(&state, token.as_deref()).await {
+    let tokens::Authenticated {
+        tenant,
+        schemas_version,
+    } = match tenant_of(&state, token.as_deref()).await {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
@@ -42,10 +45,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
     let _ticket = state.admission.enter(Line::Tenant(tenant)).await;
     req.extensions_mut().insert(Tenant(tenant));
-    next.run(req).await
+    // The tenant's own schema extensions, for everything that reads or checks a User.
+    let schemas = match state.schemas.in_force(&state.db, tenant, schemas_version).await {
+        Ok(s) => s,
+        Err(e) => return ScimError::from(e).into_response(),
+    };
+    crate::scim::schema::with_user_resource(schemas.user, next.run(req)).await
 }
 
-async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<uuid::Uuid, ScimError> {
+async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<tokens::Authenticated, ScimError> {
     let Some(token) = token else {
         return Err(ScimError::unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' with the tenant's API token",

@@ -23,6 +23,7 @@ mod routes;
 pub mod scim;
 pub mod startup;
 mod state;
+mod tenant_schemas;
 mod tenants;
 pub mod tokens;
 mod trace_context;

@@ -2,6 +2,7 @@
 //! no I/O here, so every rule is unit-tested in isolation.
 
 pub mod etag;
+pub mod extension;
 pub mod filter;
 pub mod group;
 pub mod list;

@@ -84,6 +84,7 @@ impl Application {
             limits: args.limits(),
             allowed_hosts: args.allowed_hosts.clone(),
             events: Arc::new(crate::events::settings::Events::new(&args.events, signals)),
+            schemas: Default::default(),
         }));
         let metrics_listener = match &args.metrics_addr {
             Some(addr) => Some(

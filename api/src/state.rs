@@ -29,6 +29,8 @@ pub struct App {
     pub allowed_hosts: crate::hosts::AllowedHosts,
     /// Change events: the sequencer's signals, the signing key, poll settings.
     pub events: Arc<crate::events::settings::Events>,
+    /// Each tenant's User schemas, as last loaded (`tenant_schemas`).
+    pub schemas: crate::tenant_schemas::Cache,
 }
 
 /// Bounds on the work one request may cause.

@@ -92,19 +92,30 @@ async fn ensure_tenant(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(),
     }
 }
 
+/// Who a live token lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    pub tenant: Uuid,
+    /// The tenant's `schemas_version` (its own schema extensions changed when this moved).
+    pub schemas_version: i64,
+}
+
 /// The tenant a bearer token belongs to, if the token is live.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Option<Uuid>, DbErr> {
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Option<Authenticated>, DbErr> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
     let digest = hash(token);
-    let Some((tenant_id, stored)) = api_tokens::live_by_hash(db, digest.clone()).await? else {
+    let Some((tenant, stored, schemas_version)) = api_tokens::live_by_hash(db, digest.clone()).await? else {
         return Ok(None);
     };
     // The lookup is by hash already; comparing in constant time as well keeps timing from
     // telling anything even if the index lookup were replaced.
     if bool::from(stored.ct_eq(&digest)) {
-        Ok(Some(tenant_id))
+        Ok(Some(Authenticated {
+            tenant,
+            schemas_version,
+        }))
     } else {
         Ok(None)
     }

@@ -6,6 +6,7 @@
 pub mod event_streams;
 mod openapi;
 pub mod schema;
+pub mod tenant_schemas;
 
 use std::sync::LazyLock;
 
@@ -52,6 +53,12 @@ fn documented() -> OpenApiRouter<Admin> {
         ))
         .routes(routes!(event_streams::delete_event_stream))
         .routes(routes!(event_streams::replay_event_stream))
+        .routes(routes!(tenant_schemas::list_schema_extensions))
+        .routes(routes!(
+            tenant_schemas::put_schema_extension,
+            tenant_schemas::get_schema_extension,
+            tenant_schemas::delete_schema_extension
+        ))
 }
 
 /// Their OpenAPI document.
@@ -328,6 +335,10 @@ mod tests {
         ("/admin/api/tenants/{id}/event-streams", "post"),
         ("/admin/api/tenants/{id}/event-streams/{sid}", "delete"),
         ("/admin/api/tenants/{id}/event-streams/{sid}/replay", "post"),
+        ("/admin/api/tenants/{id}/schemas", "get"),
+        ("/admin/api/tenants/{id}/schemas/{urn}", "put"),
+        ("/admin/api/tenants/{id}/schemas/{urn}", "get"),
+        ("/admin/api/tenants/{id}/schemas/{urn}", "delete"),
     ];
 
     fn document() -> Value {

@@ -46,6 +46,9 @@ pub enum AdminError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// The request is well-formed but the current state refuses it (say so and how to proceed).
+    #[error("{0}")]
+    Conflict(String),
     #[error("rabbitmq is not reachable")]
     Broker(#[from] AmqpError),
     #[error("rabbitmq did not answer in time")]
@@ -72,6 +75,7 @@ impl AdminError {
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownTenant(_) | Self::UnknownLetter(_) | Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Broker(_) | Self::BrokerTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +92,7 @@ impl AdminError {
             Self::UnknownLetter(_) => "unknown_dead_letter",
             Self::NotFound => "not_found",
             Self::BadRequest(_) => "bad_request",
+            Self::Conflict(_) => "conflict",
             Self::Broker(_) | Self::BrokerTimeout => "broker_unavailable",
             Self::Db(_) => "database",
         }

@@ -18,7 +18,7 @@ use super::Scope;
 use super::filter_sql::collate_c;
 use super::group_filter::{self, Target as GroupTarget};
 use super::user_filter::{self, Target as UserTarget, json_array, json_text};
-use crate::scim::schema::{Attr, GROUP_RESOURCE, Type, USER_RESOURCE};
+use crate::scim::schema::{Attr, GROUP_RESOURCE, Type, user_resource};
 use crate::scim::sort::Sort;
 use crate::scim::{Invalid, Kind, invalid};
 
@@ -67,7 +67,7 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
     let Some(sort) = sort else {
         return Ok(Order::creation(col(scim_user::Column::CreatedAt), id()));
     };
-    if scope == Scope::AllTypes && !USER_RESOURCE.knows(sort.by.urn.as_deref(), &sort.by.attr) {
+    if scope == Scope::AllTypes && !user_resource().knows(sort.by.urn.as_deref(), &sort.by.attr) {
         // No user has a value: all tie.
         return Ok(Order::id(id()));
     }
@@ -88,6 +88,18 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
             if keys == ["groups"] {
                 return Err(refuse(
                     "'groups' is derived from group memberships; look groups up under /Groups",
+                ));
+            }
+            if attr.ty != Type::Complex {
+                // A multi-valued simple attribute: by its first value.
+                let first = json_array(&keys).get_json_field(Expr::Constant(0.into()));
+                return Ok(Order::by(
+                    typed(
+                        first.binary(sea_orm::sea_query::BinOper::Custom("#>>"), Expr::cust("'{}'")),
+                        attr,
+                    ),
+                    sort.descending,
+                    id(),
                 ));
             }
             let sub = sub

@@ -14,7 +14,7 @@ use super::filter_sql::{
     timestamp_compare, truth, unsupported, uuid_compare,
 };
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
-use crate::scim::schema::{self, Attr, Type, USER_RESOURCE};
+use crate::scim::schema::{self, Attr, Type, user_resource};
 use crate::scim::{Invalid, user};
 
 /// The condition on `scim.users` a filter becomes.
@@ -77,7 +77,8 @@ impl Builder {
             Filter::Or(a, b) => or(self.filter(a)?, self.filter(b)?),
             Filter::Not(a) => not(self.filter(a)?),
             Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. }
-                if self.scope == Scope::AllTypes && !USER_RESOURCE.knows(path.urn.as_deref(), &path.attr) =>
+                if self.scope == Scope::AllTypes
+                    && !user_resource().knows(path.urn.as_deref(), &path.attr) =>
             {
                 truth(false)
             }
@@ -149,10 +150,15 @@ fn compare(path: &AttrPath, op: CompareOp, value: &Value) -> Result<Expr, Invali
             Err(unsupported(format!("'{shown}' is complex: name a sub-attribute")))
         }
         Target::Multi { keys, attr, sub } => {
-            let sub = sub
-                .or_else(|| attr.sub_attr("value"))
-                .ok_or_else(|| unsupported(format!("'{shown}' is complex: name a sub-attribute")))?;
-            let inner = json_compare(element_field(sub), sub, op, value, &shown)?;
+            let inner = if attr.ty == Type::Complex {
+                let sub = sub
+                    .or_else(|| attr.sub_attr("value"))
+                    .ok_or_else(|| unsupported(format!("'{shown}' is complex: name a sub-attribute")))?;
+                json_compare(element_field(sub), sub, op, value, &shown)?
+            } else {
+                // A multi-valued simple attribute (a tenant's `skills: ["rust"]`): each value.
+                json_compare(element_text(), attr, op, value, &shown)?
+            };
             let any = any_element(&keys, inner);
             // Each element is compared on its own; without elements the attribute is
             // unassigned, and `ne` holds for an unassigned attribute (RFC 7643 §2.5).
@@ -222,8 +228,8 @@ fn value_path(path: &AttrPath, filter: &Filter) -> Result<Expr, Invalid> {
         )));
     };
     let attr = match &path.urn {
-        Some(urn) if !USER_RESOURCE.is_core_urn(urn) => None,
-        _ => USER_RESOURCE.core_attr(&path.attr),
+        Some(urn) if !user_resource().is_core_urn(urn) => None,
+        _ => user_resource().core_attr(&path.attr),
     }
     .ok_or_else(|| unsupported(format!("unknown attribute '{}'", display(path))))?;
     Ok(any_element(&keys, element_filter(filter, attr)?))
@@ -247,6 +253,11 @@ fn element_filter(f: &Filter, parent: &'static Attr) -> Result<Expr, Invalid> {
 /// An element of a multi-valued attribute, inside [`any_element`].
 fn element() -> Expr {
     Expr::col(Alias::new("e"))
+}
+
+/// The element `e` itself, as text.
+fn element_text() -> Expr {
+    element().binary(BinOper::Custom("#>>"), Expr::cust("'{}'"))
 }
 
 /// A sub-attribute of the element `e`, as text.
@@ -273,15 +284,15 @@ pub(super) fn target(path: &AttrPath) -> Result<Target, Invalid> {
     let unknown = || unsupported(format!("unknown attribute '{}'", display(path)));
     let (ext_urn, attrs) = match &path.urn {
         None => (None, None),
-        Some(urn) if USER_RESOURCE.is_core_urn(urn) => (None, None),
+        Some(urn) if user_resource().is_core_urn(urn) => (None, None),
         Some(urn) => {
-            let (u, a) = USER_RESOURCE.extension(urn).ok_or_else(unknown)?;
+            let (u, a) = user_resource().extension(urn).ok_or_else(unknown)?;
             (Some(u), Some(a))
         }
     };
     let attr = match attrs {
         Some(a) => schema::find(a, &path.attr),
-        None => USER_RESOURCE.core_attr(&path.attr),
+        None => user_resource().core_attr(&path.attr),
     }
     .ok_or_else(unknown)?;
     if ext_urn.is_none() && path.sub.is_none() {

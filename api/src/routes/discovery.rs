@@ -2,7 +2,7 @@
 //! schemas generated from the same definitions that drive validation.
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -15,6 +15,7 @@ use crate::scim::list::{MAX_COUNT, list_response};
 use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use crate::scim::schema_doc;
 use crate::state::AppState;
+use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +60,30 @@ fn event_uris() -> Vec<&'static str> {
     uris
 }
 
-fn user_resource_type(base: &str) -> Value {
+/// The tenant's own schema extensions, as `/Schemas` serves them under `base`.
+async fn tenant_schemas(state: &AppState, tenant: Uuid, base: &str) -> Result<Vec<Value>, ScimError> {
+    Ok(crate::tenant_schemas::list(&state.db, tenant)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let mut doc = row.document;
+            doc["meta"] =
+                json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{}", row.urn)});
+            doc
+        })
+        .collect())
+}
+
+/// Every schema the tenant's resources have: the standard ones and the tenant's own.
+async fn all_schemas(state: &AppState, tenant: Uuid, base: &str) -> Result<Vec<Value>, ScimError> {
+    let mut all = schema_doc::all(base);
+    all.extend(tenant_schemas(state, tenant, base).await?);
+    Ok(all)
+}
+
+fn user_resource_type(base: &str, own: &[Value]) -> Value {
+    let mut extensions = vec![json!({"schema": ENTERPRISE_USER_SCHEMA, "required": false})];
+    extensions.extend(own.iter().map(|d| json!({"schema": d["id"], "required": false})));
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": "User",
@@ -67,7 +91,7 @@ fn user_resource_type(base: &str) -> Value {
         "endpoint": "/Users",
         "description": "User Account",
         "schema": USER_SCHEMA,
-        "schemaExtensions": [{"schema": ENTERPRISE_USER_SCHEMA, "required": false}],
+        "schemaExtensions": extensions,
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}
     })
 }
@@ -85,23 +109,35 @@ fn group_resource_type(base: &str) -> Value {
     })
 }
 
-async fn resource_types(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
-    let all = vec![user_resource_type(&base), group_resource_type(&base)];
-    scim_json(
+async fn resource_types(
+    State(state): State<AppState>,
+    t: Tenant,
+    BaseUrl(base): BaseUrl,
+) -> Result<Response, ScimError> {
+    let own = tenant_schemas(&state, t.0, &base).await?;
+    let all = vec![user_resource_type(&base, &own), group_resource_type(&base)];
+    Ok(scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
         None,
         None,
-    )
+    ))
 }
 
 async fn resource_type(
-    _t: Tenant,
+    State(state): State<AppState>,
+    t: Tenant,
     BaseUrl(base): BaseUrl,
     Path(name): Path<String>,
 ) -> Result<Response, ScimError> {
     if name.eq_ignore_ascii_case("User") {
-        Ok(scim_json(StatusCode::OK, &user_resource_type(&base), None, None))
+        let own = tenant_schemas(&state, t.0, &base).await?;
+        Ok(scim_json(
+            StatusCode::OK,
+            &user_resource_type(&base, &own),
+            None,
+            None,
+        ))
     } else if name.eq_ignore_ascii_case("Group") {
         Ok(scim_json(StatusCode::OK, &group_resource_type(&base), None, None))
     } else {
@@ -109,18 +145,28 @@ async fn resource_type(
     }
 }
 
-async fn schemas(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
-    let all = schema_doc::all(&base);
-    scim_json(
+async fn schemas(
+    State(state): State<AppState>,
+    t: Tenant,
+    BaseUrl(base): BaseUrl,
+) -> Result<Response, ScimError> {
+    let all = all_schemas(&state, t.0, &base).await?;
+    Ok(scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
         None,
         None,
-    )
+    ))
 }
 
-async fn schema(_t: Tenant, BaseUrl(base): BaseUrl, Path(urn): Path<String>) -> Result<Response, ScimError> {
-    schema_doc::all(&base)
+async fn schema(
+    State(state): State<AppState>,
+    t: Tenant,
+    BaseUrl(base): BaseUrl,
+    Path(urn): Path<String>,
+) -> Result<Response, ScimError> {
+    all_schemas(&state, t.0, &base)
+        .await?
         .into_iter()
         .find(|s| s["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&urn)))
         .map(|s| scim_json(StatusCode::OK, &s, None, None))

@@ -23,7 +23,7 @@ use crate::directory::{Query, Scope};
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, Listing, Tenant};
 use crate::scim::list::ListParams;
-use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use crate::scim::schema::{GROUP_RESOURCE, user_resource};
 use crate::scim::{filter, search};
 use crate::state::AppState;
 
@@ -49,7 +49,7 @@ async fn respond(
         search::check_attributes(
             parsed.as_ref(),
             params.sort.as_ref(),
-            &[&USER_RESOURCE, &GROUP_RESOURCE],
+            &[user_resource(), &GROUP_RESOURCE],
         )?;
         let q = page_query(&params, parsed.as_ref(), Scope::AllTypes)?;
         // Four statements (two counts, two pages) must see one state of the directory, or the

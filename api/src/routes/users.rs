@@ -20,7 +20,7 @@ use crate::scim::list::{ListParams, project, requested};
 use crate::scim::meta::Meta;
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::normalize;
-use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, USER_RESOURCE};
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, user_resource};
 use crate::scim::user;
 use crate::state::AppState;
 
@@ -114,7 +114,7 @@ impl Resource for User {
         body: &Value,
         ev: EventContext<'_>,
     ) -> Result<(StoredUser, Vec<Enqueued>, bool), ScimError> {
-        let doc = normalize(&USER_RESOURCE, body)?;
+        let doc = normalize(user_resource(), body)?;
         user::validate(&doc, None)?;
         let event = |planned: &StoredUser| event("POST", None, planned, ev);
         let (stored, queued, evented) = users::insert(db, tenant, doc, event).await?;
@@ -122,7 +122,7 @@ impl Resource for User {
     }
 
     fn parse_replacement(body: &Value) -> Result<user::Doc, ScimError> {
-        Ok(normalize(&USER_RESOURCE, body)?)
+        Ok(normalize(user_resource(), body)?)
     }
 
     fn parse_patch(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
@@ -139,7 +139,7 @@ impl Resource for User {
             Edit::Replace(doc) => doc,
             Edit::Patch(ops) => {
                 let mut doc = current.doc.clone();
-                patch::apply(&USER_RESOURCE, &mut doc, &ops)?;
+                patch::apply(user_resource(), &mut doc, &ops)?;
                 doc
             }
         };
@@ -265,7 +265,8 @@ async fn render(
     Ok(users
         .iter()
         .map(|u| {
-            let mut body = user::render(&u.doc, &u.meta, base);
+            let requested = params.map_or(&[][..], |p| p.attributes.as_slice());
+            let mut body = user::render_for(&u.doc, &u.meta, base, requested);
             if let Some(id) = manager_id(&u.doc)
                 && let Some(name) = managers.get(&id)
             {

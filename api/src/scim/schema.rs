@@ -324,6 +324,7 @@ pub const GROUP: &[Attr] = &[
 ];
 
 /// A resource type's schemas: the core attributes, plus each extension with its URN.
+#[derive(Debug)]
 pub struct ResourceSchema {
     pub core_urn: &'static str,
     pub core: &'static [Attr],
@@ -335,6 +336,23 @@ pub const USER_RESOURCE: ResourceSchema = ResourceSchema {
     core: USER,
     extensions: &[(ENTERPRISE_USER_SCHEMA, ENTERPRISE_USER)],
 };
+
+tokio::task_local! {
+    /// The User schemas in force for the request being served: the tenant's own extensions
+    /// beside the standard ones (set by authentication, see `tenant_schemas`).
+    static USER_IN_FORCE: &'static ResourceSchema;
+}
+
+/// The User resource type as the current request's tenant has it: [`USER_RESOURCE`] plus the
+/// tenant's own extensions; [`USER_RESOURCE`] outside a request or for a tenant without any.
+pub fn user_resource() -> &'static ResourceSchema {
+    USER_IN_FORCE.try_with(|s| *s).unwrap_or(&USER_RESOURCE)
+}
+
+/// Runs `f` with `schema` as the User schemas in force.
+pub async fn with_user_resource<F: std::future::Future>(schema: &'static ResourceSchema, f: F) -> F::Output {
+    USER_IN_FORCE.scope(schema, f).await
+}
 
 /// Groups have no extensions. Members are stored one row per (group, user), never in the
 /// resource document: see `scim::members`.

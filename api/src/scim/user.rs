@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::Invalid;
-use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA, user_resource};
 
 pub type Doc = Map<String, Value>;
 
@@ -21,9 +21,10 @@ pub const MAX_USER_NAME_CHARS: usize = 512;
 pub fn validate(doc: &Doc, before: Option<&Doc>) -> Result<(), Invalid> {
     super::required_name(user_name(doc), "userName", MAX_USER_NAME_CHARS)?;
     match user_name(doc) {
-        Some(name) if before.and_then(user_name) != Some(name) => super::identifier(name, "userName"),
-        _ => Ok(()),
+        Some(name) if before.and_then(user_name) != Some(name) => super::identifier(name, "userName")?,
+        _ => {}
     }
+    super::extension::check_values(user_resource(), doc, before)
 }
 
 /// The key userNames are compared by: IdPs change case freely (`Ada@X.com` vs `ada@x.com`),
@@ -34,16 +35,32 @@ pub fn fold(user_name: &str) -> String {
 
 /// The resource as a client sees it. `active` is always present: Okta and Entra read it back.
 pub fn render(doc: &Doc, meta: &Meta, base_url: &str) -> Value {
-    let mut schemas = vec![Value::from(USER_SCHEMA)];
-    if doc.contains_key(ENTERPRISE_USER_SCHEMA) {
-        schemas.push(ENTERPRISE_USER_SCHEMA.into());
-    }
+    render_for(doc, meta, base_url, &[])
+}
+
+/// [`render`] for a response whose `attributes` are `requested`: the tenant's extension
+/// attributes returned only on request are shown when named there.
+pub fn render_for(doc: &Doc, meta: &Meta, base_url: &str, requested: &[String]) -> Value {
+    let schema = user_resource();
     let mut out = Map::with_capacity(doc.len() + 4);
-    out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), meta.id.to_string().into());
     for (k, v) in doc {
+        // Values of an extension the tenant no longer defines stay stored, unseen.
+        if super::resource::is_urn(k) && schema.extension(k).is_none() {
+            continue;
+        }
         out.insert(k.clone(), v.clone());
     }
+    super::extension::apply_returned(schema, &mut out, requested);
+    let mut schemas = vec![Value::from(USER_SCHEMA)];
+    schemas.extend(
+        schema
+            .extensions
+            .iter()
+            .filter(|(urn, _)| out.contains_key(*urn))
+            .map(|(urn, _)| Value::from(*urn)),
+    );
+    out.insert("schemas".into(), Value::Array(schemas));
     out.insert("active".into(), active(doc).into());
     out.insert("meta".into(), meta.render("User", "Users", base_url));
     Value::Object(out)

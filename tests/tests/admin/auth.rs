@@ -32,6 +32,10 @@ fn routes(tenant: Uuid) -> Vec<(Method, String)> {
         (Method::POST, format!("{t}/event-streams")),
         (Method::DELETE, format!("{t}/event-streams/{tenant}")),
         (Method::POST, format!("{t}/event-streams/{tenant}/replay")),
+        (Method::GET, format!("{t}/schemas")),
+        (Method::PUT, format!("{t}/schemas/urn:acme:hr")),
+        (Method::GET, format!("{t}/schemas/urn:acme:hr")),
+        (Method::DELETE, format!("{t}/schemas/urn:acme:hr")),
     ]
 }
 

@@ -398,3 +398,20 @@ pub struct Replaying {
     /// The stream continues after this sequence.
     pub position: i64,
 }
+
+/// A tenant's schema extension (`/admin/api/tenants/{id}/schemas/{urn}`).
+#[derive(Serialize, ToSchema)]
+pub struct SchemaExtension {
+    /// The URN, spelled as first defined.
+    pub urn: String,
+    /// The RFC 7643 §7 schema document as stored: checked, and completed with the defaults.
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SchemaExtensionList {
+    pub schemas: Vec<SchemaExtension>,
+}
