@@ -101,6 +101,43 @@ pub async fn holds_values(db: &impl ConnectionTrait, tenant: Uuid, urn: &str) ->
     Ok(found.is_some())
 }
 
+/// The first stored value that does not fit `ext` (a redefinition that changed a type, say): the
+/// user and why. Users are read in pages, by id.
+pub async fn first_misfit(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    ext: &Extension,
+) -> Result<Option<(Uuid, String)>, DbErr> {
+    const PAGE: u64 = 1000;
+    let mut after = Uuid::nil();
+    loop {
+        let rows: Vec<(Uuid, Option<serde_json::Value>)> = scim_user::Entity::find()
+            .select_only()
+            .column(scim_user::Column::Id)
+            .expr(Expr::cust_with_values("resource -> $1", [ext.urn.clone()]))
+            .filter(scim_user::Column::TenantId.eq(tenant))
+            .filter(scim_user::Column::DeletedAt.is_null())
+            .filter(scim_user::Column::Id.gt(after))
+            .filter(Expr::cust_with_values("resource ? $1", [ext.urn.clone()]))
+            .order_by_asc(scim_user::Column::Id)
+            .limit(PAGE)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, value) in &rows {
+            if let Some(v) = value
+                && let Err(e) = crate::scim::resource::check_extension(ext.attrs, v, &ext.urn)
+            {
+                return Ok(Some((*id, e.detail)));
+            }
+        }
+        match rows.last() {
+            Some((id, _)) if rows.len() as u64 == PAGE => after = *id,
+            _ => return Ok(None),
+        }
+    }
+}
+
 /// Deletes a definition (its values stay in the users' documents, unseen, and come back if the
 /// URN is defined again); whether there was one.
 pub async fn delete(db: &sea_orm::DatabaseConnection, tenant: Uuid, urn: &str) -> Result<bool, DbErr> {

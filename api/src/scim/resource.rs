@@ -88,6 +88,12 @@ fn check_schemas(value: &Value) -> Result<(), Invalid> {
     }
 }
 
+/// Checks a stored extension object against (new) definitions of its attributes: the error a
+/// client sending it would get.
+pub fn check_extension(attrs: &'static [Attr], value: &Value, urn: &str) -> Result<(), Invalid> {
+    normalize_object(attrs, value, urn).map(|_| ())
+}
+
 /// Normalises the value of one attribute; `Ok(None)` means "no value".
 pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<Value>, Invalid> {
     if value.is_null() {

@@ -216,6 +216,21 @@ async fn a_tenants_extension_is_defined_discovered_and_carried_in_okta_and_entra
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.body["scimType"], "mutability");
 
+    // A redefinition that the stored values do not fit is refused, naming the value.
+    let mut clash = definition();
+    clash["attributes"][0]["type"] = json!("integer");
+    let (status, v) = admin(
+        &w,
+        Method::PUT,
+        &format!("/admin/api/tenants/{}/schemas/{ACME}", w.tenant),
+        Some(clash),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("location"), "{v}");
+    let kept = w.get(&format!("/Schemas/{ACME}")).await.body;
+    assert_eq!(kept["attributes"][0]["type"], "string", "nothing changed");
+
     // Another tenant never sees it: not in its discovery, not kept from its requests, not
     // filterable there.
     let (other, other_token) = w.other_tenant("Globex");

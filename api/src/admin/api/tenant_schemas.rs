@@ -44,7 +44,7 @@ fn view(row: shared::entity::scim_tenant_schema::Model) -> SchemaExtension {
     responses(
         (status = 201, description = "Defined.", body = SchemaExtension),
         (status = 200, description = "Redefined.", body = SchemaExtension),
-        (status = 400, description = "Not a schema document this server can take; the error names the part.", body = ErrorBody),
+        (status = 400, description = "Not a schema document this server can take (the error names the part), or a user holds a value it refuses.", body = ErrorBody),
         (status = 404, description = "No such tenant.", body = ErrorBody),
     ),
 )]
@@ -57,6 +57,11 @@ pub async fn put_schema_extension(
     let Json(body) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     tenants::get(&admin.app.db, tenant).await?;
     let ext = extension::parse(&urn, &body).map_err(|e| AdminError::BadRequest(e.0))?;
+    if let Some((user, why)) = tenant_schemas::first_misfit(&admin.app.db, tenant, &ext).await? {
+        return Err(AdminError::BadRequest(format!(
+            "user {user} holds a value the new definition refuses ({why}); change or remove such values first"
+        )));
+    }
     let created = tenant_schemas::put(&admin.app.db, tenant, &ext).await?;
     let row = tenant_schemas::get(&admin.app.db, tenant, &urn)
         .await?
