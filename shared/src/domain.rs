@@ -1,3 +1,4 @@
 //! Domain rules shared by both binaries.
 
+pub mod mapping;
 pub mod user;

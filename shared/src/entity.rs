@@ -23,5 +23,6 @@ pub mod scim_group_member;
 pub mod scim_outbox;
 pub mod scim_signing_key;
 pub mod scim_tenant;
+pub mod scim_tenant_mapping;
 pub mod scim_tenant_schema;
 pub mod scim_user;

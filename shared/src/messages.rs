@@ -28,6 +28,11 @@ pub struct ChangeMessage {
     /// the worker records once the change is applied; none for ordinary requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn: Option<Uuid>,
+    /// A backfill after the tenant's mapping changed: the same version as the product may
+    /// already have, derived anew, so it is applied over an equal version too (never over a
+    /// newer one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reapply: bool,
     #[serde(flatten)]
     pub resource: Resource,
 }
@@ -119,6 +124,9 @@ pub struct UserSnapshot {
     pub organization: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division: Option<String>,
+    /// Values the tenant's mapping puts under `product.users.attributes` (none: `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ChangeMessage {
@@ -140,6 +148,7 @@ impl ChangeMessage {
             occurred_at,
             traceparent: None,
             txn: None,
+            reapply: false,
             resource,
         }
     }

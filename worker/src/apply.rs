@@ -30,13 +30,19 @@ pub struct Applier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BatchKey {
     User(Uuid),
-    Membership { group: Uuid, user: Uuid },
+    /// A user's backfill after its tenant's mapping changed (`ChangeMessage::reapply`).
+    Reapplied(Uuid),
+    Membership {
+        group: Uuid,
+        user: Uuid,
+    },
 }
 
 impl BatchKey {
     /// `None` for changes applied one at a time (groups).
     pub fn of(msg: &ChangeMessage) -> Option<Self> {
         match &msg.resource {
+            Resource::User(_) if msg.reapply => Some(Self::Reapplied(msg.resource_id)),
             Resource::User(_) => Some(Self::User(msg.resource_id)),
             Resource::Membership(m) => Some(Self::Membership {
                 group: msg.resource_id,
@@ -79,9 +85,10 @@ impl Applier {
         }
         let txn = self.db.begin().await?;
         let outcomes = match keys[0] {
-            BatchKey::User(_) => {
+            BatchKey::User(_) | BatchKey::Reapplied(_) => {
                 let changes: Vec<UserChange> = msgs.iter().filter_map(|m| UserChange::of(m)).collect();
-                users::apply_users(&txn, &changes).await?
+                let reapply = matches!(keys[0], BatchKey::Reapplied(_));
+                users::apply_users(&txn, &changes, reapply).await?
             }
             BatchKey::Membership { .. } => {
                 let changes: Vec<MembershipChange> =

@@ -190,7 +190,8 @@ impl Transience for Failure {
 /// dead-lettering are decided per change.
 async fn handle_batch(ctx: &Ctx, deliveries: Vec<Delivery>) {
     let started = std::time::Instant::now();
-    let (mut users, mut memberships, mut singles) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut users, mut reapplied, mut memberships, mut singles) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut seen = HashSet::new();
     for d in deliveries {
         let Ok(msg) = messages::decode(&d.data) else {
@@ -199,17 +200,19 @@ async fn handle_batch(ctx: &Ctx, deliveries: Vec<Delivery>) {
         };
         match BatchKey::of(&msg) {
             Some(key @ BatchKey::User(_)) if seen.insert(key) => users.push((d, msg)),
+            Some(key @ BatchKey::Reapplied(_)) if seen.insert(key) => reapplied.push((d, msg)),
             Some(key @ BatchKey::Membership { .. }) if seen.insert(key) => memberships.push((d, msg)),
             _ => singles.push(d),
         }
     }
-    for batch in [&mut users, &mut memberships] {
+    for batch in [&mut users, &mut reapplied, &mut memberships] {
         if batch.len() == 1 {
             singles.extend(batch.drain(..).map(|(d, _)| d));
         }
     }
     tokio::join!(
         apply_batch(ctx, users, started),
+        apply_batch(ctx, reapplied, started),
         apply_batch(ctx, memberships, started),
         join_all(singles.into_iter().map(|d| handle(ctx, d)))
     );

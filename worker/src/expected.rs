@@ -10,7 +10,8 @@ use sea_orm::{
     QuerySelect,
 };
 use serde_json::Value;
-use shared::domain::user::{Doc, snapshot};
+use shared::domain::mapping;
+use shared::domain::user::{Doc, snapshot_mapped};
 use shared::entity::{scim_group, scim_group_member, scim_tenant, scim_user};
 use shared::messages::UserSnapshot;
 use uuid::Uuid;
@@ -57,13 +58,15 @@ pub async fn users(directory: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec
         .into_partial_model()
         .all(directory)
         .await?;
+    // The tenant's mapping of attributes, as the api applies it when it derives a change.
+    let mapping = mapping::of_tenant(directory, tenant).await?;
     let mut users = Vec::with_capacity(rows.len());
     for r in rows {
         let doc: Doc = match r.resource {
             Value::Object(m) => m,
             _ => Doc::new(),
         };
-        let snapshot = snapshot(&doc, r.deleted_at.is_some());
+        let snapshot = snapshot_mapped(&doc, r.deleted_at.is_some(), &mapping);
         users.push(ExpectedUser {
             id: r.id,
             version: r.version,

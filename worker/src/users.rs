@@ -46,10 +46,12 @@ impl<'a> UserChange<'a> {
     }
 }
 
-/// Applies user changes of distinct users; the outcomes are in the order of `changes`.
+/// Applies user changes of distinct users; the outcomes are in the order of `changes`. With
+/// `reapply` (a backfill after a mapping change) a change is applied over an equal version too.
 pub async fn apply_users(
     txn: &DatabaseTransaction,
     changes: &[UserChange<'_>],
+    reapply: bool,
 ) -> Result<Vec<Outcome>, DbErr> {
     let ids: Vec<Uuid> = changes.iter().map(|c| c.msg.resource_id).collect();
     let existing = existing_rows(txn, &ids).await?;
@@ -59,9 +61,9 @@ pub async fn apply_users(
     let live: Vec<usize> = (0..changes.len())
         .filter(|&i| {
             let m = changes[i].msg;
-            existing
-                .get(&m.resource_id)
-                .is_none_or(|e| e.version < m.version && e.tenant_id == m.tenant_id)
+            existing.get(&m.resource_id).is_none_or(|e| {
+                (e.version < m.version || reapply && e.version == m.version) && e.tenant_id == m.tenant_id
+            })
         })
         .collect();
     if live.is_empty() {
@@ -100,7 +102,12 @@ pub async fn apply_users(
     );
     key_locks::lock(txn, locks).await?;
 
-    let written = write_users(txn, &live.iter().map(|&i| &changes[i]).collect::<Vec<_>>()).await?;
+    let written = write_users(
+        txn,
+        &live.iter().map(|&i| &changes[i]).collect::<Vec<_>>(),
+        reapply,
+    )
+    .await?;
     let mut keys = Vec::new();
     let mut relinked = Vec::new();
     for &i in &live {
@@ -158,7 +165,11 @@ async fn existing_rows(txn: &DatabaseTransaction, ids: &[Uuid]) -> Result<HashMa
 /// Upserts the rows (newer versions only, never across tenants) with their manager links as
 /// the table stood before; returns the ids written. Links to users of this same batch are set
 /// by the relink that follows.
-async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> Result<HashSet<Uuid>, DbErr> {
+async fn write_users(
+    txn: &DatabaseTransaction,
+    changes: &[&UserChange<'_>],
+    reapply: bool,
+) -> Result<HashSet<Uuid>, DbErr> {
     let rows: Vec<serde_json::Value> = changes
         .iter()
         .map(|c| {
@@ -188,6 +199,7 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
                 "cost_center": u.cost_center,
                 "organization": u.organization,
                 "division": u.division,
+                "attributes": u.attributes.clone().unwrap_or_default(),
                 "emails": keys.emails,
                 "manager_ref": reference,
                 "manager_ref_id": reference.as_deref().and_then(|r| Uuid::parse_str(r).ok()),
@@ -196,6 +208,7 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
         })
         .collect();
     let manager = managers::resolve_sql("r.tenant_id", "r.id", "r.manager_ref", "r.manager_ref_id");
+    let newer = if reapply { "<=" } else { "<" };
     // Every column, in the order of the values below.
     let inserted: Vec<&str> = [C::Id, C::TenantId]
         .iter()
@@ -219,14 +232,15 @@ async fn write_users(txn: &DatabaseTransaction, changes: &[&UserChange<'_>]) -> 
                  select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
                      r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
                      r.manager_ref, case when r.resolvable then {manager} end, r.cost_center,
-                     r.organization, r.division, now()
+                     r.organization, r.division, r.attributes, now()
                  from jsonb_to_recordset($1::text::jsonb) as r(
                      id uuid, tenant_id uuid, version bigint, user_name text, email text, first_name text,
                      last_name text, department text, job_title text, active boolean, external_id text,
                      employee_number text, emails text[], manager_ref text, manager_ref_id uuid,
-                     resolvable boolean, cost_center text, organization text, division text)
+                     resolvable boolean, cost_center text, organization text, division text,
+                     attributes jsonb)
                  on conflict (id) do update set {set}
-                 where p.version < excluded.version and p.tenant_id = excluded.tenant_id
+                 where p.version {newer} excluded.version and p.tenant_id = excluded.tenant_id
                  returning p.id"
             ),
             [serde_json::Value::Array(rows).to_string().into()],
@@ -248,7 +262,7 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
 }
 
 /// The columns a snapshot determines: overwritten by every write, compared by reconcile.
-const DERIVED: [C; 16] = [
+const DERIVED: [C; 17] = [
     C::UserName,
     C::Email,
     C::FirstName,
@@ -265,6 +279,7 @@ const DERIVED: [C; 16] = [
     C::CostCenter,
     C::Organization,
     C::Division,
+    C::Attributes,
 ];
 
 /// Writes one row from a snapshot (reconcile); returns how many rows changed (0 or 1).
@@ -296,6 +311,9 @@ pub async fn write_user(
         cost_center: Set(u.cost_center.clone()),
         organization: Set(u.organization.clone()),
         division: Set(u.division.clone()),
+        attributes: Set(serde_json::Value::Object(
+            u.attributes.clone().unwrap_or_default(),
+        )),
         ..Default::default()
     };
     rows::upsert(db, row, &DERIVED, how).await
@@ -337,6 +355,7 @@ pub struct ProductUser {
     pub cost_center: Option<String>,
     pub organization: Option<String>,
     pub division: Option<String>,
+    pub attributes: serde_json::Value,
 }
 
 /// The tenant's users in the product, by id.

@@ -156,7 +156,14 @@ fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Differ
     let s = &e.snapshot;
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
     let show_id = |v: &Option<Uuid>| v.map(|u| u.to_string()).unwrap_or_else(|| "null".into());
-    let fields: [(&'static str, String, String); 13] = [
+    // Compared as JSON values: Postgres keeps a jsonb object's keys in an order of its own.
+    let attributes = serde_json::Value::Object(s.attributes.clone().unwrap_or_default());
+    let product_attributes = if attributes == a.attributes {
+        attributes.to_string()
+    } else {
+        a.attributes.to_string()
+    };
+    let fields: [(&'static str, String, String); 14] = [
         ("user_name", s.user_name.clone(), a.user_name.clone()),
         ("email", show(&s.email), show(&a.email)),
         ("first_name", show(&s.given_name), show(&a.first_name)),
@@ -171,6 +178,7 @@ fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Differ
         ("cost_center", show(&s.cost_center), show(&a.cost_center)),
         ("organization", show(&s.organization), show(&a.organization)),
         ("division", show(&s.division), show(&a.division)),
+        ("attributes", attributes.to_string(), product_attributes),
         ("active", s.active.to_string(), a.active.to_string()),
         ("version", e.version.to_string(), a.version.to_string()),
         ("manager_id", show_id(&e.manager_id), show_id(&a.manager_id)),

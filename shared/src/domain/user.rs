@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::mapping::Mapping;
 use crate::messages::UserSnapshot;
 
 pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -48,7 +49,16 @@ pub fn preferred_email(doc: &Doc) -> Option<String> {
         .or_else(|| emails.iter().find_map(value))
 }
 
-/// What the product gets for this user.
+/// What the product gets for this user under the tenant's mapping of attributes.
+pub fn snapshot_mapped(doc: &Doc, deleted: bool, mapping: &Mapping) -> UserSnapshot {
+    let mut s = snapshot(doc, deleted);
+    if !mapping.is_empty() {
+        mapping.apply(doc, &mut s);
+    }
+    s
+}
+
+/// What the product gets for this user (the default projection, no mapping).
 pub fn snapshot(doc: &Doc, deleted: bool) -> UserSnapshot {
     let name = doc.get("name");
     let ext = doc.get(ENTERPRISE_USER_SCHEMA);
@@ -77,6 +87,7 @@ pub fn snapshot(doc: &Doc, deleted: bool) -> UserSnapshot {
         cost_center: owned(str_at(ext, "costCenter")),
         organization: owned(str_at(ext, "organization")),
         division: owned(str_at(ext, "division")),
+        attributes: None,
     }
 }
 

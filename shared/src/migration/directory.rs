@@ -14,6 +14,7 @@ mod m0006_admin_session_csrf_hashes;
 mod m0007_event_streams;
 mod m0008_async_requests;
 mod m0009_tenant_schemas;
+mod m0010_tenant_mappings;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_event_streams::MIGRATION),
             Box::new(m0008_async_requests::MIGRATION),
             Box::new(m0009_tenant_schemas::MIGRATION),
+            Box::new(m0010_tenant_mappings::MIGRATION),
         ]
     }
 }

@@ -63,6 +63,7 @@ fn entities() -> Vec<Described> {
         Described::of::<scim_async_request::Entity>(),
         Described::of::<scim_async_request_part::Entity>(),
         Described::of::<scim_tenant_schema::Entity>(),
+        Described::of::<scim_tenant_mapping::Entity>(),
         Described::of::<product_user::Entity>(),
         Described::of::<product_group::Entity>(),
         Described::of::<product_group_member::Entity>(),
