@@ -50,7 +50,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(s) => s,
         Err(e) => return ScimError::from(e).into_response(),
     };
-    crate::scim::schema::with_user_resource(schemas.user, next.run(req)).await
+    crate::tenant_schemas::scoped(schemas, next.run(req)).await
 }
 
 async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<tokens::Authenticated, ScimError> {

@@ -17,6 +17,7 @@ pub mod events;
 mod extract;
 pub mod fuzzing;
 mod hosts;
+mod mappings;
 mod outbox;
 mod rate_limit;
 mod routes;

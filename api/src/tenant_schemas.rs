@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::scim::extension::{self, Extension};
 use crate::scim::schema::{Attr, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, ResourceSchema, USER_RESOURCE};
+use shared::domain::mapping::{self, Mapping};
 
 /// A tenant's definitions, by URN (case-insensitive), in the order they were defined.
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<Model>, DbErr> {
@@ -155,12 +156,31 @@ pub async fn delete(db: &sea_orm::DatabaseConnection, tenant: Uuid, urn: &str) -
     Ok(gone > 0)
 }
 
-/// A tenant's extensions as loaded for one `schemas_version`.
+/// A tenant's extensions and mapping as loaded for one `schemas_version`.
 #[derive(Debug)]
 pub struct InForce {
     pub version: i64,
     pub user: &'static ResourceSchema,
     pub extensions: Vec<Extension>,
+    pub mapping: Arc<Mapping>,
+}
+
+tokio::task_local! {
+    /// The mapping of attributes in force for the request being served.
+    static MAPPING: Arc<Mapping>;
+}
+
+/// Runs a SCIM request with its tenant's schemas and mapping in force.
+pub async fn scoped<F: std::future::Future>(in_force: Arc<InForce>, request: F) -> F::Output {
+    let user = in_force.user;
+    let mapping = in_force.mapping.clone();
+    crate::scim::schema::with_user_resource(user, MAPPING.scope(mapping, request)).await
+}
+
+/// The current request's tenant's mapping of attributes into the product (none outside a
+/// request, or when the tenant has none).
+pub fn mapping() -> Arc<Mapping> {
+    MAPPING.try_with(Arc::clone).unwrap_or_default()
 }
 
 /// The User schemas in force per tenant, as last loaded by this process.
@@ -183,6 +203,7 @@ impl Cache {
                 version,
                 user: &USER_RESOURCE,
                 extensions: Vec::new(),
+                mapping: Arc::default(),
             }));
         }
         if let Some(hit) = self.lock().get(&tenant).filter(|c| c.version == version) {
@@ -203,6 +224,7 @@ impl Cache {
             version,
             user: user_resource_with(&extensions),
             extensions,
+            mapping: Arc::new(mapping::of_tenant(db, tenant).await?),
         });
         self.lock().insert(tenant, loaded.clone());
         Ok(loaded)

@@ -4,6 +4,7 @@
 //! `/admin/api/openapi.json` (see `openapi`) lists exactly the routes served.
 
 pub mod event_streams;
+pub mod mapping;
 mod openapi;
 pub mod schema;
 pub mod tenant_schemas;
@@ -53,6 +54,7 @@ fn documented() -> OpenApiRouter<Admin> {
         ))
         .routes(routes!(event_streams::delete_event_stream))
         .routes(routes!(event_streams::replay_event_stream))
+        .routes(routes!(mapping::put_mapping, mapping::get_mapping))
         .routes(routes!(tenant_schemas::list_schema_extensions))
         .routes(routes!(
             tenant_schemas::put_schema_extension,
@@ -335,6 +337,8 @@ mod tests {
         ("/admin/api/tenants/{id}/event-streams", "post"),
         ("/admin/api/tenants/{id}/event-streams/{sid}", "delete"),
         ("/admin/api/tenants/{id}/event-streams/{sid}/replay", "post"),
+        ("/admin/api/tenants/{id}/mapping", "put"),
+        ("/admin/api/tenants/{id}/mapping", "get"),
         ("/admin/api/tenants/{id}/schemas", "get"),
         ("/admin/api/tenants/{id}/schemas/{urn}", "put"),
         ("/admin/api/tenants/{id}/schemas/{urn}", "get"),

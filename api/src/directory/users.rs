@@ -43,7 +43,12 @@ impl Resource for Users {
     }
 
     fn payload(doc: &Doc, deleted: bool) -> Payload {
-        Payload::User(user::snapshot(doc, deleted))
+        // Under the tenant's mapping of attributes into the product, as in force for the request.
+        Payload::User(shared::domain::user::snapshot_mapped(
+            doc,
+            deleted,
+            &crate::tenant_schemas::mapping(),
+        ))
     }
 
     fn columns(doc: &Doc) -> Vec<(Col<Self>, Value)> {

@@ -32,6 +32,8 @@ fn routes(tenant: Uuid) -> Vec<(Method, String)> {
         (Method::POST, format!("{t}/event-streams")),
         (Method::DELETE, format!("{t}/event-streams/{tenant}")),
         (Method::POST, format!("{t}/event-streams/{tenant}/replay")),
+        (Method::PUT, format!("{t}/mapping")),
+        (Method::GET, format!("{t}/mapping")),
         (Method::GET, format!("{t}/schemas")),
         (Method::PUT, format!("{t}/schemas/urn:acme:hr")),
         (Method::GET, format!("{t}/schemas/urn:acme:hr")),

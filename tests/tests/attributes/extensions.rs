@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::{admin, world};
 
-const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+pub const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-fn definition() -> Value {
+pub fn definition() -> Value {
     json!({
         "name": "Acme",
         "description": "What Acme keeps about its people",
@@ -29,7 +29,7 @@ fn definition() -> Value {
     })
 }
 
-async fn define(w: &World, tenant: Uuid) -> (StatusCode, Value) {
+pub async fn define(w: &World, tenant: Uuid) -> (StatusCode, Value) {
     admin(
         w,
         Method::PUT,
@@ -39,14 +39,14 @@ async fn define(w: &World, tenant: Uuid) -> (StatusCode, Value) {
     .await
 }
 
-fn acme_user(user_name: &str, ext: Value) -> Value {
+pub fn acme_user(user_name: &str, ext: Value) -> Value {
     let mut body = okta_user(user_name, "Ada", "Lovelace");
     body["schemas"] = json!([CORE, ACME]);
     body[ACME] = ext;
     body
 }
 
-fn patch(ops: Value) -> Value {
+pub fn patch(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 

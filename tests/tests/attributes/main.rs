@@ -3,6 +3,7 @@
 //! sorted and patched, and seen by no other tenant.
 
 mod extensions;
+mod mapping;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -415,3 +415,56 @@ pub struct SchemaExtension {
 pub struct SchemaExtensionList {
     pub schemas: Vec<SchemaExtension>,
 }
+
+/// One rule of a tenant's mapping into `product.users`.
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+pub struct MappingRule {
+    /// A SCIM attribute path of the tenant's users: `title`, `name.middleName`,
+    /// `urn:ietf:params:scim:schemas:extension:acme:2.0:User:location`, `…:desk.floor`.
+    pub from: String,
+    /// A product column (`department`, `job_title`, `employee_number`, `cost_center`,
+    /// `organization`, `division`) or `attributes.<key>`.
+    pub to: String,
+}
+
+/// `PUT /admin/api/tenants/{id}/mapping`.
+#[derive(Deserialize, ToSchema)]
+pub struct NewMapping {
+    pub mappings: Vec<MappingRule>,
+    /// Count what would change and show a sample, and change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Where the backfill after the last mapping change stands.
+#[derive(Serialize, ToSchema)]
+pub struct Backfill {
+    /// Users to send to the workers again, and sent so far.
+    pub total: i64,
+    pub done: i64,
+    pub running: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A tenant's mapping, with the backfill's progress.
+#[derive(Serialize, ToSchema)]
+pub struct MappingView {
+    pub mappings: Vec<MappingRule>,
+    pub backfill: Option<Backfill>,
+}
+
+/// What a mapping change does (or, in a dry run, would do).
+#[derive(Serialize, ToSchema)]
+pub struct MappingOutcome {
+    pub dry_run: bool,
+    /// The rules, with canonical attribute names.
+    pub mappings: Vec<MappingRule>,
+    /// The tenant's users, and those whose product row changes.
+    pub users: u64,
+    pub changed: u64,
+    /// A few users' product values before and after.
+    #[schema(value_type = Vec<Object>)]
+    pub sample: Vec<serde_json::Value>,
+    pub backfill: Option<Backfill>,
+}
