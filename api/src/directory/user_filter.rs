@@ -187,12 +187,12 @@ fn json_compare(expr: Expr, attr: &Attr, op: CompareOp, value: &Value, shown: &s
         // Numbers as numbers: `9 < 10`, which as text they are not.
         t if t.is_number() => {
             let n = expect_number(value, shown)?;
-            ordering(
-                expr.cast_as("numeric"),
-                op,
-                Expr::val(n).cast_as("numeric"),
-                shown,
-            )
+            let (lhs, rhs) = (expr.cast_as("numeric"), Expr::val(n).cast_as("numeric"));
+            match op {
+                // `ne` holds for an unassigned attribute (RFC 7643 §2.5), as for strings.
+                CompareOp::Ne => Ok(lhs.binary(BinOper::Custom("IS DISTINCT FROM"), rhs)),
+                _ => ordering(lhs, op, rhs, shown),
+            }
         }
         Type::DateTime => {
             let s = expect_str(value, shown)?;

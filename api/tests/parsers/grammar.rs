@@ -40,6 +40,21 @@ pub const WORDS: &[&str] = &[
     "a b",
 ];
 
+/// Numbers stored in a tenant's integer attribute and compared with: as text, 9 > 10 > 100.
+pub const NUMBERS: &[i64] = &[-1, 0, 9, 10, 99, 100, 1000];
+
+/// A tenant's own extension, defined in the pushdown tests (see `EXTENSION`).
+pub const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
+/// Its schema document.
+pub fn extension() -> serde_json::Value {
+    serde_json::json!({"attributes": [
+        {"name": "location", "type": "string"},
+        {"name": "badge", "type": "integer"},
+        {"name": "skills", "type": "string", "multiValued": true},
+    ]})
+}
+
 /// Instants stored as `meta.created`/`meta.lastModified` (with sub-millisecond jitter added) and
 /// compared with in filters (in several renderings).
 pub const INSTANTS: &[&str] = &[
@@ -67,6 +82,8 @@ pub fn word() -> impl Strategy<Value = String> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     Str,
+    /// An integer (a tenant's own attribute).
+    Num,
     Bool,
     Date,
     UserId,
@@ -96,6 +113,11 @@ fn value_for(kind: Kind) -> BoxedStrategy<GenValue> {
     match kind {
         Kind::Str => prop_oneof![
             20 => word().prop_map(GenValue::Str),
+            1 => odd,
+        ]
+        .boxed(),
+        Kind::Num => prop_oneof![
+            20 => select(NUMBERS).prop_map(GenValue::Num),
             1 => odd,
         ]
         .boxed(),
@@ -130,7 +152,7 @@ fn op(kind: Kind) -> BoxedStrategy<Op> {
     const ALL: &[&str] = &["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
     let fitting: &'static [&'static str] = match kind {
         Kind::Bool => &["eq", "ne"],
-        Kind::Date => &["eq", "ne", "gt", "ge", "lt", "le"],
+        Kind::Date | Kind::Num => &["eq", "ne", "gt", "ge", "lt", "le"],
         Kind::Str | Kind::UserId | Kind::GroupId => ALL,
     };
     prop_oneof![
@@ -198,6 +220,21 @@ pub const USERS: Grammar = Grammar {
         (concat_ent!("department"), Kind::Str),
         (concat_ent!("manager"), Kind::Str),
         (concat_ent!("manager.value"), Kind::Str),
+        (
+            concat!(
+                "urn:ietf:params:scim:schemas:extension:acme:2.0:User:",
+                "location"
+            ),
+            Kind::Str,
+        ),
+        (
+            concat!("urn:ietf:params:scim:schemas:extension:acme:2.0:User:", "badge"),
+            Kind::Num,
+        ),
+        (
+            concat!("urn:ietf:params:scim:schemas:extension:acme:2.0:User:", "skills"),
+            Kind::Str,
+        ),
         ("meta.created", Kind::Date),
         ("meta.lastModified", Kind::Date),
     ],
@@ -366,6 +403,10 @@ pub struct GenUser {
     pub emails: Vec<(Option<String>, Option<String>, Option<bool>)>,
     pub department: Option<String>,
     pub manager: Option<String>,
+    /// The tenant's own attributes.
+    pub location: Option<String>,
+    pub badge: Option<i64>,
+    pub skills: Vec<String>,
     pub created: usize,
     pub last_modified: usize,
     /// Microseconds added to both instants: the database keeps them, `meta` does not show them.
@@ -394,12 +435,18 @@ pub fn user() -> impl Strategy<Value = GenUser> {
             0..INSTANTS.len(),
             select(&[0i64, 250, 999][..]),
         ),
+        (
+            opt(),
+            proptest::option::weighted(0.6, select(NUMBERS)),
+            proptest::collection::vec(word(), 0..3),
+        ),
     )
         .prop_map(
             |(
                 (user_name, external_id, active, title, display_name, nick_name),
                 (given_name, family_name, emails, department, manager),
                 (created, last_modified, jitter_us),
+                (location, badge, skills),
             )| GenUser {
                 user_name,
                 external_id,
@@ -412,6 +459,9 @@ pub fn user() -> impl Strategy<Value = GenUser> {
                 emails,
                 department,
                 manager,
+                location,
+                badge,
+                skills,
                 created,
                 last_modified,
                 jitter_us,
@@ -442,6 +492,7 @@ impl GenUser {
             "name": {"givenName": self.given_name, "familyName": self.family_name},
             "emails": emails,
             ENT: {"department": self.department, "manager": self.manager},
+            ACME: {"location": self.location, "badge": self.badge, "skills": self.skills},
         })
     }
 }

@@ -13,18 +13,36 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use scim_api::directory::{groups, memberships, users};
-use scim_api::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use scim_api::scim::schema::{
+    ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, GROUP_RESOURCE, ResourceSchema, USER_RESOURCE,
+    with_user_resource,
+};
 use scim_api::scim::{Kind, filter, group, resource, user};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use shared::db::stmt;
 use uuid::Uuid;
 
-use super::grammar::{self, GROUPS, GenFilter, GenGroup, GenUser, INSTANTS, Ids, USERS};
+use super::grammar::{self, ACME, GROUPS, GenFilter, GenGroup, GenUser, INSTANTS, Ids, USERS};
 use super::properties::config;
 use super::pushdown::{insert_user, list_user_ids, new_tenant, whole_tenant};
 use super::testdb::TestDb;
 
 const BASE: &str = "https://scim.example.test/scim/v2";
+
+/// The Users schemas of the tenant under test: the standard ones and its own extension
+/// (`grammar::extension`), as the api has them in force for such a tenant.
+fn user_schema() -> &'static ResourceSchema {
+    static SCHEMA: std::sync::OnceLock<&'static ResourceSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let ext = scim_api::scim::extension::parse(ACME, &grammar::extension()).expect("the extension");
+        let extensions: &'static [(&'static str, &'static [scim_api::scim::schema::Attr])] =
+            Box::leak(vec![(ENTERPRISE_USER_SCHEMA, ENTERPRISE_USER), (ACME, ext.attrs)].into_boxed_slice());
+        Box::leak(Box::new(ResourceSchema {
+            extensions,
+            ..USER_RESOURCE
+        }))
+    })
+}
 
 fn instant(i: usize, jitter_us: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(INSTANTS[i % INSTANTS.len()])
@@ -70,7 +88,7 @@ async fn store_users(db: &DatabaseConnection, tenant: Uuid, gen_users: &[GenUser
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     for u in gen_users {
-        let Ok(doc) = resource::normalize(&USER_RESOURCE, &u.body()) else {
+        let Ok(doc) = resource::normalize(user_schema(), &u.body()) else {
             continue;
         };
         if user::validate(&doc, None).is_err()
@@ -86,6 +104,20 @@ async fn store_users(db: &DatabaseConnection, tenant: Uuid, gen_users: &[GenUser
 }
 
 async fn compare_users(
+    db: &DatabaseConnection,
+    gen_users: &[GenUser],
+    filters: &[GenFilter],
+    tally: &Tally,
+) -> Result<(), TestCaseError> {
+    // The tenant's own extension in force, as authentication sets it for a request.
+    with_user_resource(
+        user_schema(),
+        compare_users_in_force(db, gen_users, filters, tally),
+    )
+    .await
+}
+
+async fn compare_users_in_force(
     db: &DatabaseConnection,
     gen_users: &[GenUser],
     filters: &[GenFilter],
@@ -110,7 +142,7 @@ async fn compare_users(
         let parsed = filter::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
         let in_memory: BTreeSet<Uuid> = rendered
             .iter()
-            .filter(|(_, r)| filter::matches(&parsed, r, &USER_RESOURCE))
+            .filter(|(_, r)| filter::matches(&parsed, r, user_schema()))
             .map(|(id, _)| *id)
             .collect();
         match list_user_ids(db, tenant, &parsed).await {
@@ -275,6 +307,89 @@ fn user_filters_select_the_same_users_in_sql_and_in_memory() {
     );
     run("prop", 192, strategy, |db, (gen_users, filters), tally| {
         tokio::runtime::Handle::current().block_on(compare_users(db, &gen_users, &filters, tally))
+    });
+}
+
+/// Sorting by a tenant's integer attribute, and by its multi-valued string attribute's first
+/// value where it is ASCII (collation aside), orders as the RFC says: by value (numbers as
+/// numbers), unassigned last ascending and first descending, then by id.
+async fn compare_sorts(
+    db: &DatabaseConnection,
+    gen_users: &[GenUser],
+    descending: bool,
+    tally: &Tally,
+) -> Result<(), TestCaseError> {
+    with_user_resource(user_schema(), async {
+        let tenant = new_tenant(db).await;
+        store_users(db, tenant, gen_users).await;
+        for attr in ["badge", "skills"] {
+            let by = format!("{ACME}:{attr}");
+            let order = if descending { "descending" } else { "ascending" };
+            let sort = scim_api::scim::sort::parse(Some(&by), Some(order))
+                .map_err(|e| TestCaseError::fail(e.detail))?
+                .expect("a sort");
+            let q = scim_api::directory::Query {
+                sort: Some(&sort),
+                ..whole_tenant(None)
+            };
+            let page = users::list(db, tenant, &q)
+                .await
+                .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?;
+            let key = |u: &users::StoredUser| -> Option<serde_json::Value> {
+                let v = u.doc.get(ACME)?.get(attr)?;
+                match v {
+                    serde_json::Value::Array(items) => items.first().cloned(),
+                    other => Some(other.clone()),
+                }
+            };
+            // Only ASCII words: the database's collation orders other letters its own way.
+            if page
+                .users
+                .iter()
+                .filter_map(key)
+                .any(|k| k.as_str().is_some_and(|s| !s.is_ascii()))
+            {
+                continue;
+            }
+            let mut want = page.users.clone();
+            want.sort_by(|a, b| {
+                let (ka, kb) = (key(a), key(b));
+                let by_value = match (&ka, &kb) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    // Unassigned: last ascending, first descending.
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (Some(x), Some(y)) => match (x.as_i64(), y.as_i64()) {
+                        (Some(m), Some(n)) => m.cmp(&n),
+                        _ => x
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_lowercase()
+                            .cmp(&y.as_str().unwrap_or_default().to_lowercase()),
+                    },
+                };
+                let by_value = if descending { by_value.reverse() } else { by_value };
+                by_value.then(a.meta.id.cmp(&b.meta.id))
+            });
+            // Counted as filters are: sorts compared, and those with two values or more to order.
+            tally.answered.fetch_add(1, Ordering::Relaxed);
+            if page.users.iter().filter_map(key).nth(1).is_some() {
+                tally.matched_some.fetch_add(1, Ordering::Relaxed);
+            }
+            let got: Vec<Uuid> = page.users.iter().map(|u| u.meta.id).collect();
+            let want: Vec<Uuid> = want.iter().map(|u| u.meta.id).collect();
+            prop_assert_eq!(got, want, "sortBy {} {}", by, order);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[test]
+fn sorting_by_a_tenants_attributes_orders_as_the_rfc_says() {
+    let strategy = (proptest::collection::vec(grammar::user(), 0..8), any::<bool>());
+    run("prop", 64, strategy, |db, (gen_users, descending), tally| {
+        tokio::runtime::Handle::current().block_on(compare_sorts(db, &gen_users, descending, tally))
     });
 }
 
