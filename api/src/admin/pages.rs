@@ -191,6 +191,12 @@ pub async fn tenant(
     let activity = audit::recent(db, id, views::ACTIVITY_ROWS).await?;
     let queues = admin.broker.tenant_queues(id).await;
     let streams = super::api::event_streams::of_tenant(db, id).await?;
+    let extensions: Vec<String> = crate::tenant_schemas::list(db, id)
+        .await?
+        .into_iter()
+        .map(|e| e.urn)
+        .collect();
+    let mapping = super::api::mapping::view(db, id).await?;
     Ok(views::tenant(&views::TenantPage {
         csrf: who.csrf(),
         tenant: &tenant,
@@ -205,6 +211,8 @@ pub async fn tenant(
         queues: &queues,
         activity: &activity,
         streams: &streams,
+        extensions: &extensions,
+        mapping: &mapping,
     }))
 }
 

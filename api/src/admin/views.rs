@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::api::schema::EventStream;
+use super::api::schema::{EventStream, MappingView};
 use super::broker::{MAX_EXAMINED, TenantQueues};
 use super::error::AdminError;
 use super::html::{age, csrf_field, page, time};
@@ -132,6 +132,9 @@ pub struct TenantPage<'a> {
     pub queues: &'a Result<TenantQueues, AdminError>,
     pub activity: &'a [Activity],
     pub streams: &'a [EventStream],
+    /// The tenant's own schema extensions (URNs) and its mapping into the product.
+    pub extensions: &'a [String],
+    pub mapping: &'a MappingView,
 }
 
 pub fn tenant(p: &TenantPage) -> Markup {
@@ -196,6 +199,7 @@ pub fn tenant(p: &TenantPage) -> Markup {
             (sync_section(p.outbox, p.queues.as_ref().ok()))
             (dead_letter_section(id, csrf, p.queues))
             (event_stream_section(p.streams))
+            (attributes_section(p.extensions, p.mapping))
             (activity_section(p.activity))
         },
     )
@@ -242,6 +246,46 @@ fn sync_section(outbox: &Outbox, queues: Option<&TenantQueues>) -> Markup {
             p.muted {
                 "A change is committed with the directory, sent to RabbitMQ, then applied by a worker. A backlog here means RabbitMQ or the workers are behind or down."
             }
+        }
+    }
+}
+
+fn attributes_section(extensions: &[String], mapping: &MappingView) -> Markup {
+    html! {
+        section #attributes .card {
+            h2 { "Attributes" }
+            table.figures {
+                tr {
+                    th { "Own schema extensions" }
+                    td #extensions {
+                        @if extensions.is_empty() { "none" }
+                        @for (i, urn) in extensions.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (urn) }
+                        }
+                    }
+                }
+                tr {
+                    th { "Mapping into the product" }
+                    td #mapping {
+                        @if mapping.mappings.is_empty() { "the default columns only" }
+                        @for (i, r) in mapping.mappings.iter().enumerate() {
+                            @if i > 0 { br; }
+                            code { (r.from) } " → " code { (r.to) }
+                        }
+                    }
+                }
+                @if let Some(b) = &mapping.backfill {
+                    tr {
+                        th { "Backfill" }
+                        td #backfill {
+                            (b.done) " of " (b.total) " users sent again"
+                            @if b.running { span.warn { " (running)" } } @else { span.ok { " (done)" } }
+                        }
+                    }
+                }
+            }
+            p.muted { "Defined and changed through /admin/api (see docs/attributes.md)." }
         }
     }
 }

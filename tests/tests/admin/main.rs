@@ -4,6 +4,7 @@
 //! Chromium.
 
 mod activity;
+mod attributes;
 mod auth;
 mod browser;
 mod csrf;

@@ -114,8 +114,13 @@ pub async fn get_mapping(
 ) -> Result<Json<MappingView>, AdminError> {
     let tenant = tenants::parse_id(&id)?;
     tenants::get(&admin.app.db, tenant).await?;
-    let row = mappings::get(&admin.app.db, tenant).await?;
-    Ok(Json(MappingView {
+    Ok(Json(view(&admin.app.db, tenant).await?))
+}
+
+/// A tenant's mapping as the API and the admin page show it.
+pub async fn view(db: &sea_orm::DatabaseConnection, tenant: uuid::Uuid) -> Result<MappingView, AdminError> {
+    let row = mappings::get(db, tenant).await?;
+    Ok(MappingView {
         mappings: row
             .as_ref()
             .map(mappings::rules_of)
@@ -123,5 +128,5 @@ pub async fn get_mapping(
             .map(shown)
             .unwrap_or_default(),
         backfill: row.as_ref().and_then(backfill),
-    }))
+    })
 }
