@@ -4,6 +4,7 @@
 //!
 //! Build and run: `scripts/bench` (release build), or `cargo run --release -p bench -- --help`.
 
+mod attributes;
 mod ceilings;
 mod events;
 mod filter_scale;
@@ -50,6 +51,9 @@ struct Args {
     /// Users in the tenant the `userName eq` lookup latency is measured in (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     filter_users: usize,
+    /// Users of the tenant a mapping change is dry-run and backfilled over (0 skips it).
+    #[arg(long, default_value_t = 20_000)]
+    mapping_users: usize,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -108,6 +112,10 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("creating {creates_n} users with POST alone in a tenant with an event stream...");
     let creates_events_rate =
         events::creates_with_a_stream(&env, &api, &db, creates_n, args.concurrency).await?;
+
+    eprintln!("creating {creates_n} users with POST alone, ten values of a tenant's own extension each...");
+    let creates_attrs_rate =
+        attributes::creates_with_extension(&env, &api, &db, creates_n, args.concurrency).await?;
 
     eprintln!("importing {total} users (no workers running)...");
     let import = workload::import(&env, &api, &tokens, args.users, args.concurrency, true).await;
@@ -228,6 +236,15 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let backfill = if args.mapping_users > 0 {
+        eprintln!(
+            "a mapping change over {} users: dry run, then backfill until the product has it...",
+            args.mapping_users
+        );
+        Some(attributes::backfill(&env, &api, &db, args.mapping_users).await?)
+    } else {
+        None
+    };
     let api_rss = peak_rss_mib(api.pid()).unwrap_or(0.0);
 
     let report = json!({
@@ -244,6 +261,19 @@ async fn main() -> anyhow::Result<()> {
             "vs_ceiling_a": creates_events_rate / ceil.pg_insert_tx_per_s,
             "vs_without": creates_events_rate / creates_rate,
         },
+        "creates_with_ten_extension_values": {
+            "requests_per_s": creates_attrs_rate,
+            "vs_ceiling_a": creates_attrs_rate / ceil.pg_insert_tx_per_s,
+            "vs_without": creates_attrs_rate / creates_rate,
+        },
+        "mapping_backfill": backfill.as_ref().map(|b| json!({
+            "users": b.users,
+            "dry_run_seconds": b.dry_run.as_secs_f64(),
+            "dry_run_users_per_s": rate(b.users, b.dry_run),
+            "sent_seconds": b.sent.as_secs_f64(),
+            "applied_seconds": b.applied.as_secs_f64(),
+            "applied_users_per_s": rate(b.users, b.applied),
+        })),
         "event_lag": event_lags.iter().map(|l| json!({
             "streams": l.streams, "offered_per_s": l.offered, "missing": l.missing,
             "lag_ms": {"p50": l.lag.pct_ms(50.0), "p99": l.lag.pct_ms(99.0), "max": l.lag.pct_ms(100.0)},
@@ -290,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
 | ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
 | POST /Users alone (no workers) | {cr:.0} req/s, p50 / p99 {c50:.1} / {c99:.1} ms | {cra:.2} of (a) | >= 0.50 |\n\
 | POST /Users alone, tenant with an event stream | {ce:.0} req/s | {cea:.2} of (a), {cev:.2}x without | ~1x |\n\
+| POST /Users alone, ten values of a tenant's extension | {ca:.0} req/s | {caa:.2} of (a), {cav:.2}x without | |\n\
 | import (no workers): GET filter + POST per user | {pr:.0} users/s | {ra:.2} of (a) | |\n\
 | GET filter userName eq, p50 / p99 | {g50:.1} / {g99:.1} ms | | |\n\
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
@@ -297,6 +328,7 @@ async fn main() -> anyhow::Result<()> {
 {waves}\
 | end-to-end lag at {off:.0}/s offered (2 workers), p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | {lr:.2} of the burst | p99 <= 200 ms |\n\
 {event_lags}\
+{backfill}\
 {group}\
 {filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
@@ -314,6 +346,22 @@ async fn main() -> anyhow::Result<()> {
         ce = creates_events_rate,
         cea = creates_events_rate / ceil.pg_insert_tx_per_s,
         cev = creates_events_rate / creates_rate,
+        ca = creates_attrs_rate,
+        caa = creates_attrs_rate / ceil.pg_insert_tx_per_s,
+        cav = creates_attrs_rate / creates_rate,
+        backfill = backfill
+            .as_ref()
+            .map(|b| format!(
+                "| mapping change over {u} users: dry run | {d:.1} s, {dr:.0} users/s | | |\n\
+| mapping change: backfill sent / applied by 2 workers | {s:.1} / {a:.1} s, {ar:.0} users/s applied | | |\n",
+                u = b.users,
+                d = b.dry_run.as_secs_f64(),
+                dr = rate(b.users, b.dry_run),
+                s = b.sent.as_secs_f64(),
+                a = b.applied.as_secs_f64(),
+                ar = rate(b.users, b.applied),
+            ))
+            .unwrap_or_default(),
         event_lags = event_lags
             .iter()
             .map(|l| format!(

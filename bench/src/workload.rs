@@ -52,6 +52,19 @@ pub async fn import(
     concurrency: usize,
     lookup: bool,
 ) -> Import {
+    import_with(env, api, tokens, per_tenant, concurrency, lookup, &|_, _| {}).await
+}
+
+/// [`import`] with each user's body completed by `decorate` (given the user's number).
+pub async fn import_with(
+    env: &TestEnv,
+    api: &Api,
+    tokens: &[String],
+    per_tenant: usize,
+    concurrency: usize,
+    lookup: bool,
+    decorate: &(dyn Fn(usize, &mut serde_json::Value) + Sync),
+) -> Import {
     let get = Mutex::new(Samples::default());
     let post = Mutex::new(Samples::default());
     let jobs: Vec<(usize, usize)> = (0..per_tenant)
@@ -62,7 +75,8 @@ pub async fn import(
         .for_each_concurrent(concurrency, |(t, i)| {
             let (get, post) = (&get, &post);
             async move {
-                let body = user(per_tenant, i, if lookup { "u" } else { "c" });
+                let mut body = user(per_tenant, i, if lookup { "u" } else { "c" });
+                decorate(i, &mut body);
                 if lookup {
                     lookup_user(env, api, &tokens[t], &body, get).await;
                 }
