@@ -2,6 +2,7 @@
 //! nothing, then a real change that new writes use at once and a backfill brings to every user.
 
 use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tests::World;
 use uuid::Uuid;
@@ -124,8 +125,43 @@ async fn an_okta_custom_attribute_reaches_the_product_through_a_dry_run_and_a_ba
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     product_attributes(&w, ada, json!({"location": "Oslo"})).await;
+    // Entra ID with its fixed PATCH behaviour: a no-path replace keyed by full attribute paths,
+    // numbers as strings.
+    let r = w
+        .call(
+            Method::PATCH,
+            &format!("/Users/{alan}"),
+            Some(patch(json!([{"op": "replace", "value": {
+                format!("{ACME}:location"): "Manchester",
+                format!("{ACME}:badge"): "7",
+            }}]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let u = product_attributes(&w, alan, json!({"location": "Manchester"})).await;
+    assert_eq!(u.employee_number.as_deref(), Some("7"));
     let (ok, lines) = w.env.worker_cli(&["verify"]);
     assert!(ok, "verify takes the mapping into account: {lines:?}");
+
+    // A product row that lost its mapped values is found by verify and repaired by reconcile.
+    w.db.execute_unprepared(&format!(
+        "update product.users set attributes = '{{}}' where id = '{ada}'"
+    ))
+    .await
+    .unwrap();
+    let (ok, lines) = w.env.worker_cli(&["verify"]);
+    assert!(!ok, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["field"] == "attributes" && l["resource"] == json!(ada.to_string())),
+        "{lines:?}"
+    );
+    let (ok, lines) = w.env.worker_cli(&["reconcile"]);
+    assert!(ok, "{lines:?}");
+    product_attributes(&w, ada, json!({"location": "Oslo"})).await;
+    let (ok, lines) = w.env.worker_cli(&["verify"]);
+    assert!(ok, "{lines:?}");
 
     // Rules that cannot work are refused, and nothing changes.
     for (rules, says) in [
