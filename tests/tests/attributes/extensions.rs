@@ -98,6 +98,10 @@ async fn a_tenants_extension_is_defined_discovered_and_carried_in_okta_and_entra
         "{user_type}"
     );
 
+    // Change events carry the extension: whole in full SETs, by path in notice SETs.
+    let full = crate::poll_stream(&w, "full").await;
+    let notice = crate::poll_stream(&w, "notice").await;
+
     // Okta: the extension object under its URN.
     let r = w
         .post_user(acme_user(
@@ -186,6 +190,51 @@ async fn a_tenants_extension_is_defined_discovered_and_carried_in_okta_and_entra
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body[ACME]["location"], "Paris");
     assert_eq!(r.body[ACME]["badge"], 1001);
+    let mut created = None;
+    let mut patched = None;
+    for _ in 0..100 {
+        let got = crate::sets(&w, &full).await;
+        created = created.or(got
+            .iter()
+            .find(|c| {
+                c["sub_id"]["uri"] == json!(format!("/Users/{ada}"))
+                    && c["events"]["urn:ietf:params:scim:event:prov:create:full"].is_object()
+            })
+            .cloned());
+        let got = crate::sets(&w, &notice).await;
+        patched = patched.or(got
+            .iter()
+            .find(|c| c["events"]["urn:ietf:params:scim:event:prov:patch:notice"].is_object())
+            .cloned());
+        if created.is_some() && patched.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let data =
+        &created.expect("the create's SET")["events"]["urn:ietf:params:scim:event:prov:create:full"]["data"];
+    assert_eq!(data[ACME]["location"], "Berlin", "{data}");
+    assert!(
+        data[ACME].get("clearance").is_none(),
+        "returned only on request: {data}"
+    );
+    let changed = &patched.expect("the patch's SET")["events"]["urn:ietf:params:scim:event:prov:patch:notice"]
+        ["attributes"];
+    assert!(
+        changed
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{ACME}:location"))),
+        "{changed}"
+    );
+    assert!(
+        changed
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{ACME}:badge"))),
+        "{changed}"
+    );
+
     // Entra ID's: `Add` with a URN path and values as strings.
     let r = w
         .call(

@@ -34,3 +34,47 @@ pub async fn admin(w: &World, method: Method, path: &str, body: Option<Value>) -
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// A poll stream of the world's tenant with `payload` ("full" or "notice"): (poll URL path,
+/// token).
+pub async fn poll_stream(w: &World, payload: &str) -> (String, String) {
+    let (status, v) = admin(
+        w,
+        Method::POST,
+        &format!("/admin/api/tenants/{}/event-streams", w.tenant),
+        Some(serde_json::json!({"delivery": "poll", "payload": payload})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let url = v["poll_url"].as_str().unwrap();
+    let path = format!("/events/{}", url.split("/events/").nth(1).unwrap());
+    (path, v["token"].as_str().unwrap().to_owned())
+}
+
+/// The claims of every SET the stream has now (signatures are the events tests' business).
+pub async fn sets(w: &World, stream: &(String, String)) -> Vec<Value> {
+    use base64::Engine;
+    let r = w
+        .env
+        .http
+        .post(format!("{}{}", w.api.base, stream.0))
+        .bearer_auth(&stream.1)
+        .json(&serde_json::json!({"maxEvents": 100, "returnImmediately": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    v["sets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|set| {
+            let payload = set.as_str().unwrap().split('.').nth(1).unwrap();
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        })
+        .collect()
+}
