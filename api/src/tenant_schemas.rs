@@ -199,12 +199,18 @@ impl Cache {
         version: i64,
     ) -> Result<Arc<InForce>, DbErr> {
         if version == 0 {
-            return Ok(Arc::new(InForce {
-                version,
-                user: &USER_RESOURCE,
-                extensions: Vec::new(),
-                mapping: Arc::default(),
-            }));
+            // The common case, on every request: shared, not built anew.
+            static STANDARD: OnceLock<Arc<InForce>> = OnceLock::new();
+            return Ok(STANDARD
+                .get_or_init(|| {
+                    Arc::new(InForce {
+                        version: 0,
+                        user: &USER_RESOURCE,
+                        extensions: Vec::new(),
+                        mapping: Arc::default(),
+                    })
+                })
+                .clone());
         }
         if let Some(hit) = self.lock().get(&tenant).filter(|c| c.version == version) {
             return Ok(hit.clone());

@@ -117,4 +117,39 @@ impl World {
     pub async fn post_user(&self, body: Value) -> Response {
         self.call(Method::POST, "/Users", Some(body)).await
     }
+
+    /// The ids of the users a list (`/Users?{query}`) answers, in its order; the list must
+    /// answer 200.
+    pub async fn user_ids(&self, query: &str) -> Vec<Uuid> {
+        let r = self.get(&format!("/Users?{query}")).await;
+        assert_eq!(r.status, reqwest::StatusCode::OK, "{query}: {}", r.body);
+        r.body["Resources"]
+            .as_array()
+            .expect("a list response")
+            .iter()
+            .map(|u| Uuid::parse_str(u["id"].as_str().expect("id")).expect("a uuid"))
+            .collect()
+    }
+
+    /// A call to `/admin/api` with the admin key `key`: (status, JSON body or null).
+    pub async fn admin(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut req = self
+            .env
+            .http
+            .request(method, format!("{}{path}", self.api.base))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("admin request");
+        let status = r.status();
+        let text = r.text().await.expect("admin answer");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
 }

@@ -26,18 +26,7 @@ pub async fn world(extra: &[(&str, &str)]) -> World {
 
 /// A call to `/admin/api` with the admin key: (status, JSON body or null).
 pub async fn admin(w: &World, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = w
-        .env
-        .http
-        .request(method, format!("{}{path}", w.api.base))
-        .bearer_auth(ADMIN_KEY);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    w.admin(ADMIN_KEY, method, path, body).await
 }
 
 /// A poll stream of the world's tenant.
