@@ -20,6 +20,16 @@ async fn put_mapping(w: &World, rules: Value, dry_run: bool) -> (StatusCode, Val
     .await
 }
 
+async fn get_mapping(w: &World) -> (StatusCode, Value) {
+    admin(
+        w,
+        Method::GET,
+        &format!("/admin/api/tenants/{}/mapping", w.tenant),
+        None,
+    )
+    .await
+}
+
 async fn product_attributes(w: &World, id: Uuid, want: Value) -> shared::entity::product_user::Model {
     w.env
         .product_user_where(&w.db, id, |u| u.attributes == want)
@@ -73,13 +83,7 @@ async fn an_okta_custom_attribute_reaches_the_product_through_a_dry_run_and_a_ba
     assert_eq!(of_ada["before"]["attributes"], json!({}));
     assert_eq!(of_ada["after"]["attributes"], json!({"location": "Berlin"}));
     assert_eq!(of_ada["after"]["employee_number"], "1000");
-    let (_, now) = admin(
-        &w,
-        Method::GET,
-        &format!("/admin/api/tenants/{}/mapping", w.tenant),
-        None,
-    )
-    .await;
+    let (_, now) = get_mapping(&w).await;
     assert_eq!(now["mappings"], json!([]), "{now}");
     assert_eq!(now["backfill"], Value::Null);
 
@@ -92,13 +96,7 @@ async fn an_okta_custom_attribute_reaches_the_product_through_a_dry_run_and_a_ba
     product_attributes(&w, alan, json!({"location": "Bletchley"})).await;
     let mut progress = Value::Null;
     for _ in 0..200 {
-        let (_, v) = admin(
-            &w,
-            Method::GET,
-            &format!("/admin/api/tenants/{}/mapping", w.tenant),
-            None,
-        )
-        .await;
+        let (_, v) = get_mapping(&w).await;
         progress = v["backfill"].clone();
         if progress["running"] == false {
             break;
@@ -187,12 +185,6 @@ async fn an_okta_custom_attribute_reaches_the_product_through_a_dry_run_and_a_ba
         assert_eq!(status, StatusCode::BAD_REQUEST, "{rules}: {v}");
         assert!(v["detail"].as_str().unwrap().contains(says), "{rules}: {v}");
     }
-    let (_, now) = admin(
-        &w,
-        Method::GET,
-        &format!("/admin/api/tenants/{}/mapping", w.tenant),
-        None,
-    )
-    .await;
+    let (_, now) = get_mapping(&w).await;
     assert_eq!(now["mappings"].as_array().unwrap().len(), 2, "{now}");
 }
