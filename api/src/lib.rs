@@ -10,6 +10,7 @@ mod admin;
 mod admission;
 mod api_tokens;
 mod auth;
+mod deprovisioning;
 pub mod cli;
 pub mod directory;
 mod error;

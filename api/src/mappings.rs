@@ -314,6 +314,7 @@ async fn backfill(
                 )
             })
             .collect();
+        let msgs = crate::deprovisioning::backfilled(&txn, tenant, msgs).await?;
         let out = outbox::enqueue_many(&txn, &msgs).await?;
         let last = page.last().map(|(id, ..)| *id);
         let finished = (page.len() as u64) < PAGE;

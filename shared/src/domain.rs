@@ -1,4 +1,5 @@
 //! Domain rules shared by both binaries.
 
+pub mod deprovisioning;
 pub mod mapping;
 pub mod user;

@@ -13,6 +13,8 @@ pub mod scim_api_token;
 pub mod scim_async_request;
 pub mod scim_async_request_part;
 pub mod scim_audit;
+pub mod scim_deprovision;
+pub mod scim_deprovisioning_guard;
 pub mod scim_event;
 pub mod scim_event_error;
 pub mod scim_event_pending;

@@ -80,6 +80,12 @@ pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
     for d in &report.differences {
         println!("{}", json!(d));
     }
+    for g in &report.guarded {
+        println!("{}", json!(g));
+    }
+    let guarded = |why: shared::domain::deprovisioning::Exception| {
+        report.guarded.iter().filter(|g| g.guard == why).count()
+    };
     println!(
         "{}",
         json!({
@@ -88,6 +94,10 @@ pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
             "groups": report.groups,
             "memberships": report.memberships,
             "differences": report.differences.len(),
+            "held": guarded(shared::domain::deprovisioning::Exception::Held),
+            "in_grace": guarded(shared::domain::deprovisioning::Exception::Grace),
+            "rejected": guarded(shared::domain::deprovisioning::Exception::Rejected),
+            "protected": guarded(shared::domain::deprovisioning::Exception::Protected),
         })
     );
     anyhow::ensure!(

@@ -10,6 +10,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde_json::Value;
+use shared::domain::deprovisioning::Exception;
 use shared::domain::mapping;
 use shared::domain::user::{Doc, snapshot_mapped};
 use shared::entity::{scim_group, scim_group_member, scim_tenant, scim_user};
@@ -37,6 +38,34 @@ pub async fn tenants(directory: &impl ConnectionTrait, only: Option<Uuid>) -> Re
         None => all.order_by_asc(C::Id),
     };
     chosen.into_tuple().all(directory).await
+}
+
+/// A user the deprovisioning guard keeps in the product as it was (its deprovisioning waits, was
+/// rejected, or was refused for a protected account), so it is not expected at its directory
+/// state: only to be there, active.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub user: ExpectedUser,
+    pub why: Exception,
+}
+
+/// Splits `users` by the deprovisioning guard's exceptions: the ones expected at their directory
+/// state (a protected account the directory deactivated is expected active), and the ones kept
+/// as they were.
+pub fn under_guard(users: Vec<ExpectedUser>, guard: &HashMap<Uuid, Exception>) -> (Vec<ExpectedUser>, Vec<Kept>) {
+    let mut expected = Vec::with_capacity(users.len());
+    let mut kept = Vec::new();
+    for mut u in users {
+        match guard.get(&u.id) {
+            Some(Exception::Protected) if !u.snapshot.deleted => {
+                u.snapshot.active = true;
+                expected.push(u);
+            }
+            Some(&why) => kept.push(Kept { user: u, why }),
+            None => expected.push(u),
+        }
+    }
+    (expected, kept)
 }
 
 /// A directory row as far as the product cares.

@@ -3,6 +3,8 @@
 //! recomputed, and active rows the directory does not know are deactivated (never deleted: the
 //! product's history hangs off them). Running it twice changes nothing the second time.
 
+use std::collections::HashSet;
+
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use serde::Serialize;
 use uuid::Uuid;
@@ -17,6 +19,8 @@ pub struct Summary {
     pub users: usize,
     pub rows_written: u64,
     pub rows_deactivated: u64,
+    /// Users the deprovisioning guard keeps as they were (held, in grace, rejected, protected).
+    pub users_kept_by_guard: usize,
 }
 
 pub async fn run(
@@ -27,8 +31,12 @@ pub async fn run(
     let mut summary = Summary::default();
     for tenant in expected::tenants(directory, only).await? {
         summary.tenants += 1;
-        let users = expected::users(directory, tenant).await?;
+        // Users the deprovisioning guard keeps as they were are left alone (a protected account
+        // the directory deactivated is written active).
+        let guard = shared::domain::deprovisioning::exceptions(directory, tenant).await?;
+        let (users, kept) = expected::under_guard(expected::users(directory, tenant).await?, &guard);
         summary.users += users.len();
+        summary.users_kept_by_guard += kept.len();
         let txn = product.begin().await?;
         // Missing rows first, without links (their manager may be missing too), then every
         // row's full state; unchanged rows are not touched.
@@ -47,19 +55,24 @@ pub async fn run(
             )
             .await?;
         }
-        let known: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let known: Vec<Uuid> = users.iter().chain(kept.iter().map(|k| &k.user)).map(|u| u.id).collect();
         summary.rows_deactivated += users::deactivate_all_but(&txn, tenant, known).await?;
-        summary.rows_written += reconcile_groups(directory, &txn, tenant).await?;
+        let kept_deleted: HashSet<Uuid> =
+            kept.iter().filter(|k| k.user.snapshot.deleted).map(|k| k.user.id).collect();
+        summary.rows_written += reconcile_groups(directory, &txn, tenant, &kept_deleted).await?;
         txn.commit().await?;
     }
     Ok(summary)
 }
 
-/// Groups, their ledger, and memberships; returns how many product rows changed.
+/// Groups, their ledger, and memberships; returns how many product rows changed. The
+/// memberships of `kept_deleted` users (deleted in the directory, kept by the guard) are left
+/// as they are.
 async fn reconcile_groups(
     directory: &impl ConnectionTrait,
     txn: &impl ConnectionTrait,
     tenant: Uuid,
+    kept_deleted: &HashSet<Uuid>,
 ) -> Result<u64, DbErr> {
     let mut written = 0;
     let expected = expected::groups(directory, tenant).await?;
@@ -73,7 +86,8 @@ async fn reconcile_groups(
     let live: Vec<Uuid> = expected.iter().filter(|g| !g.deleted).map(|g| g.id).collect();
     written += groups::delete_all_but(txn, tenant, live).await?;
 
-    let pairs = expected::memberships(directory, tenant).await?;
+    let mut pairs = expected::memberships(directory, tenant).await?;
+    pairs.retain(|p| !kept_deleted.contains(&p.user_id));
     written += memberships::reconcile(txn, tenant, &pairs).await?;
     Ok(written)
 }

@@ -1,10 +1,11 @@
 //! `scim-worker verify`: compares every tenant's directory with `product.*` field by field and
 //! prints each difference; any difference makes the command fail.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
+use shared::domain::deprovisioning::Exception;
 use uuid::Uuid;
 
 use crate::expected::{self, ExpectedUser};
@@ -21,6 +22,15 @@ pub struct Difference {
     pub product: String,
 }
 
+/// A user the deprovisioning guard keeps in the product as it was, as it should.
+#[derive(Debug, Serialize)]
+pub struct Guarded {
+    pub tenant_id: Uuid,
+    pub resource: String,
+    /// `held`, `grace`, `rejected` or `protected`.
+    pub guard: Exception,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub tenants: usize,
@@ -28,6 +38,9 @@ pub struct Report {
     pub groups: usize,
     pub memberships: usize,
     pub differences: Vec<Difference>,
+    /// Users the product keeps as they were by the deprovisioning guard's decision: reported,
+    /// not differences.
+    pub guarded: Vec<Guarded>,
 }
 
 pub async fn run(
@@ -38,9 +51,30 @@ pub async fn run(
     let mut report = Report::default();
     for tenant in expected::tenants(directory, only).await? {
         report.tenants += 1;
-        let expected = expected::users(directory, tenant).await?;
-        report.users += expected.len();
+        let guard = shared::domain::deprovisioning::exceptions(directory, tenant).await?;
+        let (expected, kept) = expected::under_guard(expected::users(directory, tenant).await?, &guard);
+        report.users += expected.len() + kept.len();
         let mut actual = users::of_tenant(product, tenant).await?;
+        // Kept users must be there, active; their other fields are the product's older state.
+        for k in &kept {
+            let id = k.user.id;
+            match actual.remove(&id) {
+                Some(a) if a.active => report.guarded.push(Guarded {
+                    tenant_id: tenant,
+                    resource: id.to_string(),
+                    guard: k.why,
+                }),
+                found => report.differences.push(Difference {
+                    tenant_id: tenant,
+                    resource: id.to_string(),
+                    field: "active",
+                    directory: format!("{} by the deprovisioning guard: kept active", json_name(k.why)),
+                    product: if found.is_some() { "false" } else { "missing" }.into(),
+                }),
+            }
+        }
+        let kept_deleted: HashSet<Uuid> =
+            kept.iter().filter(|k| k.user.snapshot.deleted).map(|k| k.user.id).collect();
         for e in &expected {
             match actual.remove(&e.id) {
                 None => report.differences.push(Difference {
@@ -63,15 +97,18 @@ pub async fn run(
                 product: format!("active, version {}", a.version),
             });
         }
-        compare_groups(directory, product, tenant, &mut report).await?;
+        compare_groups(directory, product, tenant, &kept_deleted, &mut report).await?;
     }
     Ok(report)
 }
 
+/// `kept_deleted`: users deleted in the directory whose delete the guard keeps from the product,
+/// with their memberships.
 async fn compare_groups(
     directory: &impl ConnectionTrait,
     product: &impl ConnectionTrait,
     tenant: Uuid,
+    kept_deleted: &HashSet<Uuid>,
     report: &mut Report,
 ) -> Result<(), DbErr> {
     let mut diff = |resource: String, field: &'static str, directory: String, product: String| {
@@ -130,6 +167,9 @@ async fn compare_groups(
         .collect();
     let expected_count = want.len();
     for pair in memberships::of_tenant(product, tenant).await? {
+        if kept_deleted.contains(&pair.1) {
+            continue;
+        }
         if !want.remove(&pair) {
             diff(
                 format!("{}/{}", pair.0, pair.1),
@@ -150,6 +190,14 @@ async fn compare_groups(
     report.groups += live;
     report.memberships += expected_count;
     Ok(())
+}
+
+/// An exception as the reports name it.
+pub fn json_name(why: Exception) -> String {
+    serde_json::to_value(why)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Difference>) {

@@ -3,6 +3,7 @@
 //! registered from its handler's `#[utoipa::path]`, so the OpenAPI document served at
 //! `/admin/api/openapi.json` (see `openapi`) lists exactly the routes served.
 
+pub mod deprovisioning_guard;
 pub mod event_streams;
 pub mod mapping;
 mod openapi;
@@ -55,6 +56,12 @@ fn documented() -> OpenApiRouter<Admin> {
         .routes(routes!(event_streams::delete_event_stream))
         .routes(routes!(event_streams::replay_event_stream))
         .routes(routes!(mapping::put_mapping, mapping::get_mapping))
+        .routes(routes!(
+            deprovisioning_guard::get_deprovisioning_guard,
+            deprovisioning_guard::put_deprovisioning_guard
+        ))
+        .routes(routes!(deprovisioning_guard::approve_deprovisioning))
+        .routes(routes!(deprovisioning_guard::reject_deprovisioning))
         .routes(routes!(tenant_schemas::list_schema_extensions))
         .routes(routes!(
             tenant_schemas::put_schema_extension,
@@ -339,6 +346,10 @@ mod tests {
         ("/admin/api/tenants/{id}/event-streams/{sid}/replay", "post"),
         ("/admin/api/tenants/{id}/mapping", "put"),
         ("/admin/api/tenants/{id}/mapping", "get"),
+        ("/admin/api/tenants/{id}/deprovisioning-guard", "get"),
+        ("/admin/api/tenants/{id}/deprovisioning-guard", "put"),
+        ("/admin/api/tenants/{id}/deprovisioning-guard/approve", "post"),
+        ("/admin/api/tenants/{id}/deprovisioning-guard/reject", "post"),
         ("/admin/api/tenants/{id}/schemas", "get"),
         ("/admin/api/tenants/{id}/schemas/{urn}", "put"),
         ("/admin/api/tenants/{id}/schemas/{urn}", "get"),

@@ -368,13 +368,14 @@ impl Roster {
     }
 }
 
-/// Takes a user that is being deleted (locked by the caller) out of every live group it is in:
-/// one message per group, in the same transaction as the user's tombstone.
+/// Takes a user that is being deleted (locked by the caller) out of every live group it is in,
+/// in the same transaction as the user's tombstone; returns one message per group, for the
+/// caller to write (the deprovisioning guard may hold them with the delete).
 pub async fn remove_user(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     user: Uuid,
-) -> Result<Vec<Enqueued>, DbErr> {
+) -> Result<Vec<ChangeMessage>, DbErr> {
     // Raw: `update ... from` (the pairs of the user's live groups), which the builder lacks.
     let rows = txn
         .query_all_raw(stmt(
@@ -387,7 +388,7 @@ pub async fn remove_user(
             [user.into(), tenant.into()],
         ))
         .await?;
-    outbox::enqueue_many(txn, &messages(tenant, &returned(&rows)?)).await
+    Ok(messages(tenant, &returned(&rows)?))
 }
 
 /// The live pairs of `groups` whose user is live.

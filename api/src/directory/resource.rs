@@ -159,6 +159,20 @@ pub async fn update<R: Resource>(
     current: &Stored,
     doc: user::Doc,
 ) -> Result<Option<(Stored, Enqueued)>, ScimError> {
+    let Some(stored) = store_row::<R>(txn, tenant, current, doc).await? else {
+        return Ok(None);
+    };
+    let queued = outbox::enqueue(txn, &message::<R>(tenant, &stored, Operation::Updated)).await?;
+    Ok(Some((stored, queued)))
+}
+
+/// The row part of [`update`], for a resource type that decides itself what its change sends.
+pub async fn store_row<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &Stored,
+    doc: user::Doc,
+) -> Result<Option<Stored>, ScimError> {
     if current.doc == doc {
         return Ok(None);
     }
@@ -167,9 +181,7 @@ pub async fn update<R: Resource>(
         .fold(change::<R>(tenant, current.meta.id, R::COUNTERS), |u, (c, v)| {
             u.col_expr(c, Expr::val(v))
         });
-    let stored = returning::<R>(txn, u).await.map_err(|e| R::write_err(e, &doc))?;
-    let queued = outbox::enqueue(txn, &message::<R>(tenant, &stored, Operation::Updated)).await?;
-    Ok(Some((stored, queued)))
+    Ok(Some(returning::<R>(txn, u).await.map_err(|e| R::write_err(e, &doc))?))
 }
 
 /// Turns a locked row into a tombstone, which frees its key and keeps its version sequence.
@@ -178,12 +190,21 @@ pub async fn delete<R: Resource>(
     tenant: Uuid,
     current: &Stored,
 ) -> Result<Enqueued, DbErr> {
+    let stored = tombstone::<R>(txn, tenant, current).await?;
+    outbox::enqueue(txn, &message::<R>(tenant, &stored, Operation::Deleted)).await
+}
+
+/// The row part of [`delete`]; returns the tombstone.
+pub async fn tombstone<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    current: &Stored,
+) -> Result<Stored, DbErr> {
     let u = R::tombstone().into_iter().fold(
         change::<R>(tenant, current.meta.id, R::COUNTERS).col_expr(R::DELETED_AT, Expr::current_timestamp()),
         |u, (c, v)| u.col_expr(c, Expr::val(v)),
     );
-    let stored = returning::<R>(txn, u).await?;
-    outbox::enqueue(txn, &message::<R>(tenant, &stored, Operation::Deleted)).await
+    returning::<R>(txn, u).await
 }
 
 /// One page of the tenant's live rows: filtered and sorted in Postgres, in a stable order (the

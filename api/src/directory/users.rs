@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, FromQueryResult, Value};
 use shared::db::{stmt, unique_violation};
 use shared::entity::scim_user::{Column, Entity, Model};
-use shared::messages::{Operation, Resource as Payload};
+use shared::messages::{ChangeMessage, Operation, Resource as Payload};
 use uuid::Uuid;
 
 use super::resource::{self, Col, Resource, Table};
 use super::sort_sql::{self, Order};
 use super::{Query, Scope, Selection, user_filter};
+use crate::deprovisioning::{self, UserChange};
 use crate::error::ScimError;
 use crate::events::{self, Recorded};
 use crate::outbox::{self, Enqueued};
@@ -163,23 +164,51 @@ pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<O
 }
 
 /// Stores a new version of a locked user. `None` when nothing changed: no version, no message.
+/// What reaches the product is the deprovisioning guard's to say (`deprovisioning`): the
+/// messages returned are the ones written to the outbox.
 pub async fn update(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     current: &StoredUser,
     doc: Doc,
-) -> Result<Option<(StoredUser, Enqueued)>, ScimError> {
-    resource::update::<Users>(txn, tenant, current, doc).await
+) -> Result<Option<(StoredUser, Vec<Enqueued>)>, ScimError> {
+    let Some(stored) = resource::store_row::<Users>(txn, tenant, current, doc).await? else {
+        return Ok(None);
+    };
+    let msg = resource::message::<Users>(tenant, &stored, Operation::Updated);
+    let send = deprovisioning::pass(txn, tenant, guarded(current, &stored, false, vec![msg])).await?;
+    Ok(Some((stored, outbox::enqueue_many(txn, &send).await?)))
 }
 
 /// Deletes a locked user: the directory keeps a tombstone (for re-deriving the product) and
-/// frees the userName; the product keeps the row, inactive.
+/// frees the userName. `left` are the messages of the user's removal from its groups, made by
+/// the caller in the same transaction: they travel with the delete, and the guard holds them
+/// with it. The product keeps the row, inactive, once the guard lets the delete through.
 pub async fn delete(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     current: &StoredUser,
-) -> Result<Enqueued, ScimError> {
-    Ok(resource::delete::<Users>(txn, tenant, current).await?)
+    left: Vec<ChangeMessage>,
+) -> Result<Vec<Enqueued>, ScimError> {
+    let stored = resource::tombstone::<Users>(txn, tenant, current).await?;
+    let mut msgs = vec![resource::message::<Users>(tenant, &stored, Operation::Deleted)];
+    msgs.extend(left);
+    let send = deprovisioning::pass(txn, tenant, guarded(current, &stored, true, msgs)).await?;
+    Ok(outbox::enqueue_many(txn, &send).await?)
+}
+
+/// A change from `before` to `after` as the deprovisioning guard weighs it.
+fn guarded(before: &StoredUser, after: &StoredUser, deleted: bool, messages: Vec<ChangeMessage>) -> UserChange {
+    UserChange {
+        user: before.meta.id,
+        user_name: user::user_name(&before.doc).unwrap_or_default().to_owned(),
+        external_id: user::external_id(&after.doc).map(str::to_owned),
+        was_active: user::active(&before.doc),
+        now_active: !deleted && user::active(&after.doc),
+        deleted,
+        version: after.meta.version,
+        messages,
+    }
 }
 
 pub struct Page {

@@ -196,7 +196,8 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
     /// Logs what a committed write did; `out` is what it dispatches.
     fn committed(write: Write, stored: &Self::Stored, out: &[Enqueued]);
 
-    /// The change event of a PUT, PATCH or DELETE that changed something (`out` not empty):
+    /// The change event of a PUT, PATCH or DELETE that changed something (`out` may be empty
+    /// when the deprovisioning guard holds what it sends):
     /// `before` is the version it changed, `after` the stored result (for a delete, the same).
     fn event(
         method: &'static str,
@@ -207,7 +208,9 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
     ) -> Recorded;
 }
 
-/// Writes the change event of an update in its transaction; whether a row was written.
+/// Writes the change event of an update in its transaction; whether a row was written. A write
+/// that changed nothing has no event; one whose messages the deprovisioning guard holds (`out`
+/// empty) has, since the directory changed.
 async fn record_event<R: Resource>(
     txn: &DatabaseTransaction,
     tenant: Uuid,
@@ -217,7 +220,8 @@ async fn record_event<R: Resource>(
     out: &[Enqueued],
     ctx: EventContext<'_>,
 ) -> Result<bool, ScimError> {
-    if out.is_empty() {
+    let changed = method == "DELETE" || R::meta(before).etag() != R::meta(after).etag();
+    if out.is_empty() && !changed {
         return Ok(false);
     }
     let ev = R::event(method, before, after, out, ctx);

@@ -155,7 +155,7 @@ impl Resource for User {
         doc: user::Doc,
     ) -> Result<(StoredUser, Vec<Enqueued>), ScimError> {
         Ok(match users::update(txn, tenant, &current, doc).await? {
-            Some((stored, queued)) => (stored, vec![queued]),
+            Some((stored, queued)) => (stored, queued),
             None => (current, Vec::new()),
         })
     }
@@ -165,10 +165,9 @@ impl Resource for User {
         tenant: Uuid,
         current: &StoredUser,
     ) -> Result<Vec<Enqueued>, ScimError> {
-        let queued = users::delete(txn, tenant, current).await?;
         // A deleted user leaves its groups in the same transaction: one removal per group.
         let left = memberships::remove_user(txn, tenant, current.meta.id).await?;
-        Ok(std::iter::once(queued).chain(left).collect())
+        users::delete(txn, tenant, current, left).await
     }
 
     fn event(
@@ -186,7 +185,7 @@ impl Resource for User {
             Write::Created => tracing::info!("user created"),
             Write::Updated if out.is_empty() => {}
             Write::Updated => tracing::info!(version = stored.meta.version, "user updated"),
-            Write::Deleted => tracing::info!(groups_left = out.len() - 1, "user deleted"),
+            Write::Deleted => tracing::info!(groups_left = out.len().saturating_sub(1), "user deleted"),
         }
     }
 }

@@ -12,7 +12,7 @@ pub const PREFIX: &str = "urn:ietf:params:scim:event:";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Every event URI this server sends; a stream's filter may name only these.
-pub const URIS: [&str; 9] = [
+pub const URIS: [&str; 12] = [
     "urn:ietf:params:scim:event:prov:create:full",
     "urn:ietf:params:scim:event:prov:create:notice",
     "urn:ietf:params:scim:event:prov:put:full",
@@ -22,7 +22,20 @@ pub const URIS: [&str; 9] = [
     "urn:ietf:params:scim:event:prov:delete",
     "urn:ietf:params:scim:event:prov:activate",
     "urn:ietf:params:scim:event:prov:deactivate",
+    GUARD_HELD,
+    GUARD_APPROVED,
+    GUARD_REJECTED,
 ];
+
+/// The deprovisioning guard's own events (not RFC 9967's: the directory's SETs say what the IdP
+/// did; these say what the product does about it). About one user each, `sub_id` as usual:
+/// its deactivation or delete is held for a decision...
+const GUARD_PREFIX: &str = "urn:scim-relay:params:event:deprovisioning:";
+pub const GUARD_HELD: &str = "urn:scim-relay:params:event:deprovisioning:held";
+/// ... was approved and is on its way to the product...
+pub const GUARD_APPROVED: &str = "urn:scim-relay:params:event:deprovisioning:approved";
+/// ... or was rejected: the product keeps the user until the IdP changes it again.
+pub const GUARD_REJECTED: &str = "urn:scim-relay:params:event:deprovisioning:rejected";
 
 /// A stream's payload form: the resource (`full`, `data`) or the changed attribute paths
 /// (`notice`, `attributes`).
@@ -55,6 +68,9 @@ impl Payload {
 pub fn uris(ev: &Event, payload: Payload) -> Vec<String> {
     let form = payload.as_str();
     let mut out = vec![match ev.method.as_str() {
+        "HOLD" => return vec![GUARD_HELD.to_owned()],
+        "APPROVE" => return vec![GUARD_APPROVED.to_owned()],
+        "REJECT" => return vec![GUARD_REJECTED.to_owned()],
         "POST" => format!("{PREFIX}prov:create:{form}"),
         "PUT" => format!("{PREFIX}prov:put:{form}"),
         "PATCH" => format!("{PREFIX}prov:patch:{form}"),
@@ -104,7 +120,10 @@ pub fn claims(ev: &Event, env: &Envelope<'_>, iat: i64) -> Value {
     let sequence = ev.sequence.unwrap_or_default();
     let mut events = Map::new();
     for uri in uris(ev, env.payload) {
-        let body = if uri.ends_with(":full") {
+        let body = if uri.starts_with(GUARD_PREFIX) {
+            // What the held change does: its row's `attributes` carry `deactivate` or `delete`.
+            json!({"kind": ev.attributes.first()})
+        } else if uri.ends_with(":full") {
             json!({"data": ev.data.clone().unwrap_or(Value::Null), "version": ev.version})
         } else if uri.ends_with(":notice") {
             json!({"attributes": ev.attributes, "version": ev.version})

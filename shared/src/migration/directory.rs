@@ -15,6 +15,7 @@ mod m0007_event_streams;
 mod m0008_async_requests;
 mod m0009_tenant_schemas;
 mod m0010_tenant_mappings;
+mod m0011_deprovisioning_guard;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_async_requests::MIGRATION),
             Box::new(m0009_tenant_schemas::MIGRATION),
             Box::new(m0010_tenant_mappings::MIGRATION),
+            Box::new(m0011_deprovisioning_guard::MIGRATION),
         ]
     }
 }
