@@ -52,7 +52,11 @@ impl UserChange {
 
 /// The messages of `change` to write to the outbox now; whatever else it sends waits in
 /// `scim.deprovisions` (held, or in its grace period) or is never sent (a protected account).
-pub async fn pass(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) -> Result<Vec<ChangeMessage>, DbErr> {
+pub async fn pass(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    change: UserChange,
+) -> Result<Vec<ChangeMessage>, DbErr> {
     let deprovisioning = change.was_active && (change.deleted || !change.now_active);
     if deprovisioning {
         deprovision(txn, tenant, change).await
@@ -64,7 +68,11 @@ pub async fn pass(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) -
 }
 
 /// A deactivation or delete of an active user: counted, and passed, delayed or held.
-async fn deprovision(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) -> Result<Vec<ChangeMessage>, DbErr> {
+async fn deprovision(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    change: UserChange,
+) -> Result<Vec<ChangeMessage>, DbErr> {
     let (policy, row) = lock_policy(txn, tenant).await?;
     if !policy.enabled {
         return Ok(change.messages);
@@ -93,7 +101,15 @@ async fn deprovision(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange
     }
     if policy.grace_minutes > 0 {
         let release_at = Utc::now() + chrono::Duration::minutes(i64::from(policy.grace_minutes));
-        record(txn, tenant, &change, State::Grace, Some(&change.messages), Some(release_at)).await?;
+        record(
+            txn,
+            tenant,
+            &change,
+            State::Grace,
+            Some(&change.messages),
+            Some(release_at),
+        )
+        .await?;
         metrics::counter!("scim_deprovisioning_grace_total", "kind" => kind.as_str()).increment(1);
         tracing::info!(tenant_id = %tenant, scim_id = %change.user, kind = kind.as_str(), release_at = %release_at, "deprovisioning waits out the grace period");
         return Ok(Vec::new());
@@ -105,7 +121,11 @@ async fn deprovision(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange
 /// A change of a user that was inactive already: a reactivation cancels its waiting
 /// deprovisioning, a further change while inactive replaces it (the product gets the latest
 /// once it is released), and a rejected one is over (the product takes this change as it is).
-async fn after_inactive(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) -> Result<Vec<ChangeMessage>, DbErr> {
+async fn after_inactive(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    change: UserChange,
+) -> Result<Vec<ChangeMessage>, DbErr> {
     let open = txn
         .query_one_raw(stmt(
             "select id, state from scim.deprovisions
@@ -160,7 +180,11 @@ async fn after_inactive(txn: &DatabaseTransaction, tenant: Uuid, change: UserCha
 
 /// A deprovisioning of a protected account: recorded, logged, and never sent; a deactivated
 /// protected user's profile changes still reach the product, as an active user.
-async fn protect(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) -> Result<Vec<ChangeMessage>, DbErr> {
+async fn protect(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    change: UserChange,
+) -> Result<Vec<ChangeMessage>, DbErr> {
     let kind = change.kind();
     record(txn, tenant, &change, State::Protected, None, None).await?;
     metrics::counter!("scim_deprovisioning_protected_total", "kind" => kind.as_str()).increment(1);
@@ -175,7 +199,11 @@ async fn protect(txn: &DatabaseTransaction, tenant: Uuid, change: UserChange) ->
 /// A mapping backfill's messages as the guard lets them reach the product: none for a user
 /// whose deprovisioning waits or was rejected (the product keeps it as it was until that is
 /// settled), and a protected user kept active.
-pub async fn backfilled(db: &impl ConnectionTrait, tenant: Uuid, msgs: Vec<ChangeMessage>) -> Result<Vec<ChangeMessage>, DbErr> {
+pub async fn backfilled(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    msgs: Vec<ChangeMessage>,
+) -> Result<Vec<ChangeMessage>, DbErr> {
     let ids: Vec<Uuid> = msgs.iter().map(|m| m.resource_id).collect();
     let open: std::collections::HashSet<Uuid> = db
         .query_all_raw(stmt(
@@ -254,7 +282,12 @@ impl Counts {
 
 /// The tenant's active users before the window's deprovisionings: counted again when the last
 /// count is older than [`BASE_TTL_SECS`] (the deprovisioned ones added back, this one included).
-async fn base(txn: &DatabaseTransaction, tenant: Uuid, row: &guard::Model, counts: &Counts) -> Result<i64, DbErr> {
+async fn base(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    row: &guard::Model,
+    counts: &Counts,
+) -> Result<i64, DbErr> {
     let fresh = row
         .base_counted_at
         .is_some_and(|at| (Utc::now() - at.to_utc()).num_seconds() < BASE_TTL_SECS);
@@ -321,8 +354,21 @@ async fn decide(db: &impl ConnectionTrait, ids: &[i64], state: State) -> Result<
 
 /// The guard's event about one user on the tenant's streams (when it has any): `HOLD`,
 /// `APPROVE` or `REJECT` (URIs in `shared::events::set`).
-async fn guard_event(db: &impl ConnectionTrait, tenant: Uuid, change: &UserChange, method: &'static str) -> Result<(), DbErr> {
-    event(db, tenant, change.user, change.external_id.clone(), change.kind(), method).await
+async fn guard_event(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    change: &UserChange,
+    method: &'static str,
+) -> Result<(), DbErr> {
+    event(
+        db,
+        tenant,
+        change.user,
+        change.external_id.clone(),
+        change.kind(),
+        method,
+    )
+    .await
 }
 
 async fn event(
@@ -346,4 +392,3 @@ async fn event(
     };
     shared::events::log::record(db, tenant, &ev).await.map(|_| ())
 }
-

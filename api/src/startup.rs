@@ -65,7 +65,8 @@ impl Application {
         let (dispatcher, dispatch_task) = dispatch::spawn(db.clone(), publisher.clone(), shutdown.clone());
         let relay_task = relay::spawn(db.clone(), publisher.clone(), args.relay(), shutdown.clone());
         let backfill_task = crate::mappings::spawn(db.clone(), dispatcher.clone(), shutdown.clone());
-        let release_task = crate::deprovisioning::release::spawn(db.clone(), dispatcher.clone(), shutdown.clone());
+        let release_task =
+            crate::deprovisioning::release::spawn(db.clone(), dispatcher.clone(), shutdown.clone());
         let (audit, audit_task) = crate::activity::spawn(db.clone(), args.audit(), shutdown.clone());
         let signals = Arc::new(crate::events::sequencer::Signals::default());
         let sequencer_task = crate::events::sequencer::spawn(

@@ -52,7 +52,10 @@ pub struct Kept {
 /// Splits `users` by the deprovisioning guard's exceptions: the ones expected at their directory
 /// state (a protected account the directory deactivated is expected active), and the ones kept
 /// as they were.
-pub fn under_guard(users: Vec<ExpectedUser>, guard: &HashMap<Uuid, Exception>) -> (Vec<ExpectedUser>, Vec<Kept>) {
+pub fn under_guard(
+    users: Vec<ExpectedUser>,
+    guard: &HashMap<Uuid, Exception>,
+) -> (Vec<ExpectedUser>, Vec<Kept>) {
     let mut expected = Vec::with_capacity(users.len());
     let mut kept = Vec::new();
     for mut u in users {

@@ -55,10 +55,17 @@ pub async fn run(
             )
             .await?;
         }
-        let known: Vec<Uuid> = users.iter().chain(kept.iter().map(|k| &k.user)).map(|u| u.id).collect();
+        let known: Vec<Uuid> = users
+            .iter()
+            .chain(kept.iter().map(|k| &k.user))
+            .map(|u| u.id)
+            .collect();
         summary.rows_deactivated += users::deactivate_all_but(&txn, tenant, known).await?;
-        let kept_deleted: HashSet<Uuid> =
-            kept.iter().filter(|k| k.user.snapshot.deleted).map(|k| k.user.id).collect();
+        let kept_deleted: HashSet<Uuid> = kept
+            .iter()
+            .filter(|k| k.user.snapshot.deleted)
+            .map(|k| k.user.id)
+            .collect();
         summary.rows_written += reconcile_groups(directory, &txn, tenant, &kept_deleted).await?;
         txn.commit().await?;
     }

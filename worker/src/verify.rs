@@ -73,8 +73,11 @@ pub async fn run(
                 }),
             }
         }
-        let kept_deleted: HashSet<Uuid> =
-            kept.iter().filter(|k| k.user.snapshot.deleted).map(|k| k.user.id).collect();
+        let kept_deleted: HashSet<Uuid> = kept
+            .iter()
+            .filter(|k| k.user.snapshot.deleted)
+            .map(|k| k.user.id)
+            .collect();
         for e in &expected {
             match actual.remove(&e.id) {
                 None => report.differences.push(Difference {

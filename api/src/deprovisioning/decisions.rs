@@ -56,7 +56,11 @@ async fn decide(db: &DatabaseConnection, tenant: Uuid, to: State) -> Result<Deci
         ))
         .await?;
     let with_streams = has_streams(&txn, tenant).await?;
-    let method = if to == State::Approved { "APPROVE" } else { "REJECT" };
+    let method = if to == State::Approved {
+        "APPROVE"
+    } else {
+        "REJECT"
+    };
     let mut messages: Vec<ChangeMessage> = Vec::new();
     for row in &rows {
         let user: Uuid = row.try_get_by_index(1)?;

@@ -23,7 +23,11 @@ const TRIM_EVERY: u32 = 30;
 const HISTORY: &str = "30 days";
 const COUNTED_HISTORY: &str = "8 days";
 
-pub fn spawn(db: DatabaseConnection, dispatcher: Dispatcher, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    db: DatabaseConnection,
+    dispatcher: Dispatcher,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = 0u32;
         loop {
@@ -31,7 +35,10 @@ pub fn spawn(db: DatabaseConnection, dispatcher: Dispatcher, shutdown: Cancellat
                 match release_due(&db).await {
                     Ok(out) if out.is_empty() => break,
                     Ok(out) => {
-                        tracing::info!(messages = out.len(), "deprovisionings released after their grace period");
+                        tracing::info!(
+                            messages = out.len(),
+                            "deprovisionings released after their grace period"
+                        );
                         dispatcher.send(out);
                     }
                     Err(e) => {
@@ -103,8 +110,11 @@ async fn gauges(db: &DatabaseConnection) -> Result<(), DbErr> {
         ))
         .await?;
     if let Some(r) = row {
-        let (held, tenants, grace): (i64, i64, i64) =
-            (r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?);
+        let (held, tenants, grace): (i64, i64, i64) = (
+            r.try_get_by_index(0)?,
+            r.try_get_by_index(1)?,
+            r.try_get_by_index(2)?,
+        );
         metrics::gauge!("scim_deprovisioning_held").set(held as f64);
         metrics::gauge!("scim_deprovisioning_tenants_holding").set(tenants as f64);
         metrics::gauge!("scim_deprovisioning_in_grace").set(grace as f64);

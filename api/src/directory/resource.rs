@@ -181,7 +181,9 @@ pub async fn store_row<R: Resource>(
         .fold(change::<R>(tenant, current.meta.id, R::COUNTERS), |u, (c, v)| {
             u.col_expr(c, Expr::val(v))
         });
-    Ok(Some(returning::<R>(txn, u).await.map_err(|e| R::write_err(e, &doc))?))
+    Ok(Some(
+        returning::<R>(txn, u).await.map_err(|e| R::write_err(e, &doc))?,
+    ))
 }
 
 /// Turns a locked row into a tombstone, which frees its key and keeps its version sequence.

@@ -198,7 +198,12 @@ pub async fn delete(
 }
 
 /// A change from `before` to `after` as the deprovisioning guard weighs it.
-fn guarded(before: &StoredUser, after: &StoredUser, deleted: bool, messages: Vec<ChangeMessage>) -> UserChange {
+fn guarded(
+    before: &StoredUser,
+    after: &StoredUser,
+    deleted: bool,
+    messages: Vec<ChangeMessage>,
+) -> UserChange {
     UserChange {
         user: before.meta.id,
         user_name: user::user_name(&before.doc).unwrap_or_default().to_owned(),

@@ -82,7 +82,11 @@ impl Policy {
                 self.protected.len()
             ));
         }
-        if let Some(bad) = self.protected.iter().find(|n| n.trim().is_empty() || n.len() > 256) {
+        if let Some(bad) = self
+            .protected
+            .iter()
+            .find(|n| n.trim().is_empty() || n.len() > 256)
+        {
             return Err(format!(
                 "protected userNames must be 1 to 256 characters, not {bad:?}"
             ));
@@ -100,7 +104,9 @@ impl Policy {
 
     /// Whether `user_name` is a protected account.
     pub fn protects(&self, user_name: &str) -> bool {
-        self.protected.iter().any(|p| p.to_lowercase() == user_name.to_lowercase())
+        self.protected
+            .iter()
+            .any(|p| p.to_lowercase() == user_name.to_lowercase())
     }
 
     /// The policy a stored row says; the defaults when there is none.

@@ -10,10 +10,13 @@ pub struct Model {
     pub id: i64,
     pub tenant_id: Uuid,
     pub user_id: Uuid,
+    #[sea_orm(column_type = "Text")]
     pub user_name: String,
     /// `deactivate` or `delete`.
+    #[sea_orm(column_type = "Text")]
     pub kind: String,
     /// `passed`, `grace`, `released`, `held`, `approved`, `rejected`, `cancelled`, `protected`.
+    #[sea_orm(column_type = "Text")]
     pub state: String,
     pub version: i64,
     /// The change messages to send when a grace period ends or a hold is approved.

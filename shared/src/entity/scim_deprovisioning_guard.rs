@@ -14,6 +14,7 @@ pub struct Model {
     pub window_minutes: i32,
     pub grace_minutes: i32,
     /// userNames as the admin wrote them; compared case-insensitively.
+    #[sea_orm(column_type = "Array(RcOrArc::new(ColumnType::Text))")]
     pub protected: Vec<String>,
     /// Active users before the window's deprovisionings, as counted at `base_counted_at`.
     pub base_active: Option<i64>,

@@ -42,7 +42,7 @@ create table scim.deprovisioning_guards (
 -- `version` is the user's directory version the row is about (the latest, for a hold whose
 -- user changed again while inactive).
 create table scim.deprovisions (
-    id bigserial primary key,
+    id bigint generated always as identity primary key,
     tenant_id uuid not null references scim.tenants(id) on delete cascade,
     user_id uuid not null,
     user_name text not null,
