@@ -143,6 +143,10 @@ pub fn router(state: AppState, args: &AdminArgs) -> Router<AppState> {
         .route("/admin/tenants/{id}/token", post(pages::rotate_token))
         .route("/admin/tenants/{id}/token/revoke", post(pages::revoke_token))
         .route(
+            "/admin/tenants/{id}/deprovisioning-guard/{decision}",
+            post(pages::decide_deprovisioning),
+        )
+        .route(
             "/admin/tenants/{id}/dead-letters/{letter}/retry",
             post(pages::retry_dead_letter),
         )

@@ -184,8 +184,25 @@ async fn main() -> anyhow::Result<()> {
         waves::profile_updates(&burst.ids, "Wave 2"),
     )
     .await;
-    let deactivations = wave("deactivations", "not active", waves::deactivations(&burst.ids)).await;
-    let waves = [&burst, &updates, &deactivations];
+    // The deprovisioning guard's cost: half the burst deactivated with the guard off, the other
+    // half with it on and counting every one (a fraction of 1.0, so nothing is held and both
+    // halves reach the product at once).
+    let half = burst.ids.len() / 2;
+    guard_policy(&db, tenants[0].0, false).await?;
+    let deactivations = wave(
+        "deactivations, guard off",
+        "not active",
+        waves::deactivations(&burst.ids[..half]),
+    )
+    .await;
+    guard_policy(&db, tenants[0].0, true).await?;
+    let guarded = wave(
+        "deactivations, guard on",
+        "not active",
+        waves::deactivations(&burst.ids[half..]),
+    )
+    .await;
+    let waves = [&burst, &updates, &deactivations, &guarded];
 
     let offered = args.rate.unwrap_or(burst.per_s() / 2.0).max(1.0);
     let steady_count = ((offered * 10.0) as usize).clamp(50, 2000);
@@ -294,6 +311,13 @@ async fn main() -> anyhow::Result<()> {
             "latency_ms": {"p50": w.latency.pct_ms(50.0), "p99": w.latency.pct_ms(99.0)},
             "lag_ms": {"p50": w.lag.pct_ms(50.0), "p99": w.lag.pct_ms(99.0), "max": w.lag.pct_ms(100.0)},
         })).collect::<Vec<_>>(),
+        "deprovisioning_guard": {
+            "deactivations_per_s_off": deactivations.per_s(),
+            "deactivations_per_s_on": guarded.per_s(),
+            "on_vs_off": guarded.per_s() / deactivations.per_s(),
+            "p99_ms_off": deactivations.latency.pct_ms(99.0),
+            "p99_ms_on": guarded.latency.pct_ms(99.0),
+        },
         "steady": {"offered_per_s": offered, "users": steady_count,
                    "lag_ms": {"p50": steady.pct_ms(50.0), "p99": steady.pct_ms(99.0), "max": steady.pct_ms(100.0)}},
         "group": group.as_ref().map(|(g, settled)| json!({
@@ -326,6 +350,7 @@ async fn main() -> anyhow::Result<()> {
 | POST /Users, p50 / p99 | {p50:.1} / {p99:.1} ms | | |\n\
 {drains}\
 {waves}\
+| deactivations: guard on vs off (same run) | {gr:.2}x req/s, p99 latency {gl:.2}x | | |\n\
 | end-to-end lag at {off:.0}/s offered (2 workers), p50 / p99 / max | {l50:.0} / {l99:.0} / {lmax:.0} ms | {lr:.2} of the burst | p99 <= 200 ms |\n\
 {event_lags}\
 {backfill}\
@@ -405,6 +430,8 @@ async fn main() -> anyhow::Result<()> {
                 )
             })
             .collect::<String>(),
+        gr = guarded.per_s() / deactivations.per_s(),
+        gl = guarded.latency.pct_ms(99.0) / deactivations.latency.pct_ms(99.0).max(1e-9),
         off = offered,
         lr = offered / burst.per_s(),
         l50 = steady.pct_ms(50.0),
@@ -445,5 +472,23 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(args.out.join("report.md"), &md)?;
     println!("{md}");
     eprintln!("written to {}", args.out.display());
+    Ok(())
+}
+
+/// Sets a tenant's deprovisioning guard straight in the directory: on (counting every
+/// deprovisioning, holding none) or off.
+async fn guard_policy(
+    db: &sea_orm::DatabaseConnection,
+    tenant: uuid::Uuid,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "insert into scim.deprovisioning_guards (tenant_id, enabled, max_fraction) values ($1, $2, 1.0)
+         on conflict (tenant_id) do update set enabled = excluded.enabled, max_fraction = 1.0",
+        [tenant.into(), enabled.into()],
+    ))
+    .await?;
     Ok(())
 }

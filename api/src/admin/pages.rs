@@ -50,6 +50,8 @@ pub struct NewTenant {
 #[derive(Deserialize)]
 pub struct NoticeQuery {
     notice: Option<String>,
+    /// How many a decision covered.
+    count: Option<u64>,
 }
 
 pub async fn login_form(State(admin): State<Admin>, headers: HeaderMap) -> Result<Response, PageError> {
@@ -164,6 +166,30 @@ pub async fn revoke_token(State(admin): State<Admin>, Path(id): Path<String>) ->
     Ok(Redirect::to(&format!("/admin/tenants/{id}?notice=revoked")))
 }
 
+/// The banner's Approve all / Reject all.
+pub async fn decide_deprovisioning(
+    State(admin): State<Admin>,
+    Path((id, decision)): Path<(String, String)>,
+) -> Result<Redirect, PageError> {
+    let id = tenants::parse_id(&id)?;
+    tenants::get(&admin.app.db, id).await?;
+    let decided = match decision.as_str() {
+        "approve" => crate::deprovisioning::decisions::approve(&admin.app.db, id).await?,
+        "reject" => crate::deprovisioning::decisions::reject(&admin.app.db, id).await?,
+        _ => return Err(AdminError::NotFound.into()),
+    };
+    let count = decided.count;
+    super::api::deprovisioning_guard::hand_on(&admin, decided);
+    let notice = if decision == "approve" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    Ok(Redirect::to(&format!(
+        "/admin/tenants/{id}?notice={notice}&count={count}"
+    )))
+}
+
 pub async fn retry_dead_letter(
     State(admin): State<Admin>,
     Path((id, letter)): Path<(String, String)>,
@@ -197,6 +223,7 @@ pub async fn tenant(
         .map(|e| e.urn)
         .collect();
     let mapping = super::api::mapping::view(db, id).await?;
+    let guard = crate::deprovisioning::decisions::status(db, id).await?.into();
     Ok(views::tenant(&views::TenantPage {
         csrf: who.csrf(),
         tenant: &tenant,
@@ -205,6 +232,8 @@ pub async fn tenant(
         notice: match notice.notice.as_deref() {
             Some("revoked") => Some(Notice::Revoked),
             Some("retried") => Some(Notice::Retried),
+            Some("approved") => Some(Notice::Approved(notice.count.unwrap_or_default())),
+            Some("rejected") => Some(Notice::Rejected(notice.count.unwrap_or_default())),
             _ => None,
         },
         outbox: &outbox,
@@ -213,6 +242,7 @@ pub async fn tenant(
         streams: &streams,
         extensions: &extensions,
         mapping: &mapping,
+        guard: &guard,
     }))
 }
 

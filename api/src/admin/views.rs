@@ -5,6 +5,7 @@
 use maud::{Markup, html};
 use uuid::Uuid;
 
+use super::api::deprovisioning_guard::GuardView;
 use super::api::schema::{EventStream, MappingView};
 use super::broker::{MAX_EXAMINED, TenantQueues};
 use super::error::AdminError;
@@ -118,6 +119,9 @@ fn copyable_base_url(base: &str) -> Markup {
 pub enum Notice {
     Revoked,
     Retried,
+    /// A decision on held deprovisionings, and how many it covered.
+    Approved(u64),
+    Rejected(u64),
 }
 
 /// Everything the tenant page shows.
@@ -135,6 +139,8 @@ pub struct TenantPage<'a> {
     /// The tenant's own schema extensions (URNs) and its mapping into the product.
     pub extensions: &'a [String],
     pub mapping: &'a MappingView,
+    /// The deprovisioning guard: its policy and what it holds.
+    pub guard: &'a GuardView,
 }
 
 pub fn tenant(p: &TenantPage) -> Markup {
@@ -157,8 +163,15 @@ pub fn tenant(p: &TenantPage) -> Markup {
                     "The token was revoked: the IdP's requests are refused until a new token is generated."
                 },
                 Some(Notice::Retried) => p.notice #notice { "The dead letter was sent back to the workers." },
+                Some(Notice::Approved(n)) => p.notice #notice {
+                    "Approved " (n) " held deactivations and deletes: they are on their way to the product."
+                },
+                Some(Notice::Rejected(n)) => p.notice #notice {
+                    "Rejected " (n) " held deactivations and deletes: the product keeps those users until the IdP changes them again."
+                },
                 None => {},
             }
+            (guard_banner(id, csrf, p.guard))
             section #provisioning .card {
                 h2 { "User Provisioning" }
                 dl {
@@ -200,9 +213,92 @@ pub fn tenant(p: &TenantPage) -> Markup {
             (dead_letter_section(id, csrf, p.queues))
             (event_stream_section(p.streams))
             (attributes_section(p.extensions, p.mapping))
+            (guard_section(p.guard))
             (activity_section(p.activity))
         },
     )
+}
+
+/// The banner an operator cannot miss while the guard holds changes: how many, a sample, and
+/// the decision.
+fn guard_banner(tenant: Uuid, csrf: &str, g: &GuardView) -> Markup {
+    if g.held.count == 0 {
+        return html! {};
+    }
+    let more = g.held.count - g.held.sample.len() as i64;
+    html! {
+        section #guard-banner .banner {
+            h2 { "Mass deprovisioning held: " (g.held.count) " deactivations and deletes" }
+            p {
+                "The IdP deprovisioned more users within " (g.window.minutes) " minutes than this tenant allows ("
+                (g.window.allowed) "). The directory and the IdP already show them deprovisioned; "
+                strong { "the product keeps them as they were" } " until you decide. A reactivation sent by the IdP releases a user from the hold."
+            }
+            ul #guard-sample {
+                @for e in &g.held.sample {
+                    li { code { (e.user_name) } " · " (e.kind) " · " (time(&e.at)) }
+                }
+                @if more > 0 { li.muted { "and " (more) " more" } }
+            }
+            div.actions {
+                form method="post" action={ "/admin/tenants/" (tenant) "/deprovisioning-guard/approve" } class="inline"
+                    data-confirm={ "Apply all " (g.held.count) " held deactivations and deletes to the product?" } {
+                    (csrf_field(csrf))
+                    button type="submit" id="guard-approve" class="danger" { "Approve all (" (g.held.count) ")" }
+                }
+                form method="post" action={ "/admin/tenants/" (tenant) "/deprovisioning-guard/reject" } class="inline"
+                    data-confirm="Reject them? The product keeps these users until the IdP sends a later change for them." {
+                    (csrf_field(csrf))
+                    button type="submit" id="guard-reject" { "Reject all" }
+                }
+            }
+        }
+    }
+}
+
+fn guard_section(g: &GuardView) -> Markup {
+    let p = &g.policy;
+    html! {
+        section #deprovisioning-guard .card {
+            h2 { "Deprovisioning guard" }
+            @if !p.enabled {
+                p.warn #guard-off { "Off: every deactivation and delete reaches the product at once." }
+            } @else {
+                p.muted {
+                    "Holds deactivations and deletes beyond " strong { (p.min_count) } " and "
+                    strong { (format!("{}%", p.max_fraction * 100.0)) } " of the active users within "
+                    (p.window_minutes) " minutes until approved or rejected"
+                    @if p.grace_minutes > 0 { "; each one reaches the product only after " (p.grace_minutes) " minutes" }
+                    ". Set it with " code { "PUT /admin/api/tenants/{id}/deprovisioning-guard" } "."
+                }
+                table.figures {
+                    tbody {
+                        tr { th { "Counted in the window" } td #guard-counted { (g.window.counted) " of " (g.window.allowed) " allowed" } }
+                        tr { th { "Held" } td #guard-held { (g.held.count) } }
+                        tr { th { "Waiting out the grace period" } td #guard-grace { (g.grace.count) } }
+                        tr { th { "Rejected (kept in the product)" } td #guard-rejected { (g.rejected) } }
+                        tr {
+                            th { "Protected accounts" }
+                            td #guard-protected {
+                                @if p.protected.is_empty() { span.muted { "none" } }
+                                @for (i, n) in p.protected.iter().enumerate() {
+                                    @if i > 0 { ", " } code { (n) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !g.protected_attempts.is_empty() {
+                    p.warning #guard-attempts {
+                        "Refused attempts on protected accounts: "
+                        @for (i, a) in g.protected_attempts.iter().enumerate() {
+                            @if i > 0 { "; " } code { (a.user_name) } " (" (a.kind) ", " (time(&a.at)) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn sync_section(outbox: &Outbox, queues: Option<&TenantQueues>) -> Markup {

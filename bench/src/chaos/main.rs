@@ -11,6 +11,7 @@
 mod check;
 mod events;
 mod faults;
+mod guard;
 mod load;
 mod observe;
 
@@ -93,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let metrics = api.metrics.clone();
     let receiver = events::Receiver::start(args.receiver_failure_rate, seed).await?;
     events::stream(&env, &base, tenant, &receiver).await?;
+    guard::tighten(&base, tenant).await?;
     let procs = Arc::new(Procs::start(&env, api, args.workers));
     eprintln!(
         "chaos: seed {seed}, {} clients, {} workers, {} s of load, api {base}, tenant {tenant}",
@@ -129,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
     let load_done = Instant::now();
     monitor.abort();
 
+    let guard = guard::approve(&base, tenant).await?;
     let directory = check::directory(&base, &token, &models).await?;
     let product = check::product(&env, Duration::from_secs(180)).await;
     let dead_letters = check::dead_letters(&env);
@@ -160,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
         directory.abandoned,
         converged_after.as_secs_f64(),
     );
-    let figure = format!("{figure}; {}", events.line());
+    let figure = format!("{figure}; {}; {}", events.line(), guard.line());
     for w in &windows {
         println!("{}", w.describe(&observer));
     }
@@ -181,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
         "product": {"differences": product.differences, "verify": product.summary},
         "dead_letters": dead_letters,
         "events": events.json(),
+        "guard": guard.json(),
         "converged_after_s": converged_after.as_secs_f64(),
         "figure": figure,
     });

@@ -56,9 +56,13 @@ async fn the_service_provider_config_is_truthful() {
     let uris = c["securityEvents"]["eventUris"].as_array().unwrap();
     assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:deactivate")));
     assert!(uris.contains(&json!("urn:ietf:params:scim:event:misc:asyncresp")));
+    // RFC 9967's, and the deprovisioning guard's own (docs/deprovisioning.md).
+    assert!(uris.contains(&json!("urn:scim-relay:params:event:deprovisioning:held")));
     assert!(uris.iter().all(|u| {
         let u = u.as_str().unwrap();
-        u.starts_with("urn:ietf:params:scim:event:prov:") || u == "urn:ietf:params:scim:event:misc:asyncresp"
+        u.starts_with("urn:ietf:params:scim:event:prov:")
+            || u == "urn:ietf:params:scim:event:misc:asyncresp"
+            || u.starts_with("urn:scim-relay:params:event:deprovisioning:")
     }));
     let schemes = c["authenticationSchemes"].as_array().unwrap();
     assert!(

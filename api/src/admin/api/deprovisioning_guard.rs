@@ -205,14 +205,16 @@ pub async fn reject_deprovisioning(
     Ok(Json(settle(&admin, d, "rejected")))
 }
 
-/// Hands a committed decision's messages and events on.
 fn settle(admin: &Admin, d: decisions::Decided, decision: &'static str) -> GuardDecision {
+    let count = d.count;
+    hand_on(admin, d);
+    GuardDecision { decision, count }
+}
+
+/// Hands a committed decision's messages to the dispatcher and its events to the sequencer.
+pub fn hand_on(admin: &Admin, d: decisions::Decided) {
     admin.app.dispatcher.send(d.out);
     if d.evented {
         admin.app.events.signals.committed();
-    }
-    GuardDecision {
-        decision,
-        count: d.count,
     }
 }
