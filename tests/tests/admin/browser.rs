@@ -48,14 +48,22 @@ async fn reload_until(b: &Browser, url: &str, what: &str, check: impl Fn(&str) -
     }
 }
 
-#[tokio::test]
-async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browser() {
-    if !webdriver::available() {
+/// Whether the browser tests cannot run here (and say so).
+fn skipped() -> bool {
+    let missing = !webdriver::available();
+    if missing {
         eprintln!(
             "SKIPPED: {} or {} is missing; install Debian's chromium and chromium-driver (scripts/test does)",
             webdriver::CHROMIUM,
             webdriver::CHROMEDRIVER
         );
+    }
+    missing
+}
+
+#[tokio::test]
+async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browser() {
+    if skipped() {
         return;
     }
     let w = AdminWorld::new().await;
@@ -155,4 +163,70 @@ async fn an_operator_provisions_a_tenant_and_retries_a_dead_letter_in_the_browse
         .api(Method::GET, &format!("/admin/api/tenants/{tenant}/sync"), None)
         .await;
     assert_eq!(sync["broker"]["dead_letters"], 0);
+}
+
+#[tokio::test]
+async fn an_operator_sees_a_held_mass_deactivation_and_approves_it_in_the_browser() {
+    if skipped() {
+        return;
+    }
+    let w = AdminWorld::new().await;
+    let _worker = w.env.spawn_worker();
+    let db = w.env.db().await;
+    product_ready(&db).await;
+    let (tenant, token) = w.env.create_tenant("Acme Guarded");
+    // 40 users, then an IdP's scope mistake deactivates 30: 25 (min_count) pass, 5 are held.
+    let (env, api, token) = (&w.env, &w.api, token.as_str());
+    let scim = move |method, path: String, body| async move {
+        env.request(api, method, &path, Some(token), Some(body)).await
+    };
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let user = okta_user(&format!("employee{i:02}@acme.test"), "Em", "Ployee");
+        let r = scim(Method::POST, "/scim/v2/Users".into(), user).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        ids.push(r.id());
+    }
+    for id in &ids[..30] {
+        let deactivate = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": false}}]});
+        let r = scim(Method::PATCH, format!("/scim/v2/Users/{id}"), deactivate).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let inactive = "select count(*) as n from product.users where not active";
+    tests::eventually("the threshold reaches the product", || async {
+        tests::scalar::<i64>(&db, inactive, "n").await == 25
+    })
+    .await;
+
+    let b = Browser::start().await;
+    b.goto(&w.url("/admin")).await;
+    b.type_into("#admin-token", ADMIN_KEY).await;
+    b.click("#sign-in").await;
+    b.find("#tenants").await;
+    b.goto(&w.url(&format!("/admin/tenants/{tenant}"))).await;
+    let banner = b.text("#guard-banner").await;
+    assert!(banner.contains("Mass deprovisioning held: 5"), "{banner}");
+    assert!(
+        banner.contains("employee2"),
+        "a sample of the held users: {banner}"
+    );
+    let card = b.text("#guard-counted").await;
+    assert!(card.contains("25 of 25"), "{card}");
+    screenshot(&b, "07-deprovisioning-held").await;
+
+    b.click("#guard-approve").await;
+    b.accept_dialog().await;
+    let notice = b.text("#notice").await;
+    assert!(notice.contains("Approved 5"), "{notice}");
+    assert!(
+        !b.source().await.contains(r#"id="guard-banner""#),
+        "the banner is gone"
+    );
+    tests::eventually("the approved changes reach the product", || async {
+        tests::scalar::<i64>(&db, inactive, "n").await == 30
+    })
+    .await;
+    screenshot(&b, "08-deprovisioning-approved").await;
 }

@@ -100,6 +100,16 @@ pub async fn set_active(w: &World, ids: &[Uuid], active: bool) {
     }
 }
 
+/// Okta's profile update of one attribute: `PATCH replace title`, answered 200; returns the
+/// user as answered.
+pub async fn set_title(w: &World, id: Uuid, title: &str) -> Value {
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                      "Operations": [{"op": "replace", "path": "title", "value": title}]});
+    let r = w.call(Method::PATCH, &format!("/Users/{id}"), Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
 /// DELETEs, each answered 204.
 pub async fn delete(w: &World, ids: &[Uuid]) {
     for id in ids {

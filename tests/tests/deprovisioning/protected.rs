@@ -1,7 +1,7 @@
 //! Protected accounts: never deactivated or deleted in the product by SCIM, every attempt
 //! logged and shown, their other changes applied as usual.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use super::*;
@@ -21,18 +21,8 @@ async fn a_protected_account_stays_active_in_the_product_through_deactivation_an
     deactivate(&w, &[admin, ids[0]]).await;
     // The ordinary user goes; the break-glass admin stays, and its profile still follows the IdP.
     w.env.product_user_where(&w.db, ids[0], |u| !u.active).await;
-    let r = w
-        .call(
-            Method::PATCH,
-            &format!("/Users/{admin}"),
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "replace", "path": "title", "value": "Root"}]}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["active"], false, "the directory keeps what the IdP said");
+    let r = set_title(&w, admin, "Root").await;
+    assert_eq!(r["active"], false, "the directory keeps what the IdP said");
     w.env
         .product_user_where(&w.db, admin, |u| {
             u.active && u.job_title.as_deref() == Some("Root")

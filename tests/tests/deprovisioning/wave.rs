@@ -113,17 +113,7 @@ async fn a_rejected_wave_leaves_the_product_as_it_was_until_the_idp_changes_thos
 
     // A later change of a rejected user is the IdP's new word: it reaches the product as sent.
     let later = ids[99];
-    let r = w
-        .call(
-            Method::PATCH,
-            &format!("/Users/{later}"),
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "replace", "path": "title", "value": "Left"}]}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    set_title(&w, later, "Left").await;
     w.env
         .product_user_where(&w.db, later, |u| {
             !u.active && u.job_title.as_deref() == Some("Left")
