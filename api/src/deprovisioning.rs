@@ -11,7 +11,7 @@ pub mod decisions;
 pub mod release;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, FromQueryResult};
 use shared::db::stmt;
 use shared::domain::deprovisioning::{Kind, Policy, State};
 use shared::entity::scim_deprovisioning_guard as guard;
@@ -81,20 +81,27 @@ async fn deprovision(
     if policy.protects(&change.user_name) {
         return protect(txn, tenant, change).await;
     }
+    // While anything is held, everything further is held: the threshold need not be worked out.
     let counts = Counts::of(txn, tenant, policy.window_minutes).await?;
-    let base = base(txn, tenant, &row, &counts).await?;
-    let allowed = policy.allowed(base);
-    if counts.held > 0 || counts.recent + 1 > allowed {
+    let held = counts.tripped
+        || {
+            let base = base(txn, tenant, &row, counts.recent).await?;
+            let allowed = policy.allowed(base);
+            let over = counts.recent + 1 > allowed;
+            if over {
+                tracing::warn!(
+                    tenant_id = %tenant, scim_id = %change.user, recent = counts.recent, allowed, active_before = base,
+                    window_minutes = policy.window_minutes,
+                    "deprovisioning guard tripped: this and every further deactivation or delete is held from the product until the tenant's admin approves or rejects them"
+                );
+            }
+            over
+        };
+    if held {
         record(txn, tenant, &change, State::Held, Some(&change.messages), None).await?;
         metrics::counter!("scim_deprovisioning_held_total", "kind" => kind.as_str()).increment(1);
-        if counts.held == 0 {
-            tracing::warn!(
-                tenant_id = %tenant, scim_id = %change.user, recent = counts.recent, allowed, active_before = base,
-                window_minutes = policy.window_minutes,
-                "deprovisioning guard tripped: this and every further deactivation or delete is held from the product until the tenant's admin approves or rejects them"
-            );
-        } else {
-            tracing::warn!(tenant_id = %tenant, scim_id = %change.user, kind = kind.as_str(), held = counts.held + 1, "deprovisioning held");
+        if counts.tripped {
+            tracing::warn!(tenant_id = %tenant, scim_id = %change.user, kind = kind.as_str(), "deprovisioning held");
         }
         guard_event(txn, tenant, &change, "HOLD").await?;
         return Ok(Vec::new());
@@ -168,7 +175,7 @@ async fn after_inactive(
         return Ok(change.messages);
     }
     // An inactive protected account stays active in the product through its later changes.
-    let policy = Policy::of_row(guard::Entity::find_by_id(tenant).one(txn).await?);
+    let policy = Policy::of_tenant(txn, tenant).await?;
     if policy.enabled && policy.protects(&change.user_name) {
         if change.deleted {
             return protect(txn, tenant, change).await;
@@ -215,7 +222,7 @@ pub async fn backfilled(
         .iter()
         .map(|r| r.try_get_by_index(0))
         .collect::<Result<_, _>>()?;
-    let policy = Policy::of_row(guard::Entity::find_by_id(tenant).one(db).await?);
+    let policy = Policy::of_tenant(db, tenant).await?;
     Ok(msgs
         .into_iter()
         .filter(|m| !open.contains(&m.resource_id))
@@ -254,10 +261,10 @@ async fn lock_policy(txn: &DatabaseTransaction, tenant: Uuid) -> Result<(Policy,
     Ok((Policy::of_row(Some(row.clone())), row))
 }
 
-/// Deprovisionings the window counts, and how many are held.
+/// Deprovisionings the window counts, and whether any is held (the guard has tripped).
 struct Counts {
     recent: i64,
-    held: i64,
+    tripped: bool,
 }
 
 impl Counts {
@@ -268,25 +275,26 @@ impl Counts {
                    (select count(*) from scim.deprovisions
                      where tenant_id = $1 and state in ('passed', 'grace', 'released')
                        and created_at > now() - make_interval(mins => $2)),
-                   (select count(*) from scim.deprovisions where tenant_id = $1 and state = 'held')",
+                   exists (select 1 from scim.deprovisions where tenant_id = $1 and state = 'held')",
                 [tenant.into(), window_minutes.into()],
             ))
             .await?
             .ok_or(DbErr::RecordNotFound("counts".into()))?;
         Ok(Self {
             recent: row.try_get_by_index(0)?,
-            held: row.try_get_by_index(1)?,
+            tripped: row.try_get_by_index(1)?,
         })
     }
 }
 
 /// The tenant's active users before the window's deprovisionings: counted again when the last
-/// count is older than [`BASE_TTL_SECS`] (the deprovisioned ones added back, this one included).
+/// count is older than [`BASE_TTL_SECS`] (the window's `recent` deprovisionings added back, this
+/// one included). Only asked while nothing is held.
 async fn base(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     row: &guard::Model,
-    counts: &Counts,
+    recent: i64,
 ) -> Result<i64, DbErr> {
     let fresh = row
         .base_counted_at
@@ -302,7 +310,7 @@ async fn base(
         .await?
         .ok_or(DbErr::RecordNotFound("count".into()))?
         .try_get_by_index(0)?;
-    let base = active + counts.recent + counts.held + 1;
+    let base = active + recent + 1;
     txn.execute_raw(stmt(
         "update scim.deprovisioning_guards set base_active = $2, base_counted_at = now() where tenant_id = $1",
         [tenant.into(), base.into()],

@@ -68,7 +68,7 @@ pub async fn run(
                     tenant_id: tenant,
                     resource: id.to_string(),
                     field: "active",
-                    directory: format!("{} by the deprovisioning guard: kept active", json_name(k.why)),
+                    directory: format!("{} by the deprovisioning guard: kept active", k.why.as_str()),
                     product: if found.is_some() { "false" } else { "missing" }.into(),
                 }),
             }
@@ -193,14 +193,6 @@ async fn compare_groups(
     report.groups += live;
     report.memberships += expected_count;
     Ok(())
-}
-
-/// An exception as the reports name it.
-pub fn json_name(why: Exception) -> String {
-    serde_json::to_value(why)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Difference>) {

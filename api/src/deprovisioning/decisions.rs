@@ -55,7 +55,7 @@ async fn decide(db: &DatabaseConnection, tenant: Uuid, to: State) -> Result<Deci
             [tenant.into(), to.as_str().into()],
         ))
         .await?;
-    let with_streams = has_streams(&txn, tenant).await?;
+    let with_streams = !crate::events::streams::of_tenant(&txn, tenant).await?.is_empty();
     let method = if to == State::Approved {
         "APPROVE"
     } else {
@@ -64,11 +64,7 @@ async fn decide(db: &DatabaseConnection, tenant: Uuid, to: State) -> Result<Deci
     let mut messages: Vec<ChangeMessage> = Vec::new();
     for row in &rows {
         let user: Uuid = row.try_get_by_index(1)?;
-        let kind = if row.try_get_by_index::<String>(2)? == "delete" {
-            Kind::Delete
-        } else {
-            Kind::Deactivate
-        };
+        let kind = Kind::parse(&row.try_get_by_index::<String>(2)?);
         let held: Vec<ChangeMessage> = row
             .try_get_by_index::<Option<String>>(3)?
             .and_then(|m| serde_json::from_str(&m).ok())
@@ -99,18 +95,6 @@ async fn decide(db: &DatabaseConnection, tenant: Uuid, to: State) -> Result<Deci
         out,
         evented: with_streams && count > 0,
     })
-}
-
-async fn has_streams(db: &impl ConnectionTrait, tenant: Uuid) -> Result<bool, DbErr> {
-    Ok(db
-        .query_one_raw(stmt(
-            "select exists (select 1 from scim.event_streams where tenant_id = $1)",
-            [tenant.into()],
-        ))
-        .await?
-        .map(|r| r.try_get_by_index::<bool>(0))
-        .transpose()?
-        .unwrap_or(false))
 }
 
 /// One deprovisioning as the admin API and page show it.
@@ -166,6 +150,7 @@ pub async fn put_policy(db: &impl ConnectionTrait, tenant: Uuid, p: &Policy) -> 
 
 pub async fn status(db: &impl ConnectionTrait, tenant: Uuid) -> Result<Status, DbErr> {
     let row = guard::Entity::find_by_id(tenant).one(db).await?;
+    // The base the write path last counted, if it has (the status shows what it would allow).
     let base = row.as_ref().and_then(|r| r.base_active);
     let policy = Policy::of_row(row);
     let counts = db

@@ -109,6 +109,18 @@ impl Policy {
             .any(|p| p.to_lowercase() == user_name.to_lowercase())
     }
 
+    /// The tenant's policy; the defaults when it has set none.
+    pub async fn of_tenant(
+        db: &impl sea_orm::ConnectionTrait,
+        tenant: uuid::Uuid,
+    ) -> Result<Self, sea_orm::DbErr> {
+        use sea_orm::EntityTrait;
+        let row = crate::entity::scim_deprovisioning_guard::Entity::find_by_id(tenant)
+            .one(db)
+            .await?;
+        Ok(Self::of_row(row))
+    }
+
     /// The policy a stored row says; the defaults when there is none.
     pub fn of_row(row: Option<crate::entity::scim_deprovisioning_guard::Model>) -> Self {
         row.map(|r| Self {
@@ -132,6 +144,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A stored kind; anything but `delete` is a deactivation.
+    pub fn parse(s: &str) -> Self {
+        if s == "delete" {
+            Kind::Delete
+        } else {
+            Kind::Deactivate
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Deactivate => "deactivate",
@@ -212,6 +233,18 @@ pub enum Exception {
     Protected,
 }
 
+impl Exception {
+    /// As reports name it (its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exception::Held => "held",
+            Exception::Grace => "grace",
+            Exception::Rejected => "rejected",
+            Exception::Protected => "protected",
+        }
+    }
+}
+
 /// The tenant's users the product may lawfully have otherwise than the directory says, and
 /// why: those whose deprovisioning waits or was rejected, and the protected accounts the
 /// directory has inactive or deleted.
@@ -219,7 +252,6 @@ pub async fn exceptions(
     directory: &impl sea_orm::ConnectionTrait,
     tenant: uuid::Uuid,
 ) -> Result<std::collections::HashMap<uuid::Uuid, Exception>, sea_orm::DbErr> {
-    use sea_orm::EntityTrait;
     let mut out = std::collections::HashMap::new();
     let rows = directory
         .query_all_raw(crate::db::stmt(
@@ -236,11 +268,7 @@ pub async fn exceptions(
         };
         out.insert(r.try_get_by_index(0)?, why);
     }
-    let policy = Policy::of_row(
-        crate::entity::scim_deprovisioning_guard::Entity::find_by_id(tenant)
-            .one(directory)
-            .await?,
-    );
+    let policy = Policy::of_tenant(directory, tenant).await?;
     if policy.enabled && !policy.protected.is_empty() {
         // `user_name_key` is the userName folded to lower case, as `protects` compares.
         let names: Vec<String> = policy.protected.iter().map(|n| n.to_lowercase()).collect();
