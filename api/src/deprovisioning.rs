@@ -73,13 +73,20 @@ async fn deprovision(
     tenant: Uuid,
     change: UserChange,
 ) -> Result<Vec<ChangeMessage>, DbErr> {
-    let (policy, row) = lock_policy(txn, tenant).await?;
+    // Read first without the lock: a tenant with the guard off, or a protected account, need
+    // not wait for the tenant's other deprovisionings to commit.
+    let policy = Policy::of_tenant(txn, tenant).await?;
     if !policy.enabled {
         return Ok(change.messages);
     }
     let kind = change.kind();
     if policy.protects(&change.user_name) {
         return protect(txn, tenant, change).await;
+    }
+    // Counted under the lock, by the policy as it stands then.
+    let (policy, row) = lock_policy(txn, tenant).await?;
+    if !policy.enabled {
+        return Ok(change.messages);
     }
     // While anything is held, everything further is held: the threshold need not be worked out.
     let counts = Counts::of(txn, tenant, policy.window_minutes).await?;
