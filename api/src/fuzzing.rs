@@ -156,7 +156,10 @@ pub fn group_body(data: &[u8]) {
             );
             assert!(group::validate(&parsed.doc).is_ok());
             if let Some(ids) = &parsed.members {
-                assert!(ids.iter().all(|id| !id.trim().is_empty() && id.trim() == id));
+                assert!(
+                    ids.iter()
+                        .all(|m| !m.value.trim().is_empty() && m.value.trim() == m.value)
+                );
             }
             let _ = group::snapshot(&parsed.doc, false);
         }
@@ -251,7 +254,12 @@ fn sample_group() -> Map<String, Value> {
 }
 
 fn sample_group_rendered() -> Value {
-    let member = group::member(sample_meta().id, "ada@x.com", "https://scim.example.test/scim/v2");
+    let member = crate::directory::memberships::Member {
+        key: crate::directory::memberships::Key::User(sample_meta().id),
+        display: Some("ada@x.com".into()),
+        sent_type: None,
+    }
+    .render("https://scim.example.test/scim/v2");
     group::render(
         &sample_group(),
         &sample_meta(),

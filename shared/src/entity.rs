@@ -4,9 +4,13 @@
 //! `shared/tests/schema/drift.rs`, which also fails when a table has no entity here.
 
 pub mod product_group;
+pub mod product_group_child;
+pub mod product_group_effective_member;
 pub mod product_group_member;
 pub mod product_group_version;
 pub mod product_membership_version;
+pub mod product_nested_tenant;
+pub mod product_nesting_version;
 pub mod product_user;
 pub mod scim_admin_session;
 pub mod scim_api_token;
@@ -21,7 +25,9 @@ pub mod scim_event_pending;
 pub mod scim_event_sequence;
 pub mod scim_event_stream;
 pub mod scim_group;
+pub mod scim_group_child;
 pub mod scim_group_member;
+pub mod scim_group_member_ref;
 pub mod scim_outbox;
 pub mod scim_signing_key;
 pub mod scim_tenant;

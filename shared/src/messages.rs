@@ -68,6 +68,11 @@ pub enum Resource {
     /// One (group, user) pair; the message's `resource_id` is the group and its `version` is
     /// the pair's own version, so membership messages stay small whatever the group's size.
     Membership(MembershipSnapshot),
+    /// One (parent, child group) pair of nested groups; `resource_id` is the parent and
+    /// `version` the pair's own version, as for memberships. A worker that predates nesting
+    /// cannot decode it and dead-letters it, to be replayed once workers are upgraded, rather
+    /// than mistaking the child for a user.
+    ChildGroup(ChildGroupSnapshot),
 }
 
 impl Resource {
@@ -76,6 +81,7 @@ impl Resource {
             Resource::User(_) => "user",
             Resource::Group(_) => "group",
             Resource::Membership(_) => "membership",
+            Resource::ChildGroup(_) => "child_group",
         }
     }
 }
@@ -92,6 +98,13 @@ pub struct GroupSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembershipSnapshot {
     pub user_id: Uuid,
+    /// false after a removal.
+    pub member: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildGroupSnapshot {
+    pub child_id: Uuid,
     /// false after a removal.
     pub member: bool,
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::groups;
 use crate::memberships::{self, MembershipChange};
+use crate::nesting;
 pub use crate::outcome::Outcome;
 use crate::users::{self, UserChange};
 
@@ -48,7 +49,7 @@ impl BatchKey {
                 group: msg.resource_id,
                 user: m.user_id,
             }),
-            Resource::Group(_) => None,
+            Resource::Group(_) | Resource::ChildGroup(_) => None,
         }
     }
 
@@ -66,6 +67,7 @@ impl Applier {
         let txn = self.db.begin().await?;
         let outcome = match &msg.resource {
             Resource::Group(snapshot) => groups::apply_group(&txn, msg, snapshot).await?,
+            Resource::ChildGroup(edge) => nesting::apply_edge(&txn, msg, edge).await?,
             Resource::User(_) | Resource::Membership(_) => unreachable!("applied as a batch"),
         };
         self.commit(txn).await?;

@@ -83,6 +83,9 @@ pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
     for g in &report.guarded {
         println!("{}", json!(g));
     }
+    for r in &report.references {
+        println!("{}", json!(r));
+    }
     let guarded = |why: shared::domain::deprovisioning::Exception| {
         report.guarded.iter().filter(|g| g.guard == why).count()
     };
@@ -93,6 +96,9 @@ pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
             "users": report.users,
             "groups": report.groups,
             "memberships": report.memberships,
+            "child_groups": report.child_groups,
+            "effective_memberships": report.effective_memberships,
+            "member_references": report.references.len(),
             "differences": report.differences.len(),
             "held": guarded(shared::domain::deprovisioning::Exception::Held),
             "in_grace": guarded(shared::domain::deprovisioning::Exception::Grace),

@@ -2,7 +2,7 @@
 //! directory version, and its manager resolved in memory with the same precedence the worker
 //! uses in SQL (an independent implementation, so the verifier cross-checks the worker).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::{
@@ -13,7 +13,9 @@ use serde_json::Value;
 use shared::domain::deprovisioning::Exception;
 use shared::domain::mapping;
 use shared::domain::user::{Doc, snapshot_mapped};
-use shared::entity::{scim_group, scim_group_member, scim_tenant, scim_user};
+use shared::entity::{
+    scim_group, scim_group_child, scim_group_member, scim_group_member_ref, scim_tenant, scim_user,
+};
 use shared::messages::UserSnapshot;
 use uuid::Uuid;
 
@@ -156,6 +158,25 @@ fn resolve_managers(users: &mut [ExpectedUser]) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_closure_reaches_every_ancestor_once_through_a_diamond() {
+        let [top, left, right, bottom, alone] = [0; 5].map(|_| Uuid::now_v7());
+        let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let edges = [(top, left), (top, right), (left, bottom), (right, bottom)];
+        let direct = HashSet::from([(bottom, ada), (right, bob), (alone, bob)]);
+        let got = closure(&direct, &edges);
+        let want = HashSet::from([
+            (bottom, ada),
+            (left, ada),
+            (right, ada),
+            (top, ada),
+            (right, bob),
+            (top, bob),
+            (alone, bob),
+        ]);
+        assert_eq!(got, want);
+    }
+
     fn user(id: u128, name: &str, active: bool, manager: Option<&str>) -> ExpectedUser {
         ExpectedUser {
             id: Uuid::from_u128(id),
@@ -266,4 +287,71 @@ pub async fn memberships(
         .into_partial_model()
         .all(directory)
         .await
+}
+
+/// One (parent, child group) pair as the directory last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "scim_group_child::Entity")]
+pub struct ExpectedEdge {
+    pub group_id: Uuid,
+    pub child_id: Uuid,
+    pub version: i64,
+    pub member: bool,
+}
+
+pub async fn edges(directory: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<ExpectedEdge>, DbErr> {
+    use scim_group_child::Column as C;
+    scim_group_child::Entity::find()
+        .filter(C::TenantId.eq(tenant))
+        .order_by_asc(C::GroupId)
+        .order_by_asc(C::ChildId)
+        .into_partial_model()
+        .all(directory)
+        .await
+}
+
+/// The members of live groups that name neither a user nor a group of the tenant: (group,
+/// value). The directory keeps them as sent; the product never links them.
+pub async fn member_refs(
+    directory: &impl ConnectionTrait,
+    tenant: Uuid,
+) -> Result<Vec<(Uuid, String)>, DbErr> {
+    use scim_group_member_ref::Column as C;
+    scim_group_member_ref::Entity::find()
+        .select_only()
+        .columns([C::GroupId, C::Value])
+        .inner_join(scim_group::Entity)
+        .filter(C::TenantId.eq(tenant))
+        .filter(scim_group::Column::DeletedAt.is_null())
+        .order_by_asc(C::GroupId)
+        .order_by_asc(C::Value)
+        .into_tuple()
+        .all(directory)
+        .await
+}
+
+/// The transitive closure of direct (group, user) memberships over (parent, child) edges:
+/// every (ancestor-or-self, user). Computed in memory, independently of the worker's SQL.
+pub fn closure(direct: &HashSet<(Uuid, Uuid)>, edges: &[(Uuid, Uuid)]) -> HashSet<(Uuid, Uuid)> {
+    let mut parents: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for &(p, c) in edges {
+        parents.entry(c).or_default().push(p);
+    }
+    let mut above: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut out = HashSet::new();
+    for &(g, u) in direct {
+        let groups = above.entry(g).or_insert_with(|| {
+            let (mut seen, mut stack) = (HashSet::from([g]), vec![g]);
+            while let Some(x) = stack.pop() {
+                for &p in parents.get(&x).into_iter().flatten() {
+                    if seen.insert(p) {
+                        stack.push(p);
+                    }
+                }
+            }
+            seen.into_iter().collect()
+        });
+        out.extend(groups.iter().map(|&a| (a, u)));
+    }
+    out
 }

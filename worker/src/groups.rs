@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::key_locks;
 use crate::memberships;
+use crate::nesting;
 use crate::outcome::Outcome;
 use crate::rows::{self, Overwrite};
 
@@ -29,11 +30,13 @@ pub async fn apply_group(
 ) -> Result<Outcome, DbErr> {
     let (tenant, id) = (msg.tenant_id, msg.resource_id);
     key_locks::lock(txn, vec![(tenant, id.to_string())]).await?;
+    nesting::lock_nested(txn, &[tenant]).await?;
     if write_ledger(txn, tenant, id, msg.version, g.deleted, Overwrite::Older).await? == 0 {
         return Ok(Outcome::Stale);
     }
     if g.deleted {
-        // Memberships go with the group (on delete cascade).
+        nesting::detach_group(txn, id).await?;
+        // Memberships, closure and child edges go with the group (on delete cascade).
         group::Entity::delete_many()
             .filter(group::Column::Id.eq(id))
             .filter(group::Column::TenantId.eq(tenant))
@@ -43,6 +46,7 @@ pub async fn apply_group(
     }
     write_group(txn, tenant, id, msg.version, &g.display_name, Overwrite::Always).await?;
     memberships::materialise_for_group(txn, tenant, id).await?;
+    nesting::materialise_for_group(txn, tenant, id).await?;
     Ok(Outcome::Applied)
 }
 

@@ -1,6 +1,6 @@
 //! `scim-worker` as a library: the binary (`main.rs`) parses the command line and calls
 //! `commands`. Applying a change: `consumer` (deliveries, batching, acks) → `apply` (dispatch by
-//! kind) → `users`, `groups`, `memberships` (one module per product table family), which take
+//! kind) → `users`, `groups`, `memberships`, `nesting` (one module per product table family), which take
 //! their locks through `key_locks`; `users::managers` links users to their managers and `rows`
 //! holds the rules the row writes share. `deliver` pushes change events to push streams.
 
@@ -14,6 +14,7 @@ mod groups;
 mod http;
 mod key_locks;
 mod memberships;
+mod nesting;
 mod outcome;
 mod reconcile;
 mod rows;

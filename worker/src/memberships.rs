@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::expected::ExpectedMembership;
 use crate::key_locks;
+use crate::nesting::{self, Seed};
 use crate::outcome::Outcome;
 
 /// One membership change of a batch.
@@ -60,6 +61,10 @@ pub async fn apply_memberships(
         members.push(c.membership.member);
     }
     key_locks::lock(txn, locks).await?;
+    let mut nested: Vec<Uuid> = tenants.clone();
+    nested.sort_unstable();
+    nested.dedup();
+    nesting::lock_nested(txn, &nested).await?;
     // The membership batch: one upsert for all pairs.
     let rows = txn
         .query_all_raw(stmt(
@@ -97,25 +102,44 @@ pub async fn apply_memberships(
         // Only where both ends are in the product, in this tenant; otherwise the ledger keeps
         // it. Each end is found by its key, the tenant checked on the row (a tenant-wide index
         // walk per pair is what the planner may pick for a tenant it believes small).
-        txn.execute_raw(stmt(
-            "insert into product.group_members (group_id, user_id)
-             select g.id, u.id from unnest($1::uuid[], $2::uuid[], $3::uuid[]) as w(g, u, t)
-             join lateral (select id, tenant_id from product.groups where id = w.g offset 0) g on g.tenant_id = w.t
-             join lateral (select id, tenant_id from product.users where id = w.u offset 0) u on u.tenant_id = w.t
-             on conflict do nothing",
-            [add.0.into(), add.1.into(), add.2.into()],
-        ))
-        .await?;
+        let rows = txn
+            .query_all_raw(stmt(
+                "insert into product.group_members (group_id, user_id)
+                 select g.id, u.id from unnest($1::uuid[], $2::uuid[], $3::uuid[]) as w(g, u, t)
+                 join lateral (select id, tenant_id from product.groups where id = w.g offset 0) g on g.tenant_id = w.t
+                 join lateral (select id, tenant_id from product.users where id = w.u offset 0) u on u.tenant_id = w.t
+                 on conflict do nothing
+                 returning group_id, user_id",
+                [add.0.into(), add.1.into(), add.2.into()],
+            ))
+            .await?;
+        let (g, u) = pairs(&rows)?;
+        nesting::spread(txn, Seed::Pairs, g, u).await?;
     }
     if !remove.0.is_empty() {
-        txn.execute_raw(stmt(
-            "delete from product.group_members m using unnest($1::uuid[], $2::uuid[]) as w(g, u)
-             where m.group_id = w.g and m.user_id = w.u",
-            [remove.0.into(), remove.1.into()],
-        ))
-        .await?;
+        let rows = txn
+            .query_all_raw(stmt(
+                "delete from product.group_members m using unnest($1::uuid[], $2::uuid[]) as w(g, u)
+                 where m.group_id = w.g and m.user_id = w.u
+                 returning m.group_id, m.user_id",
+                [remove.0.into(), remove.1.into()],
+            ))
+            .await?;
+        let (g, u) = pairs(&rows)?;
+        nesting::prune(txn, Seed::Pairs, g, u).await?;
     }
     Ok(outcomes)
+}
+
+/// The (group, user) columns of returned rows, as two arrays.
+fn pairs(rows: &[sea_orm::QueryResult]) -> Result<(Vec<Uuid>, Vec<Uuid>), DbErr> {
+    let mut out = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+    for r in rows {
+        let (g, u) = r.try_get_many_by_index::<(Uuid, Uuid)>()?;
+        out.0.push(g);
+        out.1.push(u);
+    }
+    Ok(out)
 }
 
 /// Groups with memberships waiting in the ledger for these (tenant, user) pairs.
@@ -146,20 +170,27 @@ pub async fn pending_groups(
 }
 
 /// Memberships that arrived before these new (tenant, user) pairs did, where the group is in
-/// the product. The caller holds the groups' locks.
+/// the product, and the closure they give. The caller holds the groups' locks.
 pub async fn materialise_for_users(txn: &DatabaseTransaction, users: &[(Uuid, Uuid)]) -> Result<(), DbErr> {
     let (tenants, ids): (Vec<Uuid>, Vec<Uuid>) = users.iter().copied().unzip();
-    txn.execute_raw(stmt(
-        "insert into product.group_members (group_id, user_id)
-         select m.group_id, m.user_id from product.membership_versions m
-         join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
-         join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
-         where m.member
-         on conflict do nothing",
-        [tenants.into(), ids.into()],
-    ))
-    .await
-    .map(|_| ())
+    let mut nested = tenants.clone();
+    nested.sort_unstable();
+    nested.dedup();
+    nesting::lock_nested(txn, &nested).await?;
+    let rows = txn
+        .query_all_raw(stmt(
+            "insert into product.group_members (group_id, user_id)
+             select m.group_id, m.user_id from product.membership_versions m
+             join unnest($1::uuid[], $2::uuid[]) as n(t, id) on m.user_id = n.id and m.tenant_id = n.t
+             join product.groups g on g.id = m.group_id and g.tenant_id = m.tenant_id
+             where m.member
+             on conflict do nothing
+             returning group_id, user_id",
+            [tenants.into(), ids.into()],
+        ))
+        .await?;
+    let (g, u) = pairs(&rows)?;
+    nesting::spread(txn, Seed::Pairs, g, u).await.map(|_| ())
 }
 
 /// Memberships that arrived before this group did, where the user is in the product.

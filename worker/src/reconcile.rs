@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::rows::Overwrite;
 use crate::users::write_user;
-use crate::{expected, groups, memberships, users};
+use crate::{expected, groups, memberships, nesting, users};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -96,5 +96,7 @@ async fn reconcile_groups(
     let mut pairs = expected::memberships(directory, tenant).await?;
     pairs.retain(|p| !kept_deleted.contains(&p.user_id));
     written += memberships::reconcile(txn, tenant, &pairs).await?;
+    let edges = expected::edges(directory, tenant).await?;
+    written += nesting::reconcile(txn, tenant, &edges).await?;
     Ok(written)
 }

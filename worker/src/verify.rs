@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::expected::{self, ExpectedUser};
 use crate::users::{self, ProductUser};
-use crate::{groups, memberships};
+use crate::{groups, memberships, nesting};
 
 #[derive(Debug, Serialize)]
 pub struct Difference {
@@ -31,13 +31,27 @@ pub struct Guarded {
     pub guard: Exception,
 }
 
+/// A member of a group that names neither a user nor a group of the tenant: the directory keeps
+/// it as sent, the product never links it. Reported, not a difference.
+#[derive(Debug, Serialize)]
+pub struct Reference {
+    pub tenant_id: Uuid,
+    pub group_id: Uuid,
+    pub reference: String,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub tenants: usize,
     pub users: usize,
     pub groups: usize,
     pub memberships: usize,
+    /// Child groups (nested groups) and effective memberships (the closure) compared.
+    pub child_groups: usize,
+    pub effective_memberships: usize,
     pub differences: Vec<Difference>,
+    /// Group members the directory keeps as references (not users or groups of the tenant).
+    pub references: Vec<Reference>,
     /// Users the product keeps as they were by the deprovisioning guard's decision: reported,
     /// not differences.
     pub guarded: Vec<Guarded>,
@@ -169,6 +183,7 @@ async fn compare_groups(
         .map(|m| (m.group_id, m.user_id))
         .collect();
     let expected_count = want.len();
+    let direct = want.clone();
     for pair in memberships::of_tenant(product, tenant).await? {
         if kept_deleted.contains(&pair.1) {
             continue;
@@ -190,8 +205,67 @@ async fn compare_groups(
             "missing".into(),
         );
     }
+    // Child groups: live edges between live groups.
+    let edges: Vec<(Uuid, Uuid)> = expected::edges(directory, tenant)
+        .await?
+        .into_iter()
+        .filter(|e| e.member && !deleted.contains(&e.group_id) && !deleted.contains(&e.child_id))
+        .map(|e| (e.group_id, e.child_id))
+        .collect();
+    let mut want_edges: HashSet<(Uuid, Uuid)> = edges.iter().copied().collect();
+    for (p, c) in nesting::edges_of_tenant(product, tenant).await? {
+        if !want_edges.remove(&(p, c)) {
+            diff(
+                format!("{p}/{c}"),
+                "child_group",
+                "absent".into(),
+                "present".into(),
+            );
+        }
+    }
+    for (p, c) in want_edges {
+        diff(
+            format!("{p}/{c}"),
+            "child_group",
+            "present".into(),
+            "missing".into(),
+        );
+    }
+    // Effective membership: the closure, computed here in memory from the directory.
+    let mut want_effective = expected::closure(&direct, &edges);
+    let effective_count = want_effective.len();
+    for (g, u) in nesting::effective_of_tenant(product, tenant).await? {
+        if kept_deleted.contains(&u) {
+            continue;
+        }
+        if !want_effective.remove(&(g, u)) {
+            diff(
+                format!("{g}/{u}"),
+                "effective_membership",
+                "absent".into(),
+                "present".into(),
+            );
+        }
+    }
+    for (g, u) in want_effective {
+        diff(
+            format!("{g}/{u}"),
+            "effective_membership",
+            "present".into(),
+            "missing".into(),
+        );
+    }
+    for (group_id, reference) in expected::member_refs(directory, tenant).await? {
+        report.references.push(Reference {
+            tenant_id: tenant,
+            group_id,
+            reference,
+        });
+    }
     report.groups += live;
     report.memberships += expected_count;
+    report.child_groups += edges.len();
+    report.effective_memberships += effective_count;
     Ok(())
 }
 

@@ -1,8 +1,7 @@
-//! `scim.group_members`: one row per (group, user) ever related, with the pair's own `version`
-//! and a `member` flag. Every actual change bumps the pair's version and enqueues one small
-//! message for that pair, so changing one member of a 20,000-member group costs a few rows,
-//! never a rewrite of the group. Changes are set-based SQL over arrays of ids: a hundred
-//! members are a few statements, not a hundred round trips.
+//! A group's members, of three kinds: users (`scim.group_members`), child groups
+//! (`scim.group_children`, see `nesting`), and references to neither (`member_refs`). The pair
+//! tables are written through `pairs`; this module decides what each id a client sends is, and
+//! reads the members back as a client sees them.
 //!
 //! Writers hold the group's row lock (`directory::groups::lock`), and lock the users they add
 //! `FOR SHARE`; deleting a user locks it `FOR UPDATE`. So a user cannot be added to a group
@@ -12,117 +11,223 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sea_orm::sea_query::extension::postgres::PgFunc;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockType, Order};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::db::stmt;
-use shared::entity::{scim_group, scim_group_member as pair, scim_user};
-use shared::messages::{ChangeMessage, MembershipSnapshot, Operation, Resource};
+use shared::entity::{scim_group_member as pair, scim_user};
+use shared::messages::ChangeMessage;
 use uuid::Uuid;
 
-use super::users::Users;
-use crate::error::ScimError;
-use crate::outbox::{self, Enqueued};
-use crate::scim::Kind;
+use super::pairs::{self, Users};
+use super::{member_refs, nesting};
 use crate::scim::filter::{self, Filter};
+use crate::scim::members::Sent;
 use crate::scim::schema::GROUP_RESOURCE;
 
-/// Most offending ids named in one error detail; the rest are counted.
-const MAX_NAMED: usize = 10;
-
-/// A live member, with what a client sees of it.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub user_id: Uuid,
-    pub user_name: String,
+/// What a member is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    User(Uuid),
+    /// A child group.
+    Group(Uuid),
+    /// An id that names neither a live user nor a live group of the tenant, as sent.
+    Ref(String),
 }
 
-/// A live group a user belongs to.
+/// A member, with what a client sees of it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub key: Key,
+    /// A user's userName, a group's displayName, or a reference's `display` as sent.
+    pub display: Option<String>,
+    /// A reference's `type` as sent.
+    pub sent_type: Option<String>,
+}
+
+impl Member {
+    /// The member as `members` lists it (RFC 7643 §4.2): users and groups with their `$ref`,
+    /// references exactly as they were sent.
+    pub fn render(&self, base_url: &str) -> Value {
+        let mut out = match &self.key {
+            Key::User(id) => json!({
+                "value": id.to_string(),
+                "$ref": format!("{base_url}/Users/{id}"),
+                "type": "User",
+            }),
+            Key::Group(id) => json!({
+                "value": id.to_string(),
+                "$ref": format!("{base_url}/Groups/{id}"),
+                "type": "Group",
+            }),
+            Key::Ref(value) => {
+                let mut r = json!({ "value": value });
+                if let Some(t) = &self.sent_type {
+                    r["type"] = json!(t);
+                }
+                r
+            }
+        };
+        if let Some(d) = &self.display {
+            out["display"] = json!(d);
+        }
+        out
+    }
+}
+
+/// A live group a user belongs to, directly or through child groups.
 #[derive(Debug, Clone)]
 pub struct GroupRef {
     pub group_id: Uuid,
     pub display_name: String,
+    pub direct: bool,
 }
 
-/// Checks that every id names a live user of the tenant and locks those users `FOR SHARE`
-/// until the transaction ends. Returns them sorted, without duplicates. Anything else (not a
-/// UUID, unknown, deleted, another tenant's) is a 400 naming it: dropping it silently would
-/// leave the IdP believing the member was added.
-pub async fn resolve_users(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    raw: &[String],
-) -> Result<Vec<Uuid>, ScimError> {
-    let mut bad: Vec<&str> = Vec::new();
-    let mut wanted = BTreeSet::new();
-    for r in raw {
-        match Uuid::parse_str(r) {
-            Ok(id) => {
-                wanted.insert(id);
+/// What every id an add or a replace names turned out to be.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    members: HashMap<String, Member>,
+}
+
+/// A list of sent members, split by what they are.
+#[derive(Debug, Default)]
+pub struct Split {
+    pub users: Vec<Uuid>,
+    pub groups: Vec<Uuid>,
+    pub refs: Vec<Sent>,
+}
+
+impl Resolved {
+    /// `sent` by kind: users and groups sorted without duplicates, references in order.
+    pub fn split(&self, sent: &[Sent]) -> Split {
+        let (mut users, mut groups) = (BTreeSet::new(), BTreeSet::new());
+        let mut refs = Vec::new();
+        for s in sent {
+            match self.members.get(&s.value).map(|m| &m.key) {
+                Some(Key::User(id)) => {
+                    users.insert(*id);
+                }
+                Some(Key::Group(id)) => {
+                    groups.insert(*id);
+                }
+                _ => refs.push(s.clone()),
             }
-            Err(_) => bad.push(r),
+        }
+        Split {
+            users: users.into_iter().collect(),
+            groups: groups.into_iter().collect(),
+            refs,
         }
     }
-    let wanted: Vec<Uuid> = wanted.into_iter().collect();
-    let found: BTreeSet<Uuid> = if wanted.is_empty() {
-        BTreeSet::new()
-    } else {
-        // By key, the tenant checked on the rows (see `directory::in_tenant`).
-        let lookup = any(scim_user::Column::Id, &wanted).and(scim_user::Column::DeletedAt.is_null());
-        let found = super::fenced::<Users>(tenant, lookup)
-            .order_by_expr(super::fenced_id::<Users>(), Order::Asc)
-            .lock(LockType::Share)
-            .to_owned();
-        txn.query_all(&found)
-            .await?
-            .iter()
-            .map(|r| r.try_get_by_index::<Uuid>(0))
-            .collect::<Result<_, _>>()?
-    };
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|id| !found.contains(id))
-        .map(Uuid::to_string)
-        .collect();
-    let mut offending: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
-    offending.extend(missing);
-    if offending.is_empty() {
-        return Ok(wanted);
-    }
-    let named: Vec<String> = offending
-        .iter()
-        .take(MAX_NAMED)
-        .map(|id| format!("'{}'", clip(id)))
-        .collect();
-    let more = match offending.len().saturating_sub(MAX_NAMED) {
-        0 => String::new(),
-        n => format!(" and {n} more"),
-    };
-    Err(ScimError::invalid(
-        Kind::InvalidValue,
-        format!(
-            "members must be users of this tenant, by their SCIM id; no such user: {}{more}. \
-             Provision the users first (or check the ids); nothing was changed",
-            named.join(", ")
-        ),
-    ))
-}
 
-fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+    /// Every child group named.
+    pub fn groups(&self) -> Vec<Uuid> {
+        let set: BTreeSet<Uuid> = self
+            .members
+            .values()
+            .filter_map(|m| match m.key {
+                Key::Group(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Every reference named.
+    pub fn refs(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| matches!(m.key, Key::Ref(_)))
+            .count()
+    }
+
+    fn get(&self, value: &str) -> Option<&Member> {
+        self.members.get(value)
     }
 }
 
-/// The ids among `raw` that are UUIDs, sorted, without duplicates. For a removal, ids that
-/// cannot be users are skipped: removing what is not a member succeeds (IdPs retry removals,
-/// and a deleted user has already left its groups). For an add, [`resolve_users`] has already
-/// refused anything that is not a live user.
+/// Decides what each sent member of `group` is: a live user of the tenant (locked `FOR SHARE`
+/// until the transaction ends, so it cannot be deleted under the request), a live group of the
+/// tenant (a child group), or a reference to keep as sent. By key, the tenant checked on the
+/// rows: another tenant's user or group is a reference.
+pub async fn resolve(txn: &DatabaseTransaction, tenant: Uuid, sent: &[Sent]) -> Result<Resolved, DbErr> {
+    let mut resolved = Resolved::default();
+    let mut ids = BTreeSet::new();
+    for s in sent {
+        if let Ok(id) = Uuid::parse_str(&s.value) {
+            ids.insert(id);
+        }
+    }
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut found: HashMap<Uuid, Member> = HashMap::new();
+    if !ids.is_empty() {
+        // Raw: the fenced lookup of `directory::fenced` with the names it needs, `for share`.
+        let users = txn
+            .query_all_raw(stmt(
+                "select f.id, f.user_name from (
+                     select id, tenant_id, user_name from scim.users
+                     where id = any($1::uuid[]) and deleted_at is null offset 0) f
+                 where f.tenant_id = $2 order by f.id for share",
+                [ids.clone().into(), tenant.into()],
+            ))
+            .await?;
+        for r in users {
+            let (id, name) = r.try_get_many_by_index::<(Uuid, String)>()?;
+            found.insert(
+                id,
+                Member {
+                    key: Key::User(id),
+                    display: Some(name),
+                    sent_type: None,
+                },
+            );
+        }
+        let rest: Vec<Uuid> = ids.into_iter().filter(|id| !found.contains_key(id)).collect();
+        if !rest.is_empty() {
+            // Child groups are not locked: one deleted under the request leaves an edge its
+            // tombstone hides, as it hides the deleted group's own members.
+            let groups = txn
+                .query_all_raw(stmt(
+                    "select f.id, f.display_name from (
+                         select id, tenant_id, display_name from scim.groups
+                         where id = any($1::uuid[]) and deleted_at is null offset 0) f
+                     where f.tenant_id = $2",
+                    [rest.into(), tenant.into()],
+                ))
+                .await?;
+            for r in groups {
+                let (id, name) = r.try_get_many_by_index::<(Uuid, String)>()?;
+                found.insert(
+                    id,
+                    Member {
+                        key: Key::Group(id),
+                        display: Some(name),
+                        sent_type: None,
+                    },
+                );
+            }
+        }
+    }
+    for s in sent {
+        let member = Uuid::parse_str(&s.value)
+            .ok()
+            .and_then(|id| found.get(&id).cloned())
+            .unwrap_or_else(|| Member {
+                key: Key::Ref(s.value.clone()),
+                display: s.display.clone(),
+                sent_type: s.kind.clone(),
+            });
+        resolved.members.insert(s.value.clone(), member);
+    }
+    Ok(resolved)
+}
+
+/// The ids among `raw` that are UUIDs, sorted, without duplicates: what a removal by id can
+/// name among users and child groups (removing what is not a member succeeds: IdPs retry
+/// removals, and a deleted user has already left its groups).
 pub fn uuids(raw: &[String]) -> Vec<Uuid> {
     let set: BTreeSet<Uuid> = raw.iter().filter_map(|r| Uuid::parse_str(r).ok()).collect();
     set.into_iter().collect()
@@ -133,200 +238,106 @@ fn any<C: ColumnTrait>(col: C, ids: &[Uuid]) -> Expr {
     col.into_expr().eq(PgFunc::any(Expr::val(ids.to_vec())))
 }
 
-/// One message per changed pair; `resource_id` is the group, `version` the pair's.
-fn messages(tenant: Uuid, pairs: &[pair::Model]) -> Vec<ChangeMessage> {
-    pairs
-        .iter()
-        .map(|p| {
-            ChangeMessage::new(
-                tenant,
-                p.group_id,
-                p.version,
-                if p.member {
-                    Operation::Created
-                } else {
-                    Operation::Deleted
-                },
-                p.updated_at.to_utc(),
-                Resource::Membership(MembershipSnapshot {
-                    user_id: p.user_id,
-                    member: p.member,
-                }),
-            )
-        })
-        .collect()
-}
-
-/// The pairs a raw statement returned (`returning m.*`).
-fn returned(rows: &[QueryResult]) -> Result<Vec<pair::Model>, DbErr> {
-    rows.iter()
-        .map(|r| pair::Model::from_query_result(r, ""))
-        .collect()
-}
-
-/// Makes `users` (resolved by [`resolve_users`]) members of a locked group. A new pair starts at
-/// version 1, a former member's pair moves on; current members are left alone (no message).
-pub async fn add(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    group: Uuid,
-    users: &[Uuid],
-) -> Result<Vec<Enqueued>, DbErr> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Raw: one upsert of an unnested id array, its conflict update conditional on the pair.
-    let rows = txn
-        .query_all_raw(stmt(
-            "insert into scim.group_members as m (group_id, user_id, tenant_id, member, version, updated_at)
-             select $1, u, $2, true, 1, now() from unnest($3::uuid[]) as u
-             on conflict (group_id, user_id) do update
-                set member = true, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
-                where not m.member
-             returning m.*",
-            [group.into(), tenant.into(), users.to_vec().into()],
-        ))
-        .await?;
-    outbox::enqueue_many(txn, &messages(tenant, &returned(&rows)?)).await
-}
-
-/// Ends the live memberships of a locked group that `which` selects: one statement, each pair's
-/// version moved on.
-async fn leave(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    group: Uuid,
-    which: Expr,
-) -> Result<Vec<Enqueued>, DbErr> {
-    let later = Func::greatest([Expr::current_timestamp(), Expr::col(pair::Column::UpdatedAt)]);
-    let pairs = pair::Entity::update_many()
-        .col_expr(pair::Column::Member, Expr::val(false))
-        .col_expr(pair::Column::Version, Expr::col(pair::Column::Version).add(1))
-        .col_expr(pair::Column::UpdatedAt, later.into())
-        .filter(pair::Column::GroupId.eq(group))
-        .filter(pair::Column::Member.into_expr())
-        .filter(which)
-        .exec_with_returning(txn)
-        .await?;
-    outbox::enqueue_many(txn, &messages(tenant, &pairs)).await
-}
-
-/// Removes `users` from a locked group; those that are not members are left alone.
-pub async fn remove(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    group: Uuid,
-    users: &[Uuid],
-) -> Result<Vec<Enqueued>, DbErr> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    leave(txn, tenant, group, any(pair::Column::UserId, users)).await
-}
-
-/// Removes every member of a locked group except `keep`: with [`add`], a replace of the whole
-/// list that touches only the pairs that change.
-pub async fn remove_all_except(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    group: Uuid,
-    keep: &[Uuid],
-) -> Result<Vec<Enqueued>, DbErr> {
-    leave(txn, tenant, group, any(pair::Column::UserId, keep).not()).await
-}
-
 /// A group's members as a request's operations leave them, in memory, for PATCH value filters
 /// other than `value eq` (`members[display sw "a"]`; rare: IdPs remove by id). Read once per
 /// request: a PATCH of a thousand filtered removals on a 10,000-member group read the whole
 /// membership a thousand times under the group's lock.
 pub struct Roster {
     /// Each member as a filter sees it (`value`, `display`, `type`), built once.
-    members: BTreeMap<Uuid, serde_json::Value>,
+    members: BTreeMap<Key, Value>,
     /// Members by lower-cased `display`: `members[display eq "x"]` finds its candidates here
     /// instead of evaluating the filter on every member.
-    by_display: HashMap<String, BTreeSet<Uuid>>,
-    /// The users the request adds, as filters will see them.
-    adding: HashMap<Uuid, (String, serde_json::Value)>,
+    by_display: HashMap<String, BTreeSet<Key>>,
+    /// Members by `value`.
+    by_value: HashMap<String, Key>,
 }
 
 impl Roster {
-    /// The members of a locked group, and the users about to be added (`adding`, already
-    /// resolved as live users of the tenant).
-    pub async fn load(db: &impl ConnectionTrait, group: Uuid, adding: &[Uuid]) -> Result<Self, DbErr> {
+    /// The members of a locked group.
+    pub async fn load(db: &impl ConnectionTrait, group: Uuid) -> Result<Self, DbErr> {
         let mut roster = Self {
             members: BTreeMap::new(),
             by_display: HashMap::new(),
-            adding: HashMap::new(),
+            by_value: HashMap::new(),
         };
         for m in of_groups(db, &[group]).await?.remove(&group).unwrap_or_default() {
-            roster.insert(m.user_id, &m.user_name);
-        }
-        if !adding.is_empty() {
-            let named: Vec<(Uuid, String)> = scim_user::Entity::find()
-                .select_only()
-                .column(scim_user::Column::Id)
-                .column(scim_user::Column::UserName)
-                .filter(any(scim_user::Column::Id, adding))
-                .into_tuple()
-                .all(db)
-                .await?;
-            for (id, name) in named {
-                let e = Self::element(id, &name);
-                roster.adding.insert(id, (name, e));
-            }
+            roster.insert(&m);
         }
         Ok(roster)
     }
 
-    fn element(id: Uuid, user_name: &str) -> serde_json::Value {
-        json!({"value": id.to_string(), "display": user_name, "type": "User"})
+    fn value(key: &Key) -> String {
+        match key {
+            Key::User(id) | Key::Group(id) => id.to_string(),
+            Key::Ref(v) => v.clone(),
+        }
     }
 
-    fn insert(&mut self, id: Uuid, user_name: &str) {
-        self.members.insert(id, Self::element(id, user_name));
-        self.by_display
-            .entry(user_name.to_lowercase())
-            .or_default()
-            .insert(id);
+    fn insert(&mut self, m: &Member) {
+        let mut e = m.render("");
+        if let Value::Object(o) = &mut e {
+            o.remove("$ref");
+        }
+        if let Some(d) = &m.display {
+            self.by_display
+                .entry(d.to_lowercase())
+                .or_default()
+                .insert(m.key.clone());
+        }
+        self.by_value.insert(Self::value(&m.key), m.key.clone());
+        self.members.insert(m.key.clone(), e);
     }
 
-    pub fn add(&mut self, users: &[Uuid]) {
-        for u in users {
-            if let Some((name, _)) = self.adding.get(u).cloned() {
-                self.insert(*u, &name);
+    /// Adds members the request named (as `resolved` classified them).
+    pub fn add(&mut self, sent: &[Sent], resolved: &Resolved) {
+        for s in sent {
+            if let Some(m) = resolved.get(&s.value) {
+                self.insert(&m.clone());
             }
         }
     }
 
-    pub fn remove(&mut self, users: &[Uuid]) {
-        for u in users {
-            if let Some(e) = self.members.remove(u)
-                && let Some(name) = e["display"].as_str()
-                && let Some(ids) = self.by_display.get_mut(&name.to_lowercase())
-            {
-                ids.remove(u);
+    pub fn remove(&mut self, keys: &[Key]) {
+        for k in keys {
+            if let Some(e) = self.members.remove(k) {
+                self.by_value.remove(&Self::value(k));
+                if let Some(name) = e["display"].as_str()
+                    && let Some(ks) = self.by_display.get_mut(&name.to_lowercase())
+                {
+                    ks.remove(k);
+                }
             }
         }
     }
 
-    /// The membership becomes exactly `users`.
-    pub fn replace(&mut self, users: &[Uuid]) {
+    /// Removes members by id, as a removal by value does.
+    pub fn remove_values(&mut self, values: &[String]) {
+        let keys: Vec<Key> = values
+            .iter()
+            .filter_map(|v| self.by_value.get(v).cloned())
+            .collect();
+        self.remove(&keys);
+    }
+
+    /// The membership becomes exactly `sent`.
+    pub fn replace(&mut self, sent: &[Sent], resolved: &Resolved) {
         self.members.clear();
         self.by_display.clear();
-        self.add(users);
+        self.by_value.clear();
+        self.add(sent, resolved);
     }
 
     /// The members any of `filters` selects. `value eq` and `display eq` (what IdPs and test
     /// suites send) look their candidates up; other filters are evaluated on every member once.
-    pub fn matching_any(&self, filters: &[Filter]) -> Vec<Uuid> {
+    pub fn matching_any(&self, filters: &[Filter]) -> Vec<Key> {
         let attr = GROUP_RESOURCE.core_attr("members");
         let mut found = BTreeSet::new();
         let mut scan = Vec::new();
         for f in filters {
             match Self::candidates(self, f) {
-                Some(ids) => found.extend(ids.into_iter().filter(|id| {
+                Some(keys) => found.extend(keys.into_iter().filter(|k| {
                     self.members
-                        .get(id)
+                        .get(k)
                         .is_some_and(|e| filter::matches_element(f, e, attr))
                 })),
                 None => scan.push(f),
@@ -337,7 +348,7 @@ impl Roster {
                 self.members
                     .iter()
                     .filter(|(_, e)| scan.iter().any(|f| filter::matches_element(f, e, attr)))
-                    .map(|(id, _)| *id),
+                    .map(|(k, _)| k.clone()),
             );
         }
         found.into_iter().collect()
@@ -345,11 +356,11 @@ impl Roster {
 
     /// Every member an `eq` on `value` or `display` could match (a superset: the filter itself
     /// decides, case sensitivity included), or `None` for other filters.
-    fn candidates(&self, f: &Filter) -> Option<Vec<Uuid>> {
+    fn candidates(&self, f: &Filter) -> Option<Vec<Key>> {
         let Filter::Compare {
             path,
             op: filter::CompareOp::Eq,
-            value: serde_json::Value::String(s),
+            value: Value::String(s),
         } = f
         else {
             return None;
@@ -358,11 +369,16 @@ impl Roster {
             return None;
         }
         if path.attr.eq_ignore_ascii_case("value") {
-            return Some(Uuid::parse_str(s).map(|id| vec![id]).unwrap_or_default());
+            let key = self.by_value.get(s).cloned().or_else(|| {
+                Uuid::parse_str(s)
+                    .ok()
+                    .and_then(|id| self.by_value.get(&id.to_string()).cloned())
+            });
+            return Some(key.into_iter().collect());
         }
         if path.attr.eq_ignore_ascii_case("display") {
-            let ids = self.by_display.get(&s.to_lowercase());
-            return Some(ids.map(|i| i.iter().copied().collect()).unwrap_or_default());
+            let keys = self.by_display.get(&s.to_lowercase());
+            return Some(keys.map(|k| k.iter().cloned().collect()).unwrap_or_default());
         }
         None
     }
@@ -377,18 +393,19 @@ pub async fn remove_user(
     user: Uuid,
 ) -> Result<Vec<ChangeMessage>, DbErr> {
     // Raw: `update ... from` (the pairs of the user's live groups), which the builder lacks.
+    let sql = format!(
+        "update scim.group_members m
+            set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
+         from scim.groups g
+         where m.user_id = $1 and m.tenant_id = $2 and m.member
+           and g.id = m.group_id and g.deleted_at is null
+         {}, m.user_id",
+        pairs::RETURNING
+    );
     let rows = txn
-        .query_all_raw(stmt(
-            "update scim.group_members m
-                set member = false, version = m.version + 1, updated_at = greatest(now(), m.updated_at)
-             from scim.groups g
-             where m.user_id = $1 and m.tenant_id = $2 and m.member
-               and g.id = m.group_id and g.deleted_at is null
-             returning m.*",
-            [user.into(), tenant.into()],
-        ))
+        .query_all_raw(stmt(&sql, [user.into(), tenant.into()]))
         .await?;
-    Ok(messages(tenant, &returned(&rows)?))
+    pairs::messages::<Users>(tenant, &rows)
 }
 
 /// The live pairs of `groups` whose user is live.
@@ -401,8 +418,8 @@ fn live_members(groups: &[Uuid]) -> sea_orm::Select<pair::Entity> {
         .filter(pair::Column::Member.into_expr())
 }
 
-/// The live members of each group, ordered by user id. Only for groups the caller already
-/// found in the tenant.
+/// The members of each group: its live users by id, then its live child groups by id, then the
+/// references it keeps by value. Only for groups the caller already found in the tenant.
 pub async fn of_groups(
     db: &impl ConnectionTrait,
     groups: &[Uuid],
@@ -421,15 +438,25 @@ pub async fn of_groups(
         .all(db)
         .await?;
     for (group_id, user_id, user_name) in rows {
-        out.entry(group_id)
-            .or_default()
-            .push(Member { user_id, user_name });
+        out.entry(group_id).or_default().push(Member {
+            key: Key::User(user_id),
+            display: Some(user_name),
+            sent_type: None,
+        });
+    }
+    for more in [
+        nesting::of_groups(db, groups).await?,
+        member_refs::of_groups(db, groups).await?,
+    ] {
+        for (group, members) in more {
+            out.entry(group).or_default().extend(members);
+        }
     }
     Ok(out)
 }
 
-/// How many live members each of `groups` has (groups without members are absent): what a
-/// list answer would render, known before reading a single member.
+/// How many members each of `groups` has, of every kind (groups without members are absent):
+/// what a list answer would render, known before reading a single member.
 pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
     if groups.is_empty() {
         return Ok(HashMap::new());
@@ -441,10 +468,21 @@ pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMa
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows.into_iter().collect())
+    let mut out: HashMap<Uuid, i64> = rows.into_iter().collect();
+    for more in [
+        nesting::counts(db, groups).await?,
+        member_refs::counts(db, groups).await?,
+    ] {
+        for (group, n) in more {
+            *out.entry(group).or_default() += n;
+        }
+    }
+    Ok(out)
 }
 
-/// The live groups of each user (one query for a whole page of users), by displayName.
+/// The live groups of each user (one query for a whole page of users), by displayName: the
+/// groups it is a member of (`direct`), and the groups those are child groups of, at any depth
+/// (RFC 7643 §4.1.2: `"type": "indirect"`).
 pub async fn groups_of(
     db: &impl ConnectionTrait,
     tenant: Uuid,
@@ -454,26 +492,35 @@ pub async fn groups_of(
     if users.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(Uuid, Uuid, String)> = pair::Entity::find()
-        .select_only()
-        .column(pair::Column::UserId)
-        .column(pair::Column::GroupId)
-        .column(scim_group::Column::DisplayName)
-        .inner_join(scim_group::Entity)
-        .filter(scim_group::Column::DeletedAt.is_null())
-        .filter(any(pair::Column::UserId, users))
-        .filter(pair::Column::Member.into_expr())
-        .filter(scim_group::Column::TenantId.eq(tenant))
-        .order_by_asc(pair::Column::UserId)
-        .order_by_asc(scim_group::Column::DisplayNameKey)
-        .order_by_asc(scim_group::Column::Id)
-        .into_tuple()
-        .all(db)
+    // Raw: a recursive walk up the live child-group edges; `union` stops at groups reached
+    // twice. The direct groups are those reached at depth 0.
+    let rows = db
+        .query_all_raw(stmt(
+            "with recursive up(user_id, group_id, depth) as (
+                 select m.user_id, m.group_id, 0
+                 from scim.group_members m
+                 join scim.groups g on g.id = m.group_id and g.deleted_at is null and g.tenant_id = $2
+                 where m.user_id = any($1::uuid[]) and m.member
+                 union
+                 select up.user_id, e.group_id, 1
+                 from up
+                 join scim.group_children e on e.child_id = up.group_id and e.member
+                 join scim.groups g on g.id = e.group_id and g.deleted_at is null
+             )
+             select up.user_id, up.group_id, g.display_name, min(up.depth) = 0
+             from up join scim.groups g on g.id = up.group_id
+             group by up.user_id, up.group_id, g.display_name, g.display_name_key
+             order by up.user_id, g.display_name_key, up.group_id",
+            [users.to_vec().into(), tenant.into()],
+        ))
         .await?;
-    for (user_id, group_id, display_name) in rows {
+    for r in rows {
+        let (user_id, group_id, display_name, direct) =
+            r.try_get_many_by_index::<(Uuid, Uuid, String, bool)>()?;
         out.entry(user_id).or_default().push(GroupRef {
             group_id,
             display_name,
+            direct,
         });
     }
     Ok(out)

@@ -9,19 +9,21 @@ use axum::Router;
 use axum::routing::{get, post};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
-use shared::messages::{ChangeMessage, Resource as MessageResource};
+use shared::messages::Resource as MessageResource;
 use uuid::Uuid;
 
 use super::resource::{self, Connection, Edit, EventContext, Resource, Write, handler_spans};
 use crate::directory::groups::{self, StoredGroup};
-use crate::directory::memberships::{self, Member};
+use crate::directory::memberships::{self, Key, Member, Resolved};
+use crate::directory::pairs::{self, Children, Users};
 use crate::directory::{GROUP_KEYS, Query};
+use crate::directory::{member_refs, nesting};
 use crate::error::ScimError;
 use crate::events::Recorded;
 use crate::extract::ScimQuery;
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, project, requested};
-use crate::scim::members::{self, Change, Plan};
+use crate::scim::members::{self, Change, Plan, Sent};
 use crate::scim::meta::Meta;
 use crate::scim::schema::GROUP_RESOURCE;
 use crate::scim::{Kind, group, patch};
@@ -45,12 +47,12 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// A group's new document and its membership changes in request order, with every user an add
-/// or replace names resolved (and locked).
+/// A group's new document and its membership changes in request order, with every member an add
+/// or replace names resolved (users locked).
 pub(super) struct Pending {
     doc: group::Doc,
     changes: Vec<Change>,
-    added_users: Vec<Uuid>,
+    resolved: Resolved,
 }
 
 impl Resource for Group {
@@ -170,9 +172,11 @@ impl Resource for Group {
         let txn = db.begin().await?;
         let (stored, queued) = groups::insert(&txn, tenant, parsed.doc).await?;
         let mut out = vec![queued];
-        if let Some(ids) = parsed.members {
-            let users = memberships::resolve_users(&txn, tenant, &ids).await?;
-            out.extend(memberships::add(&txn, tenant, stored.meta.id, &users).await?);
+        if let Some(sent) = parsed.members {
+            // A new group cannot close a cycle: nothing names it yet.
+            let resolved = memberships::resolve(&txn, tenant, &sent).await?;
+            let (written, _) = add(&txn, tenant, stored.meta.id, &sent, &resolved).await?;
+            out.extend(written);
         }
         let event = Self::event("POST", &stored, &stored, &out, ev);
         let evented = crate::events::log::record(&txn, tenant, &event).await?;
@@ -192,9 +196,11 @@ impl Resource for Group {
         Ok(members::plan(patch::parse(body)?)?)
     }
 
-    /// Every user an add or replace names is resolved (and locked) here, before any membership
-    /// row is written: a concurrent user deletion then waits for this transaction or is waited
-    /// for, and never deadlocks with it. An unknown member is a 400 whatever the version.
+    /// Every member an add or replace names is resolved here, before any membership row is
+    /// written, users locked: a concurrent user deletion then waits for this transaction or is
+    /// waited for, and never deadlocks with it. A member that is neither a user nor a group of
+    /// the tenant is kept as a reference (it never fails the request); a child group that would
+    /// close a cycle is a 400 naming it.
     async fn change(
         txn: &DatabaseTransaction,
         tenant: Uuid,
@@ -213,20 +219,26 @@ impl Resource for Group {
                 (doc, plan.members)
             }
         };
-        let added: Vec<String> = changes
+        let added: Vec<Sent> = changes
             .iter()
             .flat_map(|c| match c {
-                Change::Add(ids) | Change::Replace(ids) => ids.as_slice(),
+                Change::Add(sent) | Change::Replace(sent) => sent.as_slice(),
                 _ => &[],
             })
             .cloned()
             .collect();
-        // Every id of an add or replace is now known to be a live user (or this failed).
-        let added_users = memberships::resolve_users(txn, tenant, &added).await?;
+        let resolved = memberships::resolve(txn, tenant, &added).await?;
+        nesting::refuse_cycles(txn, tenant, current.meta.id, &resolved.groups()).await?;
+        if resolved.refs() > 0 {
+            tracing::info!(
+                references = resolved.refs(),
+                "group members that are neither users nor groups of this tenant kept as references"
+            );
+        }
         Ok(Pending {
             doc,
             changes,
-            added_users,
+            resolved,
         })
     }
 
@@ -239,7 +251,7 @@ impl Resource for Group {
         Pending {
             doc,
             changes,
-            added_users,
+            resolved,
         }: Pending,
     ) -> Result<(StoredGroup, Vec<Enqueued>), ScimError> {
         let gid = current.meta.id;
@@ -255,58 +267,56 @@ impl Resource for Group {
             None => current,
         };
         let before = out.len();
+        let mut refs_changed = false;
         // Only filtered removals need to see the membership; it is read once, and kept as each
         // operation leaves it.
         let mut roster = if changes.iter().any(|c| matches!(c, Change::RemoveMatching(_))) {
-            Some(memberships::Roster::load(txn, gid, &added_users).await?)
+            Some(memberships::Roster::load(txn, gid).await?)
         } else {
             None
         };
         let mut changes = changes.into_iter().peekable();
         while let Some(change) = changes.next() {
-            let written = match change {
-                Change::Add(ids) => {
-                    let ids = memberships::uuids(&ids);
-                    roster.iter_mut().for_each(|r| r.add(&ids));
-                    memberships::add(txn, tenant, gid, &ids).await?
+            let (written, refs) = match change {
+                Change::Add(sent) => {
+                    roster.iter_mut().for_each(|r| r.add(&sent, &resolved));
+                    add(txn, tenant, gid, &sent, &resolved).await?
                 }
-                Change::Remove(ids) => {
-                    let ids = memberships::uuids(&ids);
-                    roster.iter_mut().for_each(|r| r.remove(&ids));
-                    memberships::remove(txn, tenant, gid, &ids).await?
+                Change::Remove(values) => {
+                    roster.iter_mut().for_each(|r| r.remove_values(&values));
+                    remove(txn, tenant, gid, &values).await?
                 }
                 Change::RemoveMatching(f) => {
-                    // A run of filtered removals is one look at the roster and one statement.
+                    // A run of filtered removals is one look at the roster and one statement per
+                    // kind of member.
                     let mut filters = vec![f];
                     while let Some(Change::RemoveMatching(_)) = changes.peek() {
                         if let Some(Change::RemoveMatching(f)) = changes.next() {
                             filters.push(f);
                         }
                     }
-                    let ids = roster
+                    let keys = roster
                         .as_ref()
                         .map(|r| r.matching_any(&filters))
                         .unwrap_or_default();
-                    roster.iter_mut().for_each(|r| r.remove(&ids));
-                    memberships::remove(txn, tenant, gid, &ids).await?
+                    roster.iter_mut().for_each(|r| r.remove(&keys));
+                    remove_keys(txn, tenant, gid, &keys).await?
                 }
                 Change::RemoveAll => {
-                    roster.iter_mut().for_each(|r| r.replace(&[]));
-                    memberships::remove_all_except(txn, tenant, gid, &[]).await?
+                    roster.iter_mut().for_each(|r| r.replace(&[], &resolved));
+                    replace(txn, tenant, gid, &[], &resolved).await?
                 }
-                Change::Replace(ids) => {
-                    let ids = memberships::uuids(&ids);
-                    roster.iter_mut().for_each(|r| r.replace(&ids));
-                    let mut w = memberships::remove_all_except(txn, tenant, gid, &ids).await?;
-                    w.extend(memberships::add(txn, tenant, gid, &ids).await?);
-                    w
+                Change::Replace(sent) => {
+                    roster.iter_mut().for_each(|r| r.replace(&sent, &resolved));
+                    replace(txn, tenant, gid, &sent, &resolved).await?
                 }
             };
             out.extend(written);
+            refs_changed |= refs;
         }
         let member_changes = out.len() - before;
-        if member_changes > 0 {
-            tracing::info!(changes = member_changes, "group membership changed");
+        if member_changes > 0 || refs_changed {
+            tracing::info!(changes = member_changes, refs_changed, "group membership changed");
             if !doc_changed {
                 stored = groups::touch(txn, tenant, gid).await?;
             }
@@ -353,7 +363,7 @@ impl Resource for Group {
         let data = match method {
             "DELETE" => None,
             "POST" => {
-                let members = joined.iter().map(|&u| event_member(u, ev.base)).collect();
+                let members = joined.iter().map(|k| event_member(k, ev.base)).collect();
                 Some(group::render(&after.doc, &after.meta, ev.base, Some(members)))
             }
             _ => Some(patch_of(&before.doc, &after.doc, &joined, &left, ev.base)),
@@ -381,33 +391,34 @@ impl Resource for Group {
     }
 }
 
-/// The users that joined and left the group, from the write's membership messages.
-fn membership_changes(out: &[Enqueued]) -> (Vec<Uuid>, Vec<Uuid>) {
+/// The members that joined and left the group, from the write's messages: users and child
+/// groups (references never reach the product, nor its events).
+fn membership_changes(out: &[Enqueued]) -> (Vec<Key>, Vec<Key>) {
     let (mut joined, mut left) = (Vec::new(), Vec::new());
     for e in out {
-        if let Ok(ChangeMessage {
-            resource: MessageResource::Membership(m),
-            ..
-        }) = shared::messages::decode(&e.message.payload)
-        {
-            if m.member {
-                joined.push(m.user_id)
-            } else {
-                left.push(m.user_id)
-            }
-        }
+        let (key, member) = match shared::messages::decode(&e.message.payload).map(|m| m.resource) {
+            Ok(MessageResource::Membership(m)) => (Key::User(m.user_id), m.member),
+            Ok(MessageResource::ChildGroup(c)) => (Key::Group(c.child_id), c.member),
+            _ => continue,
+        };
+        if member { joined.push(key) } else { left.push(key) }
     }
     (joined, left)
 }
 
-/// A member in an event: its id and reference (user names are not read for events).
-fn event_member(user: Uuid, base: &str) -> Value {
-    serde_json::json!({"value": user.to_string(), "$ref": format!("{base}/Users/{user}"), "type": "User"})
+/// A member in an event: its id, reference and type (names are not read for events).
+fn event_member(key: &Key, base: &str) -> Value {
+    Member {
+        key: key.clone(),
+        display: None,
+        sent_type: None,
+    }
+    .render(base)
 }
 
 /// The PatchOp (RFC 7644 §3.5.2) that takes the group from `before` to `after`: attributes
 /// replaced or removed, members added and removed.
-fn patch_of(before: &group::Doc, after: &group::Doc, joined: &[Uuid], left: &[Uuid], base: &str) -> Value {
+fn patch_of(before: &group::Doc, after: &group::Doc, joined: &[Key], left: &[Key], base: &str) -> Value {
     let mut ops = Vec::new();
     let replaced: serde_json::Map<String, Value> = after
         .iter()
@@ -421,11 +432,14 @@ fn patch_of(before: &group::Doc, after: &group::Doc, joined: &[Uuid], left: &[Uu
         ops.push(serde_json::json!({"op": "remove", "path": k}));
     }
     if !joined.is_empty() {
-        let members: Vec<Value> = joined.iter().map(|&u| event_member(u, base)).collect();
+        let members: Vec<Value> = joined.iter().map(|k| event_member(k, base)).collect();
         ops.push(serde_json::json!({"op": "add", "path": "members", "value": members}));
     }
-    for u in left {
-        ops.push(serde_json::json!({"op": "remove", "path": format!("members[value eq \"{u}\"]")}));
+    for k in left {
+        let (Key::User(id) | Key::Group(id)) = k else {
+            continue;
+        };
+        ops.push(serde_json::json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")}));
     }
     serde_json::json!({"schemas": [shared::events::set::PATCH_OP], "Operations": ops})
 }
@@ -436,10 +450,77 @@ fn lists_members(params: &ListParams) -> bool {
 }
 
 fn render_members(members: Vec<Member>, base: &str) -> Vec<Value> {
-    members
-        .iter()
-        .map(|m| group::member(m.user_id, &m.user_name, base))
-        .collect()
+    members.iter().map(|m| m.render(base)).collect()
+}
+
+/// Adds `sent` members (as `resolved` classified them) to a locked group: the pair messages
+/// written, and whether its references changed.
+async fn add(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    sent: &[Sent],
+    resolved: &Resolved,
+) -> Result<(Vec<Enqueued>, bool), ScimError> {
+    let split = resolved.split(sent);
+    let mut out = pairs::add::<Users>(txn, tenant, group, &split.users).await?;
+    out.extend(pairs::add::<Children>(txn, tenant, group, &split.groups).await?);
+    let refs = member_refs::add(txn, tenant, group, &split.refs).await?;
+    Ok((out, refs))
+}
+
+/// Removes members by id, of any kind.
+async fn remove(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    values: &[String],
+) -> Result<(Vec<Enqueued>, bool), ScimError> {
+    let ids = memberships::uuids(values);
+    let mut out = pairs::remove::<Users>(txn, tenant, group, &ids).await?;
+    out.extend(pairs::remove::<Children>(txn, tenant, group, &ids).await?);
+    let refs = member_refs::remove(txn, group, values).await?;
+    Ok((out, refs))
+}
+
+/// Removes the members a filter selected.
+async fn remove_keys(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    keys: &[Key],
+) -> Result<(Vec<Enqueued>, bool), ScimError> {
+    let (mut users, mut groups, mut refs) = (Vec::new(), Vec::new(), Vec::new());
+    for k in keys {
+        match k {
+            Key::User(id) => users.push(*id),
+            Key::Group(id) => groups.push(*id),
+            Key::Ref(v) => refs.push(v.clone()),
+        }
+    }
+    let mut out = pairs::remove::<Users>(txn, tenant, group, &users).await?;
+    out.extend(pairs::remove::<Children>(txn, tenant, group, &groups).await?);
+    let refs = member_refs::remove(txn, group, &refs).await?;
+    Ok((out, refs))
+}
+
+/// The membership becomes exactly `sent`: only the pairs and references that differ change.
+async fn replace(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    sent: &[Sent],
+    resolved: &Resolved,
+) -> Result<(Vec<Enqueued>, bool), ScimError> {
+    let split = resolved.split(sent);
+    let mut out = pairs::remove_all_except::<Users>(txn, tenant, group, &split.users).await?;
+    out.extend(pairs::add::<Users>(txn, tenant, group, &split.users).await?);
+    out.extend(pairs::remove_all_except::<Children>(txn, tenant, group, &split.groups).await?);
+    out.extend(pairs::add::<Children>(txn, tenant, group, &split.groups).await?);
+    let keep: Vec<String> = split.refs.iter().map(|r| r.value.clone()).collect();
+    let dropped = member_refs::remove_all_except(txn, group, &keep).await?;
+    let added = member_refs::add(txn, tenant, group, &split.refs).await?;
+    Ok((out, dropped || added))
 }
 
 /// How many groups of the page fit in the member budget. A first group that alone exceeds it

@@ -274,7 +274,7 @@ async fn render(
             if let (Some(gs), Value::Object(obj)) = (groups.remove(&u.meta.id), &mut body) {
                 let refs = gs
                     .iter()
-                    .map(|g| user::group_ref(g.group_id, &g.display_name, base))
+                    .map(|g| user::group_ref(g.group_id, &g.display_name, g.direct, base))
                     .collect();
                 obj.insert("groups".into(), Value::Array(refs));
             }

@@ -4,7 +4,6 @@
 
 use serde_json::{Map, Value, json};
 use shared::messages::GroupSnapshot;
-use uuid::Uuid;
 
 use super::meta::Meta;
 use super::resource;
@@ -35,7 +34,7 @@ pub fn fold(display_name: &str) -> String {
 pub struct Parsed {
     pub doc: Doc,
     /// `None` when the body has no `members`; `Some(empty)` for `"members": []`.
-    pub members: Option<Vec<String>>,
+    pub members: Option<Vec<members::Sent>>,
 }
 
 /// Normalises a POST/PUT body. `members` is taken out before the normaliser sees it, so a
@@ -85,16 +84,6 @@ pub fn snapshot(doc: &Doc, deleted: bool) -> GroupSnapshot {
     }
 }
 
-/// One member as a client sees it.
-pub fn member(user_id: Uuid, user_name: &str, base_url: &str) -> Value {
-    json!({
-        "value": user_id.to_string(),
-        "display": user_name,
-        "$ref": format!("{base_url}/Users/{user_id}"),
-        "type": "User",
-    })
-}
-
 /// The resource as a client sees it. `members` is rendered only when given (lists leave it out
 /// unless asked); an empty membership is rendered as `[]` so an IdP reading it back sees it.
 pub fn render(doc: &Doc, meta: &Meta, base_url: &str, members: Option<Vec<Value>>) -> Value {
@@ -115,6 +104,7 @@ pub fn render(doc: &Doc, meta: &Meta, base_url: &str, members: Option<Vec<Value>
 mod tests {
     use super::*;
     use chrono::Utc;
+    use uuid::Uuid;
 
     #[test]
     fn a_body_is_split_into_the_document_and_member_references() {
@@ -130,7 +120,8 @@ mod tests {
             Value::Object(p.doc),
             json!({"displayName": "Eng", "externalId": "okta-1"})
         );
-        assert_eq!(p.members, Some(vec!["u-1".to_owned(), "u-2".to_owned()]));
+        let values = p.members.map(members::values);
+        assert_eq!(values, Some(vec!["u-1".to_owned(), "u-2".to_owned()]));
     }
 
     #[test]
@@ -189,7 +180,10 @@ mod tests {
             &doc,
             &meta,
             "https://h/scim/v2",
-            Some(vec![member(u, "ada", "https://h/scim/v2")]),
+            Some(vec![
+                json!({"value": u.to_string(), "display": "ada", "type": "User",
+                             "$ref": format!("https://h/scim/v2/Users/{u}")}),
+            ]),
         );
         assert_eq!(
             r["members"],

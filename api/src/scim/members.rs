@@ -14,17 +14,43 @@ use super::resource::is_urn;
 use super::schema::GROUP_SCHEMA;
 use super::{Invalid, Kind, invalid};
 
-/// What one operation does to the membership. Ids are as the client sent them; the directory
-/// checks them against the tenant's users.
+/// A member as the client sent it: the id it names, and the `type` and `display` it gave. The
+/// directory decides what the id is (a user, a child group, or a reference it does not know,
+/// kept as sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub value: String,
+    pub kind: Option<String>,
+    pub display: Option<String>,
+}
+
+impl Sent {
+    #[cfg(test)]
+    pub fn id(value: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            kind: None,
+            display: None,
+        }
+    }
+}
+
+/// The ids of `members`, for a removal.
+pub fn values(sent: Vec<Sent>) -> Vec<String> {
+    sent.into_iter().map(|s| s.value).collect()
+}
+
+/// What one operation does to the membership, members as the client sent them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Add(Vec<String>),
+    Add(Vec<Sent>),
+    /// By id.
     Remove(Vec<String>),
     /// `remove` with a filter other than `value eq` comparisons: the members it matches.
     RemoveMatching(Filter),
     RemoveAll,
-    /// The membership becomes exactly these users.
-    Replace(Vec<String>),
+    /// The membership becomes exactly these members.
+    Replace(Vec<Sent>),
 }
 
 /// A group PATCH split in two: operations on the document, and membership changes in request
@@ -55,9 +81,10 @@ fn targets_members(path: &AttrPath) -> bool {
             .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
 }
 
-/// The user ids a `members` value names: an array of `{"value": id}` objects, one such object,
-/// or bare id strings; null is none. `display`, `$ref` and unknown keys are ignored.
-pub fn ids(value: &Value) -> Result<Vec<String>, Invalid> {
+/// The members a `members` value names: an array of `{"value": id}` objects, one such object,
+/// or bare id strings; null is none. `type` and `display` are kept as sent; `$ref` and unknown
+/// keys are ignored.
+pub fn ids(value: &Value) -> Result<Vec<Sent>, Invalid> {
     let items: &[Value] = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,
@@ -66,31 +93,50 @@ pub fn ids(value: &Value) -> Result<Vec<String>, Invalid> {
     items.iter().enumerate().map(|(i, item)| id(i, item)).collect()
 }
 
-fn id(i: usize, item: &Value) -> Result<String, Invalid> {
+/// Longest `type` or `display` kept for a member the directory does not know.
+const MAX_SENT_TEXT: usize = 256;
+
+fn id(i: usize, item: &Value) -> Result<Sent, Invalid> {
     let obj = match item {
-        Value::String(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Value::String(s) if !s.trim().is_empty() => {
+            return Ok(Sent {
+                value: s.trim().to_owned(),
+                kind: None,
+                display: None,
+            });
+        }
         Value::Object(obj) => obj,
         _ => {
             return Err(invalid(
                 Kind::InvalidValue,
-                format!("members[{i}] must be an object such as {{\"value\": \"<user id>\"}}"),
+                format!("members[{i}] must be an object such as {{\"value\": \"<user or group id>\"}}"),
             ));
         }
     };
-    if get_ci(obj, "type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t.eq_ignore_ascii_case("Group"))
-    {
-        return Err(invalid(
-            Kind::InvalidValue,
-            format!("members[{i}] is a group: nested groups are not supported, members must be users"),
-        ));
-    }
+    let text = |key: &str| -> Result<Option<String>, Invalid> {
+        match get_ci(obj, key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.chars().count() <= MAX_SENT_TEXT => Ok(Some(s.clone())),
+            Some(Value::String(_)) => Err(invalid(
+                Kind::InvalidValue,
+                format!("members[{i}].{key} is longer than {MAX_SENT_TEXT} characters"),
+            )),
+            Some(_) => Err(invalid(
+                Kind::InvalidValue,
+                format!("members[{i}].{key} must be a string"),
+            )),
+        }
+    };
+    let (kind, display) = (text("type")?, text("display")?);
     match get_ci(obj, "value") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Sent {
+            value: s.trim().to_owned(),
+            kind,
+            display,
+        }),
         _ => Err(invalid(
             Kind::InvalidValue,
-            format!("members[{i}] needs a 'value' holding the id of a user of this tenant"),
+            format!("members[{i}] needs a 'value' holding the id of a user or group of this tenant"),
         )),
     }
 }
@@ -208,7 +254,7 @@ fn on_path(op: Op, path: &PatchPath, value: Option<&Value>) -> Result<Change, In
         (Op::Replace, None) => Ok(Change::Replace(ids(value.unwrap_or(&Value::Null))?)),
         // Entra ID: `{"op": "Remove", "path": "members", "value": [{"value": "<id>"}]}`.
         (Op::Remove, None) => match value {
-            Some(v) if !v.is_null() => Ok(Change::Remove(ids(v)?)),
+            Some(v) if !v.is_null() => Ok(Change::Remove(values(ids(v)?))),
             _ => Ok(Change::RemoveAll),
         },
         // Okta: `members[value eq "<id>"]`, and `or`s of such comparisons.
@@ -218,7 +264,7 @@ fn on_path(op: Op, path: &PatchPath, value: Option<&Value>) -> Result<Change, In
         }),
         (Op::Add | Op::Replace, Some(_)) => Err(invalid(
             Kind::InvalidPath,
-            "members are references to users and have nothing to edit: \
+            "members are references to users and groups and have nothing to edit: \
              add them with path 'members', remove them with 'members[value eq \"<id>\"]'",
         )),
     }
@@ -265,12 +311,22 @@ mod tests {
         v.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn sent(v: &[&str]) -> Vec<Sent> {
+        v.iter().map(|s| Sent::id(s)).collect()
+    }
+
     #[test]
     fn okta_adds_a_batch_of_members() {
         assert_eq!(
             changes(json!([{"op": "add", "path": "members", "value": [
                 {"value": "u-1", "display": "ada@x"}, {"value": "u-2"}]}])),
-            [Change::Add(ids_of(&["u-1", "u-2"]))]
+            [Change::Add(vec![
+                Sent {
+                    display: Some("ada@x".into()),
+                    ..Sent::id("u-1")
+                },
+                Sent::id("u-2")
+            ])]
         );
     }
 
@@ -296,7 +352,7 @@ mod tests {
     fn okta_replaces_the_whole_list() {
         assert_eq!(
             changes(json!([{"op": "replace", "path": "members", "value": [{"value": "u-3"}]}])),
-            [Change::Replace(ids_of(&["u-3"]))]
+            [Change::Replace(sent(&["u-3"]))]
         );
         assert_eq!(
             changes(json!([{"op": "replace", "path": "members", "value": []}])),
@@ -321,10 +377,10 @@ mod tests {
         let p =
             run(json!([{"op": "replace", "value": {"displayName": "Eng", "members": [{"value": "u-1"}]}}]))
                 .expect("plans");
-        assert_eq!(p.members, [Change::Replace(ids_of(&["u-1"]))]);
+        assert_eq!(p.members, [Change::Replace(sent(&["u-1"]))]);
         assert_eq!(p.attributes[0].1.value, Some(json!({"displayName": "Eng"})));
         let p = run(json!([{"op": "add", "value": {"members": [{"value": "u-2"}]}}])).expect("plans");
-        assert_eq!(p.members, [Change::Add(ids_of(&["u-2"]))]);
+        assert_eq!(p.members, [Change::Add(sent(&["u-2"]))]);
         assert!(p.attributes.is_empty(), "nothing left for the document");
     }
 
@@ -336,7 +392,7 @@ mod tests {
                 {"op": "Remove", "path": "Members", "value": [{"value": "u-1"}]}
             ])),
             [
-                Change::Add(ids_of(&["u-1", "u-2"])),
+                Change::Add(sent(&["u-1", "u-2"])),
                 Change::Remove(ids_of(&["u-1"]))
             ]
         );
@@ -355,7 +411,7 @@ mod tests {
         let path = format!("{GROUP_SCHEMA}:members");
         assert_eq!(
             changes(json!([{"op": "add", "path": path, "value": {"value": "u-1"}}])),
-            [Change::Add(ids_of(&["u-1"]))]
+            [Change::Add(sent(&["u-1"]))]
         );
         assert!(is_members_key(&path));
         assert!(is_members_key("MEMBERS"));
@@ -381,17 +437,30 @@ mod tests {
     }
 
     #[test]
-    fn members_without_a_value_or_naming_groups_are_invalid_values() {
+    fn members_without_a_value_are_invalid_values() {
         for value in [
             json!([{"display": "x"}]),
             json!([7]),
             json!([{"value": ""}]),
-            json!([{"value": "g", "type": "Group"}]),
+            json!([{"value": "g", "type": 7}]),
         ] {
             let e = run(json!([{"op": "add", "path": "members", "value": value}])).expect_err("invalid");
             assert_eq!(e.kind, Kind::InvalidValue, "{value}");
             assert!(e.detail.starts_with("Operations[0]: members[0]"), "{}", e.detail);
         }
+    }
+
+    #[test]
+    fn a_group_member_keeps_its_type_and_display() {
+        assert_eq!(
+            changes(json!([{"op": "add", "path": "members", "value": [
+                {"value": "g-1", "type": "Group", "display": "Sales"}]}])),
+            [Change::Add(vec![Sent {
+                value: "g-1".into(),
+                kind: Some("Group".into()),
+                display: Some("Sales".into()),
+            }])]
+        );
     }
 
     #[test]

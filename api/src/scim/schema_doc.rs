@@ -134,7 +134,7 @@ const USER_NOTES: Notes = Notes {
         ),
         ("photos.type", &["photo", "thumbnail"]),
         ("addresses.type", &["work", "home", "other"]),
-        ("groups.type", &["direct"]),
+        ("groups.type", &["direct", "indirect"]),
     ],
     references: &[
         ("profileUrl", &["external"]),

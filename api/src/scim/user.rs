@@ -85,13 +85,13 @@ pub fn describe_manager(body: &mut Value, id: uuid::Uuid, display_name: Option<&
 }
 
 /// One element of a user's read-only `groups` attribute (RFC 7643 §4.1.2): a group it is a
-/// direct member of (groups do not nest here).
-pub fn group_ref(group_id: uuid::Uuid, display_name: &str, base_url: &str) -> Value {
+/// member of, `direct` or `indirect` (through child groups).
+pub fn group_ref(group_id: uuid::Uuid, display_name: &str, direct: bool, base_url: &str) -> Value {
     serde_json::json!({
         "value": group_id.to_string(),
         "display": display_name,
         "$ref": format!("{base_url}/Groups/{group_id}"),
-        "type": "direct",
+        "type": if direct { "direct" } else { "indirect" },
     })
 }
 

@@ -67,7 +67,12 @@ impl FixtureGroup {
             .map(|name| {
                 let u = user_named(users, name);
                 let user_name = user::user_name(&u.doc).unwrap_or_default();
-                group::member(u.id, user_name, BASE_URL)
+                scim_api::directory::memberships::Member {
+                    key: scim_api::directory::memberships::Key::User(u.id),
+                    display: Some(user_name.to_owned()),
+                    sent_type: None,
+                }
+                .render(BASE_URL)
             })
             .collect();
         group::render(&self.doc, &self.meta(), BASE_URL, Some(members))

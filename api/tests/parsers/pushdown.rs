@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use scim_api::directory::{Query, Scope};
-use scim_api::directory::{groups, memberships, users};
+use scim_api::directory::{groups, users};
 use scim_api::scim::{Kind, filter};
 use scim_api::tokens;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -94,7 +94,7 @@ async fn load_groups(db: &DatabaseConnection, tenant: Uuid, users: &[FixtureUser
             .iter()
             .map(|name| fixtures::user_named(users, name).id)
             .collect();
-        memberships::add(&txn, tenant, g.id, &member_ids)
+        scim_api::directory::pairs::add::<scim_api::directory::pairs::Users>(&txn, tenant, g.id, &member_ids)
             .await
             .expect("add members");
         txn.commit().await.expect("commit");

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use scim_api::directory::{groups, memberships, users};
+use scim_api::directory::{groups, users};
 use scim_api::scim::schema::{
     ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, GROUP_RESOURCE, ResourceSchema, USER_RESOURCE,
     with_user_resource,
@@ -208,9 +208,14 @@ async fn compare_groups(
         let (stored, _) = groups::insert(&txn, tenant, parsed.doc)
             .await
             .unwrap_or_else(|e| panic!("insert group: {e:?}"));
-        memberships::add(&txn, tenant, stored.meta.id, &members)
-            .await
-            .expect("add members");
+        scim_api::directory::pairs::add::<scim_api::directory::pairs::Users>(
+            &txn,
+            tenant,
+            stored.meta.id,
+            &members,
+        )
+        .await
+        .expect("add members");
         let at = instant(g.created, g.jitter_us);
         txn.execute_raw(stmt(
             "update scim.groups set created_at = $2, updated_at = $2 where id = $1",
@@ -232,7 +237,18 @@ async fn compare_groups(
             let members = members_of
                 .iter()
                 .find(|(id, _)| *id == g.meta.id)
-                .map(|(_, m)| m.iter().map(|u| group::member(*u, &user_name(u), BASE)).collect())
+                .map(|(_, m)| {
+                    m.iter()
+                        .map(|u| {
+                            scim_api::directory::memberships::Member {
+                                key: scim_api::directory::memberships::Key::User(*u),
+                                display: Some(user_name(u).to_owned()),
+                                sent_type: None,
+                            }
+                            .render(BASE)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             (g.meta.id, group::render(&g.doc, &g.meta, BASE, Some(members)))
         })

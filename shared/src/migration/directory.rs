@@ -16,6 +16,7 @@ mod m0008_async_requests;
 mod m0009_tenant_schemas;
 mod m0010_tenant_mappings;
 mod m0011_deprovisioning_guard;
+mod m0012_nested_groups_and_member_refs;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_tenant_schemas::MIGRATION),
             Box::new(m0010_tenant_mappings::MIGRATION),
             Box::new(m0011_deprovisioning_guard::MIGRATION),
+            Box::new(m0012_nested_groups_and_member_refs::MIGRATION),
         ]
     }
 }
