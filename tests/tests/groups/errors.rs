@@ -1,6 +1,7 @@
 //! What a group request is refused for, and that a refused request changes nothing: names are
-//! unique per tenant whatever their case, and members must be live users of the same tenant
-//! (`tests/tests/tenancy` covers the other tenants' users).
+//! unique per tenant whatever their case, and a group cannot contain itself, however deep. A
+//! member that names no user or group of the tenant is not refused: it is kept as a reference
+//! (`references` and `tests/tests/tenancy` cover those).
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -38,39 +39,48 @@ async fn a_duplicate_display_name_is_409_uniqueness_whatever_its_case() {
 }
 
 #[tokio::test]
-async fn an_unknown_member_id_is_400_invalid_value_naming_it_and_nothing_changes() {
+async fn a_group_cannot_contain_itself_or_close_a_cycle_and_nothing_changes() {
     let w = World::new().await;
-    let known = w.user("known@acme.test").await;
-    let gid = w.group("Strict").await;
+    let user = w.user("cyc@acme.test").await;
+    let (top, mid, low) = (w.group("Top").await, w.group("Mid").await, w.group("Low").await);
+    let child = |id: Uuid| json!([{"op": "add", "path": "members", "value": [{"value": id.to_string(), "type": "Group"}]}]);
+    w.patch_ok(top, child(mid)).await;
+    w.patch_ok(mid, child(low)).await;
     let db = w.env.db().await;
     let before = last_outbox_id(&db).await;
-    let unknown = Uuid::now_v7();
-    let r = w
-        .patch_group(
-            gid,
-            json!([{"op": "add", "path": "members", "value": [{"value": known.to_string()}, {"value": unknown.to_string()}, {"value": "not-a-user"}]}]),
-        )
-        .await;
+    // Itself.
+    let r = w.patch_group(top, child(top)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["scimType"], "invalidValue");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("'Top' cannot be a member of itself"),
+        "{}",
+        r.body
+    );
+    // A cycle through two levels, named in the detail; the user added alongside is not added.
+    let mixed = json!([{"op": "add", "path": "members", "value": [{"value": user.to_string()}, {"value": top.to_string()}]}]);
+    let r = w.patch_group(low, mixed).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.body["scimType"], "invalidValue");
     let detail = r.body["detail"].as_str().unwrap();
-    assert!(detail.contains(&unknown.to_string()), "{detail}");
-    assert!(detail.contains("not-a-user"), "{detail}");
-    assert!(!detail.contains(&known.to_string()), "{detail}");
-    assert!(w.members(gid).await.is_empty(), "all or nothing");
-    assert!(outbox_after(&db, before).await.is_empty());
-
-    // At creation too: the group is not created.
-    let r = w.post_group("Strict 2", &[known, unknown]).await;
+    assert!(detail.contains("'Low' → 'Top' → 'Mid' → 'Low'"), "{detail}");
+    // By PUT too.
+    let put =
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "Mid", "members": [{"value": top.to_string()}]});
+    let r = w.call(Method::PUT, &format!("/Groups/{mid}"), Some(put)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let found = w.get("/Groups?filter=displayName%20eq%20%22Strict%202%22").await;
-    assert_eq!(found.body["totalResults"], 0);
+    assert!(w.members(low).await.is_empty(), "all or nothing");
+    assert!(outbox_after(&db, before).await.is_empty());
 }
 
 #[tokio::test]
-async fn a_deleted_user_cannot_be_a_member() {
+async fn a_deleted_user_added_to_a_group_is_kept_as_a_reference_and_never_linked() {
     let w = World::new().await;
     let gone = w.user("gone@acme.test").await;
+    let here = w.user("here@acme.test").await;
     assert_eq!(
         w.call(Method::DELETE, &format!("/Users/{gone}"), None)
             .await
@@ -78,15 +88,31 @@ async fn a_deleted_user_cannot_be_a_member() {
         StatusCode::NO_CONTENT
     );
     let gid = w.group("Mine").await;
-    let r = w
-        .patch_group(
-            gid,
-            json!([{"op": "add", "path": "members", "value": refs(&[gone])}]),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert_eq!(r.body["scimType"], "invalidValue");
-    assert!(r.body["detail"].as_str().unwrap().contains(&gone.to_string()));
+    let db = w.env.db().await;
+    let before = last_outbox_id(&db).await;
+    w.patch_ok(
+        gid,
+        json!([{"op": "add", "path": "members", "value": refs(&[gone, here])}]),
+    )
+    .await;
+    let r = w.get(&format!("/Groups/{gid}")).await;
+    let members = r.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{}", r.body);
+    assert_eq!(members[0]["value"], here.to_string());
+    assert_eq!(members[0]["type"], "User");
+    assert_eq!(
+        members[1],
+        json!({"value": gone.to_string()}),
+        "as sent, and no $ref"
+    );
+    // Only the live user travels to the product.
+    let sent: Vec<String> = outbox_after(&db, before)
+        .await
+        .iter()
+        .map(|o| o.payload.to_string())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains(&here.to_string()) && !sent[0].contains(&gone.to_string()));
 }
 
 #[tokio::test]

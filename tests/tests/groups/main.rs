@@ -4,9 +4,11 @@
 
 mod entra;
 mod errors;
+mod nesting;
 mod okta;
 mod product;
 mod reads;
+mod references;
 mod scale;
 mod users;
 
@@ -42,6 +44,9 @@ pub trait Steps {
 
     /// The member ids a GET of the group shows, in the order shown.
     async fn members(&self, id: Uuid) -> Vec<Uuid>;
+
+    /// The members a GET of the group shows, as shown.
+    async fn members_raw(&self, id: Uuid) -> Vec<Value>;
 }
 
 impl Steps for World {
@@ -95,6 +100,12 @@ impl Steps for World {
         let r = self.get(&format!("/Groups/{id}")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         member_ids(&r.body)
+    }
+
+    async fn members_raw(&self, id: Uuid) -> Vec<Value> {
+        let r = self.get(&format!("/Groups/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["members"].as_array().cloned().unwrap_or_default()
     }
 }
 
