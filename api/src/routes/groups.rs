@@ -479,7 +479,9 @@ async fn remove(
     let ids = memberships::uuids(values);
     let mut out = pairs::remove::<Users>(txn, tenant, group, &ids).await?;
     out.extend(pairs::remove::<Children>(txn, tenant, group, &ids).await?);
-    let refs = member_refs::remove(txn, group, values).await?;
+    // A NUL names no reference (adds refuse it), and Postgres text cannot hold one.
+    let values: Vec<String> = values.iter().filter(|v| !v.contains('\0')).cloned().collect();
+    let refs = member_refs::remove(txn, group, &values).await?;
     Ok((out, refs))
 }
 

@@ -98,6 +98,7 @@ const MAX_SENT_TEXT: usize = 256;
 
 fn id(i: usize, item: &Value) -> Result<Sent, Invalid> {
     let obj = match item {
+        Value::String(s) if s.contains('\0') => return Err(nul(i, "value")),
         Value::String(s) if !s.trim().is_empty() => {
             return Ok(Sent {
                 value: s.trim().to_owned(),
@@ -116,6 +117,7 @@ fn id(i: usize, item: &Value) -> Result<Sent, Invalid> {
     let text = |key: &str| -> Result<Option<String>, Invalid> {
         match get_ci(obj, key) {
             None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.contains('\0') => Err(nul(i, key)),
             Some(Value::String(s)) if s.chars().count() <= MAX_SENT_TEXT => Ok(Some(s.clone())),
             Some(Value::String(_)) => Err(invalid(
                 Kind::InvalidValue,
@@ -129,6 +131,7 @@ fn id(i: usize, item: &Value) -> Result<Sent, Invalid> {
     };
     let (kind, display) = (text("type")?, text("display")?);
     match get_ci(obj, "value") {
+        Some(Value::String(s)) if s.contains('\0') => Err(nul(i, "value")),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Sent {
             value: s.trim().to_owned(),
             kind,
@@ -139,6 +142,32 @@ fn id(i: usize, item: &Value) -> Result<Sent, Invalid> {
             format!("members[{i}] needs a 'value' holding the id of a user or group of this tenant"),
         )),
     }
+}
+
+/// The ids a removal names. One holding a NUL names no member (adds refuse it): it is dropped,
+/// and removing what is not a member succeeds.
+fn removed(value: &Value) -> Result<Vec<String>, Invalid> {
+    let names_nothing = |item: &Value| {
+        let v = match item {
+            Value::Object(obj) => get_ci(obj, "value"),
+            other => Some(other),
+        };
+        v.and_then(Value::as_str).is_some_and(|s| s.contains('\0'))
+    };
+    let kept: Vec<Value> = match value {
+        Value::Array(items) => items.iter().filter(|i| !names_nothing(i)).cloned().collect(),
+        one if names_nothing(one) => Vec::new(),
+        one => vec![one.clone()],
+    };
+    Ok(values(ids(&Value::Array(kept))?))
+}
+
+/// A NUL names nothing and Postgres text cannot hold it.
+fn nul(i: usize, key: &str) -> Invalid {
+    invalid(
+        Kind::InvalidValue,
+        format!("members[{i}].{key} contains a NUL character"),
+    )
 }
 
 fn get_ci<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
@@ -254,7 +283,7 @@ fn on_path(op: Op, path: &PatchPath, value: Option<&Value>) -> Result<Change, In
         (Op::Replace, None) => Ok(Change::Replace(ids(value.unwrap_or(&Value::Null))?)),
         // Entra ID: `{"op": "Remove", "path": "members", "value": [{"value": "<id>"}]}`.
         (Op::Remove, None) => match value {
-            Some(v) if !v.is_null() => Ok(Change::Remove(values(ids(v)?))),
+            Some(v) if !v.is_null() => Ok(Change::Remove(removed(v)?)),
             _ => Ok(Change::RemoveAll),
         },
         // Okta: `members[value eq "<id>"]`, and `or`s of such comparisons.

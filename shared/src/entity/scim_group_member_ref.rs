@@ -8,11 +8,12 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub group_id: Uuid,
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub value: String,
     pub tenant_id: Uuid,
-    #[sea_orm(column_name = "type")]
+    #[sea_orm(column_name = "type", column_type = "Text", nullable)]
     pub r#type: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
     pub display: Option<String>,
     pub created_at: DateTimeWithTimeZone,
 }

@@ -52,6 +52,8 @@ fn entities() -> Vec<Described> {
         Described::of::<scim_outbox::Entity>(),
         Described::of::<scim_group::Entity>(),
         Described::of::<scim_group_member::Entity>(),
+        Described::of::<scim_group_child::Entity>(),
+        Described::of::<scim_group_member_ref::Entity>(),
         Described::of::<scim_audit::Entity>(),
         Described::of::<scim_deprovision::Entity>(),
         Described::of::<scim_deprovisioning_guard::Entity>(),
@@ -71,6 +73,10 @@ fn entities() -> Vec<Described> {
         Described::of::<product_group_member::Entity>(),
         Described::of::<product_group_version::Entity>(),
         Described::of::<product_membership_version::Entity>(),
+        Described::of::<product_group_child::Entity>(),
+        Described::of::<product_nesting_version::Entity>(),
+        Described::of::<product_group_effective_member::Entity>(),
+        Described::of::<product_nested_tenant::Entity>(),
     ]
 }
 
