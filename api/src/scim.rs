@@ -26,8 +26,8 @@ pub struct Invalid {
     pub detail: String,
 }
 
-/// The RFC 7644 §3.12 (and RFC 9865) `scimType` values this server answers with. [`Kind::scim_type`] is the one
-/// place they are spelled.
+/// The RFC 7644 §3.12 (and RFC 9865) `scimType` values this server answers with.
+/// [`Kind::scim_type`] is the one place they are spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     InvalidSyntax,

@@ -5,7 +5,8 @@
 //!   specific locale implied"), folded to lower case first unless the attribute is caseExact;
 //! - a multi-valued attribute sorts by its primary value, or else its first one;
 //! - resources without a value come last when ascending and first when descending;
-//! - the id breaks ties, so the pages of a sorted list never overlap or skip a resource.
+//! - the id breaks ties, so the pages of a sorted list never overlap or skip a resource;
+//! - a cursor walk (RFC 9865) resumes after a position in this order ([`Order::after`]).
 //!
 //! Only schema-derived names become identifiers; nothing here comes from input.
 
