@@ -303,6 +303,26 @@ mod tests {
     use super::users::Users;
     use super::*;
 
+    fn continuation(n: usize, more: bool) -> Continuation {
+        Continuation {
+            positions: (0..n).map(|i| vec![Some(i.to_string())]).collect(),
+            more,
+        }
+    }
+
+    #[test]
+    fn a_walk_resumes_after_the_last_row_answered_while_rows_follow() {
+        // A full page with more behind it, and one that ended early (a group page over its
+        // member budget): both resume after the last row kept.
+        assert_eq!(continuation(3, true).after(3), Some(vec![Some("2".into())]));
+        assert_eq!(continuation(3, false).after(2), Some(vec![Some("1".into())]));
+        // The last page: nothing follows.
+        assert_eq!(continuation(3, false).after(3), None);
+        assert_eq!(continuation(0, false).after(0), None);
+        // No row kept but rows follow: resume from the start.
+        assert_eq!(continuation(0, true).after(0), Some(Vec::new()));
+    }
+
     #[test]
     fn the_key_lookup_keeps_its_planner_fence() {
         let tenant = Uuid::now_v7();
