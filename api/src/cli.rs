@@ -124,6 +124,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_LIST_MAX_MEMBERS", default_value_t = 10_000)]
     pub list_max_members: usize,
 
+    /// Seconds a list's `nextCursor` stays valid (RFC 9865 cursor paging), advertised as
+    /// `pagination.cursorTimeout`; an older cursor is refused with 400 `expiredCursor`. A cursor
+    /// holds no server state, so a long timeout costs nothing.
+    #[arg(long, env = "SCIM_CURSOR_TIMEOUT_SECS", default_value_t = 3_600)]
+    pub cursor_timeout_secs: u64,
+
     /// Where to serve /metrics for Prometheus (e.g. 0.0.0.0:9464, an address only the scraper
     /// reaches); off when unset. It is never served on the SCIM listener.
     #[arg(long, env = "SCIM_METRICS_ADDR")]
@@ -204,6 +210,7 @@ impl ServeArgs {
         crate::state::Limits {
             filter_timeout: Duration::from_millis(self.filter_timeout_ms.max(1)),
             list_max_members: self.list_max_members.max(1),
+            cursor_timeout: Duration::from_secs(self.cursor_timeout_secs.max(1)),
         }
     }
 

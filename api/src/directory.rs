@@ -19,46 +19,157 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Query as Sql, SelectStatement, SubQueryStatement,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Select,
+    ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    QuerySelect, QueryTrait, Select,
 };
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::ScimError;
+use crate::scim::cursor::{Position, invalid_cursor};
 use crate::scim::filter::Filter;
 use crate::scim::sort::Sort;
+
+/// One page of rows, the total count of the list, and where a cursor walk goes on from them.
+pub struct Rows<M> {
+    pub total: i64,
+    pub rows: Vec<M>,
+    pub rest: Continuation,
+}
+
+impl<M> Rows<M> {
+    pub fn map<N>(self, f: impl FnMut(M) -> N) -> Rows<N> {
+        Rows {
+            total: self.total,
+            rows: self.rows.into_iter().map(f).collect(),
+            rest: self.rest,
+        }
+    }
+}
+
+/// Where a cursor walk (RFC 9865) continues after a page: each row's position in the list's
+/// order, and whether rows follow the page. Empty when paging by index.
+#[derive(Debug, Default)]
+pub struct Continuation {
+    positions: Vec<Position>,
+    more: bool,
+}
+
+impl Continuation {
+    /// The position to resume from when the first `kept` rows of the page are answered (a page
+    /// may end early, see `routes::groups`); `None` when nothing follows them. Empty when rows
+    /// follow but none was kept (a page of no rows, read to learn whether any follow): resume
+    /// from the start.
+    pub fn after(mut self, kept: usize) -> Option<Position> {
+        if kept >= self.positions.len() && !self.more {
+            return None;
+        }
+        self.positions.truncate(kept);
+        Some(self.positions.pop().unwrap_or_default())
+    }
+}
+
+/// A row read with its position in the list's order ([`sort_sql::Order::position`]).
+struct Positioned<M> {
+    model: M,
+    position: Value,
+}
+
+/// The column a row's position is read into.
+const POSITION: &str = "cursor_position";
+
+impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            model: M::from_query_result(res, pre)?,
+            position: res.try_get(pre, POSITION)?,
+        })
+    }
+}
 
 /// The models of one page of `base` in `order` and the total count of `base`. The page is read
 /// first: when it is not full, its own length gives the total and the count query is skipped.
 /// That is every lookup an IdP makes (`userName eq` finds one user or none), which then costs
 /// one statement instead of two.
+///
+/// With a cursor (`q.seek`), the page is the rows after the cursor's position in `order` (a
+/// keyset read: resources created or deleted meanwhile do not shift it), and one row more is
+/// read to know whether another page follows. The total is still the whole list's.
 pub async fn page<E: EntityTrait>(
     db: &impl ConnectionTrait,
     q: &Query<'_>,
     base: Select<E>,
     order: sort_sql::Order,
-) -> Result<(i64, Vec<E::Model>), DbErr> {
+) -> Result<Rows<E::Model>, ScimError> {
     let count = |base: Select<E>| async move {
         let mut counted = base.into_query();
         counted.clear_selects().expr(Expr::col(Asterisk).count());
         let row = db.query_one(&counted).await?;
         row.map_or(Ok(0), |r| r.try_get_by_index::<i64>(0))
     };
-    if q.limit == 0 {
-        return Ok((count(base).await?, Vec::new()));
+    let limit = u64::try_from(q.limit).unwrap_or(0);
+    let Some(seek) = q.seek else {
+        if q.limit == 0 {
+            return Ok(Rows {
+                total: count(base).await?,
+                rows: Vec::new(),
+                rest: Continuation::default(),
+            });
+        }
+        let rows = order
+            .apply(base.clone())
+            .limit(limit)
+            .offset(u64::try_from(q.offset).unwrap_or(0))
+            .all(db)
+            .await?;
+        let last_page = (rows.len() as i64) < q.limit && (q.offset == 0 || !rows.is_empty());
+        let total = if last_page {
+            q.offset + rows.len() as i64
+        } else {
+            count(base).await?
+        };
+        return Ok(Rows {
+            total,
+            rows,
+            rest: Continuation::default(),
+        });
+    };
+    let mut select = base.clone().expr_as(order.position(), POSITION);
+    if let Seek::After(position) = seek {
+        select = select.filter(order.after(position).ok_or_else(invalid_cursor)?);
     }
-    let rows = order
-        .apply(base.clone())
-        .limit(u64::try_from(q.limit).unwrap_or(0))
-        .offset(u64::try_from(q.offset).unwrap_or(0))
+    let mut read = order
+        .apply(select)
+        .limit(limit + 1)
+        .into_model::<Positioned<E::Model>>()
         .all(db)
-        .await?;
-    let last_page = (rows.len() as i64) < q.limit && (q.offset == 0 || !rows.is_empty());
-    let total = if last_page {
-        q.offset + rows.len() as i64
+        .await
+        .map_err(|e| match shared::db::sqlstate(&e).as_deref() {
+            // A position value its key's type cannot read: a cursor written by hand.
+            Some("22P02" | "22007" | "22008" | "22003") if matches!(seek, Seek::After(_)) => {
+                ScimError::from(invalid_cursor())
+            }
+            _ => ScimError::from(e),
+        })?;
+    let more = read.len() as u64 > limit;
+    read.truncate(q.limit as usize);
+    let total = if matches!(seek, Seek::Start) && !more {
+        read.len() as i64
     } else {
         count(base).await?
     };
-    Ok((total, rows))
+    let (rows, positions) = read
+        .into_iter()
+        .map(|p| {
+            let position = serde_json::from_value(p.position).map_err(|e| DbErr::Json(e.to_string()))?;
+            Ok::<_, DbErr>((p.model, position))
+        })
+        .collect::<Result<(Vec<_>, Vec<_>), _>>()?;
+    Ok(Rows {
+        total,
+        rows,
+        rest: Continuation { positions, more },
+    })
 }
 
 /// The id `id` if that row of `R` belongs to `tenant`, else null; compare a primary key with it
@@ -136,8 +247,20 @@ pub struct Query<'a> {
     pub filter: Option<&'a Filter>,
     pub sort: Option<&'a Sort>,
     pub scope: Scope,
+    /// Rows skipped when paging by index; 0 with a cursor.
     pub offset: i64,
     pub limit: i64,
+    /// Paging by cursor (RFC 9865): where the walk resumes. `None` pages by index.
+    pub seek: Option<Seek<'a>>,
+}
+
+/// Where a cursor walk resumes.
+#[derive(Debug, Clone, Copy)]
+pub enum Seek<'a> {
+    /// The first page.
+    Start,
+    /// After the row at this position in the list's order.
+    After(&'a [Option<String>]),
 }
 
 /// Attributes of Users whose `eq` is one index lookup.
@@ -179,6 +302,26 @@ mod tests {
 
     use super::users::Users;
     use super::*;
+
+    fn continuation(n: usize, more: bool) -> Continuation {
+        Continuation {
+            positions: (0..n).map(|i| vec![Some(i.to_string())]).collect(),
+            more,
+        }
+    }
+
+    #[test]
+    fn a_walk_resumes_after_the_last_row_answered_while_rows_follow() {
+        // A full page with more behind it, and one that ended early (a group page over its
+        // member budget): both resume after the last row kept.
+        assert_eq!(continuation(3, true).after(3), Some(vec![Some("2".into())]));
+        assert_eq!(continuation(3, false).after(2), Some(vec![Some("1".into())]));
+        // The last page: nothing follows.
+        assert_eq!(continuation(3, false).after(3), None);
+        assert_eq!(continuation(0, false).after(0), None);
+        // No row kept but rows follow: resume from the start.
+        assert_eq!(continuation(0, true).after(0), Some(Vec::new()));
+    }
 
     #[test]
     fn the_key_lookup_keeps_its_planner_fence() {

@@ -1,6 +1,7 @@
 //! The SCIM 2.0 protocol as pure code (RFC 7643 schemas, RFC 7644 filters, PATCH and lists):
 //! no I/O here, so every rule is unit-tested in isolation.
 
+pub mod cursor;
 pub mod etag;
 pub mod extension;
 pub mod filter;
@@ -25,8 +26,8 @@ pub struct Invalid {
     pub detail: String,
 }
 
-/// The RFC 7644 §3.12 `scimType` values this server answers with. [`Kind::scim_type`] is the one
-/// place they are spelled.
+/// The RFC 7644 §3.12 (and RFC 9865) `scimType` values this server answers with.
+/// [`Kind::scim_type`] is the one place they are spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     InvalidSyntax,
@@ -38,6 +39,12 @@ pub enum Kind {
     TooMany,
     /// A 409: a unique attribute's value is taken.
     Uniqueness,
+    /// RFC 9865: a cursor this server did not issue for the query.
+    InvalidCursor,
+    /// RFC 9865: a cursor older than `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865: a cursor page's `count` outside 1..=`maxPageSize`.
+    InvalidCount,
 }
 
 impl Kind {
@@ -52,6 +59,9 @@ impl Kind {
             Kind::Mutability => "mutability",
             Kind::TooMany => "tooMany",
             Kind::Uniqueness => "uniqueness",
+            Kind::InvalidCursor => "invalidCursor",
+            Kind::ExpiredCursor => "expiredCursor",
+            Kind::InvalidCount => "invalidCount",
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Limits {
     pub filter_timeout: std::time::Duration,
     /// Members a list answer of groups renders at most.
     pub list_max_members: usize,
+    /// How long a list's `nextCursor` stays valid (RFC 9865 `cursorTimeout`).
+    pub cursor_timeout: std::time::Duration,
 }
 
 impl std::ops::Deref for AppState {

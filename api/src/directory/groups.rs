@@ -170,10 +170,16 @@ pub async fn delete(
 pub struct Page {
     pub total: i64,
     pub groups: Vec<StoredGroup>,
+    /// Where a cursor walk goes on after this page.
+    pub rest: crate::directory::Continuation,
 }
 
 /// One page of a tenant's live groups (see `resource::list`).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let (total, groups) = resource::list::<Groups>(db, tenant, q).await?;
-    Ok(Page { total, groups })
+    let rows = resource::list::<Groups>(db, tenant, q).await?;
+    Ok(Page {
+        total: rows.total,
+        groups: rows.rows,
+        rest: rows.rest,
+    })
 }

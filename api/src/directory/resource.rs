@@ -13,7 +13,7 @@ use shared::messages::{ChangeMessage, Operation, Resource as Payload};
 use uuid::Uuid;
 
 use super::sort_sql::Order;
-use super::{Query, Scope, Selection, in_tenant};
+use super::{Query, Rows, Scope, Selection, in_tenant};
 use crate::error::ScimError;
 use crate::outbox::{self, Enqueued};
 use crate::scim::filter::Filter;
@@ -215,12 +215,13 @@ pub async fn list<R: Resource>(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     q: &Query<'_>,
-) -> Result<(i64, Vec<Stored>), ScimError> {
+) -> Result<Rows<Stored>, ScimError> {
     let order = R::order(q.sort, q.scope)?;
     let sel = match q.filter {
         None => Selection::All,
         Some(f) => R::selection(f, q.scope)?,
     };
-    let (total, models) = super::page(db, q, super::selection::<R>(tenant, sel), order).await?;
-    Ok((total, models.into_iter().map(R::stored).collect()))
+    Ok(super::page(db, q, super::selection::<R>(tenant, sel), order)
+        .await?
+        .map(R::stored))
 }

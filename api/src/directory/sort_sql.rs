@@ -5,7 +5,8 @@
 //!   specific locale implied"), folded to lower case first unless the attribute is caseExact;
 //! - a multi-valued attribute sorts by its primary value, or else its first one;
 //! - resources without a value come last when ascending and first when descending;
-//! - the id breaks ties, so the pages of a sorted list never overlap or skip a resource.
+//! - the id breaks ties, so the pages of a sorted list never overlap or skip a resource;
+//! - a cursor walk (RFC 9865) resumes after a position in this order ([`Order::after`]).
 //!
 //! Only schema-derived names become identifiers; nothing here comes from input.
 
@@ -22,13 +23,63 @@ use crate::scim::schema::{Attr, GROUP_RESOURCE, Type, user_resource};
 use crate::scim::sort::Sort;
 use crate::scim::{Invalid, Kind, invalid};
 
-/// An `ORDER BY` list: each key, its direction, and where its nulls go when that is spelled out.
-pub struct Order(Vec<(Expr, Direction, Option<NullOrdering>)>);
+/// An `ORDER BY` list. Its last key is always the id, ascending, so that the order is total.
+pub struct Order(Vec<Key>);
+
+/// One key of an [`Order`].
+struct Key {
+    expr: Expr,
+    dir: Direction,
+    /// Where nulls go, when spelled out; `None` only for NOT NULL columns in ascending order
+    /// (creation time, id).
+    nulls: Option<NullOrdering>,
+    /// The SQL type of `expr`, which a cursor's text of a value is cast back to.
+    ty: &'static str,
+}
+
+impl Key {
+    fn asc(expr: Expr, ty: &'static str) -> Self {
+        Self {
+            expr,
+            dir: Direction::Asc,
+            nulls: None,
+            ty,
+        }
+    }
+
+    fn value(&self, v: &str) -> Expr {
+        Expr::val(v).cast_as(self.ty)
+    }
+
+    /// The rows whose key is `v`.
+    fn at(&self, v: Option<&str>) -> Expr {
+        match v {
+            None => self.expr.clone().is_null(),
+            Some(v) => self.expr.clone().eq(self.value(v)),
+        }
+    }
+
+    /// The rows whose key comes after `v` in this key's order, nulls where they sort.
+    fn beyond(&self, v: Option<&str>) -> Expr {
+        let after = |v| match self.dir {
+            Direction::Desc => self.expr.clone().lt(self.value(v)),
+            _ => self.expr.clone().gt(self.value(v)),
+        };
+        match (v, self.nulls) {
+            (Some(v), None | Some(NullOrdering::First)) => after(v),
+            (Some(v), Some(NullOrdering::Last)) => after(v).or(self.expr.clone().is_null()),
+            (None, Some(NullOrdering::First)) => self.expr.clone().is_not_null(),
+            // Nothing follows a null sorted last but other nulls, which `at` finds. (A NOT
+            // NULL column has no null position but in a cursor written by hand.)
+            (None, _) => Expr::val(false),
+        }
+    }
+}
 
 impl Order {
     /// Orders a query by these keys.
     pub fn apply<Q: QueryOrder>(self, mut query: Q) -> Q {
-        for (expr, dir, nulls) in self.0 {
+        for Key { expr, dir, nulls, .. } in self.0 {
             query = match nulls {
                 Some(n) => query.order_by_with_nulls(expr, dir, n),
                 None => query.order_by(expr, dir),
@@ -37,26 +88,66 @@ impl Order {
         query
     }
 
+    /// A row's position in this order, for a cursor: each key's value as text (null as null),
+    /// in one JSON array. Text round-trips every key type exactly (timestamps to the
+    /// microsecond, numerics digit for digit) when cast back by [`Order::after`].
+    pub fn position(&self) -> Expr {
+        Func::cust("jsonb_build_array")
+            .args(self.0.iter().map(|k| k.expr.clone().cast_as("text")))
+            .into()
+    }
+
+    /// The rows after `position` (from [`Order::position`]) in this order: lexicographically,
+    /// each key in its direction with its nulls where they sort. `None` when the position has
+    /// another number of keys. Creation order, with no nulls and every key ascending, is one
+    /// row comparison, which the tenant's `(tenant_id, created_at, id)` index answers.
+    pub fn after(&self, position: &[Option<String>]) -> Option<Expr> {
+        if position.len() != self.0.len() {
+            return None;
+        }
+        let keys = self.0.iter().zip(position.iter().map(Option::as_deref));
+        if let Some(values) = position.iter().map(Option::as_deref).collect::<Option<Vec<_>>>()
+            && self.0.iter().all(|k| k.nulls.is_none())
+        {
+            let (exprs, values): (Vec<Expr>, Vec<Expr>) = keys
+                .zip(values)
+                .map(|((k, _), v)| (k.expr.clone(), k.value(v)))
+                .unzip();
+            return Some(Expr::tuple(exprs).gt(Expr::tuple(values)));
+        }
+        let mut keys = keys.rev();
+        let (last, v) = keys.next()?;
+        Some(keys.fold(last.beyond(v), |rest, (k, v)| k.beyond(v).or(k.at(v).and(rest))))
+    }
+
     /// Creation order, then id.
     fn creation(created: Expr, id: Expr) -> Self {
-        Self(vec![(created, Direction::Asc, None), (id, Direction::Asc, None)])
+        Self(vec![Key::asc(created, "timestamptz"), Key::asc(id, "uuid")])
     }
 
     /// By id alone.
     fn id(id: Expr) -> Self {
-        Self(vec![(id, Direction::Asc, None)])
+        Self(vec![Key::asc(id, "uuid")])
     }
 
-    /// By `expr` as `sortOrder` asks, then by id to break ties. Postgres's defaults (nulls last
-    /// ascending, first descending) are RFC 7644's rule; spelled out so that nobody has to
-    /// know that.
-    fn by(expr: Expr, descending: bool, id: Expr) -> Self {
+    /// By `expr` (of SQL type `ty`) as `sortOrder` asks, then by id to break ties. Postgres's
+    /// defaults (nulls last ascending, first descending) are RFC 7644's rule; spelled out so
+    /// that nobody has to know that.
+    fn by((expr, ty): (Expr, &'static str), descending: bool, id: Expr) -> Self {
         let (dir, nulls) = if descending {
             (Direction::Desc, NullOrdering::First)
         } else {
             (Direction::Asc, NullOrdering::Last)
         };
-        Self(vec![(expr, dir, Some(nulls)), (id, Direction::Asc, None)])
+        Self(vec![
+            Key {
+                expr,
+                dir,
+                nulls: Some(nulls),
+                ty,
+            },
+            Key::asc(id, "uuid"),
+        ])
     }
 }
 
@@ -72,12 +163,12 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
         return Ok(Order::id(id()));
     }
     let refuse = |why: &str| refused("Users", sort, why);
-    let expr = match user_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
-        UserTarget::Id => id(),
-        UserTarget::UserName => collate_c(col(scim_user::Column::UserNameKey)),
-        UserTarget::ExternalId => text(col(scim_user::Column::ExternalId), true),
-        UserTarget::Active => col(scim_user::Column::Active),
-        UserTarget::Timestamp(c) => col(c),
+    let key = match user_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
+        UserTarget::Id => (id(), "uuid"),
+        UserTarget::UserName => (collate_c(col(scim_user::Column::UserNameKey)), "text"),
+        UserTarget::ExternalId => (text(col(scim_user::Column::ExternalId), true), "text"),
+        UserTarget::Active => (col(scim_user::Column::Active), "boolean"),
+        UserTarget::Timestamp(c) => (col(c), "timestamptz"),
         UserTarget::Json { keys, attr } => typed(json_text(&keys), attr),
         UserTarget::Complex { mut keys, value } => {
             let value = value.ok_or_else(|| refuse("name one of its sub-attributes"))?;
@@ -113,7 +204,7 @@ pub fn users(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
             typed(element.cast_json_field(sub.name), sub)
         }
     };
-    Ok(Order::by(expr, sort.descending, id()))
+    Ok(Order::by(key, sort.descending, id()))
 }
 
 /// The order of `scim.groups`. Without `sortBy`: creation order.
@@ -127,18 +218,18 @@ pub fn groups(sort: Option<&Sort>, scope: Scope) -> Result<Order, Invalid> {
         return Ok(Order::id(id()));
     }
     let refuse = |why: &str| refused("Groups", sort, why);
-    let expr = match group_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
-        GroupTarget::Id => id(),
-        GroupTarget::DisplayName => collate_c(col(scim_group::Column::DisplayNameKey)),
-        GroupTarget::ExternalId => text(col(scim_group::Column::ExternalId), true),
-        GroupTarget::Timestamp(c) => col(c),
+    let key = match group_filter::target(&sort.by).map_err(|e| refuse(&e.detail))? {
+        GroupTarget::Id => (id(), "uuid"),
+        GroupTarget::DisplayName => (collate_c(col(scim_group::Column::DisplayNameKey)), "text"),
+        GroupTarget::ExternalId => (text(col(scim_group::Column::ExternalId), true), "text"),
+        GroupTarget::Timestamp(c) => (col(c), "timestamptz"),
         GroupTarget::Member(_) => {
             return Err(refuse(
                 "a group's members are a set, with no value to order groups by",
             ));
         }
     };
-    Ok(Order::by(expr, sort.descending, id()))
+    Ok(Order::by(key, sort.descending, id()))
 }
 
 fn refused(resource_type: &str, sort: &Sort, why: &str) -> Invalid {
@@ -158,19 +249,19 @@ fn text(expr: Expr, case_exact: bool) -> Expr {
     }
 }
 
-/// A value read from the JSON document as text, compared as its schema type.
-fn typed(expr: Expr, attr: &Attr) -> Expr {
+/// A value read from the JSON document as text, compared as its schema type; and that type.
+fn typed(expr: Expr, attr: &Attr) -> (Expr, &'static str) {
     match attr.ty {
-        Type::Boolean => expr.cast_as("boolean"),
-        Type::DateTime => expr.cast_as("timestamptz"),
-        t if t.is_number() => expr.cast_as("numeric"),
-        _ => text(expr, attr.case_exact),
+        Type::Boolean => (expr.cast_as("boolean"), "boolean"),
+        Type::DateTime => (expr.cast_as("timestamptz"), "timestamptz"),
+        t if t.is_number() => (expr.cast_as("numeric"), "numeric"),
+        _ => (text(expr, attr.case_exact), "text"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{DbBackend, EntityTrait, QueryTrait};
+    use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
 
     use super::*;
     use crate::scim::sort;
@@ -286,6 +377,76 @@ mod tests {
         for by in ["members", "members.value", "userName"] {
             assert_eq!(group_sql(by).unwrap_err().kind, Kind::InvalidValue, "{by}");
         }
+    }
+
+    /// The condition of the rows after `position`, as Postgres receives it, values inlined.
+    fn after_sql(order: Order, position: &[Option<&str>]) -> Option<String> {
+        let position: Vec<Option<String>> = position.iter().map(|v| v.map(str::to_owned)).collect();
+        let cond = order.after(&position)?;
+        let sql = scim_user::Entity::find()
+            .filter(cond)
+            .build(DbBackend::Postgres)
+            .to_string();
+        Some(sql.split_once(" WHERE ").expect("filtered").1.to_owned())
+    }
+
+    #[test]
+    fn a_cursor_resumes_creation_order_with_one_row_comparison() {
+        let order = users(None, Scope::OneType).unwrap();
+        assert_eq!(
+            after_sql(
+                order,
+                &[
+                    Some("2025-10-09 13:03:21.5+00"),
+                    Some("0199c8a0-0000-7000-8000-000000000001")
+                ]
+            )
+            .unwrap(),
+            r#"("users"."created_at", "users"."id") > (CAST('2025-10-09 13:03:21.5+00' AS timestamptz), CAST('0199c8a0-0000-7000-8000-000000000001' AS uuid))"#
+        );
+    }
+
+    #[test]
+    fn a_cursor_resumes_a_sorted_order_after_its_sort_key_then_its_id() {
+        let s = sort::parse(Some("userName"), None).unwrap();
+        let order = users(s.as_ref(), Scope::OneType).unwrap();
+        assert_eq!(
+            after_sql(
+                order,
+                &[Some("bjensen"), Some("0199c8a0-0000-7000-8000-000000000001")]
+            )
+            .unwrap(),
+            r#"("users"."user_name_key" COLLATE "C") > CAST('bjensen' AS text) OR ("users"."user_name_key" COLLATE "C") IS NULL OR (("users"."user_name_key" COLLATE "C") = CAST('bjensen' AS text) AND "users"."id" > CAST('0199c8a0-0000-7000-8000-000000000001' AS uuid))"#
+        );
+    }
+
+    #[test]
+    fn a_cursor_at_a_missing_value_resumes_where_nulls_sort() {
+        let id = "0199c8a0-0000-7000-8000-000000000001";
+        // Ascending: nulls last, so only other nulls with a greater id follow.
+        let s = sort::parse(Some("title"), None).unwrap();
+        let sql = after_sql(users(s.as_ref(), Scope::OneType).unwrap(), &[None, Some(id)]).unwrap();
+        assert!(sql.starts_with("FALSE OR ((LOWER("), "{sql}");
+        assert!(
+            str::contains(&sql, "IS NULL AND \"users\".\"id\" > CAST("),
+            "{sql}"
+        );
+        // Descending: nulls first, so every value follows them.
+        let s = sort::parse(Some("title"), Some("descending")).unwrap();
+        let sql = after_sql(users(s.as_ref(), Scope::OneType).unwrap(), &[None, Some(id)]).unwrap();
+        assert!(str::contains(&sql, "IS NOT NULL OR ("), "{sql}");
+        // Descending from a value: smaller values, then equal ones with a greater id.
+        let sql = after_sql(users(s.as_ref(), Scope::OneType).unwrap(), &[Some("b"), Some(id)]).unwrap();
+        assert!(
+            str::contains(&sql, r#"COLLATE "C") < CAST('b' AS text) OR (("#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_position_with_another_number_of_keys_fits_no_order() {
+        assert!(after_sql(users(None, Scope::OneType).unwrap(), &[Some("x")]).is_none());
+        assert!(after_sql(groups(None, Scope::OneType).unwrap(), &[]).is_none());
     }
 
     #[test]

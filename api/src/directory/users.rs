@@ -219,12 +219,18 @@ fn guarded(
 pub struct Page {
     pub total: i64,
     pub users: Vec<StoredUser>,
+    /// Where a cursor walk goes on after this page.
+    pub rest: crate::directory::Continuation,
 }
 
 /// One page of a tenant's live users (see `resource::list`).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let (total, users) = resource::list::<Users>(db, tenant, q).await?;
-    Ok(Page { total, users })
+    let rows = resource::list::<Users>(db, tenant, q).await?;
+    Ok(Page {
+        total: rows.total,
+        users: rows.rows,
+        rest: rows.rest,
+    })
 }
 
 /// The display names of the tenant's live users among `ids` (absent: no such user), for the

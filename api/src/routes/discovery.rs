@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::scim_json;
 use crate::error::ScimError;
 use crate::extract::{BaseUrl, Tenant};
-use crate::scim::list::{MAX_COUNT, list_response};
+use crate::scim::list::{DEFAULT_COUNT, MAX_COUNT, list_response};
 use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use crate::scim::schema_doc;
 use crate::state::AppState;
@@ -27,15 +27,29 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What this server does, and only that: `filter.maxResults` is the page size `count` is
-/// clamped to; `/Bulk` answers 501; passwords are never stored, so they cannot be changed; the
+/// clamped to; paging is by index unless the request sends a `cursor` (RFC 9865's `pagination`:
+/// both methods, the same page sizes, cursors valid for `cursorTimeout` seconds between
+/// pages); `/Bulk` answers 501; passwords are never stored, so they cannot be changed; the
 /// change events a tenant's streams can carry (docs/events.md).
-async fn service_provider_config(_t: Tenant, BaseUrl(base): BaseUrl) -> Response {
+async fn service_provider_config(
+    State(state): State<AppState>,
+    _t: Tenant,
+    BaseUrl(base): BaseUrl,
+) -> Response {
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scim-relay/scim-relay#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_COUNT},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_COUNT,
+            "cursorTimeout": state.limits.cursor_timeout.as_secs(),
+        },
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},

@@ -12,7 +12,7 @@ use serde_json::Value;
 use shared::messages::Resource as MessageResource;
 use uuid::Uuid;
 
-use super::resource::{self, Connection, Edit, EventContext, Resource, Write, handler_spans};
+use super::resource::{self, Connection, Edit, EventContext, ListPage, Resource, Write, handler_spans};
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Key, Member, Resolved};
 use crate::directory::pairs::{self, Children, Users};
@@ -105,7 +105,7 @@ impl Resource for Group {
         params: &ListParams,
         q: &Query<'_>,
         member_budget: usize,
-    ) -> Result<(i64, Vec<Value>), ScimError> {
+    ) -> Result<ListPage, ScimError> {
         let mut page = groups::list(db, tenant, q).await?;
         let with_members = lists_members(params);
         let mut members = if with_members {
@@ -131,7 +131,11 @@ impl Resource for Group {
                 )
             })
             .collect();
-        Ok((page.total, resources))
+        Ok(ListPage {
+            total: page.total,
+            next: page.rest.after(page.groups.len()),
+            resources,
+        })
     }
 
     /// One group: members unless the request projects them away (then they are not even read),

@@ -17,13 +17,14 @@ use uuid::Uuid;
 use super::asynchronous::{self, Prefer};
 use super::{no_content, not_modified, scim_json};
 use crate::directory::bounded::BoundedRead;
-use crate::directory::{Query, Scope};
+use crate::directory::{Query, Scope, Seek};
 use crate::error::ScimError;
 use crate::events::Recorded;
 use crate::extract::{BaseUrl, Conditional, Listing, ScimBody, ScimQuery, Tenant};
 use crate::outbox::Enqueued;
+use crate::scim::cursor::{Binding, Position, Walk};
 use crate::scim::filter::{self, Filter};
-use crate::scim::list::{ListParams, list_response};
+use crate::scim::list::{ListParams, cursor_list_response, list_response};
 use crate::scim::meta::Meta;
 use crate::state::AppState;
 
@@ -117,8 +118,9 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
         false
     }
 
-    /// One page as lists show it, and how many match in all. `member_budget` bounds the group
-    /// members a page may carry (`state::Limits::list_max_members`).
+    /// One page as lists show it, how many match in all, and where a cursor walk goes on.
+    /// `member_budget` bounds the group members a page may carry
+    /// (`state::Limits::list_max_members`).
     fn list_page(
         db: &impl ConnectionTrait,
         tenant: Uuid,
@@ -126,7 +128,7 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
         params: &ListParams,
         q: &Query<'_>,
         member_budget: usize,
-    ) -> impl Future<Output = Result<(i64, Vec<Value>), ScimError>> + Send;
+    ) -> impl Future<Output = Result<ListPage, ScimError>> + Send;
 
     /// One resource as a response shows it: whole, or projected by `params`.
     fn render(
@@ -253,12 +255,43 @@ macro_rules! handler_spans {
 }
 pub(super) use handler_spans;
 
-/// The page a list asks for; refused when its filter asks for more work than a request may
-/// cause.
+/// A page as a list answers it.
+pub(super) struct ListPage {
+    /// How many resources the whole list has.
+    pub total: i64,
+    pub resources: Vec<Value>,
+    /// With a cursor: the position of the last resource answered, when more follow.
+    pub next: Option<Position>,
+}
+
+/// The cursor walk a list asks for (RFC 9865), if it pages by cursor: its cursor checked
+/// against the query it names (`endpoint` names the result set, as [`Binding::new`] says).
+pub(super) fn walk(
+    state: &AppState,
+    tenant: Uuid,
+    endpoint: &str,
+    params: &ListParams,
+) -> Result<Option<Walk>, ScimError> {
+    let Some(token) = params.cursor.as_deref() else {
+        return Ok(None);
+    };
+    let binding = Binding::new(tenant, endpoint, params.filter.as_deref(), params.sort.as_ref());
+    let timeout = state.limits.cursor_timeout.as_secs();
+    Ok(Some(Walk::begin(token, binding, now(), timeout)?))
+}
+
+/// Unix time, which cursors are issued and checked at.
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The page a list asks for, by index or after a cursor's position; refused when its filter
+/// asks for more work than a request may cause.
 pub(super) fn page_query<'a>(
     params: &'a ListParams,
     filter: Option<&'a Filter>,
     scope: Scope,
+    walk: Option<&'a Walk>,
 ) -> Result<Query<'a>, ScimError> {
     let q = Query {
         filter,
@@ -266,18 +299,23 @@ pub(super) fn page_query<'a>(
         scope,
         offset: params.offset(),
         limit: params.count,
+        seek: walk.map(|w| w.position.as_deref().map_or(Seek::Start, Seek::After)),
     };
     q.check_cost()?;
     Ok(q)
 }
 
-pub(super) fn list_answer(total: i64, params: &ListParams, resources: Vec<Value>) -> Response {
-    scim_json(
-        StatusCode::OK,
-        &list_response(total, params.start_index, resources),
-        None,
-        None,
-    )
+/// The ListResponse of a page: by index, or a cursor walk's with its `nextCursor`.
+pub(super) fn list_answer(params: &ListParams, walk: Option<&Walk>, page: ListPage) -> Response {
+    let body = match walk {
+        None => list_response(page.total, params.start_index, page.resources),
+        Some(walk) => cursor_list_response(
+            page.total,
+            page.resources,
+            page.next.map(|p| walk.next(&p, now())),
+        ),
+    };
+    scim_json(StatusCode::OK, &body, None, None)
 }
 
 /// `GET /{ENDPOINT}` and `POST /{ENDPOINT}/.search` (RFC 7644 §3.4.3, a list whose parameters
@@ -292,16 +330,17 @@ pub(super) async fn list<R: Resource>(
     let span = R::span(if searched { Op::Search } else { Op::List }, tenant.0);
     async {
         let parsed = params.filter.as_deref().map(filter::parse).transpose()?;
-        let q = page_query(&params, parsed.as_ref(), Scope::OneType)?;
+        let walk = walk(&state, tenant.0, R::ENDPOINT, &params)?;
+        let q = page_query(&params, parsed.as_ref(), Scope::OneType, walk.as_ref())?;
         let budget = state.limits.list_max_members;
-        let (total, resources) = if q.is_expensive(R::KEYS) || R::list_is_heavy(&params) {
+        let page = if q.is_expensive(R::KEYS) || R::list_is_heavy(&params) {
             let read = BoundedRead::begin(&state, tenant.0, state.limits.filter_timeout).await?;
             let page = R::list_page(read.conn(), tenant.0, &base, &params, &q, budget).await;
             read.finish(page).await?
         } else {
             R::list_page(&state.db, tenant.0, &base, &params, &q, budget).await?
         };
-        Ok(list_answer(total, &params, resources))
+        Ok(list_answer(&params, walk.as_ref(), page))
     }
     .instrument(span)
     .await

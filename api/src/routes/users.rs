@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::resource::{self, Connection, Edit, EventContext, Resource, Write, handler_spans};
+use super::resource::{self, Connection, Edit, EventContext, ListPage, Resource, Write, handler_spans};
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, USER_KEYS, memberships};
 use crate::error::ScimError;
@@ -80,10 +80,14 @@ impl Resource for User {
         params: &ListParams,
         q: &Query<'_>,
         _member_budget: usize,
-    ) -> Result<(i64, Vec<Value>), ScimError> {
+    ) -> Result<ListPage, ScimError> {
         let page = users::list(db, tenant, q).await?;
         let resources = render(db, tenant, base, &page.users, Some(params)).await?;
-        Ok((page.total, resources))
+        Ok(ListPage {
+            total: page.total,
+            next: page.rest.after(resources.len()),
+            resources,
+        })
     }
 
     async fn render(

@@ -1,5 +1,5 @@
-//! List requests (RFC 7644 §3.4.2): paging parameters, attribute projection, and the
-//! ListResponse envelope.
+//! List requests (RFC 7644 §3.4.2): paging parameters (by index, or by cursor as RFC 9865 adds),
+//! attribute projection, and the ListResponse envelope.
 
 use std::collections::HashMap;
 
@@ -10,17 +10,21 @@ use super::sort::{self, Sort};
 use super::{Invalid, Kind, invalid};
 
 /// Page size when the client gives none, and the most we return in one page (advertised in
-/// /ServiceProviderConfig as filter.maxResults).
+/// /ServiceProviderConfig as filter.maxResults, and as pagination.defaultPageSize and
+/// pagination.maxPageSize).
 pub const DEFAULT_COUNT: i64 = 100;
 pub const MAX_COUNT: i64 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListParams {
     pub filter: Option<String>,
-    /// 1-based; values below 1 are treated as 1 (RFC 7644 §3.4.2.4).
+    /// 1-based; values below 1 are treated as 1 (RFC 7644 §3.4.2.4). 1 with a cursor.
     pub start_index: i64,
-    /// 0 asks for totalResults only.
+    /// 0 asks for totalResults only (never with a cursor: 1 to [`MAX_COUNT`] there).
     pub count: i64,
+    /// Paging by cursor (RFC 9865): the `cursor` the request sent, empty for the first page.
+    /// `None` pages by `startIndex`, the default.
+    pub cursor: Option<String>,
     pub attributes: Vec<String>,
     pub excluded_attributes: Vec<String>,
     pub sort: Option<Sort>,
@@ -36,10 +40,10 @@ impl ListParams {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
-        let int = |name: &str, default: i64| -> Result<i64, Invalid> {
+        let int = |name: &str| -> Result<Option<i64>, Invalid> {
             match get(name).map(str::trim) {
-                None | Some("") => Ok(default),
-                Some(s) => s.parse::<i64>().map_err(|_| {
+                None | Some("") => Ok(None),
+                Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
                     invalid(
                         Kind::InvalidValue,
                         format!("'{name}' must be an integer, got '{s}'"),
@@ -47,14 +51,18 @@ impl ListParams {
                 }),
             }
         };
-        Ok(Self::new(
+        Self::new(
             get("filter"),
-            int("startIndex", 1)?,
-            int("count", DEFAULT_COUNT)?,
+            Paging {
+                start_index: int("startIndex")?,
+                count: int("count")?,
+                // `?cursor` and `?cursor=` both start a walk.
+                cursor: get("cursor"),
+            },
             split_list(get("attributes")),
             split_list(get("excludedAttributes")),
             sort::parse(get("sortBy"), get("sortOrder"))?,
-        ))
+        )
     }
 
     /// Reads a `POST .search` body (RFC 7644 §3.4.3): the same parameters as the query string,
@@ -91,11 +99,12 @@ impl ListParams {
                 Some(_) => Err(invalid(Kind::InvalidValue, format!("'{name}' must be a string"))),
             }
         };
-        let int = |name: &str, default: i64| -> Result<i64, Invalid> {
+        let int = |name: &str| -> Result<Option<i64>, Invalid> {
             match get(name) {
-                None => Ok(default),
+                None => Ok(None),
                 Some(v) => v
                     .as_i64()
+                    .map(Some)
                     .ok_or_else(|| invalid(Kind::InvalidValue, format!("'{name}' must be an integer"))),
             }
         };
@@ -123,39 +132,82 @@ impl ListParams {
                 )),
             }
         };
-        Ok(Self::new(
+        Self::new(
             text("filter")?,
-            int("startIndex", 1)?,
-            int("count", DEFAULT_COUNT)?,
+            Paging {
+                start_index: int("startIndex")?,
+                count: int("count")?,
+                cursor: text("cursor")?,
+            },
             names("attributes")?,
             names("excludedAttributes")?,
             sort::parse(text("sortBy")?, text("sortOrder")?)?,
-        ))
+        )
     }
 
-    /// Paging as RFC 7644 §3.4.2.4 has it: a `startIndex` below 1 is 1, a negative `count` is
-    /// 0, and a `count` above [`MAX_COUNT`] is [`MAX_COUNT`] (advertised as filter.maxResults).
+    /// Paging by index as RFC 7644 §3.4.2.4 has it: a `startIndex` below 1 is 1, a negative
+    /// `count` is 0, and a `count` above [`MAX_COUNT`] is [`MAX_COUNT`] (advertised as
+    /// filter.maxResults). Paging by cursor as RFC 9865 has it: `count` is 1 to [`MAX_COUNT`]
+    /// (`maxPageSize`) or `invalidCount`, and a `startIndex` beside the cursor asks for both
+    /// methods at once, which is refused rather than one of them silently chosen.
     fn new(
         filter: Option<&str>,
-        start_index: i64,
-        count: i64,
+        paging: Paging<'_>,
         attributes: Vec<String>,
         excluded_attributes: Vec<String>,
         sort: Option<Sort>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Invalid> {
+        let Paging {
+            start_index,
+            count,
+            cursor,
+        } = paging;
+        let (start_index, count) = match cursor {
+            None => (
+                start_index.unwrap_or(1).max(1),
+                count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT),
+            ),
+            Some(_) if start_index.is_some() => {
+                return Err(invalid(
+                    Kind::InvalidValue,
+                    "startIndex and cursor ask for two kinds of paging: send startIndex to page \
+                     by index, or cursor (empty for the first page) to page by cursor, not both",
+                ));
+            }
+            Some(_) => match count.unwrap_or(DEFAULT_COUNT) {
+                count @ 1..=MAX_COUNT => (1, count),
+                count => {
+                    return Err(invalid(
+                        Kind::InvalidCount,
+                        format!(
+                            "with a cursor, count must be between 1 and {MAX_COUNT} (maxPageSize \
+                             in /ServiceProviderConfig), got {count}"
+                        ),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
             filter: filter.map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned),
-            start_index: start_index.max(1),
-            count: count.clamp(0, MAX_COUNT),
+            start_index,
+            count,
+            cursor: cursor.map(str::to_owned),
             attributes,
             excluded_attributes,
             sort,
-        }
+        })
     }
 
     pub fn offset(&self) -> i64 {
         self.start_index - 1
     }
+}
+
+/// The paging parameters as a request gave them, before [`ListParams::new`] reads them.
+struct Paging<'a> {
+    start_index: Option<i64>,
+    count: Option<i64>,
+    cursor: Option<&'a str>,
 }
 
 fn split_list(v: Option<&str>) -> Vec<String> {
@@ -177,6 +229,21 @@ pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Val
         "startIndex": start_index,
         "Resources": resources,
     })
+}
+
+/// A page of a cursor walk (RFC 9865): no `startIndex`, and `nextCursor` on every page but the
+/// last, whose absence is how the client knows it has everything.
+pub fn cursor_list_response(total: i64, resources: Vec<Value>, next: Option<String>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(next) = next {
+        body["nextCursor"] = Value::String(next);
+    }
+    body
 }
 
 /// Applies `attributes` / `excludedAttributes` to a rendered resource. `id`, `schemas` and
@@ -336,6 +403,65 @@ mod tests {
         assert_eq!((p.start_index, p.count), (1, MAX_COUNT));
         let p = ListParams::from_query(&q(&[("startindex", "3"), ("Count", "-2")])).unwrap();
         assert_eq!((p.start_index, p.count), (3, 0));
+    }
+
+    #[test]
+    fn an_empty_cursor_asks_for_cursor_paging_with_the_default_page_size() {
+        for query in [q(&[("cursor", "")]), q(&[("Cursor", ""), ("count", " ")])] {
+            let p = ListParams::from_query(&query).unwrap();
+            assert_eq!(p.cursor.as_deref(), Some(""));
+            assert_eq!((p.start_index, p.count), (1, DEFAULT_COUNT));
+        }
+        let p = ListParams::from_search_request(&json!({
+            "schemas": [SEARCH_REQUEST_SCHEMA], "cursor": "abc", "count": 7
+        }))
+        .unwrap();
+        assert_eq!((p.cursor.as_deref(), p.count), (Some("abc"), 7));
+        assert_eq!(ListParams::from_query(&q(&[])).unwrap().cursor, None);
+    }
+
+    #[test]
+    fn with_a_cursor_a_count_outside_one_to_the_maximum_is_an_invalid_count() {
+        for count in ["0", "-1", "1001"] {
+            let err = ListParams::from_query(&q(&[("cursor", ""), ("count", count)])).unwrap_err();
+            assert_eq!(err.kind, Kind::InvalidCount, "{count}");
+        }
+        let p = ListParams::from_query(&q(&[("cursor", ""), ("count", "1000")])).unwrap();
+        assert_eq!(p.count, MAX_COUNT);
+        let err = ListParams::from_search_request(&json!({
+            "schemas": [SEARCH_REQUEST_SCHEMA], "cursor": "", "count": 0
+        }))
+        .unwrap_err();
+        assert_eq!(err.kind, Kind::InvalidCount);
+    }
+
+    #[test]
+    fn start_index_beside_a_cursor_is_an_invalid_value() {
+        let err = ListParams::from_query(&q(&[("cursor", ""), ("startIndex", "1")])).unwrap_err();
+        assert_eq!(err.kind, Kind::InvalidValue);
+        let err = ListParams::from_search_request(&json!({
+            "schemas": [SEARCH_REQUEST_SCHEMA], "cursor": "", "startIndex": 3
+        }))
+        .unwrap_err();
+        assert_eq!(err.kind, Kind::InvalidValue);
+        assert_eq!(
+            ListParams::from_search_request(&json!({
+                "schemas": [SEARCH_REQUEST_SCHEMA], "cursor": 5
+            }))
+            .unwrap_err()
+            .kind,
+            Kind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn a_cursor_page_has_no_start_index_and_the_last_has_no_next_cursor() {
+        let r = cursor_list_response(3, vec![json!({"id": "a"})], Some("n".into()));
+        assert_eq!(r["nextCursor"], "n");
+        assert!(r.get("startIndex").is_none());
+        let r = cursor_list_response(3, vec![json!({"id": "c"})], None);
+        assert!(r.get("nextCursor").is_none());
+        assert_eq!(r["itemsPerPage"], 1);
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub fn whole_tenant(filter: Option<&filter::Filter>) -> Query<'_> {
         scope: Scope::OneType,
         offset: 0,
         limit: 10_000,
+        seek: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! RFC 7643/7644 conformance of the request surface, end to end against the real `scim-api`:
-//! sorting, searches, ETag preconditions, discovery, paging and attribute typing. Each test
-//! names the RFC section it checks. No worker runs: nothing here reads the product.
+//! sorting, searches, ETag preconditions, discovery, paging (by index, and by cursor as RFC 9865
+//! adds) and attribute typing. Each test names the RFC section it checks. No worker runs:
+//! nothing here reads the product.
 
+mod cursor;
 mod discovery;
 mod etags;
 mod paging;
