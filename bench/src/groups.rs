@@ -16,6 +16,8 @@ pub struct GroupFigures {
     pub build_s: f64,
     pub one_member_big: Samples,
     pub one_member_small: Samples,
+    /// `GET /Groups/{id}?excludedAttributes=members` on the large group.
+    pub read_without_members: Samples,
 }
 
 /// Directory users written with SQL: the cost under test is the group PATCH, not user creation.
@@ -126,10 +128,22 @@ pub async fn measure(
     churn(env, api, token, &small, probe, 2).await;
     let one_member_big = churn(env, api, token, &big, probe, 50).await;
     let one_member_small = churn(env, api, token, &small, probe, 50).await;
+    let mut read_without_members = Samples::default();
+    let path = format!("/scim/v2/Groups/{big}?excludedAttributes=members");
+    for i in 0..220 {
+        let t = Instant::now();
+        let r = env.request(api, Method::GET, &path, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        // The first twenty warm the path.
+        if i >= 20 {
+            read_without_members.push(t.elapsed());
+        }
+    }
     GroupFigures {
         members: n,
         build_s,
         one_member_big,
         one_member_small,
+        read_without_members,
     }
 }
