@@ -70,7 +70,10 @@ async fn timed(
     let t = Instant::now();
     call(env, api, token, Method::PATCH, path, body).await;
     while closure(db, tenant).await != want {
-        assert!(t.elapsed() < Duration::from_secs(120), "closure never reached {want}");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "closure never reached {want}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     t.elapsed()
@@ -90,19 +93,38 @@ pub async fn measure(env: &TestEnv, api: &Api, db: &DatabaseConnection, users: u
         let g = g["id"].as_str().expect("id").to_owned();
         for chunk in ids[l * per..(l + 1) * per].chunks(500) {
             let m: Vec<Value> = chunk.iter().map(|u| json!({"value": u.to_string()})).collect();
-            call(env, api, &token, Method::PATCH, &format!("/Groups/{g}"), add(json!(m))).await;
+            call(
+                env,
+                api,
+                &token,
+                Method::PATCH,
+                &format!("/Groups/{g}"),
+                add(json!(m)),
+            )
+            .await;
         }
         levels.push(g);
     }
     for l in (0..LEVELS - 1).rev() {
         let kid = json!([{"value": levels[l + 1], "type": "Group"}]);
-        call(env, api, &token, Method::PATCH, &format!("/Groups/{}", levels[l]), add(kid)).await;
+        call(
+            env,
+            api,
+            &token,
+            Method::PATCH,
+            &format!("/Groups/{}", levels[l]),
+            add(kid),
+        )
+        .await;
     }
     // per × (5 + 4 + 3 + 2 + 1)
     let full = (per * 15) as i64;
     let settle = Instant::now();
     while closure(db, tenant).await != full {
-        assert!(settle.elapsed() < Duration::from_secs(600), "the nested groups never settled");
+        assert!(
+            settle.elapsed() < Duration::from_secs(600),
+            "the nested groups never settled"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let edge_rows = (per * (LEVELS - 1)) as i64;
@@ -114,13 +136,30 @@ pub async fn measure(env: &TestEnv, api: &Api, db: &DatabaseConnection, users: u
     let mut member = Samples::default();
     for _ in 0..ROUNDS {
         edge.push(timed(env, api, db, at, &parent, remove(deepest), full - edge_rows).await);
-        edge.push(timed(env, api, db, at, &parent, add(json!([{"value": deepest, "type": "Group"}])), full).await);
+        edge.push(
+            timed(
+                env,
+                api,
+                db,
+                at,
+                &parent,
+                add(json!([{"value": deepest, "type": "Group"}])),
+                full,
+            )
+            .await,
+        );
         let one = json!([{"value": probe.to_string()}]);
         member.push(timed(env, api, db, at, &deep_path, add(one), full + LEVELS as i64).await);
         member.push(timed(env, api, db, at, &deep_path, remove(&probe.to_string()), full).await);
     }
     let r = env
-        .request(api, Method::DELETE, &format!("/scim/v2{deep_path}"), Some(&token), None)
+        .request(
+            api,
+            Method::DELETE,
+            &format!("/scim/v2{deep_path}"),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     NestingFigures {
