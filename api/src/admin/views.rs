@@ -399,9 +399,9 @@ fn references_section(r: &crate::directory::member_refs::Summary) -> Markup {
             @if r.total == 0 {
                 p.muted { "Every group member names a user or a group of this tenant." }
             } @else {
-                p.warn {
-                    (r.total) " group members name no user or group of this tenant. They are kept and "
-                    "shown to the IdP as it sent them, and never reach the product: usually users "
+                p.warn #references-count {
+                    "Group members naming no user or group of this tenant: " (r.total) ". They are kept "
+                    "and shown to the IdP as it sent them, and never reach the product: usually users "
                     "deleted while a group push was in flight, or never provisioned."
                 }
                 table {
