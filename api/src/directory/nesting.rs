@@ -41,27 +41,47 @@ pub async fn refuse_cycles(
         return Ok(());
     }
     lock(txn, tenant).await?;
-    // Raw: a recursive walk down the live edges from each child, carrying its path, stopping at
-    // the parent.
-    let found = txn
+    // Raw: a recursive walk down the live edges from the children. `union` visits each group
+    // once, so the walk is linear in the edges below them, however many paths a tenant's groups
+    // make (a walk carrying its path would enumerate every path: exponential in a layered graph).
+    const BELOW: &str = "with recursive down(g) as (
+             select c from unnest($2::uuid[]) as c
+             union
+             select e.child_id
+             from down d
+             join scim.group_children e on e.group_id = d.g and e.member
+             join scim.groups cg on cg.id = e.child_id and cg.deleted_at is null
+             where d.g <> $1
+         )";
+    let reached = txn
         .query_one_raw(stmt(
-            "with recursive down(g, path) as (
-                 select c, array[c] from unnest($2::uuid[]) as c
-                 union all
-                 select e.child_id, d.path || e.child_id
-                 from down d
-                 join scim.group_children e on e.group_id = d.g and e.member
-                 join scim.groups cg on cg.id = e.child_id and cg.deleted_at is null
-                 where d.g <> $1 and not e.child_id = any(d.path)
-             )
-             select path from down where g = $1 limit 1",
+            &format!("{BELOW} select exists (select 1 from down where g = $1)"),
             [parent.into(), children.to_vec().into()],
         ))
-        .await?;
-    let Some(row) = found else {
+        .await?
+        .map(|r| r.try_get_by_index::<bool>(0))
+        .transpose()?
+        .unwrap_or(false);
+    if !reached {
         return Ok(());
-    };
-    let path: Vec<Uuid> = row.try_get_by_index(0)?;
+    }
+    // A cycle: name one, found in memory over the edges below the children.
+    let edges: Vec<(Uuid, Uuid)> = txn
+        .query_all_raw(stmt(
+            &format!(
+                "{BELOW}
+                 select e.group_id, e.child_id from down
+                 join scim.group_children e on e.group_id = down.g and e.member
+                 join scim.groups cg on cg.id = e.child_id and cg.deleted_at is null
+                 where down.g <> $1"
+            ),
+            [parent.into(), children.to_vec().into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_many_by_index::<(Uuid, Uuid)>())
+        .collect::<Result<_, _>>()?;
+    let path = path_to(parent, children, &edges);
     let names = display_names(txn, &[&[parent], path.as_slice()].concat()).await?;
     let name = |id: &Uuid| names.get(id).map_or_else(|| id.to_string(), |n| format!("'{n}'"));
     let cycle: Vec<String> = std::iter::once(&parent).chain(path.iter()).map(name).collect();
@@ -79,6 +99,36 @@ pub async fn refuse_cycles(
         )
     };
     Err(ScimError::invalid(Kind::InvalidValue, detail))
+}
+
+/// The shortest path from one of `children` down to `parent` over `edges`, children first (the
+/// caller knows there is one).
+fn path_to(parent: Uuid, children: &[Uuid], edges: &[(Uuid, Uuid)]) -> Vec<Uuid> {
+    let mut below: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for &(g, c) in edges {
+        below.entry(g).or_default().push(c);
+    }
+    let mut came_from: HashMap<Uuid, Option<Uuid>> = children.iter().map(|&c| (c, None)).collect();
+    let mut queue: std::collections::VecDeque<Uuid> = children.iter().copied().collect();
+    while let Some(g) = queue.pop_front() {
+        if g == parent {
+            let mut path = vec![g];
+            let mut at = g;
+            while let Some(Some(prev)) = came_from.get(&at) {
+                path.push(*prev);
+                at = *prev;
+            }
+            path.reverse();
+            return path;
+        }
+        for &c in below.get(&g).into_iter().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(e) = came_from.entry(c) {
+                e.insert(Some(g));
+                queue.push_back(c);
+            }
+        }
+    }
+    vec![parent]
 }
 
 async fn display_names(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, DbErr> {
@@ -139,4 +189,19 @@ pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMa
     rows.iter()
         .map(|r| r.try_get_many_by_index::<(Uuid, i64)>())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_that_closes_a_cycle_is_the_shortest_one() {
+        let [top, mid, low, side] = [0; 4].map(|_| Uuid::now_v7());
+        // Adding `top` under `low`: top → mid → low, and a longer way round through `side`.
+        let edges = [(top, side), (side, mid), (top, mid), (mid, low)];
+        assert_eq!(path_to(low, &[top], &edges), vec![top, mid, low]);
+        // A group added to itself.
+        assert_eq!(path_to(top, &[top], &[]), vec![top]);
+    }
 }
