@@ -381,6 +381,20 @@ async fn create_group(c: &Client, m: &mut Model, name: &str) {
         m.abandoned += 1;
         // Without a group this client provisions users only; an impossible id marks that.
         m.group = Some(Uuid::nil());
+        return;
+    }
+    // Nested, as Entra ID sends it: a parent group whose member is this group, so every member
+    // change below also moves the product's effective membership above, and the final
+    // `scim-worker verify` checks that closure against the directory. Its outcome is not
+    // modelled (verify covers it); a lost answer is only counted.
+    if let Some(child) = m.group {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                          "displayName": format!("{name}-parent"),
+                          "members": [{"value": child.to_string(), "type": "Group"}]});
+        match c.send(Method::POST, "/scim/v2/Groups", Some(&body)).await {
+            Some(s) if s.status == StatusCode::CREATED || s.status == StatusCode::CONFLICT => {}
+            _ => m.abandoned += 1,
+        }
     }
 }
 

@@ -163,7 +163,11 @@ async fn main() -> anyhow::Result<()> {
         directory.abandoned,
         converged_after.as_secs_f64(),
     );
-    let figure = format!("{figure}; {}; {}", events.line(), guard.line());
+    let nested = format!(
+        "nested groups: {} child groups, {} effective memberships verified",
+        product.summary["child_groups"], product.summary["effective_memberships"]
+    );
+    let figure = format!("{figure}; {nested}; {}; {}", events.line(), guard.line());
     for w in &windows {
         println!("{}", w.describe(&observer));
     }
