@@ -52,15 +52,28 @@ impl Kind {
     }
 }
 
+/// An entry's `value`. Entra ID's app-role PATCH sends it as a JSON object in a string
+/// (`"{\"id\":…,\"value\":\"Admin\",\"displayName\":…}"`): the inner `value` is meant.
+fn value_of(entry: &Value) -> Option<String> {
+    let v = entry.get("value")?.as_str()?;
+    if v.trim_start().starts_with('{')
+        && let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(v)
+        && let Some(Value::String(inner)) = inner.get("value")
+    {
+        return Some(inner.clone());
+    }
+    Some(v.to_owned())
+}
+
 /// The `value`s of a multi-valued attribute (`roles`, `entitlements`), each once, in the order
 /// sent.
 pub fn values(doc: &Doc, attr: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for v in doc.get(attr).and_then(Value::as_array).into_iter().flatten() {
-        if let Some(s) = v.get("value").and_then(Value::as_str)
-            && !out.iter().any(|o| o == s)
+        if let Some(s) = value_of(v)
+            && !out.contains(&s)
         {
-            out.push(s.to_owned());
+            out.push(s);
         }
     }
     out
@@ -72,9 +85,7 @@ pub fn primary(doc: &Doc, attr: &str) -> Option<String> {
         .as_array()?
         .iter()
         .find(|v| v.get("primary") == Some(&Value::Bool(true)))
-        .and_then(|v| v.get("value"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+        .and_then(value_of)
 }
 
 /// A user's roles with whether each is primary, sorted by role: see the module's rule.
@@ -207,5 +218,11 @@ mod tests {
         assert_eq!(values(doc, "roles"), ["b", "a"]);
         assert_eq!(primary(doc, "roles").as_deref(), Some("a"));
         assert!(values(doc, "entitlements").is_empty());
+    }
+
+    #[test]
+    fn an_entra_role_sent_as_json_in_a_string_names_its_inner_value() {
+        let doc = json!({"roles": [{"value": "{\"id\":\"06b0\",\"value\":\"Admin\",\"displayName\":\"Admin\"}"}, {"value": "{not json"}]});
+        assert_eq!(values(doc.as_object().unwrap(), "roles"), ["Admin", "{not json"]);
     }
 }
