@@ -9,6 +9,7 @@ mod ceilings;
 mod events;
 mod filter_scale;
 mod groups;
+mod nesting;
 mod stats;
 mod visibility;
 mod waves;
@@ -48,6 +49,9 @@ struct Args {
     /// Members of the large group built by PATCH batches of 100 (0 skips the group phase).
     #[arg(long, default_value_t = 20_000)]
     group_members: usize,
+    /// Users of the five nested groups whose edge changes are timed (0 skips the part).
+    #[arg(long, default_value_t = 20_000)]
+    nesting_users: usize,
     /// Users in the tenant the `userName eq` lookup latency is measured in (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     filter_users: usize,
@@ -243,6 +247,15 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let nesting = if args.nesting_users > 0 {
+        eprintln!(
+            "five nested groups over {} users: one edge at depth 5 against one member...",
+            args.nesting_users
+        );
+        Some(nesting::measure(&env, &api, &db, args.nesting_users).await)
+    } else {
+        None
+    };
     let filter = if args.filter_users > 0 {
         eprintln!(
             "measuring userName eq lookups in a tenant of {} users...",
@@ -327,6 +340,14 @@ async fn main() -> anyhow::Result<()> {
             "one_member_patch_ms": {"big_p50": g.one_member_big.pct_ms(50.0), "big_p99": g.one_member_big.pct_ms(99.0),
                                      "small_p50": g.one_member_small.pct_ms(50.0), "small_p99": g.one_member_small.pct_ms(99.0)},
             "big_vs_small_p50": g.one_member_big.pct_ms(50.0) / g.one_member_small.pct_ms(50.0).max(1e-9),
+            "read_without_members_ms": {"p50": g.read_without_members.pct_ms(50.0), "p99": g.read_without_members.pct_ms(99.0)},
+        })),
+        "nesting": nesting.as_ref().map(|n| json!({
+            "users": n.users,
+            "edge_closure_rows": n.edge_rows,
+            "edge_change_ms": {"p50": n.edge.pct_ms(50.0), "p99": n.edge.pct_ms(99.0)},
+            "member_change_ms": {"p50": n.member.pct_ms(50.0), "p99": n.member.pct_ms(99.0)},
+            "closure_rows_per_s_edge": n.edge_rows as f64 / (n.edge.pct_ms(50.0) / 1000.0).max(1e-9),
         })),
         "filter_lookup": filter.as_ref().map(|f| json!({
             "tenant_users": f.users,
@@ -355,6 +376,7 @@ async fn main() -> anyhow::Result<()> {
 {event_lags}\
 {backfill}\
 {group}\
+{nesting}\
 {filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
 | peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
@@ -444,11 +466,26 @@ async fn main() -> anyhow::Result<()> {
                 let (b, sm) = (g.one_member_big.pct_ms(50.0), g.one_member_small.pct_ms(50.0));
                 format!(
                     "| build a {n}-member group (PATCH x100) | {bs:.2} s, in the product {st:.2} s later | | |\n\
-| one-member PATCH, {n}-member vs 10-member group, p50 | {b:.1} / {sm:.1} ms | {r:.2}x | <= 2x |\n",
+| one-member PATCH, {n}-member vs 10-member group, p50 | {b:.1} / {sm:.1} ms | {r:.2}x | <= 1.2x |\n\
+| GET the {n}-member group with excludedAttributes=members, p50 / p99 | {r50:.1} / {r99:.1} ms | | p99 <= 5 ms |\n",
                     n = g.members,
                     bs = g.build_s,
                     st = settled.as_secs_f64(),
-                    r = b / sm.max(1e-9)
+                    r = b / sm.max(1e-9),
+                    r50 = g.read_without_members.pct_ms(50.0),
+                    r99 = g.read_without_members.pct_ms(99.0),
+                )
+            })
+            .unwrap_or_default(),
+        nesting = nesting
+            .as_ref()
+            .map(|n| {
+                let (e, m) = (n.edge.pct_ms(50.0), n.member.pct_ms(50.0));
+                format!(
+                    "| nested groups, {u} users over 5 levels: one edge at depth 5 ({rows} closure rows) vs one member at depth 5 (5 rows), api to product, p50 | {e:.1} / {m:.1} ms | {r:.2}x | |\n",
+                    u = n.users,
+                    rows = n.edge_rows,
+                    r = e / m.max(1e-9)
                 )
             })
             .unwrap_or_default(),

@@ -10,6 +10,10 @@ impl Samples {
         self.0.push(d);
     }
 
+    pub fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
     /// The p-th percentile (0..=100) in milliseconds; 0 without samples.
     pub fn pct_ms(&self, p: f64) -> f64 {
         if self.0.is_empty() {

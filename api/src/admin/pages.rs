@@ -224,6 +224,7 @@ pub async fn tenant(
         .collect();
     let mapping = super::api::mapping::view(db, id).await?;
     let guard = crate::deprovisioning::decisions::status(db, id).await?.into();
+    let references = crate::directory::member_refs::of_tenant(db, id, views::REFERENCES_SHOWN).await?;
     Ok(views::tenant(&views::TenantPage {
         csrf: who.csrf(),
         tenant: &tenant,
@@ -243,6 +244,7 @@ pub async fn tenant(
         extensions: &extensions,
         mapping: &mapping,
         guard: &guard,
+        references: &references,
     }))
 }
 

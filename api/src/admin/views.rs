@@ -141,6 +141,8 @@ pub struct TenantPage<'a> {
     pub mapping: &'a MappingView,
     /// The deprovisioning guard: its policy and what it holds.
     pub guard: &'a GuardView,
+    /// Group members that name no user or group of the tenant, kept as sent.
+    pub references: &'a crate::directory::member_refs::Summary,
 }
 
 pub fn tenant(p: &TenantPage) -> Markup {
@@ -214,6 +216,7 @@ pub fn tenant(p: &TenantPage) -> Markup {
             (event_stream_section(p.streams))
             (attributes_section(p.extensions, p.mapping))
             (guard_section(p.guard))
+            (references_section(p.references))
             (activity_section(p.activity))
         },
     )
@@ -382,6 +385,35 @@ fn attributes_section(extensions: &[String], mapping: &MappingView) -> Markup {
                 }
             }
             p.muted { "Defined and changed through /admin/api (see docs/attributes.md)." }
+        }
+    }
+}
+
+/// Most references the page lists.
+pub const REFERENCES_SHOWN: i64 = 20;
+
+fn references_section(r: &crate::directory::member_refs::Summary) -> Markup {
+    html! {
+        section #member-references .card {
+            h2 { "Unknown group members" }
+            @if r.total == 0 {
+                p.muted { "Every group member names a user or a group of this tenant." }
+            } @else {
+                p.warn #references-count {
+                    "Group members naming no user or group of this tenant: " (r.total) ". They are kept "
+                    "and shown to the IdP as it sent them, and never reach the product: usually users "
+                    "deleted while a group push was in flight, or never provisioned."
+                }
+                table {
+                    tr { th { "Group" } th { "Member as sent" } }
+                    @for (group, value) in &r.sample {
+                        tr { td { (group) } td { code { (value) } } }
+                    }
+                }
+                @if r.total > r.sample.len() as i64 {
+                    p.muted { "… and " (r.total - r.sample.len() as i64) " more; " code { "scim-worker verify" } " lists them all." }
+                }
+            }
         }
     }
 }

@@ -1,13 +1,17 @@
 //! Translates a parsed SCIM filter on Groups into a SQL condition over `scim.groups g`, so
 //! filtering happens in Postgres. `displayName` compares case-insensitively on the folded key
-//! (the unique index serves `eq`); `members` comparisons become an `exists` over the group's
-//! live membership rows, so `members[value eq "<id>"]` is an index lookup, whatever the group's
-//! size. Values are always bound parameters.
+//! (the unique index serves `eq`); `members` comparisons become an `exists` over each kind of
+//! the group's live members (users, child groups, references kept as sent), so
+//! `members[value eq "<id>"]` is three index lookups, whatever the group's size. Values are
+//! always bound parameters.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query as Sql};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query as Sql};
 use sea_orm::{ColumnTrait, EntityName};
 use serde_json::Value;
-use shared::entity::{scim_group, scim_group_member as member, scim_user};
+use shared::entity::{
+    scim_group, scim_group_child as child, scim_group_member as member, scim_group_member_ref as reference,
+    scim_user,
+};
 
 use super::Scope;
 use super::filter_sql::{
@@ -45,11 +49,42 @@ pub(super) fn col(c: scim_group::Column) -> Expr {
     Expr::col((scim_group::Entity, c))
 }
 
-/// Whether the group under test has a live member (a membership row and its live user) for
-/// which `cond` holds.
-fn members_exist(cond: Expr) -> Expr {
-    exists(
-        Sql::select()
+/// The kinds of member a group has; a member condition is built for each.
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    /// A child group, joined as `child` (the outer query's group is `groups`).
+    Group,
+    /// A reference kept as sent.
+    Ref,
+}
+
+const KINDS: [Kind; 3] = [Kind::User, Kind::Group, Kind::Ref];
+
+fn child_group() -> Alias {
+    Alias::new("child")
+}
+
+/// Whether the group under test has a live member of any kind for which `cond` (built for each
+/// kind) holds: a user membership and its live user, a child group edge and its live group, or a
+/// reference.
+fn members_exist(cond: impl Fn(Kind) -> Result<Expr, Invalid>) -> Result<Expr, Invalid> {
+    let mut any: Option<Expr> = None;
+    for kind in KINDS {
+        let one = exists(members_of(kind).and_where(cond(kind)?).to_owned());
+        any = Some(match any {
+            None => one,
+            Some(a) => a.or(one),
+        });
+    }
+    Ok(any.unwrap_or_else(|| truth(false)))
+}
+
+/// The live members of one kind of the group under test.
+fn members_of(kind: Kind) -> sea_orm::sea_query::SelectStatement {
+    let group_id = || Expr::col((scim_group::Entity, scim_group::Column::Id));
+    match kind {
+        Kind::User => Sql::select()
             .from(member::Entity.table_ref())
             .inner_join(
                 scim_user::Entity.table_ref(),
@@ -58,15 +93,27 @@ fn members_exist(cond: Expr) -> Expr {
                     .equals((member::Entity, member::Column::UserId))
                     .and(scim_user::Column::DeletedAt.is_null()),
             )
-            .and_where(
-                member::Column::GroupId
-                    .into_expr()
-                    .equals((scim_group::Entity, scim_group::Column::Id)),
-            )
+            .and_where(Expr::col((member::Entity, member::Column::GroupId)).eq(group_id()))
             .and_where(member::Column::Member.into_expr())
-            .and_where(cond)
             .to_owned(),
-    )
+        Kind::Group => Sql::select()
+            .from(child::Entity.table_ref())
+            .join_as(
+                JoinType::InnerJoin,
+                scim_group::Entity.table_ref(),
+                child_group(),
+                Expr::col((child_group(), scim_group::Column::Id))
+                    .equals((child::Entity, child::Column::ChildId))
+                    .and(Expr::col((child_group(), scim_group::Column::DeletedAt)).is_null()),
+            )
+            .and_where(Expr::col((child::Entity, child::Column::GroupId)).eq(group_id()))
+            .and_where(Expr::col((child::Entity, child::Column::Member)))
+            .to_owned(),
+        Kind::Ref => Sql::select()
+            .from(reference::Entity.table_ref())
+            .and_where(Expr::col((reference::Entity, reference::Column::GroupId)).eq(group_id()))
+            .to_owned(),
+    }
 }
 
 fn condition(scope: Scope, f: &Filter) -> Result<Expr, Invalid> {
@@ -84,7 +131,7 @@ fn condition(scope: Scope, f: &Filter) -> Result<Expr, Invalid> {
             Target::ExternalId => col(scim_group::Column::ExternalId)
                 .is_not_null()
                 .and(col(scim_group::Column::ExternalId).ne("")),
-            Target::Member(_) => members_exist(truth(true)),
+            Target::Member(_) => members_exist(|_| Ok(truth(true)))?,
         },
         Filter::Compare { path, op, value } => {
             let shown = display(path);
@@ -100,11 +147,11 @@ fn condition(scope: Scope, f: &Filter) -> Result<Expr, Invalid> {
                 }
                 Target::Timestamp(c) => timestamp_compare(col(c), *op, value, &shown)?,
                 Target::Member(sub) => {
-                    let any = members_exist(member_compare(sub, *op, value, &shown)?);
+                    let any = members_exist(|kind| member_compare(kind, sub, *op, value, &shown))?;
                     // Each member is compared on its own; a group without members has
                     // `members` unassigned, and `ne` holds for it (RFC 7643 §2.5).
                     match op {
-                        CompareOp::Ne => members_exist(truth(true)).not().or(any),
+                        CompareOp::Ne => members_exist(|_| Ok(truth(true)))?.not().or(any),
                         _ => any,
                     }
                 }
@@ -114,7 +161,7 @@ fn condition(scope: Scope, f: &Filter) -> Result<Expr, Invalid> {
             sub: None,
             ..path.clone()
         })? {
-            Target::Member(_) => members_exist(element(filter)?),
+            Target::Member(_) => members_exist(|kind| element(kind, filter))?,
             _ => {
                 return Err(unsupported(format!(
                     "'{}[...]' needs a multi-valued attribute",
@@ -178,38 +225,88 @@ fn member_sub(name: &str) -> Option<MemberSub> {
     .map(|(_, s)| s)
 }
 
-/// One member compared: `value` is the user id, `display` its userName (case-insensitive, as
-/// userNames are), `type` always "User".
-fn member_compare(sub: MemberSub, op: CompareOp, value: &Value, shown: &str) -> Result<Expr, Invalid> {
-    match sub {
-        MemberSub::Value => uuid_compare(member::Column::UserId.into_expr(), op, value, shown),
-        MemberSub::Display => {
+/// One member of a kind compared. A user: `value` is its id, `display` its userName
+/// (case-insensitive, as userNames are), `type` "User". A child group: its id, its displayName
+/// (case-insensitive), "Group". A reference: its value exactly as sent (ids are caseExact), and
+/// its `display` and `type` as sent, case-insensitively; one sent without them has none.
+fn member_compare(
+    kind: Kind,
+    sub: MemberSub,
+    op: CompareOp,
+    value: &Value,
+    shown: &str,
+) -> Result<Expr, Invalid> {
+    let lowered = |s: &str| s.to_lowercase();
+    match (kind, sub) {
+        (Kind::User, MemberSub::Value) => uuid_compare(member::Column::UserId.into_expr(), op, value, shown),
+        (Kind::User, MemberSub::Display) => {
             let folded = user::fold(expect_str(value, shown)?);
             text_compare(scim_user::Column::UserNameKey.into_expr(), op, &folded, true)
         }
-        MemberSub::Type => {
-            let folded = expect_str(value, shown)?.to_lowercase();
-            text_compare(Expr::cust("'user'"), op, &folded, true)
+        (Kind::User, MemberSub::Type) => text_compare(
+            Expr::cust("'user'"),
+            op,
+            &lowered(expect_str(value, shown)?),
+            true,
+        ),
+        (Kind::Group, MemberSub::Value) => uuid_compare(
+            Expr::col((child::Entity, child::Column::ChildId)),
+            op,
+            value,
+            shown,
+        ),
+        (Kind::Group, MemberSub::Display) => {
+            let folded = group::fold(expect_str(value, shown)?);
+            text_compare(
+                Expr::col((child_group(), scim_group::Column::DisplayNameKey)),
+                op,
+                &folded,
+                true,
+            )
+        }
+        (Kind::Group, MemberSub::Type) => text_compare(
+            Expr::cust("'group'"),
+            op,
+            &lowered(expect_str(value, shown)?),
+            true,
+        ),
+        (Kind::Ref, MemberSub::Value) => {
+            let s = expect_str(value, shown)?;
+            text_compare(
+                Expr::col((reference::Entity, reference::Column::Value)),
+                op,
+                s,
+                true,
+            )
+        }
+        (Kind::Ref, MemberSub::Display | MemberSub::Type) => {
+            let col = match sub {
+                MemberSub::Display => reference::Column::Display,
+                _ => reference::Column::Type,
+            };
+            let lower: Expr = Func::lower(Expr::col((reference::Entity, col))).into();
+            text_compare(lower, op, &lowered(expect_str(value, shown)?), true)
         }
     }
 }
 
-/// A filter inside `members[...]`: its paths name sub-attributes of each member.
-fn element(f: &Filter) -> Result<Expr, Invalid> {
+/// A filter inside `members[...]`, for members of one kind: its paths name sub-attributes of
+/// each member.
+fn element(kind: Kind, f: &Filter) -> Result<Expr, Invalid> {
     let sub = |path: &AttrPath| {
         member_sub(&path.attr)
             .filter(|_| path.sub.is_none() && path.urn.is_none())
             .ok_or_else(|| unsupported(format!("'members' has no sub-attribute '{}'", display(path))))
     };
     Ok(match f {
-        Filter::And(a, b) => and(element(a)?, element(b)?),
-        Filter::Or(a, b) => or(element(a)?, element(b)?),
-        Filter::Not(a) => not(element(a)?),
+        Filter::And(a, b) => and(element(kind, a)?, element(kind, b)?),
+        Filter::Or(a, b) => or(element(kind, a)?, element(kind, b)?),
+        Filter::Not(a) => not(element(kind, a)?),
         Filter::Present(path) => {
             sub(path)?;
             truth(true)
         }
-        Filter::Compare { path, op, value } => member_compare(sub(path)?, *op, value, &display(path))?,
+        Filter::Compare { path, op, value } => member_compare(kind, sub(path)?, *op, value, &display(path))?,
         Filter::ValuePath { .. } => return Err(unsupported("value filters cannot be nested".into())),
     })
 }
@@ -240,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn member_value_filters_are_an_exists_over_live_memberships() {
+    fn member_value_filters_are_an_exists_over_each_kind_of_member() {
         let id = uuid::Uuid::now_v7();
         for f in [
             format!("members.value eq \"{id}\""),
@@ -256,15 +353,27 @@ mod tests {
                 s.contains(r#""group_members"."group_id" = "groups"."id" AND "group_members"."member" AND "group_members"."user_id" = $1"#),
                 "{s}"
             );
-            assert_eq!(n, 1);
+            assert!(
+                s.contains(r#""group_children"."group_id" = "groups"."id" AND "group_children"."member" AND "group_children"."child_id" = $2"#),
+                "{s}"
+            );
+            assert!(
+                s.ends_with(
+                    r#""group_member_refs"."group_id" = "groups"."id" AND "group_member_refs"."value" = $3)"#
+                ),
+                "{s}"
+            );
+            assert_eq!(n, 3);
         }
     }
 
     #[test]
-    fn a_member_value_that_is_not_a_uuid_matches_nothing() {
+    fn a_member_value_that_is_not_a_uuid_can_only_be_a_reference() {
         let (s, n) = sql("members[value eq \"nobody\"]").expect("supported");
-        assert!(s.ends_with("AND FALSE)"), "{s}");
-        assert_eq!(n, 0);
+        assert!(s.contains(r#""group_members"."member" AND FALSE)"#), "{s}");
+        assert!(s.contains(r#""group_children"."member" AND FALSE)"#), "{s}");
+        assert!(s.ends_with(r#""group_member_refs"."value" = $1)"#), "{s}");
+        assert_eq!(n, 1);
     }
 
     #[test]

@@ -161,47 +161,36 @@ pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMa
     Ok(rows.into_iter().collect())
 }
 
-/// The tenant's references: (group, value), for `verify` and the admin page.
-pub async fn of_tenant(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    limit: u64,
-) -> Result<(u64, Vec<(Uuid, String)>), DbErr> {
-    let live = Expr::exists(
-        sea_orm::sea_query::Query::select()
-            .expr(Expr::val(1))
-            .from(shared::entity::scim_group::Entity)
-            .and_where(
-                Expr::col((
-                    shared::entity::scim_group::Entity,
-                    shared::entity::scim_group::Column::Id,
-                ))
-                .equals((Entity, Column::GroupId)),
-            )
-            .and_where(
-                Expr::col((
-                    shared::entity::scim_group::Entity,
-                    shared::entity::scim_group::Column::DeletedAt,
-                ))
-                .is_null(),
-            )
-            .to_owned(),
-    );
-    let total = Entity::find()
-        .filter(Column::TenantId.eq(tenant))
-        .filter(live.clone())
-        .count(db)
-        .await?;
-    let sample = Entity::find()
-        .select_only()
-        .columns([Column::GroupId, Column::Value])
-        .filter(Column::TenantId.eq(tenant))
-        .filter(live)
-        .order_by_asc(Column::GroupId)
-        .order_by_asc(Column::Value)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok((total, sample))
+/// What the admin page shows of a tenant's references: how many live groups keep how many, and
+/// the first `limit` of them as (group displayName, value).
+pub struct Summary {
+    pub total: i64,
+    pub sample: Vec<(String, String)>,
+}
+
+pub async fn of_tenant(db: &impl ConnectionTrait, tenant: Uuid, limit: i64) -> Result<Summary, DbErr> {
+    // Raw: a count and a sample over the join with live groups.
+    let total = db
+        .query_one_raw(stmt(
+            "select count(*) from scim.group_member_refs r
+             join scim.groups g on g.id = r.group_id and g.deleted_at is null
+             where r.tenant_id = $1",
+            [tenant.into()],
+        ))
+        .await?
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or_default();
+    let sample = db
+        .query_all_raw(stmt(
+            "select g.display_name, r.value from scim.group_member_refs r
+             join scim.groups g on g.id = r.group_id and g.deleted_at is null
+             where r.tenant_id = $1 order by g.display_name_key, r.value limit $2",
+            [tenant.into(), limit.into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_many_by_index::<(String, String)>())
+        .collect::<Result<_, _>>()?;
+    Ok(Summary { total, sample })
 }

@@ -2,7 +2,7 @@
 //! same definitions that drive validation (`scim::schema`), plus what only a reader needs:
 //! descriptions, canonical values and reference types. Where this server differs from the RFC's
 //! own schema listing (§8.7.1), the document describes this server: a Group's displayName is
-//! required and unique, members are users only.
+//! required and unique.
 
 use serde_json::{Value, json};
 
@@ -103,7 +103,7 @@ const USER_NOTES: Notes = Notes {
         ),
         (
             "groups",
-            "The groups the user is a direct member of. Read-only: membership changes go through /Groups.",
+            "The groups the user belongs to: 'direct' where it is a member, 'indirect' through child groups. Read-only: membership changes go through /Groups.",
         ),
         ("groups.value", "The id of the Group."),
         ("groups.$ref", "The URI of the Group."),
@@ -179,18 +179,24 @@ const GROUP_NOTES: Notes = Notes {
         ),
         (
             "members",
-            "The members of the Group: users of the same tenant. Lists return them only when 'attributes' names them.",
+            "The members of the Group: users and groups (child groups) of the same tenant, and ids that name neither, kept and returned as sent. Lists return them only when 'attributes' names them.",
         ),
-        ("members.value", "The id of a member User."),
-        ("members.$ref", "The URI of the member User."),
-        ("members.display", "The member's userName."),
+        ("members.value", "The id of a member User or Group."),
+        (
+            "members.$ref",
+            "The URI of the member User or Group (absent for an id that names neither).",
+        ),
+        (
+            "members.display",
+            "The member's userName or displayName (as sent for an id that names neither).",
+        ),
         (
             "members.type",
-            "The kind of member: 'User', as groups do not nest here.",
+            "The kind of member: 'User' or 'Group' (as sent for an id that names neither).",
         ),
     ],
-    canonical: &[("members.type", &["User"])],
-    references: &[("members.$ref", &["User"])],
+    canonical: &[("members.type", &["User", "Group"])],
+    references: &[("members.$ref", &["User", "Group"])],
 };
 
 /// The common attributes (RFC 7643 §3.1), described the same in every schema.

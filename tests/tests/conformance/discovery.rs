@@ -182,7 +182,11 @@ async fn schemas_define_every_attribute_completely() {
     );
     assert_eq!(
         attribute(group, "members.$ref")["referenceTypes"],
-        json!(["User"])
+        json!(["User", "Group"])
+    );
+    assert_eq!(
+        attribute(group, "members.type")["canonicalValues"],
+        json!(["User", "Group"])
     );
     assert_eq!(attribute(group, "displayName")["required"], true);
 

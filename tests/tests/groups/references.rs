@@ -58,6 +58,14 @@ async fn a_group_of_members_never_provisioned_is_created_and_returned_as_sent() 
         ))
         .await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    let by_display = w
+        .get(&format!(
+            "/Groups?filter={}",
+            tests::urlencode("members[display eq \"invented one\" and type eq \"user\"]")
+        ))
+        .await;
+    assert_eq!(by_display.body["totalResults"], 1, "{}", by_display.body);
     // Removed by value like any member.
     w.patch_ok(
         gid,
