@@ -338,15 +338,13 @@ async fn report(
 
 /// The tenant's roles in the product: (user, role, primary).
 pub async fn of_tenant(db: &impl ConnectionTrait, tenant: Uuid) -> Result<Vec<(Uuid, String, bool)>, DbErr> {
-    db.query_all_raw(stmt(
+    rows_of_tenant(
+        db,
         "select r.user_id, r.role, r.is_primary from product.user_roles r
          join product.users u on u.id = r.user_id where u.tenant_id = $1",
-        [tenant.into()],
-    ))
-    .await?
-    .iter()
-    .map(|r| r.try_get_many_by_index::<(Uuid, String, bool)>())
-    .collect()
+        tenant,
+    )
+    .await
 }
 
 /// The tenant's entitlements in the product: (user, entitlement).
@@ -354,13 +352,23 @@ pub async fn entitlements_of_tenant(
     db: &impl ConnectionTrait,
     tenant: Uuid,
 ) -> Result<Vec<(Uuid, String)>, DbErr> {
-    db.query_all_raw(stmt(
+    rows_of_tenant(
+        db,
         "select e.user_id, e.entitlement from product.user_entitlements e
          join product.users u on u.id = e.user_id where u.tenant_id = $1",
-        [tenant.into()],
-    ))
-    .await?
-    .iter()
-    .map(|r| r.try_get_many_by_index::<(Uuid, String)>())
-    .collect()
+        tenant,
+    )
+    .await
+}
+
+async fn rows_of_tenant<T: sea_orm::TryGetableMany>(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    tenant: Uuid,
+) -> Result<Vec<T>, DbErr> {
+    db.query_all_raw(stmt(sql, [tenant.into()]))
+        .await?
+        .iter()
+        .map(|r| r.try_get_many_by_index::<T>())
+        .collect()
 }

@@ -148,12 +148,11 @@ async fn compare_access(
     for (u, e) in roles::entitlements_of_tenant(product, tenant).await? {
         entitlements.entry(u).or_default().push(e);
     }
-    let show = |roles: &[(String, bool)]| {
+    let show = |roles: &[(String, bool)]| -> Vec<String> {
         roles
             .iter()
             .map(|(r, p)| if *p { format!("{r} (primary)") } else { r.clone() })
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect()
     };
     for e in expected {
         let s = &e.snapshot;
@@ -167,28 +166,27 @@ async fn compare_access(
         let mut have = roles.remove(&e.id).unwrap_or_default();
         have.sort();
         report.roles += want.len();
-        if want != have {
-            report.differences.push(Difference {
-                tenant_id: tenant,
-                resource: e.id.to_string(),
-                field: "roles",
-                directory: show(&want),
-                product: show(&have),
-            });
-        }
-        let mut want: Vec<String> = s.entitlements.clone();
-        want.sort();
-        let mut have = entitlements.remove(&e.id).unwrap_or_default();
-        have.sort();
-        report.entitlements += want.len();
-        if want != have {
-            report.differences.push(Difference {
-                tenant_id: tenant,
-                resource: e.id.to_string(),
-                field: "entitlements",
-                directory: want.join(", "),
-                product: have.join(", "),
-            });
+        report.entitlements += s.entitlements.len();
+        let sides = [
+            ("roles", show(&want), show(&have)),
+            (
+                "entitlements",
+                s.entitlements.clone(),
+                entitlements.remove(&e.id).unwrap_or_default(),
+            ),
+        ];
+        for (field, mut want, mut have) in sides {
+            want.sort();
+            have.sort();
+            if want != have {
+                report.differences.push(Difference {
+                    tenant_id: tenant,
+                    resource: e.id.to_string(),
+                    field,
+                    directory: want.join(", "),
+                    product: have.join(", "),
+                });
+            }
         }
     }
     Ok(())
