@@ -5,6 +5,7 @@
 //! directory queries, startup, the admin commands, and the fuzz entry points in `fuzzing`).
 //! Everything else stays crate-private.
 
+mod access;
 mod activity;
 mod admin;
 mod admission;

@@ -1,5 +1,6 @@
 //! HTTP routes: SCIM resources under `/scim/v2`, and the operational endpoints.
 
+pub mod access;
 pub mod asynchronous;
 pub mod discovery;
 pub mod groups;

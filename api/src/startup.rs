@@ -25,7 +25,7 @@ use crate::admin;
 use crate::cli::ServeArgs;
 use crate::error::{ScimError, ensure_scim_error_body};
 use crate::outbox::{dispatch, relay};
-use crate::routes::{asynchronous, discovery, groups, health, search, unsupported, users};
+use crate::routes::{access, asynchronous, discovery, groups, health, search, unsupported, users};
 use crate::state::{App, AppState};
 use crate::trace_context;
 
@@ -179,6 +179,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
         .merge(asynchronous::router())
         .merge(search::router())
         .merge(unsupported::router())
+        .merge(access::router())
         .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
         // Inside the activity log, so that refused tokens and throttled requests are logged.
         .layer(middleware::from_fn_with_state(

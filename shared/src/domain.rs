@@ -2,4 +2,5 @@
 
 pub mod deprovisioning;
 pub mod mapping;
+pub mod roles;
 pub mod user;

@@ -73,6 +73,10 @@ pub enum Resource {
     /// cannot decode it and dead-letters it, to be replayed once workers are upgraded, rather
     /// than mistaking the child for a user.
     ChildGroup(ChildGroupSnapshot),
+    /// The tenant's group→role rules after an admin changed them; `resource_id` is the tenant
+    /// and `version` the mapping's own version. The worker stores them iff newer and re-derives
+    /// the tenant's users' roles. A worker that predates it dead-letters it (see `ChildGroup`).
+    RoleMapping(RoleMappingSnapshot),
 }
 
 impl Resource {
@@ -82,6 +86,7 @@ impl Resource {
             Resource::Group(_) => "group",
             Resource::Membership(_) => "membership",
             Resource::ChildGroup(_) => "child_group",
+            Resource::RoleMapping(_) => "role_mapping",
         }
     }
 }
@@ -107,6 +112,11 @@ pub struct ChildGroupSnapshot {
     pub child_id: Uuid,
     /// false after a removal.
     pub member: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RoleMappingSnapshot {
+    pub rules: Vec<crate::domain::roles::RoleRule>,
 }
 
 /// A user as the product needs it, derived from the SCIM resource by the api.
@@ -140,6 +150,15 @@ pub struct UserSnapshot {
     /// Values the tenant's mapping puts under `product.users.attributes` (none: `{}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `roles[].value` as the IdP set them, and the one it marked `primary` (absent from
+    /// messages written before roles existed: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_role: Option<String>,
+    /// `entitlements[].value` as the IdP set them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<String>,
 }
 
 impl ChangeMessage {
@@ -225,6 +244,19 @@ mod tests {
         assert_eq!(v["resource_type"], "User");
         assert_eq!(v["snapshot"]["user_name"], "ada@example.com");
         assert_eq!(v["version"], 3);
+    }
+
+    #[test]
+    fn a_user_message_written_before_roles_existed_still_decodes() {
+        let mut v: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        let snapshot = v["snapshot"].as_object_mut().unwrap();
+        assert!(!snapshot.contains_key("roles") && !snapshot.contains_key("entitlements"));
+        snapshot.remove("attributes");
+        let m = decode(v.to_string().as_bytes()).unwrap();
+        let Resource::User(u) = m.resource else {
+            panic!("a user")
+        };
+        assert!(u.roles.is_empty() && u.primary_role.is_none() && u.entitlements.is_empty());
     }
 
     #[test]

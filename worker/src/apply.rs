@@ -3,7 +3,7 @@
 //! than the row's, so duplicates, redeliveries and out-of-order arrivals are harmless and any
 //! number of workers can apply concurrently. User and membership changes are applied as batches
 //! (a single one is a batch of one; see `users` and `memberships`), groups one at a time
-//! (`groups`).
+//! (`groups`), and a tenant's role mapping in pages of users (`roles`).
 
 use std::collections::HashSet;
 
@@ -16,11 +16,14 @@ use crate::groups;
 use crate::memberships::{self, MembershipChange};
 use crate::nesting;
 pub use crate::outcome::Outcome;
+use crate::roles;
 use crate::users::{self, UserChange};
 
 #[derive(Clone)]
 pub struct Applier {
     pub db: DatabaseConnection,
+    /// The directory, where a role mapping's re-derivation reports its progress.
+    pub directory: DatabaseConnection,
     /// Test-only hooks (none in production builds): a hold before each commit widens race
     /// windows so that tests can prove they are closed.
     pub faults: Faults,
@@ -49,7 +52,7 @@ impl BatchKey {
                 group: msg.resource_id,
                 user: m.user_id,
             }),
-            Resource::Group(_) | Resource::ChildGroup(_) => None,
+            Resource::Group(_) | Resource::ChildGroup(_) | Resource::RoleMapping(_) => None,
         }
     }
 
@@ -64,11 +67,17 @@ impl Applier {
         if BatchKey::of(msg).is_some() {
             return Ok(self.apply_batch(&[msg]).await?[0]);
         }
+        if let Resource::RoleMapping(mapping) = &msg.resource {
+            // Many transactions, one page of users each (see `roles`).
+            return roles::apply_mapping(&self.db, &self.directory, msg, mapping).await;
+        }
         let txn = self.db.begin().await?;
         let outcome = match &msg.resource {
             Resource::Group(snapshot) => groups::apply_group(&txn, msg, snapshot).await?,
             Resource::ChildGroup(edge) => nesting::apply_edge(&txn, msg, edge).await?,
-            Resource::User(_) | Resource::Membership(_) => unreachable!("applied as a batch"),
+            Resource::User(_) | Resource::Membership(_) | Resource::RoleMapping(_) => {
+                unreachable!("applied as a batch or above")
+            }
         };
         self.commit(txn).await?;
         Ok(outcome)

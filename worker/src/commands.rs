@@ -32,6 +32,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let applier = apply::Applier {
         db,
+        directory: directory.clone(),
         faults: args.faults,
     };
     let worker = consumer::Worker {
@@ -98,6 +99,8 @@ pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {
             "memberships": report.memberships,
             "child_groups": report.child_groups,
             "effective_memberships": report.effective_memberships,
+            "roles": report.roles,
+            "entitlements": report.entitlements,
             "member_references": report.references.len(),
             "differences": report.differences.len(),
             "held": guarded(shared::domain::deprovisioning::Exception::Held),

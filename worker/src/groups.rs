@@ -21,6 +21,7 @@ use crate::key_locks;
 use crate::memberships;
 use crate::nesting;
 use crate::outcome::Outcome;
+use crate::roles::{self, Target};
 use crate::rows::{self, Overwrite};
 
 pub async fn apply_group(
@@ -34,7 +35,15 @@ pub async fn apply_group(
     if write_ledger(txn, tenant, id, msg.version, g.deleted, Overwrite::Older).await? == 0 {
         return Ok(Outcome::Stale);
     }
+    // Roles follow the group's name and members, in tenants that have rules.
+    let mapped = !roles::lock_mapped(txn, &[tenant]).await?.is_empty();
     if g.deleted {
+        // Its effective members lose it and every ancestor they held only through it.
+        let members = if mapped {
+            effective_members(txn, id).await?
+        } else {
+            Vec::new()
+        };
         nesting::detach_group(txn, id).await?;
         // Memberships, closure and child edges go with the group (on delete cascade).
         group::Entity::delete_many()
@@ -42,12 +51,48 @@ pub async fn apply_group(
             .filter(group::Column::TenantId.eq(tenant))
             .exec(txn)
             .await?;
+        if !members.is_empty() {
+            roles::derive(txn, Target::Users(members)).await?;
+        }
         return Ok(Outcome::Applied);
     }
+    let before = if mapped {
+        name_of(txn, tenant, id).await?
+    } else {
+        None
+    };
     write_group(txn, tenant, id, msg.version, &g.display_name, Overwrite::Always).await?;
     memberships::materialise_for_group(txn, tenant, id).await?;
     nesting::materialise_for_group(txn, tenant, id).await?;
+    // A new group's members, or a renamed group's (names are compared case-insensitively).
+    let renamed = before.is_none_or(|b| b.to_lowercase() != g.display_name.to_lowercase());
+    if mapped && renamed {
+        roles::derive(txn, Target::GroupMembers(vec![id])).await?;
+    }
     Ok(Outcome::Applied)
+}
+
+/// The group's name in the product, if it is there.
+async fn name_of(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<Option<String>, DbErr> {
+    group::Entity::find_by_id(id)
+        .select_only()
+        .column(group::Column::Name)
+        .filter(group::Column::TenantId.eq(tenant))
+        .into_tuple()
+        .one(txn)
+        .await
+}
+
+/// The group's effective members in the product.
+async fn effective_members(txn: &DatabaseTransaction, id: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    use shared::entity::product_group_effective_member as effective;
+    effective::Entity::find()
+        .select_only()
+        .column(effective::Column::UserId)
+        .filter(effective::Column::GroupId.eq(id))
+        .into_tuple()
+        .all(txn)
+        .await
 }
 
 /// Records the version applied to a group (and whether it was a deletion); returns how many

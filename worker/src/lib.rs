@@ -17,6 +17,7 @@ mod memberships;
 mod nesting;
 mod outcome;
 mod reconcile;
+mod roles;
 mod rows;
 mod users;
 mod verify;

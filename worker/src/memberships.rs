@@ -24,6 +24,7 @@ use crate::expected::ExpectedMembership;
 use crate::key_locks;
 use crate::nesting::{self, Seed};
 use crate::outcome::Outcome;
+use crate::roles::{self, Target};
 
 /// One membership change of a batch.
 pub struct MembershipChange<'a> {
@@ -82,6 +83,7 @@ pub async fn apply_memberships(
         .collect::<Result<_, _>>()?;
     let mut outcomes = Vec::with_capacity(changes.len());
     let (mut add, mut remove) = ((Vec::new(), Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    let mut changed: Vec<Uuid> = Vec::new();
     for c in changes {
         let (group, user) = (c.msg.resource_id, c.membership.user_id);
         if !written.contains(&(group, user)) {
@@ -114,6 +116,7 @@ pub async fn apply_memberships(
             ))
             .await?;
         let (g, u) = pairs(&rows)?;
+        changed.extend_from_slice(&u);
         nesting::spread(txn, Seed::Pairs, g, u).await?;
     }
     if !remove.0.is_empty() {
@@ -126,7 +129,15 @@ pub async fn apply_memberships(
             ))
             .await?;
         let (g, u) = pairs(&rows)?;
+        changed.extend_from_slice(&u);
         nesting::prune(txn, Seed::Pairs, g, u).await?;
+    }
+    // A user's effective groups changed only where one of its memberships did; its roles
+    // follow, in tenants that have rules.
+    if !changed.is_empty() && !roles::lock_mapped(txn, &nested).await?.is_empty() {
+        changed.sort_unstable();
+        changed.dedup();
+        roles::derive(txn, Target::Users(changed)).await?;
     }
     Ok(outcomes)
 }

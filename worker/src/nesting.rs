@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use crate::key_locks;
 use crate::outcome::Outcome;
+use crate::roles::{self, Target};
 
 /// Where closure changes start from.
 #[derive(Clone, Copy)]
@@ -185,7 +186,9 @@ pub async fn apply_edge(
         } else {
             prune(txn, Seed::Edges, vec![parent], vec![child]).await?
         };
-        tracing::debug!(tenant_id = %tenant, group_id = %parent, child_id = %child, member = edge.member, closure, "child group applied");
+        // The child's effective members gained or lost the parent and its ancestors.
+        let roles = roles::rederive_if_mapped(txn, tenant, Target::GroupMembers(vec![child])).await?;
+        tracing::debug!(tenant_id = %tenant, group_id = %parent, child_id = %child, member = edge.member, closure, roles, "child group applied");
     }
     Ok(Outcome::Applied)
 }

@@ -5,10 +5,13 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::roles::{self, Target};
 use crate::rows::Overwrite;
 use crate::users::write_user;
 use crate::{expected, groups, memberships, nesting, users};
@@ -60,16 +63,47 @@ pub async fn run(
             .chain(kept.iter().map(|k| &k.user))
             .map(|u| u.id)
             .collect();
-        summary.rows_deactivated += users::deactivate_all_but(&txn, tenant, known).await?;
+        summary.rows_deactivated += users::deactivate_all_but(&txn, tenant, known.clone()).await?;
         let kept_deleted: HashSet<Uuid> = kept
             .iter()
             .filter(|k| k.user.snapshot.deleted)
             .map(|k| k.user.id)
             .collect();
         summary.rows_written += reconcile_groups(directory, &txn, tenant, &kept_deleted).await?;
+        summary.rows_written += reconcile_access(directory, &txn, tenant, &users, known).await?;
         txn.commit().await?;
     }
     Ok(summary)
+}
+
+/// The tenant's rules as the directory has them (stored as applied: no re-derivation pending),
+/// the entitlements of `users` (the ones expected at their directory state), and the roles of
+/// every `known` user derived anew; returns how many product rows changed.
+async fn reconcile_access(
+    directory: &impl ConnectionTrait,
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    users: &[expected::ExpectedUser],
+    known: Vec<Uuid>,
+) -> Result<u64, DbErr> {
+    let mapping = shared::entity::scim_tenant_role_mapping::Entity::find_by_id(tenant)
+        .one(directory)
+        .await?;
+    if let Some(m) = mapping {
+        roles::store_applied(txn, tenant, m.version, &m.rules).await?;
+    }
+    let mut pairs = (Vec::new(), Vec::new());
+    for u in users {
+        for e in &u.snapshot.entitlements {
+            pairs.0.push(u.id);
+            pairs.1.push(e.clone());
+        }
+    }
+    let ids = users.iter().map(|u| u.id).collect();
+    let mut written = roles::write_entitlements(txn, ids, pairs).await?;
+    roles::lock_mapped(txn, &[tenant]).await?;
+    written += roles::derive(txn, Target::Users(known)).await?;
+    Ok(written)
 }
 
 /// Groups, their ledger, and memberships; returns how many product rows changed. The

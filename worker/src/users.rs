@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::key_locks::{self, Keys, keys_of};
 use crate::memberships;
 use crate::outcome::Outcome;
+use crate::roles::{self, Target};
 use crate::rows::{self, Overwrite};
 
 /// One user change of a batch.
@@ -125,7 +126,41 @@ pub async fn apply_users(
         .filter(|(_, id)| written.contains(id))
         .collect();
     materialise_memberships(txn, &new_written).await?;
+    write_access(txn, changes, &live, &written).await?;
     Ok(outcomes)
+}
+
+/// The written users' entitlements, and their roles (the IdP's may have changed, and a new
+/// user's memberships just materialised), after the roles lock of their tenants with rules.
+async fn write_access(
+    txn: &DatabaseTransaction,
+    changes: &[UserChange<'_>],
+    live: &[usize],
+    written: &HashSet<Uuid>,
+) -> Result<(), DbErr> {
+    let mut users = Vec::new();
+    let mut tenants = Vec::new();
+    let mut pairs = (Vec::new(), Vec::new());
+    for &i in live {
+        let c = &changes[i];
+        if !written.contains(&c.msg.resource_id) {
+            continue;
+        }
+        users.push(c.msg.resource_id);
+        tenants.push(c.msg.tenant_id);
+        for e in &c.user.entitlements {
+            pairs.0.push(c.msg.resource_id);
+            pairs.1.push(e.clone());
+        }
+    }
+    if users.is_empty() {
+        return Ok(());
+    }
+    roles::write_entitlements(txn, users.clone(), pairs).await?;
+    tenants.sort_unstable();
+    tenants.dedup();
+    roles::lock_mapped(txn, &tenants).await?;
+    roles::derive(txn, Target::Users(users)).await.map(|_| ())
 }
 
 /// What a batch needs to know of a user's row before writing it.
@@ -200,6 +235,8 @@ async fn write_users(
                 "organization": u.organization,
                 "division": u.division,
                 "attributes": u.attributes.clone().unwrap_or_default(),
+                "idp_roles": u.roles,
+                "idp_primary_role": u.primary_role,
                 "emails": keys.emails,
                 "manager_ref": reference,
                 "manager_ref_id": reference.as_deref().and_then(|r| Uuid::parse_str(r).ok()),
@@ -232,13 +269,13 @@ async fn write_users(
                  select r.id, r.tenant_id, r.user_name, r.email, r.first_name, r.last_name, r.department,
                      r.job_title, r.active, r.version, r.external_id, r.employee_number, r.emails,
                      r.manager_ref, case when r.resolvable then {manager} end, r.cost_center,
-                     r.organization, r.division, r.attributes, now()
+                     r.organization, r.division, r.attributes, r.idp_roles, r.idp_primary_role, now()
                  from jsonb_to_recordset($1::text::jsonb) as r(
                      id uuid, tenant_id uuid, version bigint, user_name text, email text, first_name text,
                      last_name text, department text, job_title text, active boolean, external_id text,
                      employee_number text, emails text[], manager_ref text, manager_ref_id uuid,
                      resolvable boolean, cost_center text, organization text, division text,
-                     attributes jsonb)
+                     attributes jsonb, idp_roles text[], idp_primary_role text)
                  on conflict (id) do update set {set}
                  where p.version {newer} excluded.version and p.tenant_id = excluded.tenant_id
                  returning p.id"
@@ -262,7 +299,7 @@ async fn materialise_memberships(txn: &DatabaseTransaction, users: &[(Uuid, Uuid
 }
 
 /// The columns a snapshot determines: overwritten by every write, compared by reconcile.
-const DERIVED: [C; 17] = [
+const DERIVED: [C; 19] = [
     C::UserName,
     C::Email,
     C::FirstName,
@@ -280,6 +317,8 @@ const DERIVED: [C; 17] = [
     C::Organization,
     C::Division,
     C::Attributes,
+    C::IdpRoles,
+    C::IdpPrimaryRole,
 ];
 
 /// Writes one row from a snapshot (reconcile); returns how many rows changed (0 or 1).
@@ -314,6 +353,8 @@ pub async fn write_user(
         attributes: Set(serde_json::Value::Object(
             u.attributes.clone().unwrap_or_default(),
         )),
+        idp_roles: Set(u.roles.clone()),
+        idp_primary_role: Set(u.primary_role.clone()),
         ..Default::default()
     };
     rows::upsert(db, row, &DERIVED, how).await

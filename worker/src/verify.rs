@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::expected::{self, ExpectedUser};
 use crate::users::{self, ProductUser};
-use crate::{groups, memberships, nesting};
+use crate::{groups, memberships, nesting, roles};
 
 #[derive(Debug, Serialize)]
 pub struct Difference {
@@ -49,6 +49,9 @@ pub struct Report {
     /// Child groups (nested groups) and effective memberships (the closure) compared.
     pub child_groups: usize,
     pub effective_memberships: usize,
+    /// Roles (IdP-set and mapped) and entitlements the users should have, compared.
+    pub roles: usize,
+    pub entitlements: usize,
     pub differences: Vec<Difference>,
     /// Group members the directory keeps as references (not users or groups of the tenant).
     pub references: Vec<Reference>,
@@ -114,9 +117,79 @@ pub async fn run(
                 product: format!("active, version {}", a.version),
             });
         }
-        compare_groups(directory, product, tenant, &kept_deleted, &mut report).await?;
+        let effective = compare_groups(directory, product, tenant, &kept_deleted, &mut report).await?;
+        compare_access(directory, product, tenant, &expected, &effective, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Roles and entitlements of the users expected at their directory state: what the rule
+/// (`shared::domain::roles::derive`) gives from the directory's roles, groups and the tenant's
+/// rules, against `product.user_roles` and `product.user_entitlements`. `effective` is the
+/// directory's closure: (group id, group name, user).
+async fn compare_access(
+    directory: &impl ConnectionTrait,
+    product: &impl ConnectionTrait,
+    tenant: Uuid,
+    expected: &[ExpectedUser],
+    effective: &[(Uuid, String, Uuid)],
+    report: &mut Report,
+) -> Result<(), DbErr> {
+    let rules = shared::domain::roles::of_tenant(directory, tenant).await?;
+    let mut groups_of: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for (_, name, u) in effective {
+        groups_of.entry(*u).or_default().push(name);
+    }
+    let mut roles: HashMap<Uuid, Vec<(String, bool)>> = HashMap::new();
+    for (u, role, primary) in roles::of_tenant(product, tenant).await? {
+        roles.entry(u).or_default().push((role, primary));
+    }
+    let mut entitlements: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for (u, e) in roles::entitlements_of_tenant(product, tenant).await? {
+        entitlements.entry(u).or_default().push(e);
+    }
+    let show = |roles: &[(String, bool)]| -> Vec<String> {
+        roles
+            .iter()
+            .map(|(r, p)| if *p { format!("{r} (primary)") } else { r.clone() })
+            .collect()
+    };
+    for e in expected {
+        let s = &e.snapshot;
+        let groups = groups_of.get(&e.id).map(Vec::as_slice).unwrap_or_default();
+        let want = shared::domain::roles::derive(
+            &s.roles,
+            s.primary_role.as_deref(),
+            groups.iter().copied(),
+            &rules,
+        );
+        let mut have = roles.remove(&e.id).unwrap_or_default();
+        have.sort();
+        report.roles += want.len();
+        report.entitlements += s.entitlements.len();
+        let sides = [
+            ("roles", show(&want), show(&have)),
+            (
+                "entitlements",
+                s.entitlements.clone(),
+                entitlements.remove(&e.id).unwrap_or_default(),
+            ),
+        ];
+        for (field, mut want, mut have) in sides {
+            want.sort();
+            have.sort();
+            if want != have {
+                report.differences.push(Difference {
+                    tenant_id: tenant,
+                    resource: e.id.to_string(),
+                    field,
+                    directory: want.join(", "),
+                    product: have.join(", "),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `kept_deleted`: users deleted in the directory whose delete the guard keeps from the product,
@@ -127,7 +200,7 @@ async fn compare_groups(
     tenant: Uuid,
     kept_deleted: &HashSet<Uuid>,
     report: &mut Report,
-) -> Result<(), DbErr> {
+) -> Result<Vec<(Uuid, String, Uuid)>, DbErr> {
     let mut diff = |resource: String, field: &'static str, directory: String, product: String| {
         report.differences.push(Difference {
             tenant_id: tenant,
@@ -234,6 +307,11 @@ async fn compare_groups(
     // Effective membership: the closure, computed here in memory from the directory.
     let mut want_effective = expected::closure(&direct, &edges);
     let effective_count = want_effective.len();
+    let names: HashMap<Uuid, &String> = expected.iter().map(|g| (g.id, &g.name)).collect();
+    let effective: Vec<(Uuid, String, Uuid)> = want_effective
+        .iter()
+        .filter_map(|&(g, u)| Some((g, names.get(&g)?.to_string(), u)))
+        .collect();
     for (g, u) in nesting::effective_of_tenant(product, tenant).await? {
         if kept_deleted.contains(&u) {
             continue;
@@ -266,7 +344,7 @@ async fn compare_groups(
     report.memberships += expected_count;
     report.child_groups += edges.len();
     report.effective_memberships += effective_count;
-    Ok(())
+    Ok(effective)
 }
 
 fn compare(tenant: Uuid, e: &ExpectedUser, a: &ProductUser, out: &mut Vec<Difference>) {

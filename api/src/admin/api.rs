@@ -7,6 +7,7 @@ pub mod deprovisioning_guard;
 pub mod event_streams;
 pub mod mapping;
 mod openapi;
+pub mod roles;
 pub mod schema;
 pub mod tenant_schemas;
 
@@ -56,6 +57,9 @@ fn documented() -> OpenApiRouter<Admin> {
         .routes(routes!(event_streams::delete_event_stream))
         .routes(routes!(event_streams::replay_event_stream))
         .routes(routes!(mapping::put_mapping, mapping::get_mapping))
+        .routes(routes!(roles::put_role_mapping, roles::get_role_mapping))
+        .routes(routes!(roles::put_roles, roles::get_roles))
+        .routes(routes!(roles::put_entitlements, roles::get_entitlements))
         .routes(routes!(
             deprovisioning_guard::get_deprovisioning_guard,
             deprovisioning_guard::put_deprovisioning_guard
@@ -346,6 +350,12 @@ mod tests {
         ("/admin/api/tenants/{id}/event-streams/{sid}/replay", "post"),
         ("/admin/api/tenants/{id}/mapping", "put"),
         ("/admin/api/tenants/{id}/mapping", "get"),
+        ("/admin/api/tenants/{id}/role-mapping", "put"),
+        ("/admin/api/tenants/{id}/role-mapping", "get"),
+        ("/admin/api/tenants/{id}/roles", "put"),
+        ("/admin/api/tenants/{id}/roles", "get"),
+        ("/admin/api/tenants/{id}/entitlements", "put"),
+        ("/admin/api/tenants/{id}/entitlements", "get"),
         ("/admin/api/tenants/{id}/deprovisioning-guard", "get"),
         ("/admin/api/tenants/{id}/deprovisioning-guard", "put"),
         ("/admin/api/tenants/{id}/deprovisioning-guard/approve", "post"),

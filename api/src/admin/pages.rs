@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use shared::domain::roles::Kind;
 
 use super::error::{AdminError, PageError};
 use super::guard::Principal;
@@ -225,6 +226,11 @@ pub async fn tenant(
     let mapping = super::api::mapping::view(db, id).await?;
     let guard = crate::deprovisioning::decisions::status(db, id).await?.into();
     let references = crate::directory::member_refs::of_tenant(db, id, views::REFERENCES_SHOWN).await?;
+    let roles = views::RolesCard {
+        mapping: super::api::roles::view(db, id).await?,
+        roles_defined: crate::access::definitions(db, id, Kind::Role).await?.len(),
+        entitlements_defined: crate::access::definitions(db, id, Kind::Entitlement).await?.len(),
+    };
     Ok(views::tenant(&views::TenantPage {
         csrf: who.csrf(),
         tenant: &tenant,
@@ -245,6 +251,7 @@ pub async fn tenant(
         mapping: &mapping,
         guard: &guard,
         references: &references,
+        roles: &roles,
     }))
 }
 

@@ -143,6 +143,15 @@ pub struct TenantPage<'a> {
     pub guard: &'a GuardView,
     /// Group members that name no user or group of the tenant, kept as sent.
     pub references: &'a crate::directory::member_refs::Summary,
+    /// The role mapping, its re-derivation, and how many roles and entitlements are defined.
+    pub roles: &'a RolesCard,
+}
+
+/// What the roles card shows.
+pub struct RolesCard {
+    pub mapping: super::api::roles::RoleMappingView,
+    pub roles_defined: usize,
+    pub entitlements_defined: usize,
 }
 
 pub fn tenant(p: &TenantPage) -> Markup {
@@ -215,6 +224,7 @@ pub fn tenant(p: &TenantPage) -> Markup {
             (dead_letter_section(id, csrf, p.queues))
             (event_stream_section(p.streams))
             (attributes_section(p.extensions, p.mapping))
+            (roles_section(p.roles))
             (guard_section(p.guard))
             (references_section(p.references))
             (activity_section(p.activity))
@@ -385,6 +395,48 @@ fn attributes_section(extensions: &[String], mapping: &MappingView) -> Markup {
                 }
             }
             p.muted { "Defined and changed through /admin/api (see docs/attributes.md)." }
+        }
+    }
+}
+
+fn roles_section(card: &RolesCard) -> Markup {
+    let m = &card.mapping;
+    html! {
+        section #roles .card {
+            h2 { "Roles and entitlements" }
+            table.figures {
+                tr {
+                    th { "Roles from groups" }
+                    td #role-mapping {
+                        @if m.rules.is_empty() { "none" }
+                        @for (i, r) in m.rules.iter().enumerate() {
+                            @if i > 0 { br; }
+                            "group " code { (r.group) } " → role " code { (r.role) } " (priority " (r.priority) ")"
+                        }
+                    }
+                }
+                @if let Some(d) = &m.rederivation {
+                    tr {
+                        th { "Re-derivation" }
+                        td #rederivation {
+                            @if d.derived_version < d.version {
+                                "version " (d.version) " queued for the workers" span.warn { " (waiting)" }
+                            } @else {
+                                (d.done) " of " (d.total) " users re-derived (version " (d.version) ")"
+                                @if d.running { span.warn { " (running)" } } @else { span.ok { " (done)" } }
+                            }
+                        }
+                    }
+                }
+                tr {
+                    th { "Defined" }
+                    td #access-defined {
+                        (card.roles_defined) " roles, " (card.entitlements_defined) " entitlements (listed by "
+                        code { "/Roles" } " and " code { "/Entitlements" } ")"
+                    }
+                }
+            }
+            p.muted { "Defined and changed through /admin/api (see docs/roles.md)." }
         }
     }
 }

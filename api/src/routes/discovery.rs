@@ -91,6 +91,7 @@ async fn tenant_schemas(state: &AppState, tenant: Uuid, base: &str) -> Result<Ve
 /// Every schema the tenant's resources have: the standard ones and the tenant's own.
 async fn all_schemas(state: &AppState, tenant: Uuid, base: &str) -> Result<Vec<Value>, ScimError> {
     let mut all = schema_doc::all(base);
+    all.extend(super::access::schemas(base));
     all.extend(tenant_schemas(state, tenant, base).await?);
     Ok(all)
 }
@@ -129,7 +130,8 @@ async fn resource_types(
     BaseUrl(base): BaseUrl,
 ) -> Result<Response, ScimError> {
     let own = tenant_schemas(&state, t.0, &base).await?;
-    let all = vec![user_resource_type(&base, &own), group_resource_type(&base)];
+    let mut all = vec![user_resource_type(&base, &own), group_resource_type(&base)];
+    all.extend(super::access::resource_types(&base));
     Ok(scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
@@ -154,6 +156,11 @@ async fn resource_type(
         ))
     } else if name.eq_ignore_ascii_case("Group") {
         Ok(scim_json(StatusCode::OK, &group_resource_type(&base), None, None))
+    } else if let Some(t) = super::access::resource_types(&base)
+        .into_iter()
+        .find(|t| t["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&name)))
+    {
+        Ok(scim_json(StatusCode::OK, &t, None, None))
     } else {
         Err(ScimError::not_found(format!("no resource type '{name}'")))
     }

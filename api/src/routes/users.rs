@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::resource::{self, Connection, Edit, EventContext, ListPage, Resource, Write, handler_spans};
+use crate::access;
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, USER_KEYS, memberships};
 use crate::error::ScimError;
@@ -120,6 +121,7 @@ impl Resource for User {
     ) -> Result<(StoredUser, Vec<Enqueued>, bool), ScimError> {
         let doc = normalize(user_resource(), body)?;
         user::validate(&doc, None)?;
+        access::check_user(db, tenant, &doc, None).await?;
         let event = |planned: &StoredUser| event("POST", None, planned, ev);
         let (stored, queued, evented) = users::insert(db, tenant, doc, event).await?;
         Ok((stored, vec![queued], evented))
@@ -134,8 +136,8 @@ impl Resource for User {
     }
 
     async fn change(
-        _txn: &DatabaseTransaction,
-        _tenant: Uuid,
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
         current: &StoredUser,
         edit: Edit<Self>,
     ) -> Result<user::Doc, ScimError> {
@@ -149,6 +151,7 @@ impl Resource for User {
         };
         // Checked against the user it replaces (see `user::validate`).
         user::validate(&doc, Some(&current.doc))?;
+        access::check_user(txn, tenant, &doc, Some(&current.doc)).await?;
         Ok(doc)
     }
 

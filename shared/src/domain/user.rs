@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::domain::mapping::Mapping;
+use crate::domain::roles;
 use crate::messages::UserSnapshot;
 
 pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -88,6 +89,9 @@ pub fn snapshot(doc: &Doc, deleted: bool) -> UserSnapshot {
         organization: owned(str_at(ext, "organization")),
         division: owned(str_at(ext, "division")),
         attributes: None,
+        roles: roles::values(doc, "roles"),
+        primary_role: roles::primary(doc, "roles"),
+        entitlements: roles::values(doc, "entitlements"),
     }
 }
 

@@ -47,6 +47,12 @@ pub struct Model {
     /// Values of the tenant's own extensions, under the keys its mapping names.
     #[sea_orm(column_type = "JsonBinary")]
     pub attributes: Json,
+    /// The roles the IdP set on the user (`roles[].value`), and the one it marked primary;
+    /// `product.user_roles` holds these and the roles the tenant's role mapping gives.
+    #[sea_orm(column_type = "Array(RcOrArc::new(ColumnType::Text))")]
+    pub idp_roles: Vec<String>,
+    #[sea_orm(column_type = "Text")]
+    pub idp_primary_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

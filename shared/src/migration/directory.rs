@@ -17,6 +17,7 @@ mod m0009_tenant_schemas;
 mod m0010_tenant_mappings;
 mod m0011_deprovisioning_guard;
 mod m0012_nested_groups_and_member_refs;
+mod m0013_roles_and_entitlements;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_tenant_mappings::MIGRATION),
             Box::new(m0011_deprovisioning_guard::MIGRATION),
             Box::new(m0012_nested_groups_and_member_refs::MIGRATION),
+            Box::new(m0013_roles_and_entitlements::MIGRATION),
         ]
     }
 }

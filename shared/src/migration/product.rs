@@ -12,6 +12,7 @@ mod m0004_emails_index_without_pending_list;
 mod m0005_key_indexes_apart_from_tenant;
 mod m0006_enterprise_columns_and_attributes;
 mod m0007_nested_groups_effective_members;
+mod m0008_user_roles_and_entitlements;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_key_indexes_apart_from_tenant::MIGRATION),
             Box::new(m0006_enterprise_columns_and_attributes::MIGRATION),
             Box::new(m0007_nested_groups_effective_members::MIGRATION),
+            Box::new(m0008_user_roles_and_entitlements::MIGRATION),
         ]
     }
 }

@@ -68,6 +68,8 @@ fn entities() -> Vec<Described> {
         Described::of::<scim_async_request_part::Entity>(),
         Described::of::<scim_tenant_schema::Entity>(),
         Described::of::<scim_tenant_mapping::Entity>(),
+        Described::of::<scim_tenant_access::Entity>(),
+        Described::of::<scim_tenant_role_mapping::Entity>(),
         Described::of::<product_user::Entity>(),
         Described::of::<product_group::Entity>(),
         Described::of::<product_group_member::Entity>(),
@@ -77,6 +79,9 @@ fn entities() -> Vec<Described> {
         Described::of::<product_nesting_version::Entity>(),
         Described::of::<product_group_effective_member::Entity>(),
         Described::of::<product_nested_tenant::Entity>(),
+        Described::of::<product_user_role::Entity>(),
+        Described::of::<product_user_entitlement::Entity>(),
+        Described::of::<product_role_mapping::Entity>(),
     ]
 }
 

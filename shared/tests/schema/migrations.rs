@@ -376,6 +376,8 @@ async fn write_rows(db: &DatabaseConnection) -> Written {
             organization: None,
             division: None,
             attributes: serde_json::json!({}),
+            idp_roles: Vec::new(),
+            idp_primary_role: None,
         };
         // Written with the columns the old runner's schema has.
         let mut old = product_user::ActiveModel::from(row.clone());
@@ -383,6 +385,8 @@ async fn write_rows(db: &DatabaseConnection) -> Written {
         old.organization = NotSet;
         old.division = NotSet;
         old.attributes = NotSet;
+        old.idp_roles = NotSet;
+        old.idp_primary_role = NotSet;
         product_user::Entity::insert(old)
             .exec_without_returning(db)
             .await

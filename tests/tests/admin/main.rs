@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod csrf;
 mod dead_letters;
+mod roles;
 mod throttle;
 mod tokens;
 

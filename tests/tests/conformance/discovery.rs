@@ -82,10 +82,19 @@ async fn schemas_define_every_attribute_completely() {
     let w = World::without_worker().await;
     let r = w.get("/Schemas").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["totalResults"], 3);
+    assert_eq!(r.body["totalResults"], 5);
     let schemas = r.body["Resources"].as_array().unwrap().clone();
     let ids: Vec<&str> = schemas.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, [USER_SCHEMA, ENTERPRISE, GROUP_SCHEMA]);
+    assert_eq!(
+        ids,
+        [
+            USER_SCHEMA,
+            ENTERPRISE,
+            GROUP_SCHEMA,
+            "urn:okta:scim:schemas:core:1.0:Role",
+            "urn:okta:scim:schemas:core:1.0:Entitlement"
+        ]
+    );
     for s in &schemas {
         let id = s["id"].as_str().unwrap();
         assert_eq!(
@@ -192,7 +201,8 @@ async fn schemas_define_every_attribute_completely() {
 async fn resource_types_name_their_endpoint_schema_and_extensions() {
     let w = World::without_worker().await;
     let r = w.get("/ResourceTypes").await;
-    assert_eq!(r.body["totalResults"], 2);
+    // User, Group, and the read-only Role and Entitlement (tests/groups/roles.rs).
+    assert_eq!(r.body["totalResults"], 4);
     let user = w.get("/ResourceTypes/User").await;
     assert_eq!(user.status, StatusCode::OK);
     assert_eq!(user.body["endpoint"], "/Users");

@@ -9,6 +9,7 @@ mod okta;
 mod product;
 mod reads;
 mod references;
+mod roles;
 mod scale;
 mod users;
 

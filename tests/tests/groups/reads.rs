@@ -194,7 +194,7 @@ async fn discovery_describes_the_group_resource_type_and_schema() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["User", "Group"]);
+    assert_eq!(names, ["User", "Group", "Role", "Entitlement"]);
     let r = w.get("/ResourceTypes/Group").await;
     assert_eq!(r.body["endpoint"], "/Groups");
     assert_eq!(r.body["schema"], GROUP_SCHEMA);
