@@ -10,6 +10,7 @@ mod events;
 mod filter_scale;
 mod groups;
 mod nesting;
+mod roles;
 mod stats;
 mod visibility;
 mod waves;
@@ -52,6 +53,9 @@ struct Args {
     /// Users of the five nested groups whose edge changes are timed (0 skips the part).
     #[arg(long, default_value_t = 20_000)]
     nesting_users: usize,
+    /// Members of the group whose role mapping is set and changed (0 skips the part).
+    #[arg(long, default_value_t = 20_000)]
+    role_members: usize,
     /// Users in the tenant the `userName eq` lookup latency is measured in (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     filter_users: usize,
@@ -256,6 +260,15 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let roles = if args.role_members > 0 {
+        eprintln!(
+            "a role mapping over a {}-member group, set then changed...",
+            args.role_members
+        );
+        Some(roles::measure(&env, &api, &db, args.role_members).await?)
+    } else {
+        None
+    };
     let filter = if args.filter_users > 0 {
         eprintln!(
             "measuring userName eq lookups in a tenant of {} users...",
@@ -342,6 +355,12 @@ async fn main() -> anyhow::Result<()> {
             "big_vs_small_p50": g.one_member_big.pct_ms(50.0) / g.one_member_small.pct_ms(50.0).max(1e-9),
             "read_without_members_ms": {"p50": g.read_without_members.pct_ms(50.0), "p99": g.read_without_members.pct_ms(99.0)},
         })),
+        "roles": roles.as_ref().map(|r| json!({
+            "members": r.members,
+            "first_mapping_seconds": r.first.as_secs_f64(),
+            "changed_mapping_seconds": r.change.as_secs_f64(),
+            "users_per_s_changed": r.members as f64 / r.change.as_secs_f64().max(1e-9),
+        })),
         "nesting": nesting.as_ref().map(|n| json!({
             "users": n.users,
             "edge_closure_rows": n.edge_rows,
@@ -377,6 +396,7 @@ async fn main() -> anyhow::Result<()> {
 {backfill}\
 {group}\
 {nesting}\
+{roles}\
 {filter}\
 | converged (scim-worker verify) | {conv} | | |\n\
 | peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
@@ -476,6 +496,16 @@ async fn main() -> anyhow::Result<()> {
                     r99 = g.read_without_members.pct_ms(99.0),
                 )
             })
+            .unwrap_or_default(),
+        roles = roles
+            .as_ref()
+            .map(|r| format!(
+                "| role mapping over a {n}-member group, admin API to product.user_roles: set / changed | {a:.2} / {b:.2} s | {u:.0} users/s | |\n",
+                n = r.members,
+                a = r.first.as_secs_f64(),
+                b = r.change.as_secs_f64(),
+                u = r.members as f64 / r.change.as_secs_f64().max(1e-9),
+            ))
             .unwrap_or_default(),
         nesting = nesting
             .as_ref()
