@@ -473,7 +473,7 @@ async fn add(
     Ok((out, refs))
 }
 
-/// Removes members by id, of any kind.
+/// Removes members by id, of any kind: an id may name a user, a child group or a reference.
 async fn remove(
     txn: &DatabaseTransaction,
     tenant: Uuid,
@@ -481,12 +481,9 @@ async fn remove(
     values: &[String],
 ) -> Result<(Vec<Enqueued>, bool), ScimError> {
     let ids = memberships::uuids(values);
-    let mut out = pairs::remove::<Users>(txn, tenant, group, &ids).await?;
-    out.extend(pairs::remove::<Children>(txn, tenant, group, &ids).await?);
     // A NUL names no reference (adds refuse it), and Postgres text cannot hold one.
-    let values: Vec<String> = values.iter().filter(|v| !v.contains('\0')).cloned().collect();
-    let refs = member_refs::remove(txn, group, &values).await?;
-    Ok((out, refs))
+    let refs: Vec<String> = values.iter().filter(|v| !v.contains('\0')).cloned().collect();
+    remove_each(txn, tenant, group, &ids, &ids, &refs).await
 }
 
 /// Removes the members a filter selected.
@@ -504,9 +501,22 @@ async fn remove_keys(
             Key::Ref(v) => refs.push(v.clone()),
         }
     }
-    let mut out = pairs::remove::<Users>(txn, tenant, group, &users).await?;
-    out.extend(pairs::remove::<Children>(txn, tenant, group, &groups).await?);
-    let refs = member_refs::remove(txn, group, &refs).await?;
+    remove_each(txn, tenant, group, &users, &groups, &refs).await
+}
+
+/// Removes these users, child groups and references from a locked group: the pair messages
+/// written, and whether its references changed.
+async fn remove_each(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    group: Uuid,
+    users: &[Uuid],
+    groups: &[Uuid],
+    refs: &[String],
+) -> Result<(Vec<Enqueued>, bool), ScimError> {
+    let mut out = pairs::remove::<Users>(txn, tenant, group, users).await?;
+    out.extend(pairs::remove::<Children>(txn, tenant, group, groups).await?);
+    let refs = member_refs::remove(txn, group, refs).await?;
     Ok((out, refs))
 }
 
