@@ -11,9 +11,15 @@
 //!   the progress reported to the directory for the admin page.
 //!
 //! # Serialisation
-//! A user's roles depend on groups and memberships far from its own key lock. In a tenant with
-//! rules every derivation takes the tenant's roles lock ([`lock_mapped`]) after all its other
-//! locks, so derivations of one tenant apply one at a time and each sees the others' commits.
+//! A user's roles depend on groups and memberships far from its own key lock. Every derivation
+//! takes the tenant's roles lock after all its other locks:
+//! - exclusively where groups change ([`lock_mapped`], in a tenant with rules) and for each page
+//!   of a mapping's re-derivation, so these apply one at a time and each sees the others'
+//!   commits;
+//! - shared by user changes ([`lock_shared`], in every tenant), which touch only their own users'
+//!   roles and so run side by side, but never beside a group change or a mapping page. This
+//!   also covers a tenant's first rules: a user change that derived without them commits before
+//!   the mapping's page reads that user, or waits for the page and derives with them.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -72,6 +78,20 @@ pub async fn lock_mapped(txn: &DatabaseTransaction, tenants: &[Uuid]) -> Result<
     .iter()
     .map(|r| r.try_get_by_index(0))
     .collect()
+}
+
+/// Takes the roles lock of each of `tenants` in shared mode, in one global order, whatever their
+/// rules: what a user change holds while it derives its own users' roles (see the module doc).
+pub async fn lock_shared(txn: &DatabaseTransaction, tenants: &[Uuid]) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(
+        "select count(pg_advisory_xact_lock_shared(k)) from (
+             select distinct hashtextextended('product roles ' || t::text, 0) as k
+             from unnest($1::uuid[]) as t order by k
+         ) as keys",
+        [tenants.to_vec().into()],
+    ))
+    .await
+    .map(|_| ())
 }
 
 /// Re-derives the roles of `target`'s users when `tenant` has rules (after taking its roles

@@ -159,7 +159,7 @@ async fn write_access(
     roles::write_entitlements(txn, users.clone(), pairs).await?;
     tenants.sort_unstable();
     tenants.dedup();
-    roles::lock_mapped(txn, &tenants).await?;
+    roles::lock_shared(txn, &tenants).await?;
     roles::derive(txn, Target::Users(users)).await.map(|_| ())
 }
 
