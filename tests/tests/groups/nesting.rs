@@ -296,3 +296,41 @@ async fn reconcile_repairs_a_damaged_closure_and_verify_names_the_difference() {
     assert_eq!(verify(&w).await["differences"], 0);
     assert_eq!(effective(&w, parent).await, 2);
 }
+
+/// Entra ID adds a child group as a plain member id, with `"$ref": null` and no `type`
+/// (Microsoft's documented member PATCH): the id names a group of the tenant, so it is a child
+/// group, listed with its type, and the product's closure follows.
+#[tokio::test]
+async fn entra_sends_a_child_group_as_a_plain_member_id() {
+    let w = World::new().await;
+    w.env.worker_consuming().await;
+    let ada = w.user("ada@acme.test").await;
+    let (sales, emea) = (w.group("Sales").await, w.group("Sales EMEA").await);
+    w.patch_ok(
+        emea,
+        json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": ada.to_string()}]}]),
+    )
+    .await;
+    w.patch_ok(
+        sales,
+        json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": emea.to_string()}]}]),
+    )
+    .await;
+    let members = w.members_raw(sales).await;
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["type"], "Group");
+    assert_eq!(members[0]["display"], "Sales EMEA");
+    eventually("ada is an effective member of Sales", || async {
+        effective(&w, sales).await == 1
+    })
+    .await;
+    // Entra's removal form takes the edge away again.
+    w.patch_ok(
+        sales,
+        json!([{"op": "Remove", "path": "members", "value": [{"value": emea.to_string()}]}]),
+    )
+    .await;
+    assert!(w.members_raw(sales).await.is_empty());
+    eventually("Sales holds nobody", || async { effective(&w, sales).await == 0 }).await;
+    assert_eq!(verify(&w).await["differences"], 0);
+}
