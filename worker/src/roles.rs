@@ -94,6 +94,22 @@ pub async fn lock_shared(txn: &DatabaseTransaction, tenants: &[Uuid]) -> Result<
     .map(|_| ())
 }
 
+/// Whether any of `users` has a role or an entitlement in the product, or any of `tenants` has
+/// rules: whether a user change without roles or entitlements has anything to re-derive.
+pub async fn any_access(txn: &DatabaseTransaction, users: &[Uuid], tenants: &[Uuid]) -> Result<bool, DbErr> {
+    txn.query_one_raw(stmt(
+        "select exists (select 1 from product.user_roles where user_id = any($1::uuid[]))
+             or exists (select 1 from product.user_entitlements where user_id = any($1::uuid[]))
+             or exists (select 1 from product.role_mappings
+                        where tenant_id = any($2::uuid[]) and jsonb_array_length(rules) > 0)",
+        [users.to_vec().into(), tenants.to_vec().into()],
+    ))
+    .await?
+    .map(|r| r.try_get_by_index::<bool>(0))
+    .transpose()
+    .map(|b| b.unwrap_or(true))
+}
+
 /// Re-derives the roles of `target`'s users when `tenant` has rules (after taking its roles
 /// lock); returns how many rows were written.
 pub async fn rederive_if_mapped(

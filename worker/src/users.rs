@@ -131,7 +131,9 @@ pub async fn apply_users(
 }
 
 /// The written users' entitlements, and their roles (the IdP's may have changed, and a new
-/// user's memberships just materialised), after the roles lock of their tenants with rules.
+/// user's memberships just materialised), under the roles lock of their tenants (shared). A
+/// batch whose users carry no role or entitlement, had none, and whose tenants have no rules
+/// (most tenants, every import) has nothing to write: one look says so, instead of two writes.
 async fn write_access(
     txn: &DatabaseTransaction,
     changes: &[UserChange<'_>],
@@ -141,11 +143,14 @@ async fn write_access(
     let mut users = Vec::new();
     let mut tenants = Vec::new();
     let mut pairs = (Vec::new(), Vec::new());
+    let mut carried = false;
     for &i in live {
         let c = &changes[i];
         if !written.contains(&c.msg.resource_id) {
             continue;
         }
+        carried |=
+            !c.user.roles.is_empty() || c.user.primary_role.is_some() || !c.user.entitlements.is_empty();
         users.push(c.msg.resource_id);
         tenants.push(c.msg.tenant_id);
         for e in &c.user.entitlements {
@@ -156,10 +161,16 @@ async fn write_access(
     if users.is_empty() {
         return Ok(());
     }
-    roles::write_entitlements(txn, users.clone(), pairs).await?;
     tenants.sort_unstable();
     tenants.dedup();
+    // The lock before the look: a tenant's first rules, committed while this batch waited for
+    // it, are then seen; rules committed later wait for this batch, and their re-derivation
+    // reads its users.
     roles::lock_shared(txn, &tenants).await?;
+    if !carried && !roles::any_access(txn, &users, &tenants).await? {
+        return Ok(());
+    }
+    roles::write_entitlements(txn, users.clone(), pairs).await?;
     roles::derive(txn, Target::Users(users)).await.map(|_| ())
 }
 
