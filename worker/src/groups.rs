@@ -56,14 +56,15 @@ pub async fn apply_group(
         }
         return Ok(Outcome::Applied);
     }
-    let before = if mapped {
-        name_of(txn, tenant, id).await?
-    } else {
-        None
-    };
+    let before = name_of(txn, tenant, id).await?;
     write_group(txn, tenant, id, msg.version, &g.display_name, Overwrite::Always).await?;
-    memberships::materialise_for_group(txn, tenant, id).await?;
-    nesting::materialise_for_group(txn, tenant, id).await?;
+    if before.is_none() {
+        // Arrived: what waited in the ledgers for it. A rename has nothing waiting (a group in
+        // the product takes its memberships and edges as they come), and a large group's rename
+        // must not re-read its members.
+        memberships::materialise_for_group(txn, tenant, id).await?;
+        nesting::materialise_for_group(txn, tenant, id).await?;
+    }
     // A new group's members, or a renamed group's (names are compared case-insensitively).
     let renamed = before.is_none_or(|b| b.to_lowercase() != g.display_name.to_lowercase());
     if mapped && renamed {
