@@ -289,6 +289,14 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// The identity provider its User-Agent names, if any.
+    pub fn idp(&self) -> Option<&'static str> {
+        self.client
+            .as_deref()
+            .and_then(crate::client::Idp::from_user_agent)
+            .map(crate::client::Idp::name)
+    }
+
     /// What the identity provider did, in the words of its admin console.
     pub fn operation(&self) -> &'static str {
         let one = self.route.ends_with("/{id}");

@@ -50,7 +50,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(s) => s,
         Err(e) => return ScimError::from(e).into_response(),
     };
-    crate::tenant_schemas::scoped(schemas, next.run(req)).await
+    let idp = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::client::Idp::from_user_agent);
+    crate::client::scoped(idp, crate::tenant_schemas::scoped(schemas, next.run(req))).await
 }
 
 async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<tokens::Authenticated, ScimError> {

@@ -181,7 +181,7 @@ fn expect_detail(e: &Invalid) {
 /// What the directory stores: normalising it again changes nothing, and no multi-valued
 /// attribute has two primary values.
 fn check_stored(schema: &ResourceSchema, doc: &Map<String, Value>) {
-    let again = resource::normalize(schema, &Value::Object(doc.clone()));
+    let again = resource::normalize_attributes(schema, doc);
     assert_eq!(
         again.as_ref(),
         Ok(doc),

@@ -11,6 +11,7 @@ mod admin;
 mod admission;
 mod api_tokens;
 mod auth;
+mod client;
 pub mod cli;
 mod deprovisioning;
 pub mod directory;

@@ -602,7 +602,10 @@ fn activity_row(a: &Activity) -> Markup {
             }
             td class=(if a.status >= 400 { "error" } else { "ok" }) { (a.status) " " (a.outcome) }
             td { (a.latency_ms) " ms" }
-            td.muted { (a.client.as_deref().unwrap_or("")) }
+            td {
+                @if let Some(idp) = a.idp() { (idp) " " }
+                span.muted { (a.client.as_deref().unwrap_or("")) }
+            }
             td { code.trace title="grep the api and worker logs for this trace_id" { (a.trace_id.as_deref().unwrap_or("")) } }
         }
     }

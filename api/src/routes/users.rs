@@ -142,7 +142,18 @@ impl Resource for User {
         edit: Edit<Self>,
     ) -> Result<user::Doc, ScimError> {
         let doc = match edit {
-            Edit::Replace(doc) => doc,
+            Edit::Replace(mut doc) => {
+                // RFC 7644 §3.5.1: a readWrite attribute a PUT omits "MAY be assumed to be not
+                // asserted". For `active` that is the only safe reading: a PUT of a profile
+                // without it (OneLogin's templates have none) must not reactivate a user the
+                // IdP deactivated, as the default of true would.
+                if !doc.contains_key("active")
+                    && let Some(active) = current.doc.get("active")
+                {
+                    doc.insert("active".into(), active.clone());
+                }
+                doc
+            }
             Edit::Patch(ops) => {
                 let mut doc = current.doc.clone();
                 patch::apply(user_resource(), &mut doc, &ops)?;

@@ -106,6 +106,7 @@ impl CompareOp {
 pub fn parse(input: &str) -> Result<Filter, Invalid> {
     let run = || {
         let mut p = Parser::new(input)?;
+        p.bare_words = crate::client::current() == Some(crate::client::Idp::Authentik);
         let filter = p.or(false)?;
         match p.peek() {
             None => Ok(filter),
@@ -211,6 +212,8 @@ struct Parser<'a> {
     toks: Vec<Token<'a>>,
     next: usize,
     depth: usize,
+    /// Whether a comparison value may be an unquoted word ([`bare_word`]).
+    bare_words: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -226,6 +229,7 @@ impl<'a> Parser<'a> {
             toks: Vec::new(),
             next: 0,
             depth: 0,
+            bare_words: false,
         };
         p.toks = lex(input).map_err(|(at, e)| p.fail(at, e))?;
         Ok(p)
@@ -378,6 +382,7 @@ impl<'a> Parser<'a> {
         self.next += 1;
         let value = match self.peek() {
             Some(Tok::Str(s)) => Some(Value::String(s.clone())),
+            Some(Tok::Word(w)) if self.bare_words => bare_word(w),
             Some(Tok::Word(w)) => literal(w),
             _ => None,
         };
@@ -480,6 +485,17 @@ fn lex(input: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
 
 fn is_delimiter(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b'[' | b']' | b'"')
+}
+
+/// A comparison value as authentik sends it: its user lookup is `userName eq alice`, the name
+/// unquoted (authentik/providers/scim/clients/users.py), which RFC 7644 §3.4.2.2 does not allow.
+/// `true`, `false` and `null` keep their meaning; any other word, digits included, is the string
+/// it spells, since authentik only ever puts a name there.
+fn bare_word(word: &str) -> Option<Value> {
+    match literal(word) {
+        Some(Value::Number(_)) | None => Some(Value::String(word.to_owned())),
+        keyword => keyword,
+    }
 }
 
 /// `true`, `false`, `null` (case-insensitive, as ABNF literals are) or a JSON number.
@@ -883,6 +899,26 @@ mod tests {
             p(r#"userName eq "bjensen""#),
             cmp("userName", CompareOp::Eq, json!("bjensen"))
         );
+    }
+
+    #[tokio::test]
+    async fn authentik_alone_may_leave_a_value_unquoted() {
+        use crate::client::{Idp, scoped};
+        let unquoted = "userName eq alice";
+        assert_eq!(err(unquoted).kind, Kind::InvalidFilter);
+        let parsed = scoped(Some(Idp::Authentik), async { parse(unquoted) }).await;
+        assert_eq!(parsed, Ok(cmp("userName", CompareOp::Eq, json!("alice"))));
+        // Digits are a name too; the keywords keep their meaning.
+        let digits = scoped(Some(Idp::Authentik), async { parse("userName eq 1234 and active eq true") }).await;
+        assert_eq!(
+            digits,
+            Ok(and(
+                cmp("userName", CompareOp::Eq, json!("1234")),
+                cmp("active", CompareOp::Eq, json!(true))
+            ))
+        );
+        let other = scoped(Some(Idp::Okta), async { parse(unquoted) }).await;
+        assert!(other.is_err());
     }
 
     #[test]

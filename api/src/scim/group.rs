@@ -127,11 +127,11 @@ mod tests {
     #[test]
     fn a_body_without_members_leaves_the_membership_alone_and_an_empty_list_clears_it() {
         assert_eq!(
-            parse(&json!({"displayName": "Eng"})).expect("valid").members,
+            parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"})).expect("valid").members,
             None
         );
         assert_eq!(
-            parse(&json!({"displayName": "Eng", "members": []}))
+            parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng", "members": []}))
                 .expect("valid")
                 .members,
             Some(vec![])
@@ -143,13 +143,17 @@ mod tests {
         let many: Vec<Value> = (0..resource::MAX_MULTI_VALUES + 50)
             .map(|i| json!({"value": format!("u-{i}")}))
             .collect();
-        let p = parse(&json!({"displayName": "Big", "members": many})).expect("valid");
+        let p = parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Big", "members": many})).expect("valid");
         assert_eq!(p.members.map(|m| m.len()), Some(resource::MAX_MULTI_VALUES + 50));
     }
 
     #[test]
     fn a_display_name_is_required_and_not_blank() {
-        for body in [json!({}), json!({"displayName": " "}), json!({"displayName": 5})] {
+        for body in [
+            json!({"schemas": [GROUP_SCHEMA]}),
+            json!({"schemas": [GROUP_SCHEMA], "displayName": " "}),
+            json!({"schemas": [GROUP_SCHEMA], "displayName": 5}),
+        ] {
             assert_eq!(
                 parse(&body).expect_err("invalid").kind,
                 Kind::InvalidValue,
@@ -160,7 +164,7 @@ mod tests {
 
     #[test]
     fn rendering_adds_schemas_id_meta_and_members_only_when_given() {
-        let doc = parse(&json!({"displayName": "Eng"})).expect("valid").doc;
+        let doc = parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"})).expect("valid").doc;
         let id = Uuid::now_v7();
         let now = Utc::now();
         let meta = Meta {

@@ -158,7 +158,7 @@ fn apply_all<'o>(
         let required: Vec<&Attr> = schema
             .core
             .iter()
-            .filter(|a| a.required && work.contains_key(a.name))
+            .filter(|a| (a.required || kept(schema, a)) && work.contains_key(a.name))
             .collect();
         apply_op(schema, &mut work, op)
             .and_then(|()| keep_required(&required, &work))
@@ -168,13 +168,30 @@ fn apply_all<'o>(
     Ok(())
 }
 
+/// A User's `active`, once assigned, can be replaced but not unassigned. RFC 7643 §4.1.1 leaves
+/// its meaning to the service provider, and here a user without it is active (a user pushed
+/// without it is meant to have access). So a `remove` of `active` (RFC 7644 §3.5.2.2: "considered
+/// unassigned") would silently reactivate a deactivated user, the opposite of what a client
+/// removing it can mean. It is refused as a required attribute's removal is.
+fn kept(schema: &ResourceSchema, attr: &Attr) -> bool {
+    attr.name == "active" && schema.core_urn == schema::USER_SCHEMA
+}
+
 /// RFC 7644 §3.5.2.2/§3.5.2.3: a required attribute that an operation removes or leaves
 /// unassigned (remove, null, "") is a `mutability` error, not a user without a userName.
 fn keep_required(required: &[&Attr], doc: &Map<String, Value>) -> Result<(), Invalid> {
     match required.iter().find(|a| !doc.contains_key(a.name)) {
-        Some(attr) => Err(invalid(
+        Some(attr) if attr.required => Err(invalid(
             Kind::Mutability,
             format!("'{}' is required: it can be replaced, not removed", attr.name),
+        )),
+        Some(attr) => Err(invalid(
+            Kind::Mutability,
+            format!(
+                "'{}' can be replaced, not removed: replace it with false to deactivate the user \
+                 or true to activate them",
+                attr.name
+            ),
         )),
         None => Ok(()),
     }
@@ -1413,6 +1430,22 @@ mod tests {
     }
 
     #[test]
+    fn active_can_be_replaced_but_not_removed_or_unassigned() {
+        for ops in [
+            json!([{"op": "remove", "path": "active"}]),
+            json!([{"op": "Remove", "path": "ACTIVE"}]),
+            json!([{"op": "replace", "path": "active", "value": null}]),
+            json!([{"op": "replace", "value": {"active": null}}]),
+        ] {
+            let e = run(user(), ops.clone()).expect_err("active is kept");
+            assert_eq!(e.kind, Kind::Mutability, "{ops}");
+            assert!(e.detail.contains("replace it with false"), "{}", e.detail);
+        }
+        let out = ok(user(), json!([{"op": "replace", "path": "active", "value": false}]));
+        assert_eq!(out["active"], json!(false));
+    }
+
+    #[test]
     fn a_null_or_empty_value_removes_like_remove() {
         let out = ok(
             user(),
@@ -1420,10 +1453,10 @@ mod tests {
                 {"op": "replace", "path": "displayName", "value": null},
                 {"op": "add", "path": "name.givenName", "value": ""},
                 {"op": "replace", "path": "emails[type eq \"home\"]", "value": null},
-                {"op": "replace", "value": {"active": null}}
+                {"op": "replace", "value": {"title": null}}
             ]),
         );
-        assert!(out.get("displayName").is_none() && out.get("active").is_none());
+        assert!(out.get("displayName").is_none() && out.get("title").is_none());
         assert_eq!(out["name"], json!({"familyName": "Lovelace"}));
         assert_eq!(
             out["emails"],

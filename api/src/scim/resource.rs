@@ -22,11 +22,49 @@ pub fn normalize(schema: &ResourceSchema, input: &Value) -> Result<Map<String, V
             "the request body must be a JSON object",
         ));
     };
+    lists_core_schema(schema, obj)?;
+    normalize_attributes(schema, obj)
+}
+
+/// Normalises the attributes of a resource, whatever its `schemas` say: a stored document (which
+/// keeps none) read again.
+pub fn normalize_attributes(
+    schema: &ResourceSchema,
+    obj: &Map<String, Value>,
+) -> Result<Map<String, Value>, Invalid> {
     let mut out = Map::new();
     for (key, value) in obj {
         merge_attribute(schema, &mut out, key, value)?;
     }
     Ok(out)
+}
+
+/// RFC 7643 §3: `schemas` is required and names the resource's core schema. A body without it
+/// is refused rather than guessed at: a User body sent to `/Groups` by a misconfigured client
+/// would otherwise be stored as a nameless group. Every IdP we replay sends it (docs/idps.md).
+fn lists_core_schema(schema: &ResourceSchema, obj: &Map<String, Value>) -> Result<(), Invalid> {
+    let schemas = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v);
+    let listed = schemas.and_then(Value::as_array).is_some_and(|s| {
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| schema.is_core_urn(u)))
+    });
+    if listed {
+        return Ok(());
+    }
+    let found = match schemas {
+        None | Some(Value::Null) => "it has none".to_owned(),
+        Some(v) => format!("it has {v}"),
+    };
+    Err(invalid(
+        Kind::InvalidSyntax,
+        format!(
+            "'schemas' must list \"{}\" (RFC 7643 §3); {found}",
+            schema.core_urn
+        ),
+    ))
 }
 
 /// Sets one top-level attribute (or a whole extension object) of `out` from a client value;
@@ -104,7 +142,16 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
     }
     let items: &[Value] = match value {
         Value::Array(items) => items,
-        single => std::slice::from_ref(single),
+        // OneLogin sends a multi-valued complex attribute as one object (`"emails": {...}`);
+        // that can only mean a list of one. A bare string cannot: `"emails": "x"` might be the
+        // value, the type or anything else, so it is refused (RFC 7643 §2.4).
+        single @ Value::Object(_) if attr.ty == Type::Complex => std::slice::from_ref(single),
+        _ => {
+            return Err(invalid(
+                Kind::InvalidValue,
+                format!("'{path}' is multi-valued: send an array such as [{}]", example(attr)),
+            ));
+        }
     };
     if items.len() > MAX_MULTI_VALUES {
         return Err(invalid(
@@ -132,6 +179,17 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
         ));
     }
     Ok((!out.is_empty()).then_some(Value::Array(out)))
+}
+
+/// One value of `attr` as a client should send it, for error messages.
+fn example(attr: &Attr) -> &'static str {
+    match attr.ty {
+        Type::Complex if attr.sub_attr("value").is_some() => r#"{"value": "…"}"#,
+        Type::Complex => "{…}",
+        Type::Boolean => "true",
+        Type::Integer | Type::Decimal => "1",
+        _ => r#""…""#,
+    }
 }
 
 fn normalize_single(attr: &Attr, value: &Value, path: &str) -> Result<Option<Value>, Invalid> {
@@ -241,8 +299,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn with_schemas(mut v: Value) -> Value {
+        if let Some(obj) = v.as_object_mut() {
+            obj.entry("schemas").or_insert(json!([super::super::schema::USER_SCHEMA]));
+        }
+        v
+    }
+
     fn norm(v: Value) -> Result<Value, Invalid> {
-        normalize(&USER_RESOURCE, &v).map(Value::Object)
+        normalize(&USER_RESOURCE, &with_schemas(v)).map(Value::Object)
     }
 
     #[test]

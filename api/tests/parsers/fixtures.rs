@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use scim_api::scim::meta::Meta;
 use scim_api::scim::resource;
-use scim_api::scim::schema::{ENTERPRISE_USER_SCHEMA as ENT, USER_RESOURCE};
+use scim_api::scim::schema::{ENTERPRISE_USER_SCHEMA as ENT, GROUP_SCHEMA, USER_RESOURCE};
 use scim_api::scim::{group, user};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -104,7 +104,7 @@ pub const ASA: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d1e02";
 pub const MIN: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d1e03";
 
 fn stored(body: Value) -> Map<String, Value> {
-    let doc = resource::normalize(&USER_RESOURCE, &body).expect("fixture users are valid");
+    let doc = resource::normalize_attributes(&USER_RESOURCE, body.as_object().expect("an object")).expect("fixture users are valid");
     user::validate(&doc, None).expect("fixture users are valid");
     doc
 }
@@ -259,6 +259,8 @@ pub const EMPTY: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d2e02";
 pub const NORD: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d2e03";
 
 fn stored_group(body: Value) -> Map<String, Value> {
+    let mut body = body;
+    body["schemas"] = json!([GROUP_SCHEMA]);
     group::parse(&body).expect("fixture groups are valid").doc
 }
 

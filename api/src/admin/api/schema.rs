@@ -129,6 +129,9 @@ pub struct Activity {
     pub latency_ms: i32,
     /// The SCIM error type (e.g. `uniqueness`) or the status reason.
     pub outcome: String,
+    /// The identity provider the User-Agent names (`Okta`, `Microsoft Entra ID`, `OneLogin`,
+    /// `JumpCloud`, `Ping Identity`, `Rippling`, `SailPoint`, `authentik`, `Keycloak`), or null.
+    pub idp: Option<&'static str>,
     /// The client's User-Agent (truncated).
     pub client: Option<String>,
     /// The request's W3C trace id (32 hex digits): the api's and the workers' log lines for this
@@ -140,6 +143,7 @@ impl From<activity::Activity> for Activity {
     fn from(a: activity::Activity) -> Self {
         Self {
             operation: a.operation(),
+            idp: a.idp(),
             at: a.at,
             method: a.method,
             route: a.route,
