@@ -364,21 +364,27 @@ impl TestEnv {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Response {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", api.base))
-            .header("User-Agent", OKTA_UA)
-            .header("Accept", "application/scim+json");
+        // Defaults unless the test sends its own (a replayed IdP sends its User-Agent).
+        let given = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let mut req = self.http.request(method, format!("{}{path}", api.base));
+        for (name, value) in [("User-Agent", OKTA_UA), ("Accept", "application/scim+json")] {
+            if !given(name) {
+                req = req.header(name, value);
+            }
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        if let Some(t) = token {
+        if let Some(t) = token
+            && !given("Authorization")
+        {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
-            req = req
-                .header("Content-Type", "application/scim+json")
-                .body(b.to_string());
+            if !given("Content-Type") {
+                req = req.header("Content-Type", "application/scim+json");
+            }
+            req = req.body(b.to_string());
         }
         let resp = req.send().await.expect("http request");
         let status = resp.status();
