@@ -211,6 +211,7 @@ impl ServeArgs {
             filter_timeout: Duration::from_millis(self.filter_timeout_ms.max(1)),
             list_max_members: self.list_max_members.max(1),
             cursor_timeout: Duration::from_secs(self.cursor_timeout_secs.max(1)),
+            max_body_bytes: self.max_body_bytes,
         }
     }
 

@@ -87,7 +87,10 @@ mod tests {
     fn user_agents_name_their_idp() {
         for (ua, idp) in [
             ("Okta SCIM Client 1.0.0", Idp::Okta),
-            ("Microsoft.Azure.AD.Provisioning.ProvisioningAgent/1.0", Idp::Entra),
+            (
+                "Microsoft.Azure.AD.Provisioning.ProvisioningAgent/1.0",
+                Idp::Entra,
+            ),
             ("authentik@2025.2.1", Idp::Authentik),
             ("OneLogin SCIM", Idp::OneLogin),
             ("JumpCloud-SCIM/1.0", Idp::JumpCloud),

@@ -42,6 +42,8 @@ pub struct Limits {
     pub list_max_members: usize,
     /// How long a list's `nextCursor` stays valid (RFC 9865 `cursorTimeout`).
     pub cursor_timeout: std::time::Duration,
+    /// Largest request body accepted (`SCIM_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
 }
 
 impl std::ops::Deref for AppState {

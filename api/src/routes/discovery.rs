@@ -40,7 +40,15 @@ async fn service_provider_config(
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scim-relay/scim-relay#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        // Bulk is not supported, but authentik chunks its membership PATCHes by
+        // `bulk.maxOperations` whatever `supported` says, and sends all of them in one request
+        // when it is 0 (providers/scim/clients/groups.py, `_patch_chunked`): a group of more
+        // than MAX_OPERATIONS members would then be refused whole. So the PATCH limits stand here.
+        "bulk": {
+            "supported": false,
+            "maxOperations": crate::scim::patch::MAX_OPERATIONS,
+            "maxPayloadSize": state.limits.max_body_bytes,
+        },
         "filter": {"supported": true, "maxResults": MAX_COUNT},
         "pagination": {
             "cursor": true,

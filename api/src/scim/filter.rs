@@ -909,7 +909,10 @@ mod tests {
         let parsed = scoped(Some(Idp::Authentik), async { parse(unquoted) }).await;
         assert_eq!(parsed, Ok(cmp("userName", CompareOp::Eq, json!("alice"))));
         // Digits are a name too; the keywords keep their meaning.
-        let digits = scoped(Some(Idp::Authentik), async { parse("userName eq 1234 and active eq true") }).await;
+        let digits = scoped(Some(Idp::Authentik), async {
+            parse("userName eq 1234 and active eq true")
+        })
+        .await;
         assert_eq!(
             digits,
             Ok(and(

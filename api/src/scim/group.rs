@@ -127,7 +127,9 @@ mod tests {
     #[test]
     fn a_body_without_members_leaves_the_membership_alone_and_an_empty_list_clears_it() {
         assert_eq!(
-            parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"})).expect("valid").members,
+            parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"}))
+                .expect("valid")
+                .members,
             None
         );
         assert_eq!(
@@ -143,7 +145,8 @@ mod tests {
         let many: Vec<Value> = (0..resource::MAX_MULTI_VALUES + 50)
             .map(|i| json!({"value": format!("u-{i}")}))
             .collect();
-        let p = parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Big", "members": many})).expect("valid");
+        let p =
+            parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Big", "members": many})).expect("valid");
         assert_eq!(p.members.map(|m| m.len()), Some(resource::MAX_MULTI_VALUES + 50));
     }
 
@@ -164,7 +167,9 @@ mod tests {
 
     #[test]
     fn rendering_adds_schemas_id_meta_and_members_only_when_given() {
-        let doc = parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"})).expect("valid").doc;
+        let doc = parse(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"}))
+            .expect("valid")
+            .doc;
         let id = Uuid::now_v7();
         let now = Utc::now();
         let meta = Meta {

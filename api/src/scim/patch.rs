@@ -1441,7 +1441,10 @@ mod tests {
             assert_eq!(e.kind, Kind::Mutability, "{ops}");
             assert!(e.detail.contains("replace it with false"), "{}", e.detail);
         }
-        let out = ok(user(), json!([{"op": "replace", "path": "active", "value": false}]));
+        let out = ok(
+            user(),
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        );
         assert_eq!(out["active"], json!(false));
     }
 

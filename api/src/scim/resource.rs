@@ -149,7 +149,10 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
         _ => {
             return Err(invalid(
                 Kind::InvalidValue,
-                format!("'{path}' is multi-valued: send an array such as [{}]", example(attr)),
+                format!(
+                    "'{path}' is multi-valued: send an array such as [{}]",
+                    example(attr)
+                ),
             ));
         }
     };
@@ -301,7 +304,8 @@ mod tests {
 
     fn with_schemas(mut v: Value) -> Value {
         if let Some(obj) = v.as_object_mut() {
-            obj.entry("schemas").or_insert(json!([super::super::schema::USER_SCHEMA]));
+            obj.entry("schemas")
+                .or_insert(json!([super::super::schema::USER_SCHEMA]));
         }
         v
     }

@@ -104,7 +104,8 @@ pub const ASA: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d1e02";
 pub const MIN: &str = "0190f0a4-3c2e-7d5b-9a1e-6f4b2c8d1e03";
 
 fn stored(body: Value) -> Map<String, Value> {
-    let doc = resource::normalize_attributes(&USER_RESOURCE, body.as_object().expect("an object")).expect("fixture users are valid");
+    let doc = resource::normalize_attributes(&USER_RESOURCE, body.as_object().expect("an object"))
+        .expect("fixture users are valid");
     user::validate(&doc, None).expect("fixture users are valid");
     doc
 }

@@ -88,7 +88,8 @@ async fn store_users(db: &DatabaseConnection, tenant: Uuid, gen_users: &[GenUser
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     for u in gen_users {
-        let Ok(doc) = resource::normalize_attributes(user_schema(), u.body().as_object().expect("an object")) else {
+        let Ok(doc) = resource::normalize_attributes(user_schema(), u.body().as_object().expect("an object"))
+        else {
             continue;
         };
         if user::validate(&doc, None).is_err()

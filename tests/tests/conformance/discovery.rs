@@ -45,7 +45,7 @@ async fn the_service_provider_config_is_truthful() {
     assert_eq!(c["patch"]["supported"], true);
     assert_eq!(
         c["bulk"],
-        json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0})
+        json!({"supported": false, "maxOperations": 1000, "maxPayloadSize": 1024 * 1024})
     );
     assert_eq!(c["filter"]["supported"], true);
     assert_eq!(c["changePassword"]["supported"], false);

@@ -7,6 +7,8 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::USER_SCHEMA;
+
 use crate::{GROUP_SCHEMA, Steps, World, assert_error, patch};
 
 fn etag(r: &tests::Response) -> String {
@@ -61,7 +63,7 @@ async fn if_match_lets_only_writes_against_the_current_version_through() {
             .call_with(Method::PATCH, &path, Some(retitle("Two")), &[("If-Match", stale)])
             .await;
         assert_error(&r, StatusCode::PRECONDITION_FAILED, None);
-        let body = json!({"userName": "im@acme.test", "title": "Two"});
+        let body = json!({"schemas": [USER_SCHEMA], "userName": "im@acme.test", "title": "Two"});
         let r = w
             .call_with(Method::PUT, &path, Some(body), &[("If-Match", stale)])
             .await;
@@ -85,7 +87,7 @@ async fn if_match_lets_only_writes_against_the_current_version_through() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let body = json!({"userName": "im@acme.test", "title": "Four"});
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "im@acme.test", "title": "Four"});
     let r = w
         .call_with(Method::PUT, &path, Some(body), &[("If-Match", "*")])
         .await;

@@ -169,3 +169,127 @@ async fn a_password_is_accepted_and_never_returned() {
     assert!(list.body["Resources"][0].get("password").is_none());
     assert!(!list.body.to_string().contains("s3cret"));
 }
+
+// RFC 7643 §3: `schemas` is required and names the resource's core schema. Every IdP we replay
+// sends it (docs/idps.md), so a body without it is refused, never guessed at: a User body sent
+// to `/Groups` would otherwise be stored as a nameless group.
+#[tokio::test]
+async fn a_resource_without_its_core_schema_is_invalid_syntax() {
+    let w = World::without_worker().await;
+    let id = w.named("schemas@acme.test").await;
+    let user = |schemas: Value| json!({"schemas": schemas, "userName": "s2@acme.test"});
+    for body in [
+        json!({"userName": "s2@acme.test"}),
+        user(json!([])),
+        user(json!([ENTERPRISE])),
+        user(json!([GROUP_SCHEMA])),
+        user(json!(["urn:scim:schemas:core:1.0"])),
+    ] {
+        let r = w.call(Method::POST, "/Users", Some(body.clone())).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(USER_SCHEMA),
+            "{}",
+            r.body
+        );
+        let r = w.call(Method::PUT, &format!("/Users/{id}"), Some(body)).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
+    }
+    let r = w
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [USER_SCHEMA], "displayName": "G"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
+    assert_eq!(w.get("/Groups?count=0").await.body["totalResults"], 0);
+    // The URN is matched case-insensitively, like every URN.
+    let r = w
+        .call(
+            Method::POST,
+            "/Users",
+            Some(user(json!([USER_SCHEMA.to_uppercase()]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+// RFC 7643 §2.4: a multi-valued attribute is a JSON array. A bare string (`"emails": "x"`)
+// could be the value, the type or anything else and is refused; a single object (OneLogin sends
+// `emails` so in a PATCH) can only mean a list of one and is taken as one.
+#[tokio::test]
+async fn a_multi_valued_attribute_as_a_string_is_refused_and_as_one_object_is_a_list_of_one() {
+    let w = World::without_worker().await;
+    let body =
+        |emails: Value| json!({"schemas": [USER_SCHEMA], "userName": "multi@acme.test", "emails": emails});
+    let r = w
+        .call(Method::POST, "/Users", Some(body(json!("multi@acme.test"))))
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"));
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("multi-valued"),
+        "{}",
+        r.body
+    );
+    let r = w
+        .call(
+            Method::POST,
+            "/Users",
+            Some(body(json!({"value": "multi@acme.test", "type": "work"}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["emails"],
+        json!([{"value": "multi@acme.test", "type": "work"}])
+    );
+    let path = format!("/Users/{}", r.id());
+    let r = w
+        .call(
+            Method::PATCH,
+            &path,
+            Some(patch(
+                json!([{"op": "add", "path": "phoneNumbers", "value": "+1 555 0100"}]),
+            )),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"));
+}
+
+// RFC 7644 §3.5.2.2 makes a removed attribute unassigned, and an unassigned `active` means
+// active here (RFC 7643 §4.1.1 leaves its meaning to the service provider): a `remove` would
+// silently reactivate a deactivated user. It is a 400 mutability, and the user stays as it was.
+// A PUT that omits `active` does not assert it (RFC 7644 §3.5.1) and keeps it.
+#[tokio::test]
+async fn active_cannot_be_removed_and_a_put_without_it_keeps_it() {
+    let w = World::without_worker().await;
+    let id = w.named("leaver@acme.test").await;
+    let path = format!("/Users/{id}");
+    let off = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    assert_eq!(
+        w.call(Method::PATCH, &path, Some(off)).await.status,
+        StatusCode::OK
+    );
+    for ops in [
+        json!([{"op": "remove", "path": "active"}]),
+        json!([{"op": "Remove", "path": "active"}]),
+        json!([{"op": "replace", "value": {"active": null}}]),
+    ] {
+        let r = w.call(Method::PATCH, &path, Some(patch(ops))).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, Some("mutability"));
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("replace it with false"),
+            "{}",
+            r.body
+        );
+    }
+    let put = json!({"schemas": [USER_SCHEMA], "userName": "leaver@acme.test", "title": "Former"});
+    let r = w.call(Method::PUT, &path, Some(put)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    assert_eq!(w.get(&path).await.body["active"], false);
+}

@@ -6,6 +6,9 @@
 //! Where an IdP's documents do not say how it sends a flow, the replay sends the RFC 7644 form
 //! and says so: the matrix marks those cells "RFC form", not "documented".
 
+mod authentik;
+mod entra;
+mod okta;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -86,7 +89,12 @@ impl Idp {
     /// Waits until the product has the group `id` (or, with `false`, no longer has it).
     pub async fn product_group_exists(&self, id: Uuid, exists: bool) {
         eventually(&format!("product group {id} exists: {exists}"), || async move {
-            count(&self.w.db, "select count(*) as n from product.groups where id = $1", id).await
+            count(
+                &self.w.db,
+                "select count(*) as n from product.groups where id = $1",
+                id,
+            )
+            .await
                 == i64::from(exists)
         })
         .await;

@@ -1,6 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 use tests::okta_user;
+use tests::urn::USER_SCHEMA;
 
 use crate::World;
 
@@ -38,9 +39,9 @@ async fn malformed_json_is_400_invalid_syntax() {
 async fn wrong_types_and_missing_user_names_are_400_invalid_value() {
     let w = World::new().await;
     for bad in [
-        json!({"userName": 42}),
-        json!({"name": {"givenName": "x"}}),
-        json!({"userName": "a", "active": "maybe"}),
+        json!({"schemas": [USER_SCHEMA], "userName": 42}),
+        json!({"schemas": [USER_SCHEMA], "name": {"givenName": "x"}}),
+        json!({"schemas": [USER_SCHEMA], "userName": "a", "active": "maybe"}),
     ] {
         let r = w.post_user(bad.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
