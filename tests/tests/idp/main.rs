@@ -8,7 +8,13 @@
 
 mod authentik;
 mod entra;
+mod jumpcloud;
+mod keycloak;
 mod okta;
+mod onelogin;
+mod ping;
+mod rippling;
+mod sailpoint;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -101,20 +107,20 @@ impl Idp {
     }
 
     /// Every row of the tenant's activity log names `idp` (or none, for `None`) and carries the
-    /// User-Agent as sent; returns how many rows there were.
-    pub async fn activity_names(&self, idp: Option<&str>) -> usize {
+    /// User-Agent as sent; waits until there are at least `min` rows (the log is written in
+    /// batches a moment after the requests).
+    pub async fn activity_names(&self, idp: Option<&str>, min: usize) {
         let path = format!("/admin/api/tenants/{}/activity?limit=500", self.w.tenant);
-        // The log is written in batches a moment after the requests.
-        eventually("the activity log has the replay's requests", || async {
-            !self.activity(&path).await.is_empty()
-        })
+        eventually(
+            &format!("the activity log has {min} of the replay's requests"),
+            || async { self.activity(&path).await.len() >= min },
+        )
         .await;
         let rows = self.activity(&path).await;
         for row in &rows {
             assert_eq!(row["client"], self.ua, "{row}");
             assert_eq!(row["idp"], json!(idp), "{row}");
         }
-        rows.len()
     }
 }
 
