@@ -55,6 +55,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::client::Idp::from_user_agent);
+    if let Some(idp) = idp {
+        tracing::Span::current().record("idp", idp.name());
+    }
     crate::client::scoped(idp, crate::tenant_schemas::scoped(schemas, next.run(req))).await
 }
 

@@ -231,6 +231,7 @@ pub fn router(state: AppState, args: &ServeArgs) -> Router {
                         method = method_label(req.method()),
                         route = route.as_deref().unwrap_or("unmatched"),
                         tenant_id = tracing::field::Empty,
+                        idp = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
                         span_id = tracing::field::Empty,
                     );

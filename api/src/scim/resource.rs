@@ -167,6 +167,14 @@ pub fn normalize_value(attr: &Attr, value: &Value, path: &str) -> Result<Option<
     }
     let mut out = Vec::with_capacity(items.len());
     for item in items {
+        // The bare-value shorthand [`normalize_single`] allows (Entra's `manager: "<id>"`) is for
+        // single-valued attributes: `"emails": ["x"]` is as ambiguous as `"emails": "x"`.
+        if attr.ty == Type::Complex && !matches!(item, Value::Object(_) | Value::Null) {
+            return Err(invalid(
+                Kind::InvalidValue,
+                format!("'{path}' values are objects such as {}", example(attr)),
+            ));
+        }
         if let Some(v) = normalize_single(attr, item, path)? {
             out.push(v);
         }

@@ -87,6 +87,7 @@ async fn scim_requests_are_logged_with_operation_resource_result_and_latency() {
     assert_eq!(create["status"], 201);
     assert!(create["latency_ms"].as_i64().unwrap() >= 0);
     assert_eq!(create["client"], tests::OKTA_UA);
+    assert_eq!(create["idp"], "Okta", "the IdP its User-Agent names");
     assert_eq!(conflict["status"], 409);
     assert_eq!(conflict["outcome"], "uniqueness", "the SCIM error type");
     assert_eq!(get["operation"], "read");

@@ -233,6 +233,10 @@ async fn a_multi_valued_attribute_as_a_string_is_refused_and_as_one_object_is_a_
         r.body
     );
     let r = w
+        .call(Method::POST, "/Users", Some(body(json!(["multi@acme.test"]))))
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"));
+    let r = w
         .call(
             Method::POST,
             "/Users",
