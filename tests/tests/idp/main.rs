@@ -6,6 +6,7 @@
 //! Where an IdP's documents do not say how it sends a flow, the replay sends the RFC 7644 form
 //! and says so: the matrix marks those cells "RFC form", not "documented".
 
+mod validator;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
