@@ -15,6 +15,7 @@ mod onelogin;
 mod ping;
 mod rippling;
 mod sailpoint;
+mod validator;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
