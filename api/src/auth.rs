@@ -67,11 +67,13 @@ async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<tokens::Auth
             "missing bearer token: send 'Authorization: Bearer <token>' with the tenant's API token",
         ));
     };
-    tokens::authenticate(&state.db, token).await?.ok_or_else(|| {
-        ScimError::unauthorized(
-            "the bearer token is not valid: it may have been rotated or revoked; generate a new one",
-        )
-    })
+    tokens::authenticate_cached(&state.db, &state.auth_cache, token)
+        .await?
+        .ok_or_else(|| {
+            ScimError::unauthorized(
+                "the bearer token is not valid: it may have been rotated or revoked; generate a new one",
+            )
+        })
 }
 
 /// Middleware for requests outside `/scim/v2` that need admission (the admin page and its

@@ -130,6 +130,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_CURSOR_TIMEOUT_SECS", default_value_t = 3_600)]
     pub cursor_timeout_secs: u64,
 
+    /// Keep live tokens in memory, emptied by Postgres notifications on revocation
+    /// (api/src/auth_cache.rs). `false` looks every request's token up in the database.
+    #[arg(long, env = "SCIM_AUTH_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auth_cache: bool,
+
     /// Where to serve /metrics for Prometheus (e.g. 0.0.0.0:9464, an address only the scraper
     /// reaches); off when unset. It is never served on the SCIM listener.
     #[arg(long, env = "SCIM_METRICS_ADDR")]

@@ -11,6 +11,7 @@ mod admin;
 mod admission;
 mod api_tokens;
 mod auth;
+mod auth_cache;
 pub mod cli;
 mod client;
 mod deprovisioning;

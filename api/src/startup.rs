@@ -75,6 +75,15 @@ impl Application {
             args.events.sequencer(),
             shutdown.clone(),
         );
+        let auth_cache = Arc::new(crate::auth_cache::AuthCache::default());
+        let auth_cache_task = args.auth_cache.then(|| {
+            crate::auth_cache::spawn(
+                auth_cache.clone(),
+                db.clone(),
+                db_cfg.database_url.clone(),
+                shutdown.clone(),
+            )
+        });
         let state = AppState(Arc::new(App {
             db: db.clone(),
             publisher,
@@ -88,6 +97,7 @@ impl Application {
             allowed_hosts: args.allowed_hosts.clone(),
             events: Arc::new(crate::events::settings::Events::new(&args.events, signals)),
             schemas: Default::default(),
+            auth_cache,
         }));
         let metrics_listener = match &args.metrics_addr {
             Some(addr) => Some(
@@ -107,14 +117,17 @@ impl Application {
             metrics_listener,
             metrics_router,
             router,
-            tasks: vec![
+            tasks: [
                 dispatch_task,
                 relay_task,
                 audit_task,
                 sequencer_task,
                 backfill_task,
                 release_task,
-            ],
+            ]
+            .into_iter()
+            .chain(auth_cache_task)
+            .collect(),
             shutdown,
         })
     }

@@ -31,6 +31,8 @@ pub struct App {
     pub events: Arc<crate::events::settings::Events>,
     /// Each tenant's User schemas, as last loaded (`tenant_schemas`).
     pub schemas: crate::tenant_schemas::Cache,
+    /// Live tokens, while the api listens for their revocation (`auth_cache`).
+    pub auth_cache: Arc<crate::auth_cache::AuthCache>,
 }
 
 /// Bounds on the work one request may cause.

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::auth_cache::{AuthCache, Lookup};
 use crate::{api_tokens, tenants};
 
 const TOKEN_PREFIX: &str = "scimr_";
@@ -100,18 +101,47 @@ pub struct Authenticated {
     pub schemas_version: i64,
 }
 
-/// The tenant a bearer token belongs to, if the token is live.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Option<Authenticated>, DbErr> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
+/// The tenant a bearer token belongs to, if the token is live: from memory while the cache is
+/// on (see `auth_cache`), else from the database.
+pub async fn authenticate_cached(
+    db: &impl ConnectionTrait,
+    cache: &AuthCache,
+    token: &str,
+) -> Result<Option<Authenticated>, DbErr> {
+    if !well_formed(token) {
         return Ok(None);
     }
     let digest = hash(token);
-    let Some((tenant, stored, schemas_version)) = api_tokens::live_by_hash(db, digest.clone()).await? else {
+    let generation = match cache.lookup(&digest) {
+        Lookup::Hit(auth) => return Ok(Some(auth)),
+        Lookup::Miss(generation) => generation,
+    };
+    let found = look_up(db, &digest).await?;
+    if let Some(auth) = found {
+        cache.insert(digest, auth, generation);
+    }
+    Ok(found)
+}
+
+/// The tenant a bearer token belongs to, if the token is live, from the database.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Option<Authenticated>, DbErr> {
+    if !well_formed(token) {
+        return Ok(None);
+    }
+    look_up(db, &hash(token)).await
+}
+
+fn well_formed(token: &str) -> bool {
+    token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 64
+}
+
+async fn look_up(db: &impl ConnectionTrait, digest: &[u8]) -> Result<Option<Authenticated>, DbErr> {
+    let Some((tenant, stored, schemas_version)) = api_tokens::live_by_hash(db, digest.to_vec()).await? else {
         return Ok(None);
     };
     // The lookup is by hash already; comparing in constant time as well keeps timing from
     // telling anything even if the index lookup were replaced.
-    if bool::from(stored.ct_eq(&digest)) {
+    if bool::from(stored.ct_eq(digest)) {
         Ok(Some(Authenticated {
             tenant,
             schemas_version,

@@ -18,6 +18,7 @@ mod m0010_tenant_mappings;
 mod m0011_deprovisioning_guard;
 mod m0012_nested_groups_and_member_refs;
 mod m0013_roles_and_entitlements;
+mod m0014_auth_change_notifications;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_deprovisioning_guard::MIGRATION),
             Box::new(m0012_nested_groups_and_member_refs::MIGRATION),
             Box::new(m0013_roles_and_entitlements::MIGRATION),
+            Box::new(m0014_auth_change_notifications::MIGRATION),
         ]
     }
 }

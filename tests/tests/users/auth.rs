@@ -121,3 +121,99 @@ async fn tokens_are_stored_only_as_their_sha256() {
     );
     assert_eq!(w.token.len(), 6 + 64, "256 random bits as hex behind the prefix");
 }
+
+/// Waits until `api` keeps tokens in memory (its listener for revocations is connected).
+async fn cache_on(w: &World, api: &tests::Api, on: bool) {
+    let want = format!("scim_auth_cache_listening {}", u8::from(on));
+    tests::eventually(&format!("auth cache listening: {on}"), || async {
+        api.scrape(&w.env.http).await.contains(&want)
+    })
+    .await;
+}
+
+async fn status(w: &World, api: &tests::Api, token: &str) -> StatusCode {
+    w.env
+        .request(api, Method::GET, "/scim/v2/Users?count=0", Some(token), None)
+        .await
+        .status
+}
+
+async fn sql(w: &World, statements: &str) {
+    w.db.execute_unprepared(statements).await.expect(statements);
+}
+
+// Two api processes keep the live token in memory (no database round trip per request); a
+// revocation through the CLI, or by hand in psql, is refused by both at the very next request,
+// because Postgres announces it to every api (directory migration 14, api/src/auth_cache.rs).
+#[tokio::test]
+async fn every_api_refuses_a_revoked_token_at_the_next_request_though_it_keeps_tokens_in_memory() {
+    let w = World::new().await;
+    let other = w.env.spawn_api().await;
+    for api in [&w.api, &other] {
+        cache_on(&w, api, true).await;
+        assert_eq!(status(&w, api, &w.token).await, StatusCode::OK);
+    }
+    // The control: a revocation Postgres does not announce (triggers off for the session) is
+    // not seen, which shows the answers above come from memory.
+    let quietly = |revoked: &str| {
+        format!(
+            "begin; set local session_replication_role = replica; \
+             update scim.api_tokens set revoked_at = {revoked}; commit;"
+        )
+    };
+    sql(&w, &quietly("now()")).await;
+    for api in [&w.api, &other] {
+        assert_eq!(status(&w, api, &w.token).await, StatusCode::OK, "served from memory");
+    }
+    sql(&w, &quietly("null")).await;
+
+    // An announced revocation: refused everywhere at once.
+    w.env
+        .cli(&["token", "revoke", "--tenant", &w.tenant.to_string()])
+        .unwrap();
+    for api in [&w.api, &other] {
+        assert_eq!(status(&w, api, &w.token).await, StatusCode::UNAUTHORIZED);
+    }
+
+    // By hand in psql too.
+    let rotated = w
+        .env
+        .cli(&["token", "rotate", "--tenant", &w.tenant.to_string()])
+        .unwrap();
+    let token = rotated["token"].as_str().unwrap().to_owned();
+    for api in [&w.api, &other] {
+        assert_eq!(status(&w, api, &token).await, StatusCode::OK);
+    }
+    sql(&w, "update scim.api_tokens set revoked_at = now() where revoked_at is null").await;
+    for api in [&w.api, &other] {
+        assert_eq!(status(&w, api, &token).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+// While an api cannot hear revocations it keeps nothing in memory: every request goes to the
+// database, and it starts again from an empty cache once it hears again.
+#[tokio::test]
+async fn an_api_that_cannot_hear_revocations_asks_the_database_every_time() {
+    let w = World::new().await;
+    cache_on(&w, &w.api, true).await;
+    assert_eq!(status(&w, &w.api, &w.token).await, StatusCode::OK);
+    // Cut the listening connection and revoke without telling anyone: the api must not serve
+    // the token from memory.
+    sql(
+        &w,
+        "select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and query ilike 'listen%scim_auth%'",
+    )
+    .await;
+    cache_on(&w, &w.api, false).await;
+    sql(
+        &w,
+        "begin; set local session_replication_role = replica; \
+         update scim.api_tokens set revoked_at = now(); commit;",
+    )
+    .await;
+    assert_eq!(status(&w, &w.api, &w.token).await, StatusCode::UNAUTHORIZED);
+    // It listens again (within a second) and still refuses.
+    cache_on(&w, &w.api, true).await;
+    assert_eq!(status(&w, &w.api, &w.token).await, StatusCode::UNAUTHORIZED);
+}
