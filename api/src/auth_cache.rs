@@ -121,8 +121,8 @@ pub fn spawn(
     })
 }
 
-/// One connection's life: listen, then empty the cache at each notification; returns when the
-/// connection fails or goes quiet.
+/// One connection's life: listen, turn the cache on once the first ping is heard, then empty it
+/// at each notification; returns when the connection fails or goes quiet.
 ///
 /// A connection that dies without a word (a network partition, a NAT dropping it) would leave
 /// the cache on and deaf to revocations. So the listener sends itself a ping on the channel
@@ -147,12 +147,20 @@ async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) 
     let me = format!("{PING}{}", uuid::Uuid::now_v7());
     let mut heard = Instant::now();
     let mut ping = tokio::time::interval(PING_EVERY);
-    cache.set_listening(true);
-    tracing::info!("auth cache on: listening for token changes");
+    // On only once the first ping came back: a connection that can LISTEN but never hears
+    // (through a transaction-pooling PgBouncer) must never turn the cache on.
+    let mut on = false;
     loop {
         tokio::select! {
             received = listener.try_recv() => match received {
-                Ok(Some(n)) if n.payload() == me => heard = Instant::now(),
+                Ok(Some(n)) if n.payload() == me => {
+                    heard = Instant::now();
+                    if !on {
+                        on = true;
+                        cache.set_listening(true);
+                        tracing::info!("auth cache on: listening for token changes");
+                    }
+                }
                 // Another api's ping.
                 Ok(Some(n)) if n.payload().starts_with(PING) => {}
                 Ok(Some(_)) => cache.invalidate(),

@@ -163,7 +163,11 @@ async fn every_api_refuses_a_revoked_token_at_the_next_request_though_it_keeps_t
     };
     sql(&w, &quietly("now()")).await;
     for api in [&w.api, &other] {
-        assert_eq!(status(&w, api, &w.token).await, StatusCode::OK, "served from memory");
+        assert_eq!(
+            status(&w, api, &w.token).await,
+            StatusCode::OK,
+            "served from memory"
+        );
     }
     sql(&w, &quietly("null")).await;
 
@@ -184,7 +188,11 @@ async fn every_api_refuses_a_revoked_token_at_the_next_request_though_it_keeps_t
     for api in [&w.api, &other] {
         assert_eq!(status(&w, api, &token).await, StatusCode::OK);
     }
-    sql(&w, "update scim.api_tokens set revoked_at = now() where revoked_at is null").await;
+    sql(
+        &w,
+        "update scim.api_tokens set revoked_at = now() where revoked_at is null",
+    )
+    .await;
     for api in [&w.api, &other] {
         assert_eq!(status(&w, api, &token).await, StatusCode::UNAUTHORIZED);
     }
