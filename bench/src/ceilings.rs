@@ -1,6 +1,7 @@
 //! The machine's raw ceilings, measured with the same concurrency and pool size as the workload:
 //! (a) a Postgres transaction inserting a ~1 KiB JSON row plus an outbox row, (b) RabbitMQ
-//! persistent publishes with confirms, (c) single-row Postgres upserts by primary key.
+//! persistent publishes with confirms, (c) single-row Postgres upserts by primary key, (d)
+//! single-row Postgres selects by primary key (what a lookup by a unique key can cost at most).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub struct Ceilings {
     pub pg_insert_tx_per_s: f64,
     pub amqp_confirmed_publish_per_s: f64,
     pub pg_upsert_per_s: f64,
+    pub pg_select_by_key_per_s: f64,
 }
 
 pub async fn measure(db_url: &str, amqp_url: &str, concurrency: usize, n: usize) -> anyhow::Result<Ceilings> {
@@ -68,6 +70,20 @@ pub async fn measure(db_url: &str, amqp_url: &str, concurrency: usize, n: usize)
         }
     })
     .await?;
+    let d = run(concurrency, n, |i| {
+        let (db, ids) = (db.clone(), ids.clone());
+        async move {
+            let row = db
+                .query_one_raw(stmt(
+                    "select id, name, version from bench_rows where id = $1",
+                    [ids[(i * 7919) % ids.len()].into()],
+                ))
+                .await?;
+            anyhow::ensure!(row.is_some(), "ceiling (d): a row is missing");
+            Ok(())
+        }
+    })
+    .await?;
     db.execute_unprepared("drop table bench_docs; drop table bench_outbox; drop table bench_rows")
         .await?;
     let b = amqp(amqp_url, concurrency, n).await?;
@@ -75,6 +91,7 @@ pub async fn measure(db_url: &str, amqp_url: &str, concurrency: usize, n: usize)
         pg_insert_tx_per_s: a,
         amqp_confirmed_publish_per_s: b,
         pg_upsert_per_s: c,
+        pg_select_by_key_per_s: d,
     })
 }
 
