@@ -714,3 +714,21 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// `product.group_members` of `group`, in user id order; empty while the product schema does
+/// not exist yet.
+pub async fn product_members(db: &DatabaseConnection, group: Uuid) -> Vec<Uuid> {
+    let sql = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "select user_id from product.group_members where group_id = $1 order by user_id",
+        [group.into()],
+    );
+    match db.query_all_raw(sql).await {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| r.try_get("", "user_id").expect("user_id"))
+            .collect(),
+        Err(e) if e.to_string().contains("does not exist") => Vec::new(),
+        Err(e) => panic!("query product.group_members: {e}"),
+    }
+}

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
-use tests::eventually;
+use tests::{eventually, product_members};
 use uuid::Uuid;
 
 use crate::{Steps, World, refs, sorted};
@@ -33,23 +33,6 @@ async fn product_group(db: &DatabaseConnection, id: Uuid) -> Option<(Uuid, Strin
         }),
         Err(e) if e.to_string().contains("does not exist") => None,
         Err(e) => panic!("query product.groups: {e}"),
-    }
-}
-
-async fn product_members(db: &DatabaseConnection, group: Uuid) -> Vec<Uuid> {
-    match db
-        .query_all_raw(sql(
-            "select user_id from product.group_members where group_id = $1 order by user_id",
-            [group.into()],
-        ))
-        .await
-    {
-        Ok(rows) => rows
-            .iter()
-            .map(|r| r.try_get("", "user_id").expect("user_id"))
-            .collect(),
-        Err(e) if e.to_string().contains("does not exist") => Vec::new(),
-        Err(e) => panic!("query product.group_members: {e}"),
     }
 }
 

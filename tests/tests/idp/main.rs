@@ -21,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use shared::entity::product_user;
-use tests::{Response, TestEnv, World, eventually};
+use tests::{Response, TestEnv, World, eventually, product_members};
 use uuid::Uuid;
 
 pub use tests::urn::{ENTERPRISE, GROUP_SCHEMA, PATCH_OP, USER_SCHEMA};
@@ -130,22 +130,6 @@ impl Idp {
         let (status, v) = self.w.admin(ADMIN_KEY, Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v["activity"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-pub async fn product_members(db: &DatabaseConnection, group: Uuid) -> Vec<Uuid> {
-    let sql = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DbBackend::Postgres,
-        "select user_id from product.group_members where group_id = $1 order by user_id",
-        [group.into()],
-    );
-    match db.query_all_raw(sql).await {
-        Ok(rows) => rows
-            .iter()
-            .map(|r| r.try_get("", "user_id").expect("user_id"))
-            .collect(),
-        Err(e) if e.to_string().contains("does not exist") => Vec::new(),
-        Err(e) => panic!("query product.group_members: {e}"),
     }
 }
 
