@@ -67,7 +67,7 @@ async fn tenant_of(state: &AppState, token: Option<&str>) -> Result<tokens::Auth
             "missing bearer token: send 'Authorization: Bearer <token>' with the tenant's API token",
         ));
     };
-    tokens::authenticate_cached(&state.db, &state.auth_cache, token)
+    tokens::authenticate(&state.db, &state.auth_cache, token)
         .await?
         .ok_or_else(|| {
             ScimError::unauthorized(

@@ -103,7 +103,7 @@ pub struct Authenticated {
 
 /// The tenant a bearer token belongs to, if the token is live: from memory while the cache is
 /// on (see `auth_cache`), else from the database.
-pub async fn authenticate_cached(
+pub async fn authenticate(
     db: &impl ConnectionTrait,
     cache: &AuthCache,
     token: &str,
@@ -121,14 +121,6 @@ pub async fn authenticate_cached(
         cache.insert(digest, auth, generation);
     }
     Ok(found)
-}
-
-/// The tenant a bearer token belongs to, if the token is live, from the database.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> Result<Option<Authenticated>, DbErr> {
-    if !well_formed(token) {
-        return Ok(None);
-    }
-    look_up(db, &hash(token)).await
 }
 
 fn well_formed(token: &str) -> bool {
