@@ -303,6 +303,8 @@ fn attribute(item: &Value, parent: Option<&str>) -> Result<Def, Refused> {
             multi,
             case_exact,
             required,
+            // Tenant-defined attributes follow the RFC: removing one unassigns it.
+            removable: true,
             mutability,
             returned,
             sub: &[],

@@ -158,7 +158,7 @@ fn apply_all<'o>(
         let required: Vec<&Attr> = schema
             .core
             .iter()
-            .filter(|a| (a.required || kept(schema, a)) && work.contains_key(a.name))
+            .filter(|a| (a.required || !a.removable) && work.contains_key(a.name))
             .collect();
         apply_op(schema, &mut work, op)
             .and_then(|()| keep_required(&required, &work))
@@ -168,17 +168,10 @@ fn apply_all<'o>(
     Ok(())
 }
 
-/// A User's `active`, once assigned, can be replaced but not unassigned. RFC 7643 §4.1.1 leaves
-/// its meaning to the service provider, and here a user without it is active (a user pushed
-/// without it is meant to have access). So a `remove` of `active` (RFC 7644 §3.5.2.2: "considered
-/// unassigned") would silently reactivate a deactivated user, the opposite of what a client
-/// removing it can mean. It is refused as a required attribute's removal is.
-fn kept(schema: &ResourceSchema, attr: &Attr) -> bool {
-    attr.name == "active" && schema.core_urn == schema::USER_SCHEMA
-}
-
 /// RFC 7644 §3.5.2.2/§3.5.2.3: a required attribute that an operation removes or leaves
-/// unassigned (remove, null, "") is a `mutability` error, not a user without a userName.
+/// unassigned (remove, null, "") is a `mutability` error, not a user without a userName. So is
+/// an attribute the schema marks not `removable` (a User's `active`: unassigned, it would mean
+/// active again and silently reactivate a deactivated user).
 fn keep_required(required: &[&Attr], doc: &Map<String, Value>) -> Result<(), Invalid> {
     match required.iter().find(|a| !doc.contains_key(a.name)) {
         Some(attr) if attr.required => Err(invalid(
@@ -860,6 +853,7 @@ mod tests {
             multi: false,
             case_exact,
             required: false,
+            removable: true,
             mutability: Mutability::ReadWrite,
             returned: super::super::schema::Returned::Default,
             sub: &[],

@@ -89,6 +89,9 @@ pub struct Attr {
     pub multi: bool,
     pub case_exact: bool,
     pub required: bool,
+    /// False where an assigned value may be replaced but never unassigned (a PATCH `remove`, or
+    /// null): a User's `active` (see `patch::keep_required`).
+    pub removable: bool,
     pub mutability: Mutability,
     pub returned: Returned,
     pub sub: &'static [Attr],
@@ -112,6 +115,7 @@ const fn s(name: &'static str) -> Attr {
         multi: false,
         case_exact: false,
         required: false,
+        removable: true,
         mutability: Mutability::ReadWrite,
         returned: Returned::Default,
         sub: &[],
@@ -254,7 +258,12 @@ pub const USER: &[Attr] = &[
     s("preferredLanguage"),
     s("locale"),
     s("timezone"),
-    b("active"),
+    // Here a user without `active` is active, so unassigning it would reactivate a deactivated
+    // user: it can be replaced, not removed (RFC 7643 §4.1.1 leaves its meaning to us).
+    Attr {
+        removable: false,
+        ..b("active")
+    },
     Attr {
         mutability: Mutability::WriteOnly,
         case_exact: true,
