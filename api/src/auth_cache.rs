@@ -76,8 +76,10 @@ impl AuthCache {
         state.live.insert(digest, auth);
     }
 
-    /// A notification: something a cached entry may rest on changed.
-    fn invalidate(&self) {
+    /// Something a cached entry may rest on changed: a notification, or a change this process
+    /// made itself. The admin API calls it after its own token and schema changes, so that this
+    /// api's next request sees them without waiting for the notification to come round.
+    pub fn invalidate(&self) {
         let mut state = self.lock();
         state.generation += 1;
         state.live.clear();

@@ -187,6 +187,7 @@ async fn rotate_token(
 ) -> Result<Json<NewToken>, AdminError> {
     let id = tenants::parse_id(&id)?;
     let issued = tokens::rotate(&admin.app.db, id).await?;
+    admin.app.auth_cache.invalidate();
     tracing::info!(tenant_id = %id, "tenant token generated through the admin api");
     Ok(Json(issued.into()))
 }
@@ -210,6 +211,7 @@ async fn revoke_token(
 ) -> Result<Json<Revoked>, AdminError> {
     let id = tenants::parse_id(&id)?;
     let revoked = tokens::revoke(&admin.app.db, id).await?;
+    admin.app.auth_cache.invalidate();
     tracing::info!(tenant_id = %id, revoked, "tenant token revoked through the admin api");
     Ok(Json(Revoked {
         tenant_id: id,

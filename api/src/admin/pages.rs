@@ -149,6 +149,7 @@ pub async fn rotate_token(
 ) -> Result<Markup, PageError> {
     let id = tenants::parse_id(&id)?;
     let issued = tokens::rotate(&admin.app.db, id).await?;
+    admin.app.auth_cache.invalidate();
     tracing::info!(tenant_id = %id, "tenant token generated from the admin page");
     let tenant = tenants::get(&admin.app.db, id).await?;
     Ok(views::new_token(
@@ -163,6 +164,7 @@ pub async fn rotate_token(
 pub async fn revoke_token(State(admin): State<Admin>, Path(id): Path<String>) -> Result<Redirect, PageError> {
     let id = tenants::parse_id(&id)?;
     let n = tokens::revoke(&admin.app.db, id).await?;
+    admin.app.auth_cache.invalidate();
     tracing::info!(tenant_id = %id, revoked = n, "tenant token revoked from the admin page");
     Ok(Redirect::to(&format!("/admin/tenants/{id}?notice=revoked")))
 }
