@@ -130,6 +130,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_CURSOR_TIMEOUT_SECS", default_value_t = 3_600)]
     pub cursor_timeout_secs: u64,
 
+    /// Statements of user creates in flight at once (api/src/directory/user_batch.rs): while
+    /// all are busy, the creates arriving meanwhile are written together by the next one
+    /// (group commit). 0 writes every create on its own.
+    #[arg(long, env = "SCIM_CREATE_STATEMENTS", default_value_t = 4)]
+    pub create_statements: usize,
+
     /// Keep live tokens in memory, emptied by Postgres notifications on revocation
     /// (api/src/auth_cache.rs). `false` looks every request's token up in the database.
     #[arg(long, env = "SCIM_AUTH_CACHE", default_value_t = true, action = clap::ArgAction::Set)]

@@ -12,6 +12,7 @@ pub mod nesting;
 pub mod pairs;
 pub mod resource;
 pub mod sort_sql;
+pub mod user_batch;
 pub mod user_filter;
 pub mod users;
 

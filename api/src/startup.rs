@@ -98,6 +98,7 @@ impl Application {
             events: Arc::new(crate::events::settings::Events::new(&args.events, signals)),
             schemas: Default::default(),
             auth_cache,
+            creates: crate::directory::user_batch::Creates::spawn(db.clone(), args.create_statements),
         }));
         let metrics_listener = match &args.metrics_addr {
             Some(addr) => Some(

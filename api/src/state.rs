@@ -33,6 +33,8 @@ pub struct App {
     pub schemas: crate::tenant_schemas::Cache,
     /// Live tokens, while the api listens for their revocation (`auth_cache`).
     pub auth_cache: Arc<crate::auth_cache::AuthCache>,
+    /// Group commit of user creates (`directory::user_batch`); none when switched off.
+    pub creates: Option<crate::directory::user_batch::Creates>,
 }
 
 /// Bounds on the work one request may cause.

@@ -16,7 +16,7 @@ pub struct ChangeMessage {
     pub tenant_id: Uuid,
     pub resource_id: Uuid,
     /// Per-resource, strictly increasing in commit order (the directory row is locked while it
-    /// is bumped).
+    /// is bumped, or bumped by one statement that applies only to the version it read).
     pub version: i64,
     pub operation: Operation,
     pub occurred_at: DateTime<Utc>,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::resource::{self, Col, Resource, Table};
 use super::sort_sql::{self, Order};
+use super::user_batch::{Creates, Planned};
 use super::{Query, Scope, Selection, user_filter};
 use crate::deprovisioning::{self, UserChange};
 use crate::error::ScimError;
@@ -52,6 +53,7 @@ impl Resource for Users {
         ))
     }
 
+    /// `row_json` says the same for a statement of many creates: change both together.
     fn columns(doc: &Doc) -> Vec<(Col<Self>, Value)> {
         let user_name = user::user_name(doc).unwrap_or_default();
         vec![
@@ -107,20 +109,13 @@ static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              returning id),
          {}
          select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
-        events::log::cte("e", 12, 1)
+        events::log::cte("e", 12, 1, "u")
     )
 });
 
-/// Creates a user and its change message in one statement: atomic without a transaction, so a
-/// create costs one round trip to Postgres instead of four (begin, two inserts, commit). The
-/// timestamps come from this clock (to the microsecond Postgres keeps), as the message carries
-/// them before the row exists.
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    doc: Doc,
-    event: impl FnOnce(&StoredUser) -> Recorded,
-) -> Result<(StoredUser, Enqueued, bool), ScimError> {
+/// A new user as it will be stored, and its change message. The timestamps come from this
+/// clock (to the microsecond Postgres keeps), as the message carries them before the row exists.
+fn plan(tenant: Uuid, doc: Doc) -> (StoredUser, outbox::Prepared) {
     let id = Uuid::now_v7();
     let now = Utc::now();
     let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
@@ -135,10 +130,22 @@ pub async fn insert(
         },
     };
     let out = outbox::Prepared::new(&resource::message::<Users>(tenant, &planned, Operation::Created));
-    let mut values: Vec<Value> = vec![tenant.into(), id.into()];
+    (planned, out)
+}
+
+/// Creates a user and its change message in one statement: atomic without a transaction, so a
+/// create costs one round trip to Postgres instead of four (begin, two inserts, commit).
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    doc: Doc,
+    event: impl FnOnce(&StoredUser) -> Recorded,
+) -> Result<(StoredUser, Enqueued, bool), ScimError> {
+    let (planned, out) = plan(tenant, doc);
+    let mut values: Vec<Value> = vec![tenant.into(), planned.meta.id.into()];
     values.extend(Users::columns(&planned.doc).into_iter().map(|(_, v)| v));
     values.extend([
-        now.into(),
+        planned.meta.created.into(),
         out.message.message_id.into(),
         out.message.routing_key.clone().into(),
         out.payload.clone().into(),
@@ -152,6 +159,108 @@ pub async fn insert(
     let stored = Users::stored(Model::from_query_result(&row, "")?);
     let queued = out.written(row.try_get("", "outbox_id")?);
     Ok((stored, queued, row.try_get("", "evented")?))
+}
+
+/// Creates a user as [`insert`] does, in one statement with the other creates waiting then
+/// (`user_batch`); one that statement did not write is written on its own, so that it gets
+/// exactly the answer it would have got alone (a taken userName is a 409 here, as there).
+pub async fn insert_coalesced(
+    db: &impl ConnectionTrait,
+    creates: &Creates,
+    tenant: Uuid,
+    doc: Doc,
+    event: impl Fn(&StoredUser) -> Recorded,
+) -> Result<(StoredUser, Enqueued, bool), ScimError> {
+    let (stored, out) = plan(tenant, doc.clone());
+    let planned = Planned {
+        row: row_json(&stored.doc),
+        event: events::log::json(tenant, &event(&stored)),
+        stored,
+        out,
+    };
+    match creates.write(planned).await {
+        Some(done) => Ok(done),
+        None => insert(db, tenant, doc, event).await,
+    }
+}
+
+/// [`Users::columns`] as the JSON a statement of many creates takes.
+fn row_json(doc: &Doc) -> serde_json::Value {
+    let user_name = user::user_name(doc).unwrap_or_default();
+    serde_json::json!({
+        "user_name": user_name,
+        "user_name_key": user::fold(user_name),
+        "external_id": user::external_id(doc),
+        "active": user::active(doc),
+        "resource": doc,
+    })
+}
+
+/// Raw, as [`INSERT`]: the update applies only to the version read, so that the outbox row and
+/// the event, whose contents were worked out from that version, cannot follow any other.
+static UPDATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "with u as (
+             update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
+                 resource = $7, updated_at = $8, version = version + 1
+             where tenant_id = $1 and id = $2 and deleted_at is null and version = $9
+             returning *),
+         o as (
+             insert into scim.outbox (message_id, tenant_id, routing_key, payload)
+             select $10, $1, $11, $12 from u
+             returning id),
+         {}
+         select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
+        events::log::cte("e", 13, 1, "u")
+    )
+});
+
+/// Stores `doc` as the next version of `current`, read without a lock, with its change message
+/// and event in one statement: two round trips for a PATCH or PUT (the read and this) instead
+/// of six (begin, lock, update, outbox, event, commit). `None` when the user is no longer at
+/// `current`'s version (changed or deleted meanwhile): nothing was written, and the caller reads
+/// again. Only for a change the deprovisioning guard lets through without looking (an active
+/// user staying active, see `deprovisioning::pass`); the rest take the transaction.
+pub async fn update_at_once(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    current: &StoredUser,
+    doc: Doc,
+    event: impl FnOnce(&StoredUser) -> Recorded,
+) -> Result<Option<(StoredUser, Enqueued, bool)>, ScimError> {
+    // As the transaction's `greatest(now(), updated_at)`: never back, whatever the clocks do.
+    let now = Utc::now();
+    let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let planned = StoredUser {
+        doc,
+        meta: Meta {
+            last_modified: now.max(current.meta.last_modified),
+            version: current.meta.version + 1,
+            revision: current.meta.version + 1,
+            ..current.meta
+        },
+    };
+    let out = outbox::Prepared::new(&resource::message::<Users>(tenant, &planned, Operation::Updated));
+    let mut values: Vec<Value> = vec![tenant.into(), current.meta.id.into()];
+    values.extend(Users::columns(&planned.doc).into_iter().map(|(_, v)| v));
+    values.extend([
+        planned.meta.last_modified.into(),
+        current.meta.version.into(),
+        out.message.message_id.into(),
+        out.message.routing_key.clone().into(),
+        out.payload.clone().into(),
+    ]);
+    values.extend(events::log::cte_values(tenant, &event(&planned)));
+    let Some(row) = db
+        .query_one_raw(stmt(&UPDATE, values))
+        .await
+        .map_err(|e| Users::write_err(e, &planned.doc))?
+    else {
+        return Ok(None);
+    };
+    let stored = Users::stored(Model::from_query_result(&row, "")?);
+    let queued = out.written(row.try_get("", "outbox_id")?);
+    Ok(Some((stored, queued, row.try_get("", "evented")?)))
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {

@@ -120,7 +120,7 @@ pub(super) async fn create<R: Resource>(
     ev: EventContext<'_>,
 ) -> Result<(R::Stored, Vec<Enqueued>, bool), ScimError> {
     let txn = db.begin().await?;
-    let created = outbox::for_async_request(ev.txn, R::create(&txn, tenant, body, ev)).await?;
+    let created = outbox::for_async_request(ev.txn, R::create(&txn, None, tenant, body, ev)).await?;
     open::<R>(&txn, tenant, ev.txn, "POST", &created.0, &created.1).await?;
     txn.commit().await?;
     Ok(created)

@@ -16,6 +16,7 @@ use super::resource::{self, Connection, Edit, EventContext, ListPage, Resource, 
 use crate::directory::groups::{self, StoredGroup};
 use crate::directory::memberships::{self, Key, Member, Resolved};
 use crate::directory::pairs::{self, Children, Users};
+use crate::directory::user_batch::Creates;
 use crate::directory::{GROUP_KEYS, Query};
 use crate::directory::{member_refs, nesting};
 use crate::error::ScimError;
@@ -168,6 +169,7 @@ impl Resource for Group {
 
     async fn create<C: Connection>(
         db: &C,
+        _creates: Option<&Creates>,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::asynchronous::{self, Prefer};
 use super::{no_content, not_modified, scim_json};
 use crate::directory::bounded::BoundedRead;
+use crate::directory::user_batch::Creates;
 use crate::directory::{Query, Scope, Seek};
 use crate::error::ScimError;
 use crate::events::Recorded;
@@ -43,6 +44,17 @@ pub(super) enum Op<'a> {
 pub(super) enum Edit<R: Resource> {
     Replace(R::Replacement),
     Patch(R::Patch),
+}
+
+/// What [`Resource::edit_at_once`] did.
+pub(super) enum AtOnce<R: Resource> {
+    /// Stored (or nothing to store): the resource as it is now, the messages to dispatch, and
+    /// whether an event row was written.
+    Stored(R::Stored, Vec<Enqueued>, bool),
+    /// The resource moved on since it was read: nothing was written; read it again.
+    Moved,
+    /// This edit needs the transaction (or the resource type has no other way).
+    NeedsTransaction,
 }
 
 /// A committed write, for [`Resource::committed`].
@@ -153,9 +165,11 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
     /// Creates the resource with its messages and, for a tenant with event streams, its event
     /// row (the `bool`: whether one was written), all committed together; returns it and the
     /// messages to dispatch once committed. `db` is the pool, or the transaction of an
-    /// asynchronous request that records itself beside the create.
+    /// asynchronous request that records itself beside the create; `creates`, on the pool, the
+    /// group commit the create may join.
     fn create<C: Connection>(
         db: &C,
+        creates: Option<&Creates>,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,
@@ -182,6 +196,21 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
         current: Self::Stored,
         change: Self::Change,
     ) -> impl Future<Output = Result<(Self::Stored, Vec<Enqueued>), ScimError>> + Send;
+
+    /// A PUT or PATCH of `current`, read without a lock, stored without a transaction if the
+    /// resource type can: the change derived and checked as [`Resource::change`] does, the
+    /// preconditions checked against `current`, and the result stored only if the resource is
+    /// still at `current`'s version. Groups cannot (their member checks need the transaction).
+    fn edit_at_once(
+        _db: &DatabaseConnection,
+        _tenant: Uuid,
+        _current: &Self::Stored,
+        _edit: &Edit<Self>,
+        _cond: &Conditional,
+        _ev: (&'static str, EventContext<'_>),
+    ) -> impl Future<Output = Result<AtOnce<Self>, ScimError>> + Send {
+        async { Ok(AtOnce::NeedsTransaction) }
+    }
 
     /// Deletes the locked `current`; returns the messages to dispatch once committed.
     fn delete(
@@ -363,7 +392,7 @@ pub(super) async fn create<R: Resource>(
         let asynchronous = prefer.asynchronous(ctx.txn);
         let (stored, out, evented) = match asynchronous {
             Some(_) => asynchronous::create::<R>(&state.db, tenant.0, &body, ctx).await?,
-            None => R::create(&state.db, tenant.0, &body, ctx).await?,
+            None => R::create(&state.db, state.creates.as_ref(), tenant.0, &body, ctx).await?,
         };
         Span::current().record("scim_id", tracing::field::display(R::meta(&stored).id));
         R::committed(Write::Created, &stored, &out);
@@ -435,24 +464,35 @@ pub(super) async fn edit<R: Resource>(
         } else {
             Edit::Replace(R::parse_replacement(&body)?)
         };
-        let txn = state.db.begin().await?;
-        let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
-        let change = R::change(&txn, tenant.0, &current, edit).await?;
-        cond.check_write(&R::meta(&current).etag())?;
-        let before = current.clone();
         let ctx = EventContext {
             txn: Uuid::now_v7(),
             base: &base,
         };
-        let asynchronous = prefer.asynchronous(ctx.txn);
-        let (stored, out) =
-            asynchronous::scoped(asynchronous, R::store(&txn, tenant.0, current, change)).await?;
         let method = if patch { "PATCH" } else { "PUT" };
-        let evented = record_event::<R>(&txn, tenant.0, method, &before, &stored, &out, ctx).await?;
-        if let Some(id) = asynchronous {
-            asynchronous::open::<R>(&txn, tenant.0, id, method, &stored, &out).await?;
-        }
-        txn.commit().await?;
+        let asynchronous = prefer.asynchronous(ctx.txn);
+        let at_once = match asynchronous {
+            // An asynchronous request records itself in the transaction of its write.
+            Some(_) => None,
+            None => edit_at_once::<R>(&state.db, tenant.0, uid, &id, &edit, &cond, (method, ctx)).await?,
+        };
+        let (stored, out, evented) = match at_once {
+            Some(done) => done,
+            None => {
+                let txn = state.db.begin().await?;
+                let current = locked::<R>(&txn, tenant.0, uid, &id).await?;
+                let change = R::change(&txn, tenant.0, &current, edit).await?;
+                cond.check_write(&R::meta(&current).etag())?;
+                let before = current.clone();
+                let (stored, out) =
+                    asynchronous::scoped(asynchronous, R::store(&txn, tenant.0, current, change)).await?;
+                let evented = record_event::<R>(&txn, tenant.0, method, &before, &stored, &out, ctx).await?;
+                if let Some(id) = asynchronous {
+                    asynchronous::open::<R>(&txn, tenant.0, id, method, &stored, &out).await?;
+                }
+                txn.commit().await?;
+                (stored, out, evented)
+            }
+        };
         R::committed(Write::Updated, &stored, &out);
         state.dispatcher.send(out);
         if evented {
@@ -518,6 +558,34 @@ pub(super) async fn remove<R: Resource>(
     }
     .instrument(R::span(Op::Delete(&id), tenant.0))
     .await
+}
+
+/// How often a PUT or PATCH re-reads a resource that moved on under it before it takes the
+/// row lock instead (which queues it behind the other writers rather than racing them).
+const AT_ONCE_ATTEMPTS: usize = 3;
+
+/// [`Resource::edit_at_once`], read again while the resource moves on under it; `None` when the
+/// edit takes the transaction after all.
+async fn edit_at_once<R: Resource>(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    uid: Uuid,
+    id: &str,
+    edit: &Edit<R>,
+    cond: &Conditional,
+    ev: (&'static str, EventContext<'_>),
+) -> Result<Option<(R::Stored, Vec<Enqueued>, bool)>, ScimError> {
+    for _ in 0..AT_ONCE_ATTEMPTS {
+        let current = R::get(db, tenant, uid).await?.ok_or_else(|| not_found::<R>(id))?;
+        match R::edit_at_once(db, tenant, &current, edit, cond, ev).await? {
+            AtOnce::Stored(stored, out, evented) => return Ok(Some((stored, out, evented))),
+            AtOnce::Moved => {
+                metrics::counter!("scim_write_conflicts_total", "resource" => R::TYPE).increment(1)
+            }
+            AtOnce::NeedsTransaction => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 async fn locked<R: Resource>(

@@ -10,12 +10,16 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::resource::{self, Connection, Edit, EventContext, ListPage, Resource, Write, handler_spans};
+use super::resource::{
+    self, AtOnce, Connection, Edit, EventContext, ListPage, Resource, Write, handler_spans,
+};
 use crate::access;
+use crate::directory::user_batch::Creates;
 use crate::directory::users::{self, StoredUser};
 use crate::directory::{Query, USER_KEYS, memberships};
 use crate::error::ScimError;
 use crate::events::Recorded;
+use crate::extract::Conditional;
 use crate::outbox::Enqueued;
 use crate::scim::list::{ListParams, project, requested};
 use crate::scim::meta::Meta;
@@ -115,6 +119,7 @@ impl Resource for User {
 
     async fn create<C: Connection>(
         db: &C,
+        creates: Option<&Creates>,
         tenant: Uuid,
         body: &Value,
         ev: EventContext<'_>,
@@ -123,7 +128,10 @@ impl Resource for User {
         user::validate(&doc, None)?;
         access::check_user(db, tenant, &doc, None).await?;
         let event = |planned: &StoredUser| event("POST", None, planned, ev);
-        let (stored, queued, evented) = users::insert(db, tenant, doc, event).await?;
+        let (stored, queued, evented) = match creates {
+            Some(creates) => users::insert_coalesced(db, creates, tenant, doc, event).await?,
+            None => users::insert(db, tenant, doc, event).await?,
+        };
         Ok((stored, vec![queued], evented))
     }
 
@@ -141,29 +149,7 @@ impl Resource for User {
         current: &StoredUser,
         edit: Edit<Self>,
     ) -> Result<user::Doc, ScimError> {
-        let doc = match edit {
-            Edit::Replace(mut doc) => {
-                // RFC 7644 §3.5.1: a readWrite attribute a PUT omits "MAY be assumed to be not
-                // asserted". For `active` that is the only safe reading: a PUT of a profile
-                // without it (OneLogin's templates have none) must not reactivate a user the
-                // IdP deactivated, as the default of true would.
-                if !doc.contains_key("active")
-                    && let Some(active) = current.doc.get("active")
-                {
-                    doc.insert("active".into(), active.clone());
-                }
-                doc
-            }
-            Edit::Patch(ops) => {
-                let mut doc = current.doc.clone();
-                patch::apply(user_resource(), &mut doc, &ops)?;
-                doc
-            }
-        };
-        // Checked against the user it replaces (see `user::validate`).
-        user::validate(&doc, Some(&current.doc))?;
-        access::check_user(txn, tenant, &doc, Some(&current.doc)).await?;
-        Ok(doc)
+        changed(txn, tenant, current, &edit).await
     }
 
     async fn store(
@@ -176,6 +162,34 @@ impl Resource for User {
             Some((stored, queued)) => (stored, queued),
             None => (current, Vec::new()),
         })
+    }
+
+    /// Every edit of an active user that leaves it active: the common write (a profile push),
+    /// which the deprovisioning guard passes without looking. Deactivations, and changes of
+    /// inactive users, are the guard's to weigh, in the transaction.
+    async fn edit_at_once(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        current: &StoredUser,
+        edit: &Edit<Self>,
+        cond: &Conditional,
+        (method, ev): (&'static str, EventContext<'_>),
+    ) -> Result<AtOnce<Self>, ScimError> {
+        let doc = changed(db, tenant, current, edit).await?;
+        cond.check_write(&current.meta.etag())?;
+        if doc == current.doc {
+            return Ok(AtOnce::Stored(current.clone(), Vec::new(), false));
+        }
+        if !(user::active(&current.doc) && user::active(&doc)) {
+            return Ok(AtOnce::NeedsTransaction);
+        }
+        let event = |planned: &StoredUser| event(method, Some(current), planned, ev);
+        Ok(
+            match users::update_at_once(db, tenant, current, doc, event).await? {
+                Some((stored, queued, evented)) => AtOnce::Stored(stored, vec![queued], evented),
+                None => AtOnce::Moved,
+            },
+        )
     }
 
     async fn delete(
@@ -206,6 +220,39 @@ impl Resource for User {
             Write::Deleted => tracing::info!(groups_left = out.len().saturating_sub(1), "user deleted"),
         }
     }
+}
+
+/// The user an edit makes of `current`, checked against it.
+async fn changed(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    current: &StoredUser,
+    edit: &Edit<User>,
+) -> Result<user::Doc, ScimError> {
+    let doc = match edit {
+        Edit::Replace(doc) => {
+            let mut doc = doc.clone();
+            // RFC 7644 §3.5.1: a readWrite attribute a PUT omits "MAY be assumed to be not
+            // asserted". For `active` that is the only safe reading: a PUT of a profile
+            // without it (OneLogin's templates have none) must not reactivate a user the
+            // IdP deactivated, as the default of true would.
+            if !doc.contains_key("active")
+                && let Some(active) = current.doc.get("active")
+            {
+                doc.insert("active".into(), active.clone());
+            }
+            doc
+        }
+        Edit::Patch(ops) => {
+            let mut doc = current.doc.clone();
+            patch::apply(user_resource(), &mut doc, ops)?;
+            doc
+        }
+    };
+    // Checked against the user it replaces (see `user::validate`).
+    user::validate(&doc, Some(&current.doc))?;
+    access::check_user(db, tenant, &doc, Some(&current.doc)).await?;
+    Ok(doc)
 }
 
 /// A user's change as its SETs tell it: the user as it is now (without its read-only `groups`,

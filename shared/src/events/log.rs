@@ -104,21 +104,51 @@ pub async fn record(db: &impl ConnectionTrait, tenant: Uuid, ev: &Recorded) -> R
     Ok(db.execute(&insert).await?.rows_affected() > 0)
 }
 
-/// The same write as a part of a data-modifying `with` (for a create that is one statement):
+/// The same write as a part of a data-modifying `with` (for a write that is one statement):
 /// `e as (insert ... select $n, ... where exists (...) returning 1)`, its values numbered from
-/// `first`, the tenant being parameter `$tenant_param` of the whole statement.
-pub fn cte(name: &str, first: usize, tenant_param: usize) -> String {
-    let columns: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| sea_orm::IdenStatic::as_str(c).to_owned())
-        .collect();
+/// `first`, the tenant being parameter `$tenant_param` of the whole statement. The event is
+/// written only if the CTE `of` returned a row: an update that found its row moved on writes
+/// nothing, and no event may tell of it.
+pub fn cte(name: &str, first: usize, tenant_param: usize, of: &str) -> String {
     let params: Vec<String> = (first..first + COLUMNS.len()).map(|n| format!("${n}")).collect();
     format!(
-        "{name} as (insert into scim.events ({}) select {} where exists \
-         (select 1 from scim.event_streams s where s.tenant_id = ${tenant_param}) returning 1)",
-        columns.join(", "),
+        "{name} as (insert into scim.events ({}) select {} where exists (select 1 from {of}) \
+         and exists (select 1 from scim.event_streams s where s.tenant_id = ${tenant_param}) returning 1)",
+        column_list(),
         params.join(", ")
     )
+}
+
+/// The event of one of many writes made by one statement, as an element of the JSON array the
+/// statement takes (see [`RECORD_TYPE`]).
+pub fn json(tenant: Uuid, ev: &Recorded) -> Json {
+    serde_json::json!({
+        "tenant_id": tenant,
+        "txn": ev.txn,
+        "resource_type": ev.resource_type,
+        "resource_id": ev.resource_id,
+        "external_id": ev.external_id,
+        "method": ev.method,
+        "activation": ev.activation,
+        "attributes": ev.attributes,
+        "data": ev.data,
+        "version": ev.version,
+    })
+}
+
+/// The columns of an event row and their types, as `jsonb_to_record(…) as ev(RECORD_TYPE)` reads
+/// an element of [`json`]; in the order of [`COLUMNS`], so that `ev.*` is what an insert of
+/// them takes.
+pub const RECORD_TYPE: &str = "tenant_id uuid, txn uuid, resource_type text, resource_id uuid, \
+     external_id text, method text, activation boolean, attributes text[], data jsonb, version text";
+
+/// The column names of an event row, in the order of [`RECORD_TYPE`].
+pub fn column_list() -> String {
+    COLUMNS
+        .iter()
+        .map(|c| sea_orm::IdenStatic::as_str(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The values of [`cte`]'s parameters, in order.
@@ -379,14 +409,46 @@ mod tests {
     }
 
     #[test]
+    fn the_json_record_names_the_columns_in_order() {
+        let names: Vec<&str> = RECORD_TYPE
+            .split(',')
+            .map(|c| c.split_whitespace().next().unwrap_or_default())
+            .collect();
+        assert_eq!(names.join(", "), column_list());
+        let ev = Recorded {
+            txn: Uuid::nil(),
+            resource_type: "User",
+            resource_id: Uuid::nil(),
+            external_id: None,
+            method: "POST",
+            activation: None,
+            attributes: vec!["userName".into()],
+            data: None,
+            version: Some("W/\"1\"".into()),
+        };
+        let j = json(Uuid::nil(), &ev);
+        let keys: Vec<&str> = j
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        let mut got = keys.clone();
+        got.sort_unstable();
+        assert_eq!(got, sorted);
+    }
+
+    #[test]
     fn the_cte_numbers_its_parameters_from_first() {
-        let sql = cte("e", 12, 1);
+        let sql = cte("e", 12, 1, "u");
         assert!(
             sql.starts_with("e as (insert into scim.events (tenant_id, txn, "),
             "{sql}"
         );
         assert!(
-            sql.contains("select $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 where exists"),
+            sql.contains(
+                "select $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 where exists (select 1 from u) and"
+            ),
             "{sql}"
         );
         assert!(sql.ends_with("s.tenant_id = $1) returning 1)"), "{sql}");
