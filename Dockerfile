@@ -23,6 +23,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp target/release/scim-api target/release/scim-worker /out/
 
 ############################ runtime ############################
+# ca-certificates: the CA bundle the TLS connections trust (Postgres with
+# sslmode=verify-full, amqps://). A private CA: add it in a derived image
+# (update-ca-certificates) or name its file in the URLs; see docs/tls.md.
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \

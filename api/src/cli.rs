@@ -83,9 +83,23 @@ pub struct ServeArgs {
     pub bind_addr: String,
 
     /// Externally visible origin, e.g. https://scim.example.com, used in resource locations.
-    /// Without it, locations are built from the request's Host header.
+    /// Without it, locations are built from the request's Host header. In production it is an
+    /// https URL (Okta and Entra ID accept nothing else); the admin cookie is `Secure` then.
     #[arg(long, env = "SCIM_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// PEM certificate chain (leaf first) to serve https with on SCIM_BIND_ADDR; plain http
+    /// when unset. Needs SCIM_TLS_KEY. Reloaded when the file changes (docs/tls.md).
+    #[arg(long, env = "SCIM_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of SCIM_TLS_CERT (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SCIM_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// How often the certificate files are checked for a change.
+    #[arg(long, env = "SCIM_TLS_RELOAD_SECS", default_value_t = 10)]
+    pub tls_reload_secs: u64,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
@@ -187,6 +201,18 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The https listener's files, when SCIM_TLS_CERT and SCIM_TLS_KEY are set.
+    pub fn tls(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                reload_every: Duration::from_secs(self.tls_reload_secs.max(1)),
+            }),
+            _ => None,
+        }
+    }
+
     pub fn relay(&self) -> RelayConfig {
         RelayConfig {
             interval: Duration::from_millis(self.relay_interval_ms),
@@ -244,6 +270,6 @@ impl ServeArgs {
             #[command(flatten)]
             args: ServeArgs,
         }
-        Only::parse_from(["scim-api"]).args
+        shared::secrets::parse_from::<Only>(["scim-api"]).args
     }
 }

@@ -30,6 +30,7 @@ pub mod startup;
 mod state;
 mod tenant_schemas;
 mod tenants;
+mod tls;
 pub mod tokens;
 mod trace_context;
 mod unread_body;

@@ -4,14 +4,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use scim_api::cli::{Cli, Command, KeysCommand, ServeArgs, TenantCommand, TokenCommand};
 use scim_api::{startup, tokens};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // DATABASE_URL and the other secret settings may come from <NAME>_FILE (shared::secrets).
+    let cli: Cli = shared::secrets::parse();
     let telemetry = shared::telemetry::init(cli.log.log_format, "scim-api");
     let code = match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,9 +78,10 @@ async fn serve(db: &shared::config::DatabaseConfig, args: &ServeArgs) -> anyhow:
     let app = startup::Application::build(db, args, shutdown).await?;
     let addr = app.local_addr()?;
     let metrics = app.metrics_addr().transpose()?;
-    tracing::info!(%addr, metrics = ?metrics, "scim-api listening");
+    let tls = app.serves_tls();
+    tracing::info!(%addr, tls, metrics = ?metrics, "scim-api listening");
     // The bound addresses on stdout let tests and scripts use port 0.
-    let mut bound = json!({"listening": addr.to_string()});
+    let mut bound = json!({"listening": addr.to_string(), "tls": tls});
     if let Some(m) = metrics {
         bound["metrics"] = m.to_string().into();
     }

@@ -36,6 +36,8 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     metrics_router: Router,
     router: Router,
+    /// https on the listener (SCIM_TLS_CERT/SCIM_TLS_KEY) instead of plain http.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
 }
@@ -47,6 +49,15 @@ impl Application {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         admin::check(&args.admin)?;
+        // Before anything connects: a certificate that does not load stops the start at once.
+        let tls = match args.tls() {
+            Some(files) => {
+                let (acceptor, current) =
+                    crate::tls::acceptor(&files).context("loading the https certificate")?;
+                Some((acceptor, crate::tls::watch(files, current, shutdown.clone())))
+            }
+            None => None,
+        };
         // Before any task starts, so that nothing they record is lost.
         let metrics = install_metrics();
         let db_cfg = db_cfg.clone().with_statement_timeout(args.statement_timeout());
@@ -118,6 +129,7 @@ impl Application {
             metrics_listener,
             metrics_router,
             router,
+            tls: tls.as_ref().map(|(acceptor, _)| acceptor.clone()),
             tasks: [
                 dispatch_task,
                 relay_task,
@@ -128,6 +140,7 @@ impl Application {
             ]
             .into_iter()
             .chain(auth_cache_task)
+            .chain(tls.map(|(_, watch)| watch))
             .collect(),
             shutdown,
         })
@@ -135,6 +148,11 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Whether the SCIM listener speaks https.
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub fn metrics_addr(&self) -> Option<std::io::Result<std::net::SocketAddr>> {
@@ -154,13 +172,18 @@ impl Application {
         });
         // The peer's address is the line of requests that carry no tenant (`admission`), and
         // the admin key throttle counts failures per client.
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        match self.tls {
+            Some(acceptor) => crate::tls::serve(self.listener, acceptor, self.router, shutdown).await,
+            None => {
+                axum::serve(
+                    self.listener,
+                    self.router
+                        .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await?
+            }
+        }
         if let Some(m) = metrics {
             let _ = m.await;
         }

@@ -19,6 +19,8 @@ use uuid::Uuid;
 use crate::config::AmqpConfig;
 use crate::retry::{RetryPolicy, Transience, retry};
 
+pub mod tls;
+
 /// A redelivery loop (a message that crashes every worker that takes it) ends in the dead-letter
 /// queue after this many deliveries.
 pub const DELIVERY_LIMIT: i64 = 20;
@@ -46,6 +48,8 @@ pub async fn goodbye<T>(what: &'static str, step: impl Future<Output = T>) {
 pub enum AmqpError {
     #[error("rabbitmq: {0}")]
     Lapin(#[from] lapin::Error),
+    #[error(transparent)]
+    TlsSettings(#[from] tls::TlsSettingsError),
     #[error("rabbitmq did not answer within {0:?}")]
     Timeout(Duration),
     #[error("rabbitmq closed the consumer")]
@@ -57,15 +61,22 @@ pub enum AmqpError {
 }
 
 impl Transience for AmqpError {
+    /// Everything but settings that cannot work (a CA file that is not there): waiting does not
+    /// fix those. A refused certificate counts as transient, like any failed connect, since a
+    /// server's certificate is renewed without notice.
     fn is_transient(&self) -> bool {
-        true
+        !matches!(self, AmqpError::TlsSettings(_))
     }
 }
 
-/// Connects once, with a bounded wait (an unreachable host must not hang a caller).
+/// Connects once, with a bounded wait (an unreachable host must not hang a caller). An
+/// `amqps://` URL connects over TLS with the files its query names ([`tls`]).
 pub async fn connect(cfg: &AmqpConfig, name: &str) -> Result<Connection, AmqpError> {
     let props = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&cfg.amqp_url, props)).await {
+    let tls = tls::config(&cfg.amqp_url)?;
+    let runtime = lapin::runtime::default_runtime()?;
+    let connecting = Connection::connect_with_config(&cfg.amqp_url, props, tls, runtime);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(conn) => Ok(conn?),
         Err(_) => Err(AmqpError::Timeout(CONNECT_TIMEOUT)),
     }

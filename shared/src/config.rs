@@ -1,5 +1,8 @@
 //! Configuration pieces both binaries read from the environment. Each binary composes these
 //! `clap::Args` into its own config struct, parsed once in `main`; tests build them directly.
+//!
+//! The URLs carry passwords (and may come from `<NAME>_FILE`, see `secrets`): the structs' `Debug`
+//! shows them with the password replaced.
 
 use clap::{Args, ValueEnum};
 use std::time::Duration;
@@ -9,10 +12,24 @@ pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const DEFAULT_EXCHANGE: &str = "scim.changes";
 pub const DEFAULT_QUEUE: &str = "scim.changes.apply";
 
+/// `url` with its password replaced by `***`, for anything that shows a URL.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(not a valid URL)".to_owned(),
+    }
+}
+
 /// Where the SCIM directory (tenants, tokens, users, outbox) lives.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct DatabaseConfig {
-    /// Postgres URL of the SCIM directory.
+    /// Postgres URL of the SCIM directory. TLS as with libpq: `sslmode` (up to `verify-full`),
+    /// `sslrootcert`, `sslcert`, `sslkey` in the query (docs/tls.md). Or DATABASE_URL_FILE.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
@@ -28,6 +45,17 @@ pub struct DatabaseConfig {
     /// pool (the api bounds its statements; the worker's reconcile may run long).
     #[arg(skip)]
     pub statement_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &redacted(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
 }
 
 impl DatabaseConfig {
@@ -52,9 +80,10 @@ impl DatabaseConfig {
 
 /// The broker and the names of the topology on it. The names are configurable so that several
 /// deployments (or parallel tests) can share one broker without seeing each other's messages.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct AmqpConfig {
-    /// AMQP URL of RabbitMQ (the vhost is the URL's path, `%2f` for `/`).
+    /// AMQP URL of RabbitMQ (the vhost is the URL's path, `%2f` for `/`). `amqps://` for TLS,
+    /// with `cacertfile`, `certfile`, `keyfile` in the query (docs/tls.md). Or AMQP_URL_FILE.
     #[arg(long, env = "AMQP_URL", default_value = DEFAULT_AMQP_URL)]
     pub amqp_url: String,
 
@@ -65,6 +94,16 @@ pub struct AmqpConfig {
     /// Queue the workers consume; its dead-letter queue is `<queue>.dead`.
     #[arg(long, env = "AMQP_QUEUE", default_value = DEFAULT_QUEUE)]
     pub amqp_queue: String,
+}
+
+impl std::fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpConfig")
+            .field("amqp_url", &redacted(&self.amqp_url))
+            .field("amqp_exchange", &self.amqp_exchange)
+            .field("amqp_queue", &self.amqp_queue)
+            .finish()
+    }
 }
 
 impl AmqpConfig {
@@ -106,4 +145,24 @@ pub struct LogConfig {
     /// `json` or `pretty`. Filtering follows `RUST_LOG` (default `info`).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_settings_never_contain_the_password() {
+        let db = DatabaseConfig::new("postgres://scim:s3cret@db.example.com/scim?sslmode=verify-full");
+        let mq = AmqpConfig::new("amqps://scim:s3cret@mq.example.com/prod?cacertfile=/ca.pem");
+        for shown in [format!("{db:?}"), format!("{mq:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("scim:***@"), "{shown}");
+        }
+        assert_eq!(
+            redacted("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(redacted("not a url"), "(not a valid URL)");
+    }
 }

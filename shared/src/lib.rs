@@ -13,6 +13,7 @@ pub mod healthcheck;
 pub mod messages;
 pub mod migration;
 pub mod retry;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace;

@@ -71,7 +71,8 @@ pub fn log_dir() -> PathBuf {
 /// Which Postgres server and RabbitMQ broker a [`TestEnv`] lives on.
 #[derive(Debug, Clone)]
 pub struct Services {
-    /// A server URL without a database: `postgres://postgres@127.0.0.1:5432`.
+    /// A server URL without a database: `postgres://postgres@127.0.0.1:5432`, optionally with
+    /// a query (`?sslmode=verify-full&sslrootcert=...`) that every database URL keeps.
     pub postgres: String,
     pub amqp_url: String,
 }
@@ -86,7 +87,11 @@ impl Services {
     }
 
     fn database_url(&self, db: &str) -> String {
-        format!("{}/{db}", self.postgres.trim_end_matches('/'))
+        let (server, query) = match self.postgres.split_once('?') {
+            Some((s, q)) => (s, format!("?{q}")),
+            None => (self.postgres.as_str(), String::new()),
+        };
+        format!("{}/{db}{query}", server.trim_end_matches('/'))
     }
 }
 
@@ -145,36 +150,44 @@ impl TestEnv {
     }
 
     fn command(&self, bin: &str, extra: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(binary(bin));
-        cmd.env_clear();
-        for (k, v) in self.env() {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        cmd
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        command_with(bin, &env)
     }
 
     pub fn log_path(&self, what: &str) -> PathBuf {
         log_dir().join(format!("{}-{what}.log", self.name))
     }
 
-    /// Starts `scim-api serve` on a free port, with extra environment.
-    pub async fn spawn_api_with(&self, extra: &[(&str, &str)]) -> Api {
+    /// The whole environment [`TestEnv::spawn_api_with`] starts the api with.
+    pub fn api_env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         // No rate limit unless a test sets one: the suite sends bursts on purpose.
-        let mut env: Vec<(&str, &str)> = vec![
+        let mut env = self.env();
+        for (k, v) in [
             ("SCIM_TENANT_RATE_LIMIT", "0"),
             ("SCIM_BIND_ADDR", "127.0.0.1:0"),
             ("SCIM_METRICS_ADDR", "127.0.0.1:0"),
             ("OUTBOX_RELAY_INTERVAL_MS", "200"),
             ("OUTBOX_RELAY_GRACE_MS", "500"),
-        ];
-        env.extend_from_slice(extra);
+        ]
+        .iter()
+        .chain(extra)
+        {
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        env
+    }
+
+    /// Starts `scim-api serve` on a free port, with extra environment.
+    pub async fn spawn_api_with(&self, extra: &[(&str, &str)]) -> Api {
+        self.spawn_api_env(&self.api_env(extra)).await
+    }
+
+    /// Starts `scim-api serve` with exactly this environment (see [`TestEnv::api_env`]).
+    pub async fn spawn_api_env(&self, env: &[(String, String)]) -> Api {
         let log_path = self.log_path(&format!("api-{}", Uuid::new_v4().simple()));
         let log = std::fs::File::create(&log_path).expect("log file");
-        let mut child = self
-            .command("scim-api", &env)
+        let mut child = command_with("scim-api", env)
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -197,9 +210,10 @@ impl TestEnv {
         });
         let addr = v["listening"].as_str().expect("listening address").to_owned();
         let metrics = v["metrics"].as_str().map(|m| format!("http://{m}"));
+        let scheme = if v["tls"] == true { "https" } else { "http" };
         Api {
             child,
-            base: format!("http://{addr}"),
+            base: format!("{scheme}://{addr}"),
             metrics,
             log_path,
         }
@@ -428,13 +442,28 @@ impl Drop for TestEnv {
     }
 }
 
+/// A binary of the build under test with exactly this environment.
+pub fn command_with(bin: &str, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(binary(bin));
+    cmd.env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 pub async fn delete_topology(exchange: &str, queue: &str) -> Result<(), lapin::Error> {
     delete_topology_on(AMQP_URL, exchange, queue).await
 }
 
 async fn delete_topology_on(amqp_url: &str, exchange: &str, queue: &str) -> Result<(), lapin::Error> {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let conn = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
+    // Through shared::amqp, which knows the TLS settings of an amqps:// URL.
+    let conn = match shared::amqp::connect(&shared::config::AmqpConfig::new(amqp_url), "test-cleanup").await {
+        Ok(c) => c,
+        Err(shared::amqp::AmqpError::Lapin(e)) => return Err(e),
+        Err(e) => return Err(lapin::Error::from(std::io::Error::other(e.to_string()))),
+    };
     let ch = conn.create_channel().await?;
     for q in [queue.to_owned(), format!("{queue}.dead")] {
         let _ = ch

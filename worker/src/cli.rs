@@ -127,6 +127,6 @@ impl RunArgs {
             #[command(flatten)]
             args: RunArgs,
         }
-        Only::parse_from(["scim-worker"]).args
+        shared::secrets::parse_from::<Only>(["scim-worker"]).args
     }
 }

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use scim_worker::cli::{Cli, Command, RunArgs};
 use scim_worker::commands::{dead_letters, reconcile, run, verify};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // DATABASE_URL and the other secret settings may come from <NAME>_FILE (shared::secrets).
+    let cli: Cli = shared::secrets::parse();
     let telemetry = shared::telemetry::init(cli.log.log_format, "scim-worker");
     let result = match cli.command {
         Some(Command::Healthcheck { url }) => shared::healthcheck::check(&url).map_err(Into::into),

@@ -127,16 +127,17 @@ impl KeyFile {
 impl FromStr for KeyFile {
     type Err = String;
 
-    /// The error names the file, never its content.
+    /// The error names the file, never its content. The file is read as every secret file
+    /// is (shared::secrets): without one trailing newline.
     fn from_str(path: &str) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("ADMIN_TOKEN_FILE {path} cannot be read: {e}"))?;
-        let key = text.trim_end_matches(['\n', '\r']);
-        if key.is_empty() {
-            return Err(format!(
-                "ADMIN_TOKEN_FILE {path} is empty; put the admin key in it, e.g. `openssl rand -hex 32 > {path}`"
-            ));
-        }
+        use shared::secrets::{SecretError, read_file};
+        let key = read_file(ENV, std::path::Path::new(path)).map_err(|e| match e {
+            SecretError::Empty { .. } => {
+                format!("{e}; put the admin key in it, e.g. `openssl rand -hex 32 > {path}`")
+            }
+            e => e.to_string(),
+        })?;
+        let key = key.as_str();
         Ok(Self {
             path: path.into(),
             key: AdminKey::from_text(key),
