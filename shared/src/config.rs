@@ -7,7 +7,9 @@
 use clap::{Args, ValueEnum};
 use std::time::Duration;
 
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/scim_relay";
+// Loopback: TLS would only cost CPU (the machine's Postgres has `ssl = on`, and sqlx, like
+// libpq, prefers TLS when the URL says nothing). A remote server's URL sets its own `sslmode`.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/scim_relay?sslmode=disable";
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const DEFAULT_EXCHANGE: &str = "scim.changes";
 pub const DEFAULT_QUEUE: &str = "scim.changes.apply";

@@ -32,7 +32,7 @@ use serde_json::Value;
 use shared::entity::product_user;
 use uuid::Uuid;
 
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const OKTA_UA: &str = "Okta SCIM Client 1.0.0";
 /// Generous: the machine is shared and noisy; a healthy run converges in milliseconds.
@@ -81,7 +81,8 @@ impl Services {
     /// The machine's own services, which every test uses.
     pub fn local() -> Self {
         Self {
-            postgres: "postgres://postgres@127.0.0.1:5432".into(),
+            // Loopback: no TLS to pay for (the TLS tests bring their own server).
+            postgres: "postgres://postgres@127.0.0.1:5432?sslmode=disable".into(),
             amqp_url: AMQP_URL.into(),
         }
     }

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use shared::config::DatabaseConfig;
 use uuid::Uuid;
 
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 
 pub struct TestDb {
     pub name: String,
@@ -26,7 +26,7 @@ impl TestDb {
             .expect("create database");
         let _ = admin.close().await;
         // From here on the guard exists, so a failure below still drops the database.
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable");
         let mut cfg = DatabaseConfig::new(url);
         cfg.database_max_connections = 4;
         let mut guard = DropOnPanic(Some(name.clone()));

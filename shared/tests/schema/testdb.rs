@@ -18,7 +18,7 @@ impl TestDb {
     /// An empty database (no schema of ours).
     pub async fn create() -> Self {
         let name = format!("scimtest_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(format!("{SERVER}/postgres"))
+        let admin = Database::connect(format!("{SERVER}/postgres?sslmode=disable"))
             .await
             .expect("postgres admin connection (is Postgres up on 127.0.0.1:5432?)");
         admin
@@ -30,7 +30,7 @@ impl TestDb {
     }
 
     pub fn config(&self) -> DatabaseConfig {
-        let mut cfg = DatabaseConfig::new(format!("{SERVER}/{}", self.name));
+        let mut cfg = DatabaseConfig::new(format!("{SERVER}/{}?sslmode=disable", self.name));
         cfg.database_max_connections = 4;
         cfg
     }
@@ -70,7 +70,7 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(admin) = Database::connect(format!("{SERVER}/postgres")).await {
+                if let Ok(admin) = Database::connect(format!("{SERVER}/postgres?sslmode=disable")).await {
                     let _ = admin
                         .execute_unprepared(&format!("drop database if exists {name} with (force)"))
                         .await;
