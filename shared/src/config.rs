@@ -179,3 +179,44 @@ pub struct LogConfig {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POOLED: &str = "postgres://u@pgbouncer:6432/scim";
+    const DIRECT: &str = "postgres://u@postgres:5432/scim";
+
+    #[test]
+    fn a_transaction_pooler_without_a_direct_url_is_refused() {
+        let mut cfg = DatabaseConfig::new(POOLED);
+        cfg.database_pooler = Pooler::Pgbouncer;
+        let err = cfg.check().unwrap_err();
+        assert!(err.contains("DATABASE_DIRECT_URL"), "{err}");
+        assert!(
+            DatabaseConfig::new(POOLED)
+                .through_pgbouncer(POOLED, DIRECT)
+                .check()
+                .is_ok()
+        );
+        assert!(DatabaseConfig::new(DIRECT).check().is_ok());
+    }
+
+    #[test]
+    fn direct_settings_reach_postgres_itself_without_pooler_or_statement_timeout() {
+        let cfg = DatabaseConfig::new(POOLED)
+            .through_pgbouncer(POOLED, DIRECT)
+            .with_statement_timeout(Some(Duration::from_secs(20)));
+        let direct = cfg.direct();
+        assert_eq!(direct.database_url, DIRECT);
+        assert_eq!(direct.database_pooler, Pooler::None);
+        assert_eq!(direct.statement_timeout, None);
+        assert!(direct.check().is_ok());
+    }
+
+    #[test]
+    fn without_a_direct_url_migrations_and_listeners_use_the_only_url() {
+        assert_eq!(DatabaseConfig::new(DIRECT).direct_url(), DIRECT);
+        assert_eq!(DatabaseConfig::new(DIRECT).direct().database_url, DIRECT);
+    }
+}

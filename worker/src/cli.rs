@@ -143,3 +143,40 @@ impl RunArgs {
         Only::parse_from(["scim-worker"]).args
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::config::Pooler;
+
+    fn args(product: Option<&str>, product_direct: Option<&str>) -> ProductArgs {
+        ProductArgs {
+            db: DatabaseConfig::new("postgres://u@pgbouncer:6432/scim")
+                .through_pgbouncer("postgres://u@pgbouncer:6432/scim", "postgres://u@pg:5432/scim"),
+            product_database_url: product.map(str::to_owned),
+            product_database_direct_url: product_direct.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_product_in_the_directorys_database_shares_its_urls() {
+        let cfg = args(None, None).product_db();
+        assert_eq!(cfg.database_url, "postgres://u@pgbouncer:6432/scim");
+        assert_eq!(cfg.direct_url(), "postgres://u@pg:5432/scim");
+    }
+
+    #[test]
+    fn a_separate_product_database_takes_its_own_direct_url_and_the_same_pooler() {
+        let cfg = args(
+            Some("postgres://u@pgbouncer:6432/product"),
+            Some("postgres://u@pg2:5432/product"),
+        )
+        .product_db();
+        assert_eq!(cfg.database_url, "postgres://u@pgbouncer:6432/product");
+        assert_eq!(cfg.direct_url(), "postgres://u@pg2:5432/product");
+        assert_eq!(cfg.database_pooler, Pooler::Pgbouncer);
+        // Never the directory's direct URL: migrations would go to the wrong database.
+        let cfg = args(Some("postgres://u@pgbouncer:6432/product"), None).product_db();
+        assert!(cfg.check().is_err());
+    }
+}
