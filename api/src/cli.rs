@@ -36,6 +36,10 @@ pub enum Command {
     /// Manage the keys that sign event SETs.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Apply the directory's pending migrations (schema `scim`) and exit; prints
+    /// {"migrated": "scim"}. `serve` does the same at start, so this is for running them ahead
+    /// of a rollout (a Kubernetes Job).
+    Migrate,
     /// Exit 0 if the server at URL answers 200 (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]

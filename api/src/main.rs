@@ -34,6 +34,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(&cli.db, &args).await,
         Command::Healthcheck { url } => Ok(shared::healthcheck::check(&url)?),
+        Command::Migrate => {
+            let db = admin_db(&cli.db).await?;
+            db.close().await?;
+            print_json(&json!({"migrated": "scim"}))
+        }
         Command::Tenant(TenantCommand::Create { name }) => {
             let db = admin_db(&cli.db).await?;
             let issued = tokens::create_tenant(&db, &name).await?;
@@ -60,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn admin_db(cfg: &shared::config::DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = shared::db::connect(cfg).await.context("connecting to postgres")?;
-    shared::migration::migrate_directory(&db)
+    shared::migration::migrate_directory_via(&db, cfg)
         .await
         .context("migrating the directory schema")?;
     Ok(db)

@@ -64,7 +64,7 @@ impl Application {
         let db = shared::db::connect(&db_cfg)
             .await
             .context("connecting to postgres")?;
-        shared::migration::migrate_directory(&db)
+        shared::migration::migrate_directory_via(&db, &db_cfg)
             .await
             .context("migrating the directory schema")?;
         let publisher = Arc::new(Publisher::new(args.amqp.clone(), "scim-api"));
@@ -91,7 +91,7 @@ impl Application {
             crate::auth_cache::spawn(
                 auth_cache.clone(),
                 db.clone(),
-                db_cfg.database_url.clone(),
+                db_cfg.direct_url().to_owned(),
                 shutdown.clone(),
             )
         });

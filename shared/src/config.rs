@@ -43,6 +43,18 @@ pub struct DatabaseConfig {
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000)]
     pub database_acquire_timeout_ms: u64,
 
+    /// What `DATABASE_URL` reaches: Postgres itself (`none`), or a PgBouncer in transaction
+    /// pooling mode (`pgbouncer`), which carries no session state from one transaction to the
+    /// next. See [`Pooler`].
+    #[arg(long, env = "DATABASE_POOLER", value_enum, default_value_t = Pooler::None)]
+    pub database_pooler: Pooler,
+
+    /// The same database reached without a transaction pooler, for what needs a session of its
+    /// own: migrations (a session advisory lock) and LISTEN. Defaults to `DATABASE_URL`;
+    /// required with `DATABASE_POOLER=pgbouncer`.
+    #[arg(long, env = "DATABASE_DIRECT_URL")]
+    pub database_direct_url: Option<String>,
+
     /// Postgres `statement_timeout` of every pooled connection; set by the binary that owns the
     /// pool (the api bounds its statements; the worker's reconcile may run long).
     #[arg(skip)]
@@ -55,9 +67,30 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("database_url", &redacted(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
+            .field("database_pooler", &self.database_pooler)
+            .field(
+                "database_direct_url",
+                &self.database_direct_url.as_deref().map(redacted),
+            )
             .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
+}
+
+/// What a database URL points at. A transaction pooler hands each transaction (or statement
+/// outside one) whichever server connection is free, so nothing tied to a session survives:
+/// startup parameters (PgBouncer refuses `options`), `SET`, session advisory locks, LISTEN.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pooler {
+    /// Postgres itself, or a pooler in session mode.
+    #[default]
+    None,
+    /// PgBouncer in transaction pooling mode, 1.21 or later with `max_prepared_statements` > 0
+    /// (sqlx prepares named statements; older PgBouncers would run them on the wrong server
+    /// connection). Connections send no startup parameters, so `statement_timeout` and `jit`
+    /// come from the server side (role settings or PgBouncer's `connect_query`), and migrations
+    /// and listeners use `DATABASE_DIRECT_URL`.
+    Pgbouncer,
 }
 
 impl DatabaseConfig {
@@ -66,6 +99,50 @@ impl DatabaseConfig {
             database_url: url.into(),
             database_max_connections: 10,
             database_acquire_timeout_ms: 5_000,
+            database_pooler: Pooler::None,
+            database_direct_url: None,
+            statement_timeout: None,
+        }
+    }
+
+    /// The same database through a transaction-pooling PgBouncer at `url`, reached directly at
+    /// `direct_url`.
+    pub fn through_pgbouncer(mut self, url: impl Into<String>, direct_url: impl Into<String>) -> Self {
+        self.database_direct_url = Some(direct_url.into());
+        self.database_url = url.into();
+        self.database_pooler = Pooler::Pgbouncer;
+        self
+    }
+
+    /// Refuses a transaction pooler without a direct URL: migrations would take their advisory
+    /// lock on one server connection and could leave it held there for good, and listeners
+    /// would hear nothing.
+    pub fn check(&self) -> Result<(), String> {
+        if self.database_pooler == Pooler::Pgbouncer && self.database_direct_url.is_none() {
+            return Err(
+                "DATABASE_POOLER=pgbouncer needs a direct URL of the same database \
+                 (DATABASE_DIRECT_URL, or PRODUCT_DATABASE_DIRECT_URL for a separate product \
+                 database) for migrations and LISTEN, which a transaction pooler cannot carry"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// For migrations and LISTEN: the direct URL, or the only one there is.
+    pub fn direct_url(&self) -> &str {
+        self.database_direct_url.as_deref().unwrap_or(&self.database_url)
+    }
+
+    /// Settings for a connection straight to Postgres: a small pool, no statement timeout
+    /// (migrations must not be cut), no pooler.
+    pub fn direct(&self) -> Self {
+        Self {
+            database_url: self.direct_url().to_owned(),
+            database_max_connections: 2,
+            database_acquire_timeout_ms: self.database_acquire_timeout_ms,
+            database_pooler: Pooler::None,
+            database_direct_url: None,
             statement_timeout: None,
         }
     }
@@ -166,5 +243,41 @@ mod tests {
             "postgres://postgres@127.0.0.1/x"
         );
         assert_eq!(redacted("not a url"), "(not a valid URL)");
+    }
+
+    const POOLED: &str = "postgres://u@pgbouncer:6432/scim";
+    const DIRECT: &str = "postgres://u@postgres:5432/scim";
+
+    #[test]
+    fn a_transaction_pooler_without_a_direct_url_is_refused() {
+        let mut cfg = DatabaseConfig::new(POOLED);
+        cfg.database_pooler = Pooler::Pgbouncer;
+        let err = cfg.check().unwrap_err();
+        assert!(err.contains("DATABASE_DIRECT_URL"), "{err}");
+        assert!(
+            DatabaseConfig::new(POOLED)
+                .through_pgbouncer(POOLED, DIRECT)
+                .check()
+                .is_ok()
+        );
+        assert!(DatabaseConfig::new(DIRECT).check().is_ok());
+    }
+
+    #[test]
+    fn direct_settings_reach_postgres_itself_without_pooler_or_statement_timeout() {
+        let cfg = DatabaseConfig::new(POOLED)
+            .through_pgbouncer(POOLED, DIRECT)
+            .with_statement_timeout(Some(Duration::from_secs(20)));
+        let direct = cfg.direct();
+        assert_eq!(direct.database_url, DIRECT);
+        assert_eq!(direct.database_pooler, Pooler::None);
+        assert_eq!(direct.statement_timeout, None);
+        assert!(direct.check().is_ok());
+    }
+
+    #[test]
+    fn without_a_direct_url_migrations_and_listeners_use_the_only_url() {
+        assert_eq!(DatabaseConfig::new(DIRECT).direct_url(), DIRECT);
+        assert_eq!(DatabaseConfig::new(DIRECT).direct().database_url, DIRECT);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, Statement};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, Pooler};
 use crate::retry::{RetryPolicy, Transience, retry};
 
 const PG: sea_orm::DbBackend = sea_orm::DbBackend::Postgres;
@@ -25,8 +25,10 @@ pub fn interval(d: Duration) -> Expr {
 
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    cfg.check().map_err(DbErr::Custom)?;
     let mut opts = ConnectOptions::new(cfg.database_url.clone());
     let statement_timeout = cfg.statement_timeout.map(|t| t.as_millis().max(1).to_string());
+    let pooler = cfg.database_pooler;
     opts.max_connections(cfg.database_max_connections)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout())
@@ -38,13 +40,20 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
         // 0.4-2 s per statement here, once a table grew past its cost threshold (the worker's
         // manager relink after 100,000 users: 2 s of JIT for 2 ms of work).
         .map_sqlx_postgres_opts(move |o| {
+            // PgBouncer refuses startup parameters it does not know: `options` (one it tracked
+            // would not reach the server anyway), so the settings come from the server side
+            // (`check_settings`), and sqlx's `extra_float_digits`, whose value 2 only served
+            // servers before 12 (from 12 the default, 1, prints floats exactly).
+            if pooler == Pooler::Pgbouncer {
+                return o.extra_float_digits(None);
+            }
             let o = o.options([("jit", "off")]);
             match &statement_timeout {
                 Some(ms) => o.options([("statement_timeout", ms.as_str())]),
                 None => o,
             }
         });
-    retry(RetryPolicy::STARTUP, "connect to postgres", || {
+    let db = retry(RetryPolicy::STARTUP, "connect to postgres", || {
         let opts = opts.clone();
         async move {
             let db = Database::connect(opts).await.map_err(Retryable)?;
@@ -53,7 +62,46 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
         }
     })
     .await
-    .map_err(|e: Retryable| e.0)
+    .map_err(|e: Retryable| e.0)?;
+    if pooler == Pooler::Pgbouncer {
+        check_settings(&db, cfg).await?;
+    }
+    Ok(db)
+}
+
+/// Opens a connection straight to Postgres (`DATABASE_DIRECT_URL`) for what a transaction
+/// pooler cannot carry.
+pub async fn connect_direct(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    connect(&cfg.direct()).await
+}
+
+/// Through a transaction pooler the binary cannot set `statement_timeout` or `jit` itself:
+/// says so once at start when the server's settings are not the ones it would have set.
+async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result<(), DbErr> {
+    let row = db
+        .query_one_raw(stmt(
+            "select current_setting('statement_timeout') as timeout,
+                    current_setting('jit') as jit,
+                    (extract(epoch from current_setting('statement_timeout')::interval) * 1000)::bigint as ms",
+            [],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no answer to a settings query".into()))?;
+    let jit: String = row.try_get("", "jit")?;
+    let ms: i64 = row.try_get("", "ms")?;
+    let wanted = cfg.statement_timeout.map_or(0, |t| t.as_millis() as i64);
+    if jit != "off" || ms != wanted {
+        let timeout: String = row.try_get("", "timeout")?;
+        tracing::warn!(
+            statement_timeout = %timeout,
+            wanted_statement_timeout_ms = wanted,
+            jit = %jit,
+            "through PgBouncer the server's statement_timeout and jit apply, and they are not \
+             what this binary would set: set them for its role (ALTER ROLE ... SET) or in \
+             PgBouncer's connect_query for its database entry (docs/operations.md)"
+        );
+    }
+    Ok(())
 }
 
 /// At start-up any failure to reach the server is worth waiting for (DNS not ready, server

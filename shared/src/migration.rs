@@ -79,6 +79,7 @@ use sea_orm::sqlx::{self, Executor, postgres::PgPoolOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlxPostgresConnector};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager, async_trait};
 
+use crate::config::DatabaseConfig;
 use crate::db::stmt;
 
 /// The SCIM directory (`scim` schema): tenants, tokens, users, groups, outbox, audit log and
@@ -90,6 +91,34 @@ pub async fn migrate_directory(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// What the rest of the product reads (`product` schema). Owned by the worker.
 pub async fn migrate_product(db: &DatabaseConnection) -> Result<(), DbErr> {
     migrate::<product::Migrator>(db).await
+}
+
+/// [`migrate_directory`] over the configuration's direct URL when it has one: through a
+/// transaction pooler the advisory lock would be taken on one server connection and left held
+/// there, and a `concurrently` statement could land on any. `db` is used when there is no
+/// direct URL (then it is already direct).
+pub async fn migrate_directory_via(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result<(), DbErr> {
+    let Some(direct) = direct(cfg).await? else {
+        return migrate_directory(db).await;
+    };
+    let result = migrate_directory(&direct).await;
+    result.and(direct.close().await)
+}
+
+/// [`migrate_product`] as [`migrate_directory_via`] does it.
+pub async fn migrate_product_via(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result<(), DbErr> {
+    let Some(direct) = direct(cfg).await? else {
+        return migrate_product(db).await;
+    };
+    let result = migrate_product(&direct).await;
+    result.and(direct.close().await)
+}
+
+async fn direct(cfg: &DatabaseConfig) -> Result<Option<DatabaseConnection>, DbErr> {
+    if cfg.database_direct_url.is_none() {
+        return Ok(None);
+    }
+    crate::db::connect_direct(cfg).await.map(Some)
 }
 
 /// A migrator for one schema, run by [`migrate`].

@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 use clap::{Command, Parser};
 
 /// The settings that hold credentials: Postgres URLs carry the password, the AMQP URL the broker's.
-pub const SECRETS: &[&str] = &["DATABASE_URL", "PRODUCT_DATABASE_URL", "AMQP_URL"];
+pub const SECRETS: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_DIRECT_URL",
+    "PRODUCT_DATABASE_URL",
+    "PRODUCT_DATABASE_DIRECT_URL",
+    "AMQP_URL",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

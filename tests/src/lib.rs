@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod seed;
+pub mod servers;
 
 /// The SCIM schema and message URNs tests write into requests and look for in answers.
 pub mod urn {
@@ -296,8 +297,13 @@ impl TestEnv {
 
     /// Runs `scim-worker <args>`; returns whether it succeeded and the JSON lines it printed.
     pub fn worker_cli(&self, args: &[&str]) -> (bool, Vec<Value>) {
+        self.worker_cli_with(&[], args)
+    }
+
+    /// [`TestEnv::worker_cli`] with extra environment.
+    pub fn worker_cli_with(&self, extra: &[(&str, &str)], args: &[&str]) -> (bool, Vec<Value>) {
         let out = self
-            .command("scim-worker", &[])
+            .command("scim-worker", extra)
             .args(args)
             .output()
             .expect("run scim-worker");

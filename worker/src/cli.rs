@@ -25,6 +25,9 @@ pub enum Command {
     Verify(DirectoryArgs),
     /// Re-derive product.* from the directory (repair after a restore or a bug); idempotent.
     Reconcile(DirectoryArgs),
+    /// Apply the product schema's pending migrations and exit; prints {"migrated": "product"}.
+    /// `run` does the same at start, so this is for running them ahead of a rollout.
+    Migrate(ProductArgs),
     /// Push change events (SETs) to the tenants' push streams (RFC 8935) until SIGTERM.
     Deliver(Box<crate::deliver::DeliverArgs>),
     /// Inspect or replay dead-lettered changes.
@@ -61,43 +64,57 @@ pub struct AmqpArgs {
     pub amqp: AmqpConfig,
 }
 
+/// The directory and the product database, which may be another one.
 #[derive(Args, Debug, Clone)]
-pub struct DirectoryArgs {
-    /// The SCIM directory (read-only here).
+pub struct ProductArgs {
+    /// The SCIM directory.
     #[command(flatten)]
     pub db: DatabaseConfig,
 
     /// Postgres URL of the product database (defaults to DATABASE_URL).
     #[arg(long, env = "PRODUCT_DATABASE_URL")]
     pub product_database_url: Option<String>,
+
+    /// The product database reached without a transaction pooler, for its migrations; defaults
+    /// to PRODUCT_DATABASE_URL. Read only when PRODUCT_DATABASE_URL is set (otherwise the
+    /// product is in the directory's database, and DATABASE_DIRECT_URL serves both).
+    #[arg(long, env = "PRODUCT_DATABASE_DIRECT_URL")]
+    pub product_database_direct_url: Option<String>,
+}
+
+impl ProductArgs {
+    /// Where `product.*` lives: the directory's settings with the product's URLs, if it has
+    /// its own database (pool size and pooler are shared).
+    pub fn product_db(&self) -> DatabaseConfig {
+        let mut cfg = self.db.clone();
+        if let Some(url) = &self.product_database_url {
+            cfg.database_url = url.clone();
+            cfg.database_direct_url = self.product_database_direct_url.clone();
+        }
+        cfg
+    }
+
+    /// Whether the product has a database of its own (else one pool serves both).
+    pub fn separate(&self) -> bool {
+        self.product_database_url.is_some()
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DirectoryArgs {
+    /// The SCIM directory (read-only here) and the product database.
+    #[command(flatten)]
+    pub databases: ProductArgs,
 
     /// Only this tenant (default: every tenant).
     #[arg(long)]
     pub tenant: Option<uuid::Uuid>,
 }
 
-impl DirectoryArgs {
-    pub fn product_db(&self) -> DatabaseConfig {
-        product_db(&self.db, self.product_database_url.as_deref())
-    }
-}
-
-fn product_db(db: &DatabaseConfig, url: Option<&str>) -> DatabaseConfig {
-    let mut cfg = db.clone();
-    if let Some(url) = url {
-        cfg.database_url = url.to_owned();
-    }
-    cfg
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub db: DatabaseConfig,
-
-    /// Postgres URL of the product database (defaults to DATABASE_URL).
-    #[arg(long, env = "PRODUCT_DATABASE_URL")]
-    pub product_database_url: Option<String>,
+    pub databases: ProductArgs,
 
     #[command(flatten)]
     pub amqp: AmqpConfig,
@@ -116,10 +133,6 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn product_db(&self) -> DatabaseConfig {
-        product_db(&self.db, self.product_database_url.as_deref())
-    }
-
     /// Settings for a bare `scim-worker`: everything from the environment.
     pub fn from_env() -> Self {
         #[derive(Parser)]
@@ -128,5 +141,42 @@ impl RunArgs {
             args: RunArgs,
         }
         shared::secrets::parse_from::<Only>(["scim-worker"]).args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::config::Pooler;
+
+    fn args(product: Option<&str>, product_direct: Option<&str>) -> ProductArgs {
+        ProductArgs {
+            db: DatabaseConfig::new("postgres://u@pgbouncer:6432/scim")
+                .through_pgbouncer("postgres://u@pgbouncer:6432/scim", "postgres://u@pg:5432/scim"),
+            product_database_url: product.map(str::to_owned),
+            product_database_direct_url: product_direct.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_product_in_the_directorys_database_shares_its_urls() {
+        let cfg = args(None, None).product_db();
+        assert_eq!(cfg.database_url, "postgres://u@pgbouncer:6432/scim");
+        assert_eq!(cfg.direct_url(), "postgres://u@pg:5432/scim");
+    }
+
+    #[test]
+    fn a_separate_product_database_takes_its_own_direct_url_and_the_same_pooler() {
+        let cfg = args(
+            Some("postgres://u@pgbouncer:6432/product"),
+            Some("postgres://u@pg2:5432/product"),
+        )
+        .product_db();
+        assert_eq!(cfg.database_url, "postgres://u@pgbouncer:6432/product");
+        assert_eq!(cfg.direct_url(), "postgres://u@pg2:5432/product");
+        assert_eq!(cfg.database_pooler, Pooler::Pgbouncer);
+        // Never the directory's direct URL: migrations would go to the wrong database.
+        let cfg = args(Some("postgres://u@pgbouncer:6432/product"), None).product_db();
+        assert!(cfg.check().is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::{DirectoryArgs, DlqCommand, RunArgs};
+use crate::cli::{DirectoryArgs, DlqCommand, ProductArgs, RunArgs};
 use crate::{apply, consumer, http, reconcile, verify};
 
 /// How long a stopping worker may spend finishing in-flight changes.
@@ -14,21 +14,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shared::shutdown::on_signal();
-    let db = shared::db::connect(&args.product_db())
+    let product = args.databases.product_db();
+    let db = shared::db::connect(&product)
         .await
         .context("connecting to the product database")?;
-    shared::migration::migrate_product(&db)
+    shared::migration::migrate_product_via(&db, &product)
         .await
         .context("migrating the product schema")?;
     if let Some(addr) = &args.http_addr {
         http::serve(addr, shutdown.clone()).await?;
     }
     // Completions of asynchronous requests are recorded in the directory.
-    let directory = match &args.product_database_url {
-        None => db.clone(),
-        Some(_) => shared::db::connect(&args.db)
+    let directory = if args.databases.separate() {
+        shared::db::connect(&args.databases.db)
             .await
-            .context("connecting to the directory database")?,
+            .context("connecting to the directory database")?
+    } else {
+        db.clone()
     };
     let applier = apply::Applier {
         db,
@@ -63,16 +65,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn open_both(
     args: &DirectoryArgs,
 ) -> anyhow::Result<(sea_orm::DatabaseConnection, sea_orm::DatabaseConnection)> {
-    let directory = shared::db::connect(&args.db)
+    let directory = shared::db::connect(&args.databases.db)
         .await
         .context("connecting to the directory database")?;
-    let product = shared::db::connect(&args.product_db())
+    let cfg = args.databases.product_db();
+    let product = shared::db::connect(&cfg)
         .await
         .context("connecting to the product database")?;
-    shared::migration::migrate_product(&product)
+    shared::migration::migrate_product_via(&product, &cfg)
         .await
         .context("migrating the product schema")?;
     Ok((directory, product))
+}
+
+/// Applies the product schema's pending migrations and exits (`run`, `verify` and `reconcile`
+/// do the same at start).
+pub async fn migrate(args: ProductArgs) -> anyhow::Result<()> {
+    let cfg = args.product_db();
+    let db = shared::db::connect(&cfg)
+        .await
+        .context("connecting to the product database")?;
+    shared::migration::migrate_product_via(&db, &cfg)
+        .await
+        .context("migrating the product schema")?;
+    db.close().await?;
+    println!("{}", json!({"migrated": "product"}));
+    Ok(())
 }
 
 pub async fn verify(args: DirectoryArgs) -> anyhow::Result<()> {

@@ -92,7 +92,7 @@ pub async fn run(args: DeliverArgs, shutdown: CancellationToken) -> anyhow::Resu
         initial_interval: Duration::from_millis(args.retry_initial_ms.max(1)),
         ..RetryPolicy::PUSH
     };
-    let mut wake = shared::events::log::Announcements::listen(&args.db.database_url).await;
+    let mut wake = shared::events::log::Announcements::listen(args.db.direct_url()).await;
     // Each task delivers one stream; `held` maps the running tasks to their streams.
     let mut running: JoinSet<()> = JoinSet::new();
     let mut held: std::collections::HashMap<tokio::task::Id, uuid::Uuid> = Default::default();

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use scim_worker::cli::{Cli, Command, RunArgs};
-use scim_worker::commands::{dead_letters, reconcile, run, verify};
+use scim_worker::commands::{dead_letters, migrate, reconcile, run, verify};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
         Some(Command::Healthcheck { url }) => shared::healthcheck::check(&url).map_err(Into::into),
         Some(Command::Run(args)) => run(*args).await,
         Some(Command::Verify(args)) => verify(args).await,
+        Some(Command::Migrate(args)) => migrate(args).await,
         Some(Command::Reconcile(args)) => reconcile(args).await,
         Some(Command::Dlq(cmd)) => dead_letters(cmd).await,
         Some(Command::Deliver(args)) => scim_worker::deliver::run(*args, shared::shutdown::on_signal()).await,
