@@ -14,6 +14,15 @@
 //!
 //! Only live tokens are cached (never misses), at most [`CAPACITY`], keyed by the token's
 //! SHA-256: a flood of invented tokens costs what it costs without the cache and no memory.
+//!
+//! A notification reaches every api at its commit, but an api may take its time to read it. So
+//! whoever changes tokens or schemas through this code ([`announced`]: token rotation and
+//! revocation from the CLI or the admin API, schema and mapping changes) then sends a marker on
+//! the channel and waits until every api that keeps a cache has acknowledged it (directory
+//! migration 15): notifications arrive in commit order, so each has emptied its cache by then,
+//! and the revoked token is refused by every api at the very next request. An api that cannot
+//! acknowledge (it stopped hearing) has turned its cache off by the time it is no longer waited
+//! for ([`DEAF_AFTER`] < [`ALIVE_FOR`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,6 +41,14 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 const PING: &str = "ping:";
 const PING_EVERY: Duration = Duration::from_secs(1);
 const DEAF_AFTER: Duration = Duration::from_secs(3);
+/// A marker's payload prefix; the rest is the marker's id, which the listener acknowledges.
+const MARKER: &str = "ack:";
+/// How long after it last heard its own ping an api is waited for: longer than [`DEAF_AFTER`],
+/// after which its cache is off anyway.
+const ALIVE_FOR: &str = "4 seconds";
+/// How long a change's author waits for acknowledgements at most.
+const WAIT_AT_MOST: Duration = Duration::from_secs(5);
+const WAIT_POLL: Duration = Duration::from_millis(5);
 
 #[derive(Default)]
 pub struct AuthCache {
@@ -108,18 +125,21 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let me = uuid::Uuid::now_v7();
         loop {
             tokio::select! {
-                () = listen(&cache, &db, &database_url) => {}
+                () = listen(&cache, &db, &database_url, me) => {}
                 () = shutdown.cancelled() => break,
             }
             cache.set_listening(false);
+            unregister(&db, me).await;
             tokio::select! {
                 () = tokio::time::sleep(RECONNECT_AFTER) => {}
                 () = shutdown.cancelled() => break,
             }
         }
         cache.set_listening(false);
+        unregister(&db, me).await;
     })
 }
 
@@ -130,7 +150,7 @@ pub fn spawn(
 /// the cache on and deaf to revocations. So the listener sends itself a ping on the channel
 /// every [`PING_EVERY`] through the pool and turns the cache off when one has not come back
 /// within [`DEAF_AFTER`]: a silent failure keeps a revoked token working for that long at most.
-async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) {
+async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str, id: uuid::Uuid) {
     use sea_orm::sqlx::postgres::PgListener;
     let mut listener = match PgListener::connect(database_url).await {
         Ok(l) => l,
@@ -146,7 +166,21 @@ async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) 
         tracing::warn!(error = %e, "auth cache off: cannot listen for token changes");
         return;
     }
-    let me = format!("{PING}{}", uuid::Uuid::now_v7());
+    // Registered once listening, so that every marker sent from now on reaches this api; before
+    // the cache is on, so that no author stops waiting while this api could serve from memory.
+    if let Err(e) = sql(
+        db,
+        "with gone as (delete from scim.auth_listeners where alive_at < now() - interval '1 hour')
+         insert into scim.auth_listeners (id) values ($1)
+         on conflict (id) do update set registered_at = now(), alive_at = now()",
+        id,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "auth cache off: cannot register as a listener");
+        return;
+    }
+    let me = format!("{PING}{id}");
     let mut heard = Instant::now();
     let mut ping = tokio::time::interval(PING_EVERY);
     // On only once the first ping came back: a connection that can LISTEN but never hears
@@ -157,6 +191,9 @@ async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) 
             received = listener.try_recv() => match received {
                 Ok(Some(n)) if n.payload() == me => {
                     heard = Instant::now();
+                    if let Err(e) = sql(db, "update scim.auth_listeners set alive_at = now() where id = $1", id).await {
+                        tracing::debug!(error = %e, "auth cache: alive_at not moved");
+                    }
                     if !on {
                         on = true;
                         cache.set_listening(true);
@@ -165,6 +202,13 @@ async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) 
                 }
                 // Another api's ping.
                 Ok(Some(n)) if n.payload().starts_with(PING) => {}
+                // Every change committed before the marker was heard before it.
+                Ok(Some(n)) if n.payload().starts_with(MARKER) => {
+                    let marker = n.payload()[MARKER.len()..].parse::<uuid::Uuid>();
+                    if let Ok(marker) = marker {
+                        acknowledge(db, marker, id).await;
+                    }
+                }
                 Ok(Some(_)) => cache.invalidate(),
                 Ok(None) => {
                     tracing::warn!("auth cache off: the listening connection was lost; reconnecting");
@@ -191,6 +235,89 @@ async fn listen(cache: &AuthCache, db: &DatabaseConnection, database_url: &str) 
             }
         }
     }
+}
+
+/// Runs `sql` with the listener's id as `$1`.
+async fn sql(db: &DatabaseConnection, sql: &str, id: uuid::Uuid) -> Result<(), sea_orm::DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [id.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+async fn acknowledge(db: &DatabaseConnection, marker: uuid::Uuid, id: uuid::Uuid) {
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "insert into scim.auth_acks (marker, listener) values ($1, $2) on conflict do nothing",
+        [marker.into(), id.into()],
+    );
+    if let Err(e) = db.execute_raw(stmt).await {
+        tracing::warn!(error = %e, "auth cache: a change's marker not acknowledged (its author waits up to 5 s)");
+    }
+}
+
+/// No longer waited for: this api's cache is off.
+async fn unregister(db: &DatabaseConnection, id: uuid::Uuid) {
+    if let Err(e) = sql(db, "delete from scim.auth_listeners where id = $1", id).await {
+        tracing::debug!(error = %e, "auth cache: listener row left to age out");
+    }
+}
+
+/// After a committed change of tokens or schemas: waits until every api that keeps tokens in
+/// memory has heard it (see the module's documentation), at most [`WAIT_AT_MOST`]. Returns how
+/// many apis did not answer in time (each has turned its cache off by then, unless its clock
+/// or its process stood still).
+pub async fn announced(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
+    let marker = uuid::Uuid::now_v7();
+    let sent = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "select now() as sent_at from (select pg_notify($1, $2)) n",
+            [CHANNEL.into(), format!("{MARKER}{marker}").into()],
+        ))
+        .await?
+        .ok_or(sea_orm::DbErr::RecordNotFound("now()".into()))?;
+    let sent_at: chrono::DateTime<chrono::Utc> = sent.try_get("", "sent_at")?;
+    // Listeners registered after the marker was sent turned their caches on after every change
+    // before it: they need not answer.
+    let waiting = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "select count(*) as n from scim.auth_listeners l
+             where l.alive_at > now() - interval '{ALIVE_FOR}' and l.registered_at <= $2
+               and not exists (select 1 from scim.auth_acks a where a.marker = $1 and a.listener = l.id)"
+        ),
+        [marker.into(), sent_at.into()],
+    );
+    let deadline = Instant::now() + WAIT_AT_MOST;
+    let silent = loop {
+        let n: i64 = db
+            .query_one_raw(waiting.clone())
+            .await?
+            .map(|r| r.try_get("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if n == 0 || Instant::now() >= deadline {
+            break n;
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "delete from scim.auth_acks where marker = $1",
+        [marker.into()],
+    ))
+    .await?;
+    if silent > 0 {
+        tracing::warn!(
+            apis = silent,
+            "a token or schema change was not acknowledged by every api in time"
+        );
+    }
+    Ok(silent)
 }
 
 #[cfg(test)]

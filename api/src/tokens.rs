@@ -65,7 +65,8 @@ pub async fn create_tenant(db: &DatabaseConnection, name: &str) -> Result<Issued
     Ok(IssuedToken { tenant_id, token })
 }
 
-/// Issues a new token and revokes every earlier one, atomically.
+/// Issues a new token and revokes every earlier one, atomically; returns once every api has
+/// emptied its cache of the earlier ones.
 pub async fn rotate(db: &DatabaseConnection, tenant_id: Uuid) -> Result<IssuedToken, TokenError> {
     let txn = db.begin().await?;
     ensure_tenant(&txn, tenant_id).await?;
@@ -73,15 +74,18 @@ pub async fn rotate(db: &DatabaseConnection, tenant_id: Uuid) -> Result<IssuedTo
     let token = generate();
     api_tokens::insert(&txn, tenant_id, hash(&token)).await?;
     txn.commit().await?;
+    crate::auth_cache::announced(db).await?;
     Ok(IssuedToken { tenant_id, token })
 }
 
-/// Revokes every token of the tenant; returns how many were live.
+/// Revokes every token of the tenant; returns how many were live. Returns once every api has
+/// emptied its cache of them (`auth_cache::announced`).
 pub async fn revoke(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64, TokenError> {
     let txn = db.begin().await?;
     ensure_tenant(&txn, tenant_id).await?;
     let n = api_tokens::revoke_all(&txn, tenant_id).await?;
     txn.commit().await?;
+    crate::auth_cache::announced(db).await?;
     Ok(n)
 }
 

@@ -20,6 +20,8 @@ pub mod scim_api_token;
 pub mod scim_async_request;
 pub mod scim_async_request_part;
 pub mod scim_audit;
+pub mod scim_auth_ack;
+pub mod scim_auth_listener;
 pub mod scim_deprovision;
 pub mod scim_deprovisioning_guard;
 pub mod scim_event;

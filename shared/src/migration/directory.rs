@@ -19,6 +19,7 @@ mod m0011_deprovisioning_guard;
 mod m0012_nested_groups_and_member_refs;
 mod m0013_roles_and_entitlements;
 mod m0014_auth_change_notifications;
+mod m0015_auth_change_acks;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_nested_groups_and_member_refs::MIGRATION),
             Box::new(m0013_roles_and_entitlements::MIGRATION),
             Box::new(m0014_auth_change_notifications::MIGRATION),
+            Box::new(m0015_auth_change_acks::MIGRATION),
         ]
     }
 }

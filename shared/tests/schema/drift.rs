@@ -48,6 +48,8 @@ fn entities() -> Vec<Described> {
     vec![
         Described::of::<scim_tenant::Entity>(),
         Described::of::<scim_api_token::Entity>(),
+        Described::of::<scim_auth_ack::Entity>(),
+        Described::of::<scim_auth_listener::Entity>(),
         Described::of::<scim_user::Entity>(),
         Described::of::<scim_outbox::Entity>(),
         Described::of::<scim_group::Entity>(),

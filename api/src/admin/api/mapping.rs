@@ -92,6 +92,7 @@ pub async fn put_mapping(
     if !body.dry_run {
         mappings::put(db, tenant, &rules, dry.users).await?;
         admin.app.auth_cache.invalidate();
+        crate::auth_cache::announced(db).await?;
         outcome.backfill = mappings::get(db, tenant).await?.as_ref().and_then(backfill);
         tracing::info!(tenant_id = %tenant, rules = rules.len(), users = dry.users, changed = dry.changed, "mapping changed; backfill started");
     }

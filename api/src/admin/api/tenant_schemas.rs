@@ -64,6 +64,7 @@ pub async fn put_schema_extension(
     }
     let created = tenant_schemas::put(&admin.app.db, tenant, &ext).await?;
     admin.app.auth_cache.invalidate();
+    crate::auth_cache::announced(&admin.app.db).await?;
     let row = tenant_schemas::get(&admin.app.db, tenant, &urn)
         .await?
         .ok_or(AdminError::NotFound)?;
@@ -169,6 +170,7 @@ pub async fn delete_schema_extension(
     }
     tenant_schemas::delete(&admin.app.db, tenant, &row.urn).await?;
     admin.app.auth_cache.invalidate();
+    crate::auth_cache::announced(&admin.app.db).await?;
     tracing::info!(tenant_id = %tenant, urn = %row.urn, forced = q.force, "schema extension deleted");
     Ok(StatusCode::NO_CONTENT)
 }
