@@ -65,7 +65,7 @@ pub struct AmqpArgs {
 }
 
 /// The directory and the product database, which may be another one.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct ProductArgs {
     /// The SCIM directory.
     #[command(flatten)]
@@ -80,6 +80,21 @@ pub struct ProductArgs {
     /// product is in the directory's database, and DATABASE_DIRECT_URL serves both).
     #[arg(long, env = "PRODUCT_DATABASE_DIRECT_URL")]
     pub product_database_direct_url: Option<String>,
+}
+
+/// URLs carry passwords: shown without them, as `DatabaseConfig` shows its own.
+impl std::fmt::Debug for ProductArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |u: &Option<String>| u.as_deref().map(shared::config::redacted);
+        f.debug_struct("ProductArgs")
+            .field("db", &self.db)
+            .field("product_database_url", &shown(&self.product_database_url))
+            .field(
+                "product_database_direct_url",
+                &shown(&self.product_database_direct_url),
+            )
+            .finish()
+    }
 }
 
 impl ProductArgs {
@@ -178,5 +193,18 @@ mod tests {
         // Never the directory's direct URL: migrations would go to the wrong database.
         let cfg = args(Some("postgres://u@pgbouncer:6432/product"), None).product_db();
         assert!(cfg.check().is_err());
+    }
+
+    #[test]
+    fn shown_product_urls_never_contain_the_password() {
+        let shown = format!(
+            "{:?}",
+            args(
+                Some("postgres://u:s3cret@pgbouncer:6432/product"),
+                Some("postgres://u:s3cret@pg2:5432/product"),
+            )
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("u:***@pg2"), "{shown}");
     }
 }
