@@ -22,6 +22,26 @@ pub fn running_as_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// POSTs `user` through `api` with `token`; the create must succeed. Its id.
+pub async fn create_user(
+    env: &tests::TestEnv,
+    api: &tests::Api,
+    token: &str,
+    user: serde_json::Value,
+) -> uuid::Uuid {
+    let r = env
+        .request(
+            api,
+            reqwest::Method::POST,
+            "/scim/v2/Users",
+            Some(token),
+            Some(user),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
+    r.id()
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

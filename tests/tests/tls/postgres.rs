@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reqwest::{Method, StatusCode};
 use sea_orm::{Database, DatabaseConnection};
 use tests::{AMQP_URL, Services, TestEnv, eventually, okta_user, scalar};
 
@@ -141,17 +140,13 @@ async fn the_api_and_a_worker_run_against_a_postgres_that_requires_tls() {
     let api = env.spawn_api().await;
     let _worker = env.spawn_worker();
     env.worker_consuming().await;
-    let r = env
-        .request(
-            &api,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(&token),
-            Some(okta_user("ada@example.com", "Ada", "Lovelace")),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let id = r.id();
+    let id = crate::create_user(
+        &env,
+        &api,
+        &token,
+        okta_user("ada@example.com", "Ada", "Lovelace"),
+    )
+    .await;
     let db: DatabaseConnection = env.db().await;
     eventually("the worker applies the user", || async {
         env.product_user(&db, id).await.is_some()

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
 use shared::amqp::{AmqpError, connect};
 use shared::config::AmqpConfig;
 use tests::{Services, TestEnv, eventually, okta_user};
@@ -177,17 +176,13 @@ async fn changes_are_published_and_consumed_over_amqps_and_untrusted_certificate
     let api = env.spawn_api().await;
     let _worker = env.spawn_worker();
     env.worker_consuming().await;
-    let r = env
-        .request(
-            &api,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(&token),
-            Some(okta_user("grace@example.com", "Grace", "Hopper")),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let id = r.id();
+    let id = crate::create_user(
+        &env,
+        &api,
+        &token,
+        okta_user("grace@example.com", "Grace", "Hopper"),
+    )
+    .await;
     let db = env.db().await;
     eventually("the worker applies the user it consumed over amqps", || async {
         env.product_user(&db, id).await.is_some()

@@ -2,7 +2,6 @@
 //! AMQP_URL_FILE instead of the URLs, which then appear nowhere another user of the host (or a
 //! log reader) can see them; and both forms at once stop the start.
 
-use reqwest::{Method, StatusCode};
 use tests::{TestEnv, command_with, okta_user};
 
 use crate::pki::Pki;
@@ -45,16 +44,13 @@ async fn urls_are_read_from_files_and_appear_in_no_log_command_line_or_environme
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = created["token"].as_str().unwrap().to_owned();
     let api = env.spawn_api_env(&vars).await;
-    let r = env
-        .request(
-            &api,
-            Method::POST,
-            "/scim/v2/Users",
-            Some(&token),
-            Some(okta_user("files@example.com", "File", "Secret")),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    crate::create_user(
+        &env,
+        &api,
+        &token,
+        okta_user("files@example.com", "File", "Secret"),
+    )
+    .await;
 
     let pid = api.pid();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
