@@ -98,20 +98,61 @@ impl Resource for Users {
 /// Raw: a data-modifying CTE (user, outbox and event rows in one statement) has no builder form.
 /// Assembled once: its text never changes.
 static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    with_message(
+        "insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
+         returning *",
+        9,
+    )
+});
+
+/// A statement that writes a user (`u`, returning its row, the tenant being `$1`) and, only if
+/// it wrote one, the change message and the event: `u`'s parameters come first, then from
+/// `$first` on the message's three and the event's (see [`write`]).
+fn with_message(u: &str, first: usize) -> String {
     format!(
-        "with u as (
-             insert into scim.users (tenant_id, id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
-             returning *),
+        "with u as ({u}),
          o as (
              insert into scim.outbox (message_id, tenant_id, routing_key, payload)
-             select $9, $1, $10, $11 from u
+             select ${first}, $1, ${}, ${} from u
              returning id),
          {}
          select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
-        events::log::cte("e", 12, 1, "u")
+        first + 1,
+        first + 2,
+        events::log::cte("e", first + 3, 1, "u")
     )
-});
+}
+
+/// Runs a statement of [`with_message`] with `values` (`u`'s parameters) and the message and
+/// event of `planned`: the user as stored, its message as written and whether an event row was;
+/// `None` when `u` wrote no row.
+async fn write(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    mut values: Vec<Value>,
+    tenant: Uuid,
+    planned: &StoredUser,
+    out: outbox::Prepared,
+    event: Recorded,
+) -> Result<Option<(StoredUser, Enqueued, bool)>, ScimError> {
+    values.extend([
+        out.message.message_id.into(),
+        out.message.routing_key.clone().into(),
+        out.payload.clone().into(),
+    ]);
+    values.extend(events::log::cte_values(tenant, &event));
+    let Some(row) = db
+        .query_one_raw(stmt(sql, values))
+        .await
+        .map_err(|e| Users::write_err(e, &planned.doc))?
+    else {
+        return Ok(None);
+    };
+    let stored = Users::stored(Model::from_query_result(&row, "")?);
+    let queued = out.written(row.try_get("", "outbox_id")?);
+    Ok(Some((stored, queued, row.try_get("", "evented")?)))
+}
 
 /// A new user as it will be stored, and its change message. The timestamps come from this
 /// clock (to the microsecond Postgres keeps), as the message carries them before the row exists.
@@ -144,21 +185,11 @@ pub async fn insert(
     let (planned, out) = plan(tenant, doc);
     let mut values: Vec<Value> = vec![tenant.into(), planned.meta.id.into()];
     values.extend(Users::columns(&planned.doc).into_iter().map(|(_, v)| v));
-    values.extend([
-        planned.meta.created.into(),
-        out.message.message_id.into(),
-        out.message.routing_key.clone().into(),
-        out.payload.clone().into(),
-    ]);
-    values.extend(events::log::cte_values(tenant, &event(&planned)));
-    let row = db
-        .query_one_raw(stmt(&INSERT, values))
-        .await
-        .map_err(|e| Users::write_err(e, &planned.doc))?
-        .ok_or(DbErr::RecordNotInserted)?;
-    let stored = Users::stored(Model::from_query_result(&row, "")?);
-    let queued = out.written(row.try_get("", "outbox_id")?);
-    Ok((stored, queued, row.try_get("", "evented")?))
+    values.push(planned.meta.created.into());
+    let event = event(&planned);
+    Ok(write(db, &INSERT, values, tenant, &planned, out, event)
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?)
 }
 
 /// Creates a user as [`insert`] does, in one statement with the other creates waiting then
@@ -199,19 +230,12 @@ fn row_json(doc: &Doc) -> serde_json::Value {
 /// Raw, as [`INSERT`]: the update applies only to the version read, so that the outbox row and
 /// the event, whose contents were worked out from that version, cannot follow any other.
 static UPDATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "with u as (
-             update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
-                 resource = $7, updated_at = $8, version = version + 1
-             where tenant_id = $1 and id = $2 and deleted_at is null and version = $9
-             returning *),
-         o as (
-             insert into scim.outbox (message_id, tenant_id, routing_key, payload)
-             select $10, $1, $11, $12 from u
-             returning id),
-         {}
-         select u.*, o.id as outbox_id, exists (select 1 from e) as evented from u, o",
-        events::log::cte("e", 13, 1, "u")
+    with_message(
+        "update scim.users set user_name = $3, user_name_key = $4, external_id = $5, active = $6,
+             resource = $7, updated_at = $8, version = version + 1
+         where tenant_id = $1 and id = $2 and deleted_at is null and version = $9
+         returning *",
+        10,
     )
 });
 
@@ -243,24 +267,9 @@ pub async fn update_at_once(
     let out = outbox::Prepared::new(&resource::message::<Users>(tenant, &planned, Operation::Updated));
     let mut values: Vec<Value> = vec![tenant.into(), current.meta.id.into()];
     values.extend(Users::columns(&planned.doc).into_iter().map(|(_, v)| v));
-    values.extend([
-        planned.meta.last_modified.into(),
-        current.meta.version.into(),
-        out.message.message_id.into(),
-        out.message.routing_key.clone().into(),
-        out.payload.clone().into(),
-    ]);
-    values.extend(events::log::cte_values(tenant, &event(&planned)));
-    let Some(row) = db
-        .query_one_raw(stmt(&UPDATE, values))
-        .await
-        .map_err(|e| Users::write_err(e, &planned.doc))?
-    else {
-        return Ok(None);
-    };
-    let stored = Users::stored(Model::from_query_result(&row, "")?);
-    let queued = out.written(row.try_get("", "outbox_id")?);
-    Ok(Some((stored, queued, row.try_get("", "evented")?)))
+    values.extend([planned.meta.last_modified.into(), current.meta.version.into()]);
+    let event = event(&planned);
+    write(db, &UPDATE, values, tenant, &planned, out, event).await
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {
