@@ -128,41 +128,6 @@ pub fn identifier(value: &str, attr: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// No string of a resource (value or attribute name) may hold a NUL character: Postgres cannot
-/// store one in `jsonb` or `text`, so it would otherwise fail the write itself, as a 500.
-pub fn no_nul(doc: &serde_json::Map<String, serde_json::Value>) -> Result<(), Invalid> {
-    use serde_json::{Map, Value};
-    fn in_object(o: &Map<String, Value>, path: &str) -> Option<String> {
-        o.iter().find_map(|(k, v)| {
-            let here = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            if k.contains('\0') {
-                Some(here)
-            } else {
-                in_value(v, &here)
-            }
-        })
-    }
-    fn in_value(v: &Value, path: &str) -> Option<String> {
-        match v {
-            Value::String(s) if s.contains('\0') => Some(path.to_owned()),
-            Value::Array(items) => items.iter().find_map(|i| in_value(i, path)),
-            Value::Object(o) => in_object(o, path),
-            _ => None,
-        }
-    }
-    match in_object(doc, "") {
-        None => Ok(()),
-        Some(at) => Err(invalid(
-            Kind::InvalidValue,
-            format!("'{at}' contains a NUL character (\\u0000), which no attribute can hold"),
-        )),
-    }
-}
-
 /// A required, non-blank string attribute of bounded length (`userName`, `displayName`).
 pub fn required_name(value: Option<&str>, attr: &str, max_chars: usize) -> Result<(), Invalid> {
     match value {

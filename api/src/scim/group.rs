@@ -72,7 +72,6 @@ pub fn parse(body: &Value) -> Result<Parsed, Invalid> {
 
 /// Checks what a stored group must have; run after normalisation and after PATCH.
 pub fn validate(doc: &Doc) -> Result<(), Invalid> {
-    super::no_nul(doc)?;
     super::required_name(display_name(doc), "displayName", MAX_DISPLAY_NAME_CHARS)
 }
 

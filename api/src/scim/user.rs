@@ -19,7 +19,6 @@ pub const MAX_USER_NAME_CHARS: usize = 512;
 /// to [`super::identifier`] when it is set or changed, not when it merely stays: a user stored
 /// before that rule must still be deactivated or edited by its IdP.
 pub fn validate(doc: &Doc, before: Option<&Doc>) -> Result<(), Invalid> {
-    super::no_nul(doc)?;
     super::required_name(user_name(doc), "userName", MAX_USER_NAME_CHARS)?;
     match user_name(doc) {
         Some(name) if before.and_then(user_name) != Some(name) => super::identifier(name, "userName")?,

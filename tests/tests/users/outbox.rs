@@ -301,7 +301,7 @@ async fn creates_arriving_together_share_a_statement_and_a_taken_user_name_fails
     for n in names.iter().step_by(3) {
         bodies.push(okta_user(&n.to_uppercase(), "Twice", "Sent"));
     }
-    // A value Postgres cannot store: refused before any statement, never in one.
+    // A value Postgres cannot store: refused when the body is read, never in a statement.
     let mut nul = okta_user("nul@acme.test", "N", "Ul");
     nul["title"] = serde_json::json!("a\u{0}b");
     bodies.push(nul);
