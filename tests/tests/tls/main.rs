@@ -22,6 +22,25 @@ pub fn running_as_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// A tenant, an api and a worker on `env`, and `user` POSTed through that api until the worker
+/// has applied it to the product: the whole path works over whatever `env`'s URLs say.
+pub async fn user_reaches_product(
+    env: &tests::TestEnv,
+    user: serde_json::Value,
+) -> (tests::Api, tests::Worker, sea_orm::DatabaseConnection) {
+    let (_, token) = env.create_tenant("tls");
+    let api = env.spawn_api().await;
+    let worker = env.spawn_worker();
+    env.worker_consuming().await;
+    let id = create_user(env, &api, &token, user).await;
+    let db = env.db().await;
+    tests::eventually("the worker applies the user", || async {
+        env.product_user(&db, id).await.is_some()
+    })
+    .await;
+    (api, worker, db)
+}
+
 /// POSTs `user` through `api` with `token`; the create must succeed. Its id.
 pub async fn create_user(
     env: &tests::TestEnv,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sea_orm::{Database, DatabaseConnection};
+use sea_orm::Database;
 use tests::{AMQP_URL, Services, TestEnv, eventually, okta_user, scalar};
 
 use crate::pki::{Issued, Pki};
@@ -136,22 +136,8 @@ async fn the_api_and_a_worker_run_against_a_postgres_that_requires_tls() {
     .await;
     assert!(env.db_url.contains("sslmode=verify-full"), "{}", env.db_url);
 
-    let (_, token) = env.create_tenant("tls");
-    let api = env.spawn_api().await;
-    let _worker = env.spawn_worker();
-    env.worker_consuming().await;
-    let id = crate::create_user(
-        &env,
-        &api,
-        &token,
-        okta_user("ada@example.com", "Ada", "Lovelace"),
-    )
-    .await;
-    let db: DatabaseConnection = env.db().await;
-    eventually("the worker applies the user", || async {
-        env.product_user(&db, id).await.is_some()
-    })
-    .await;
+    let (api, _worker, db) =
+        crate::user_reaches_product(&env, okta_user("ada@example.com", "Ada", "Lovelace")).await;
 
     // The auth cache listens on a connection of its own (LISTEN, from DATABASE_URL): it could
     // only turn on because that connection got the same TLS settings.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use shared::amqp::{AmqpError, connect};
 use shared::config::AmqpConfig;
-use tests::{Services, TestEnv, eventually, okta_user};
+use tests::{Services, TestEnv, okta_user};
 use uuid::Uuid;
 
 use crate::pki::{Issued, Pki};
@@ -172,22 +172,8 @@ async fn changes_are_published_and_consumed_over_amqps_and_untrusted_certificate
         amqp_url: good,
     })
     .await;
-    let (_, token) = env.create_tenant("amqps");
-    let api = env.spawn_api().await;
-    let _worker = env.spawn_worker();
-    env.worker_consuming().await;
-    let id = crate::create_user(
-        &env,
-        &api,
-        &token,
-        okta_user("grace@example.com", "Grace", "Hopper"),
-    )
-    .await;
-    let db = env.db().await;
-    eventually("the worker applies the user it consumed over amqps", || async {
-        env.product_user(&db, id).await.is_some()
-    })
-    .await;
+    let (api, _worker, db) =
+        crate::user_reaches_product(&env, okta_user("grace@example.com", "Grace", "Hopper")).await;
     assert!(
         !api.log().contains("rabbitmq not reachable"),
         "the api could not reach the broker: {}",

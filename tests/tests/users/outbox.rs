@@ -202,6 +202,15 @@ async fn every_change_writes_one_outbox_row_with_the_new_version() {
     );
 }
 
+/// The enterprise attributes the concurrent PATCHes below set, one each.
+const ENTERPRISE_EDITS: [&str; 5] = [
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+];
+
 /// PATCH and PUT store without a transaction when they can (read, then one statement that
 /// applies only to the version read). Sixteen PATCHes of different attributes of one user at
 /// once, and a deactivation among them (which takes the transaction and the row lock), must all
@@ -226,13 +235,7 @@ async fn concurrent_patches_of_one_user_all_land_each_with_its_own_version() {
     .iter()
     .map(|a| (a.to_string(), serde_json::json!(format!("v-{a}"))))
     .collect();
-    for a in [
-        "employeeNumber",
-        "costCenter",
-        "organization",
-        "division",
-        "department",
-    ] {
+    for a in ENTERPRISE_EDITS {
         edits.push((format!("{enterprise}:{a}"), serde_json::json!(format!("v-{a}"))));
     }
     edits.push(("active".into(), serde_json::json!(false)));
@@ -253,13 +256,7 @@ async fn concurrent_patches_of_one_user_all_land_each_with_its_own_version() {
     assert_eq!(now["title"], "v-title");
     assert_eq!(now["name"]["middleName"], "v-name.middleName");
     assert_eq!(now["name"]["givenName"], "R", "untouched attributes stay");
-    for a in [
-        "employeeNumber",
-        "costCenter",
-        "organization",
-        "division",
-        "department",
-    ] {
+    for a in ENTERPRISE_EDITS {
         assert_eq!(now[enterprise][a], format!("v-{a}"), "{now}");
     }
     let db = w.env.db().await;
