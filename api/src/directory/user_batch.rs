@@ -124,15 +124,15 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-async fn write(db: &DatabaseConnection, batch: Vec<Waiting>) {
+async fn write(db: &DatabaseConnection, mut batch: Vec<Waiting>) {
     let n = batch.len();
     // Their ratio is the mean number of creates per statement.
     metrics::counter!("scim_create_statements_total").increment(1);
     metrics::counter!("scim_create_statement_creates_total").increment(n as u64);
     let rows: Vec<Json> = batch
-        .iter()
+        .iter_mut()
         .enumerate()
-        .map(|(n, w)| item(n, &w.planned))
+        .map(|(n, w)| item(n, &mut w.planned))
         .collect();
     let written = match inserted(db, rows).await {
         Ok(written) => written,
@@ -170,8 +170,10 @@ async fn inserted(db: &DatabaseConnection, rows: Vec<Json>) -> Result<HashMap<us
         .collect()
 }
 
-fn item(n: usize, p: &Planned) -> Json {
-    let mut row = p.row.clone();
+/// The statement's element for `p`. Its row, payload and event move into it: once written,
+/// only the stored user and the message's envelope are still needed.
+fn item(n: usize, p: &mut Planned) -> Json {
+    let mut row = std::mem::take(&mut p.row);
     if let Some(o) = row.as_object_mut() {
         o.insert("n".into(), json!(n));
         o.insert("id".into(), json!(p.stored.meta.id));
@@ -179,8 +181,8 @@ fn item(n: usize, p: &Planned) -> Json {
         o.insert("message_id".into(), json!(p.out.message.message_id));
         o.insert("tenant_id".into(), json!(p.out.message.tenant_id));
         o.insert("routing_key".into(), json!(p.out.message.routing_key));
-        o.insert("payload".into(), p.out.payload.clone());
-        o.insert("ev".into(), p.event.clone());
+        o.insert("payload".into(), std::mem::take(&mut p.out.payload));
+        o.insert("ev".into(), std::mem::take(&mut p.event));
     }
     row
 }
