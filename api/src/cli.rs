@@ -184,7 +184,7 @@ pub struct ServeArgs {
     pub interactive_changes: f64,
 
     /// Changes a tenant may send at once to the main queue after being quiet.
-    #[arg(long, env = "SCIM_INTERACTIVE_BURST", default_value_t = 500.0)]
+    #[arg(long, env = "SCIM_INTERACTIVE_BURST", default_value_t = 100.0)]
     pub interactive_burst: f64,
 
     /// How often the outbox relay looks for unpublished changes.

@@ -278,14 +278,30 @@ impl Publisher {
     /// stored and routed each one; on any error some may still have arrived, which is harmless
     /// because consumers ignore versions they have already applied.
     pub async fn publish(&self, batch: &[Outgoing]) -> Result<(), AmqpError> {
-        let result = self.publish_inner(batch).await;
+        self.publish_to(None, batch).await
+    }
+
+    /// The lane of `tenant`'s next change (takes from its interactive share when there is some
+    /// left); for a caller that orders its sending by lane and then publishes with [`Self::publish_in`].
+    pub fn lane(&self, tenant: Uuid) -> Lane {
+        self.lanes.pick(tenant)
+    }
+
+    /// [`Self::publish`] to one lane, already picked with [`Self::lane`].
+    pub async fn publish_in(&self, lane: Lane, batch: &[Outgoing]) -> Result<(), AmqpError> {
+        self.publish_to(Some(lane), batch).await
+    }
+
+    async fn publish_to(&self, lane: Option<Lane>, batch: &[Outgoing]) -> Result<(), AmqpError> {
+        let result = self.publish_inner(lane, batch).await;
         if result.is_err() {
             self.reset().await;
         }
         result
     }
 
-    async fn publish_inner(&self, batch: &[Outgoing]) -> Result<(), AmqpError> {
+    /// Each message to `lane`, or without one to the lane its tenant's share picks.
+    async fn publish_inner(&self, lane: Option<Lane>, batch: &[Outgoing]) -> Result<(), AmqpError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -299,7 +315,7 @@ impl Publisher {
                 .into_iter()
                 .collect();
             let props = properties(m.message_id, m.tenant_id, &traceparent);
-            let lane = self.lanes.pick(m.tenant_id);
+            let lane = lane.unwrap_or_else(|| self.lanes.pick(m.tenant_id));
             let exchange = match lane {
                 Lane::Interactive => &self.cfg.amqp_exchange,
                 Lane::Bulk => &self.bulk_exchange,

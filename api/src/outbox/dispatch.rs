@@ -6,19 +6,25 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 use shared::amqp::Publisher;
+use shared::amqp::lanes::Lane;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::outage::Outage;
 use super::{Enqueued, mark_published};
 
-/// Messages waiting for the dispatcher; beyond this the relay takes over.
+/// Messages waiting for the dispatcher, per lane; beyond this the relay takes over.
 const QUEUE_CAPACITY: usize = 10_000;
 const MAX_BATCH: usize = 256;
 
+/// One queue per lane (shared::amqp::lanes), so that a change within its tenant's share never
+/// waits here behind another tenant's flood: the dispatcher always sends what the main lane has
+/// first.
 #[derive(Clone)]
 pub struct Dispatcher {
-    tx: mpsc::Sender<Enqueued>,
+    publisher: Arc<Publisher>,
+    interactive: mpsc::Sender<Enqueued>,
+    bulk: mpsc::Sender<Enqueued>,
 }
 
 impl Dispatcher {
@@ -26,7 +32,11 @@ impl Dispatcher {
     /// the rows stay unpublished and the relay sends them.
     pub fn send(&self, items: impl IntoIterator<Item = Enqueued>) {
         for item in items {
-            if self.tx.try_send(item).is_err() {
+            let queue = match self.publisher.lane(item.message.tenant_id) {
+                Lane::Interactive => &self.interactive,
+                Lane::Bulk => &self.bulk,
+            };
+            if queue.try_send(item).is_err() {
                 metrics::counter!("scim_outbox_dispatch_overflow_total").increment(1);
             }
         }
@@ -38,20 +48,44 @@ pub fn spawn(
     publisher: Arc<Publisher>,
     shutdown: CancellationToken,
 ) -> (Dispatcher, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let (interactive, mut irx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let (bulk, mut brx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let dispatcher = Dispatcher {
+        publisher: publisher.clone(),
+        interactive,
+        bulk,
+    };
     let handle = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut outage = Outage::default();
+        let mut stopping = false;
         loop {
-            let first = tokio::select! {
-                item = rx.recv() => item,
-                () = shutdown.cancelled() => {
-                    // Finish what is already queued; the relay of the next start covers the rest.
-                    rx.close();
-                    rx.recv().await
+            // The main lane first, every time: a bulk batch in flight is all it can wait for.
+            let first = if stopping {
+                // Finish what is already queued; the relay of the next start covers the rest.
+                match irx.try_recv() {
+                    Ok(item) => Some((Lane::Interactive, item)),
+                    Err(_) => brx.try_recv().ok().map(|item| (Lane::Bulk, item)),
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    Some(item) = irx.recv() => Some((Lane::Interactive, item)),
+                    Some(item) = brx.recv() => Some((Lane::Bulk, item)),
+                    () = shutdown.cancelled() => {
+                        irx.close();
+                        brx.close();
+                        stopping = true;
+                        continue;
+                    }
+                    else => None,
                 }
             };
-            let Some(first) = first else { break };
+            let Some((lane, first)) = first else { break };
+            let rx = match lane {
+                Lane::Interactive => &mut irx,
+                Lane::Bulk => &mut brx,
+            };
             batch.push(first);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -60,7 +94,7 @@ pub fn spawn(
                 }
             }
             if outage.should_try(std::time::Instant::now()) {
-                publish(&db, &publisher, &batch, &mut outage).await;
+                publish(&db, &publisher, lane, &batch, &mut outage).await;
             } else {
                 // The broker failed a moment ago: the rows are committed, the relay sends them.
                 metrics::counter!("scim_outbox_dispatch_deferred_total").increment(batch.len() as u64);
@@ -68,13 +102,19 @@ pub fn spawn(
             batch.clear();
         }
     });
-    (Dispatcher { tx }, handle)
+    (dispatcher, handle)
 }
 
-async fn publish(db: &DatabaseConnection, publisher: &Publisher, batch: &[Enqueued], outage: &mut Outage) {
+async fn publish(
+    db: &DatabaseConnection,
+    publisher: &Publisher,
+    lane: Lane,
+    batch: &[Enqueued],
+    outage: &mut Outage,
+) {
     let messages: Vec<_> = batch.iter().map(|e| e.message.clone()).collect();
     let started = std::time::Instant::now();
-    match publisher.publish(&messages).await {
+    match publisher.publish_in(lane, &messages).await {
         Ok(()) => {
             outage.succeeded("dispatcher");
             metrics::histogram!("scim_publish_confirm_seconds").record(started.elapsed().as_secs_f64());
