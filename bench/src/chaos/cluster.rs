@@ -39,6 +39,8 @@ pub struct ClusterReport {
     /// Nodes holding a member of the change queue and of its dead-letter queue, at start.
     pub replicas: usize,
     pub dead_replicas: usize,
+    /// Reconnects of the api and of the workers (each to another node), from their logs.
+    pub moves: (usize, usize),
 }
 
 impl ClusterReport {
@@ -58,7 +60,7 @@ impl ClusterReport {
         let short = |n: &String| n.split('@').next().unwrap_or(n).to_owned();
         format!(
             "cluster: {} nodes, queue replicas on {} of {} (dead letters {} of {}), nodes stopped {} ({}), \
-             leader changes {} ({})",
+             leader changes {} ({}), moved to another node: api {}, workers {}",
             self.nodes,
             self.replicas,
             self.nodes,
@@ -67,7 +69,13 @@ impl ClusterReport {
             self.stopped.len(),
             self.stopped.iter().map(short).collect::<Vec<_>>().join(" then "),
             self.leader_changes(),
-            self.leaders.iter().map(short).collect::<Vec<_>>().join(" → "),
+            {
+                let mut seen: Vec<String> = self.leaders.iter().map(short).collect();
+                seen.dedup();
+                seen.join(" → ")
+            },
+            self.moves.0,
+            self.moves.1,
         )
     }
 
@@ -79,6 +87,7 @@ impl ClusterReport {
             "stopped": self.stopped,
             "leaders": self.leaders,
             "leader_changes": self.leader_changes(),
+            "moves": {"api": self.moves.0, "workers": self.moves.1},
         })
     }
 }

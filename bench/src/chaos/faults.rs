@@ -46,6 +46,28 @@ impl Procs {
     }
 }
 
+impl Procs {
+    /// How often the api and the workers connected to a broker node after their first connect:
+    /// with several nodes in AMQP_URL each reconnect starts at another node, so this counts how
+    /// often they moved (read from their logs, which name the node without its password).
+    pub fn node_moves(&self) -> (usize, usize) {
+        let moves = |log: String| {
+            log.matches("connected to rabbitmq node")
+                .count()
+                .saturating_sub(1)
+        };
+        let api = moves(self.api.lock().expect("api").log());
+        let workers = self
+            .workers
+            .lock()
+            .expect("workers")
+            .iter()
+            .map(|w| moves(w.log()))
+            .sum();
+        (api, workers)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     BrokerOutage,

@@ -144,7 +144,10 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(args.receiver_down),
     );
     let (windows, models, receiver_outage) = tokio::join!(timeline, clients, receiver_outage);
-    let (windows, cluster_report) = windows?;
+    let (windows, mut cluster_report) = windows?;
+    if let Some(report) = &mut cluster_report {
+        report.moves = procs.node_moves();
+    }
     receiver_outage?;
     let load_done = Instant::now();
     monitor.abort();
