@@ -61,16 +61,24 @@ struct Ctx {
 impl Worker {
     /// Runs until shutdown; reconnects with capped backoff whenever the broker goes away.
     pub async fn run(self) {
-        let mut wait = Duration::from_millis(200);
+        const FIRST_WAIT: Duration = Duration::from_millis(200);
+        let mut wait = FIRST_WAIT;
         loop {
             if self.shutdown.is_cancelled() {
                 return;
             }
             match self.session().await {
                 Ok(()) => return,
-                Err(e) => {
+                Err(Lost { error, was_consuming }) => {
+                    // The backoff is for a broker that cannot be reached or will not let us
+                    // consume; a consumer that ran and was then lost (its node stopped) starts
+                    // over, so that the next node of a cluster is tried at once however many
+                    // outages came before.
+                    if was_consuming {
+                        wait = FIRST_WAIT;
+                    }
                     metrics::counter!("scim_worker_reconnects_total").increment(1);
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "lost rabbitmq; reconnecting");
+                    tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "lost rabbitmq; reconnecting");
                 }
             }
             tokio::select! {
@@ -82,14 +90,24 @@ impl Worker {
     }
 
     /// One connection's lifetime. `Ok` means shutdown was requested and everything finished.
-    async fn session(&self) -> Result<(), AmqpError> {
-        let conn = amqp::connect(&self.amqp, "scim-worker").await?;
-        let result = self.consume(&conn).await;
+    async fn session(&self) -> Result<(), Lost> {
+        let conn = amqp::connect(&self.amqp, "scim-worker")
+            .await
+            .map_err(|error| Lost {
+                error,
+                was_consuming: false,
+            })?;
+        let mut consuming = false;
+        let result = self.consume(&conn, &mut consuming).await;
         amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
-        result
+        result.map_err(|error| Lost {
+            error,
+            was_consuming: consuming,
+        })
     }
 
-    async fn consume(&self, conn: &Connection) -> Result<(), AmqpError> {
+    /// Sets `consuming` once the broker accepted the consumer.
+    async fn consume(&self, conn: &Connection, consuming: &mut bool) -> Result<(), AmqpError> {
         let ch = conn.create_channel().await?;
         amqp::declare_topology(&ch, &self.amqp).await?;
         ch.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
@@ -113,6 +131,7 @@ impl Worker {
                 FieldTable::default(),
             )
             .await?;
+        *consuming = true;
         tracing::info!(queue = %self.amqp.amqp_queue, prefetch = self.prefetch, "consuming");
         let mut in_flight = JoinSet::new();
         let outcome = loop {
@@ -160,6 +179,14 @@ impl Worker {
         amqp::goodbye("close channel", ch.close(200, "bye".into())).await;
         outcome
     }
+}
+
+/// Why a session ended without a shutdown.
+struct Lost {
+    error: AmqpError,
+    /// Whether the consumer had been running, as opposed to no node answering or letting us
+    /// consume.
+    was_consuming: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
