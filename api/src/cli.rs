@@ -177,6 +177,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_TENANT_BURST", default_value_t = 200.0)]
     pub tenant_burst: f64,
 
+    /// Changes per second per tenant that go to the workers' main queue; the rest go to the
+    /// bulk queue, so that one tenant's import or large group never delays another tenant's
+    /// changes (docs/operations.md, "Tenant fairness"). 0 sends everything to the main queue.
+    #[arg(long, env = "SCIM_INTERACTIVE_CHANGES", default_value_t = 50.0)]
+    pub interactive_changes: f64,
+
+    /// Changes a tenant may send at once to the main queue after being quiet.
+    #[arg(long, env = "SCIM_INTERACTIVE_BURST", default_value_t = 500.0)]
+    pub interactive_burst: f64,
+
     /// How often the outbox relay looks for unpublished changes.
     #[arg(long, env = "OUTBOX_RELAY_INTERVAL_MS", default_value_t = 1_000)]
     pub relay_interval_ms: u64,
@@ -229,6 +239,13 @@ impl ServeArgs {
         crate::rate_limit::Limit {
             per_second: self.tenant_rate_limit,
             burst: self.tenant_burst.max(1.0),
+        }
+    }
+
+    pub fn interactive_share(&self) -> shared::amqp::lanes::Share {
+        shared::amqp::lanes::Share {
+            per_second: self.interactive_changes.max(0.0),
+            burst: self.interactive_burst,
         }
     }
 

@@ -67,7 +67,8 @@ impl Application {
         shared::migration::migrate_directory_via(&db, &db_cfg)
             .await
             .context("migrating the directory schema")?;
-        let publisher = Arc::new(Publisher::new(args.amqp.clone(), "scim-api"));
+        let publisher =
+            Arc::new(Publisher::new(args.amqp.clone(), "scim-api").with_share(args.interactive_share()));
         // Declare the topology now if the broker is up; if not, the api still serves and the
         // relay delivers once the broker is back.
         if let Err(e) = publisher.channel().await {

@@ -36,11 +36,11 @@ pub(crate) async fn bulk_users(db: &DatabaseConnection, tenant: Uuid, n: usize, 
     rows.iter().map(|r| r.try_get("", "id").expect("id")).collect()
 }
 
-fn members(ids: &[Uuid]) -> Value {
+pub(crate) fn members(ids: &[Uuid]) -> Value {
     Value::Array(ids.iter().map(|id| json!({"value": id.to_string()})).collect())
 }
 
-async fn patch(env: &TestEnv, api: &Api, token: &str, group: &str, ops: Value) {
+pub(crate) async fn patch(env: &TestEnv, api: &Api, token: &str, group: &str, ops: Value) {
     let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
     let r = env
         .request(
@@ -54,7 +54,7 @@ async fn patch(env: &TestEnv, api: &Api, token: &str, group: &str, ops: Value) {
     assert!(r.status.is_success(), "{} {}", r.status, r.body);
 }
 
-async fn create(env: &TestEnv, api: &Api, token: &str, name: &str) -> String {
+pub(crate) async fn create(env: &TestEnv, api: &Api, token: &str, name: &str) -> String {
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": []});
     let r = env
         .request(api, Method::POST, "/scim/v2/Groups", Some(token), Some(body))

@@ -7,6 +7,7 @@
 mod attributes;
 mod ceilings;
 mod events;
+mod fairness;
 mod filter_scale;
 mod groups;
 mod nesting;
@@ -62,6 +63,13 @@ struct Args {
     /// Users of the tenant a mapping change is dry-run and backfilled over (0 skips it).
     #[arg(long, default_value_t = 20_000)]
     mapping_users: usize,
+    /// Users the noisy tenant imports (and then pushes as one group's members) while a quiet
+    /// tenant's lag is measured, with one lane and with the bulk lane (0 skips the part).
+    #[arg(long, default_value_t = 100_000)]
+    fairness_users: usize,
+    /// The quiet tenant's rate in the fairness part, new users per second.
+    #[arg(long, default_value_t = 10.0)]
+    quiet_rate: f64,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -288,6 +296,12 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let api_rss = peak_rss_mib(api.pid()).unwrap_or(0.0);
+    // Last: its apis run beside the main one, and its floods leave large tenants behind.
+    let fairness = if args.fairness_users > 0 {
+        fairness::measure(&env, &db, args.fairness_users, args.quiet_rate).await
+    } else {
+        Vec::new()
+    };
 
     let report = json!({
         "config": {"users_per_tenant": args.users, "tenants": args.tenants, "concurrency": args.concurrency, "workers": args.workers},
@@ -372,6 +386,11 @@ async fn main() -> anyhow::Result<()> {
             "ms": {"p50": f.lookups.pct_ms(50.0), "p99": f.lookups.pct_ms(99.0)},
             "concurrent": {"in_flight": f.concurrency, "per_s": f.per_s, "vs_ceiling_d": f.per_s / ceil.pg_select_by_key_per_s, "uncached_per_s": f.per_s_uncached},
         })),
+        "fairness": fairness.iter().map(|f| json!({
+            "lanes": f.lanes, "noise": f.noise, "noisy_changes": f.noisy_changes, "noisy_seconds": f.noisy_seconds,
+            "quiet_rate": args.quiet_rate, "quiet_changes": f.quiet.len(),
+            "quiet_lag_ms": {"p50": f.quiet.pct_ms(50.0), "p99": f.quiet.pct_ms(99.0), "max": f.quiet.pct_ms(100.0)},
+        })).collect::<Vec<_>>(),
         "converged": converged,
         "peak_rss_mib": {"api": api_rss, "worker": worker_rss},
     });
@@ -399,6 +418,7 @@ async fn main() -> anyhow::Result<()> {
 {nesting}\
 {roles}\
 {filter}\
+{fairness}\
 | converged (scim-worker verify) | {conv} | | |\n\
 | peak RSS api / worker | {ar:.0} / {wr:.0} MiB | | <= 100 MiB |\n",
         t = args.tenants,
@@ -482,6 +502,29 @@ async fn main() -> anyhow::Result<()> {
         l99 = steady.pct_ms(99.0),
         lmax = steady.pct_ms(100.0),
         conv = converged,
+        fairness = fairness
+            .iter()
+            .map(|f| {
+                let noise = match f.noise {
+                    "none" => "alone".to_owned(),
+                    "import" => format!("another tenant imports {} users", f.noisy_changes),
+                    _ => format!("another tenant pushes a {}-member group", f.noisy_changes),
+                };
+                let flood = if f.noisy_changes > 0 {
+                    format!("flood in the product after {:.0} s", f.noisy_seconds)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "| fairness, {lanes}: quiet tenant at {r}/s, {noise}: lag p50 / p99 / max | {a:.0} / {b:.0} / {m:.0} ms | {flood} | p99 <= 200 ms |\n",
+                    lanes = f.lanes,
+                    r = args.quiet_rate,
+                    a = f.quiet.pct_ms(50.0),
+                    b = f.quiet.pct_ms(99.0),
+                    m = f.quiet.pct_ms(100.0),
+                )
+            })
+            .collect::<String>(),
         group = group
             .as_ref()
             .map(|(g, settled)| {

@@ -4,9 +4,11 @@
 //! Topology (names from [`AmqpConfig`]):
 //! - `<exchange>` (topic, durable): change messages, routing key `<type>.<operation>`.
 //! - `<queue>` (quorum, durable): bound with `#`; its dead letters go to `<exchange>.dlx`.
-//! - `<exchange>.dlx` (direct) → `<queue>.dead` (quorum): poison messages, with the reason.
+//! - `<exchange>.bulk` (topic) → `<queue>.bulk` (quorum, like `<queue>`): a tenant's changes
+//!   beyond its interactive share ([`lanes`]).
+//! - `<exchange>.dlx` (direct) → `<queue>.dead` (quorum): poison messages of both, with the reason.
 //!
-//! On a cluster both queues are replicated without asking: RabbitMQ places a quorum queue
+//! On a cluster the three queues are replicated without asking: RabbitMQ places a quorum queue
 //! declared without `x-quorum-initial-group-size` on `quorum_cluster_size` of the cluster's nodes
 //! (3 by default, running or not), so on three nodes each queue has a member on every node and
 //! keeps working while any one of them is down. The argument is deliberately not set: RabbitMQ
@@ -26,8 +28,11 @@ use uuid::Uuid;
 use crate::config::{AmqpConfig, redacted};
 use crate::retry::{RetryPolicy, Transience, retry};
 
+pub mod lanes;
 pub mod nodes;
 pub mod tls;
+
+use lanes::{Lane, Lanes};
 
 /// A redelivery loop (a message that crashes every worker that takes it) ends in the dead-letter
 /// queue after this many deliveries.
@@ -189,25 +194,39 @@ pub async fn declare_topology(ch: &Channel, cfg: &AmqpConfig) -> Result<(), Amqp
     )
     .await?;
 
-    ch.queue_declare(
-        cfg.amqp_queue.as_str().into(),
-        queue_opts,
-        table(&[
-            ("x-queue-type", long("quorum")),
-            ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
-            ("x-dead-letter-exchange", long(&dlx)),
-            ("x-dead-letter-routing-key", long(&dead)),
-        ]),
-    )
-    .await?;
-    ch.queue_bind(
-        cfg.amqp_queue.as_str().into(),
-        cfg.amqp_exchange.as_str().into(),
-        "#".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await?;
+    // One queue per lane (see [`lanes`]), alike but for the name: the same dead-letter route
+    // and delivery limit.
+    for lane in Lane::ALL {
+        let (exchange, queue) = cfg.lane(lane);
+        if lane != Lane::Interactive {
+            ch.exchange_declare(
+                exchange.as_str().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        ch.queue_declare(
+            queue.as_str().into(),
+            queue_opts,
+            table(&[
+                ("x-queue-type", long("quorum")),
+                ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+                ("x-dead-letter-exchange", long(&dlx)),
+                ("x-dead-letter-routing-key", long(&dead)),
+            ]),
+        )
+        .await?;
+        ch.queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -242,15 +261,25 @@ pub struct Publisher {
     cfg: AmqpConfig,
     name: String,
     conn: Mutex<Option<(Connection, Channel)>>,
+    lanes: Lanes,
+    bulk_exchange: String,
 }
 
 impl Publisher {
     pub fn new(cfg: AmqpConfig, name: impl Into<String>) -> Self {
         Self {
+            bulk_exchange: cfg.bulk_exchange(),
             cfg,
             name: name.into(),
             conn: Mutex::new(None),
+            lanes: Lanes::one(),
         }
+    }
+
+    /// Sends each tenant's changes beyond `share` to the bulk lane ([`lanes`]).
+    pub fn with_share(mut self, share: lanes::Share) -> Self {
+        self.lanes = Lanes::new(share);
+        self
     }
 
     pub fn config(&self) -> &AmqpConfig {
@@ -317,8 +346,13 @@ impl Publisher {
                 .into_iter()
                 .collect();
             let props = properties(m.message_id, m.tenant_id, &traceparent);
-            let confirm =
-                publish_mandatory(&ch, &self.cfg.amqp_exchange, &m.routing_key, &m.payload, props).await?;
+            let lane = self.lanes.pick(m.tenant_id);
+            let exchange = match lane {
+                Lane::Interactive => &self.cfg.amqp_exchange,
+                Lane::Bulk => &self.bulk_exchange,
+            };
+            metrics::counter!("scim_lane_sends_total", "lane" => lane.as_str()).increment(1);
+            let confirm = publish_mandatory(&ch, exchange, &m.routing_key, &m.payload, props).await?;
             pending.push((m.message_id, confirm));
         }
         for (id, confirm) in pending {

@@ -172,7 +172,8 @@ pub struct AmqpConfig {
     #[arg(long, env = "AMQP_EXCHANGE", default_value = DEFAULT_EXCHANGE)]
     pub amqp_exchange: String,
 
-    /// Queue the workers consume; its dead-letter queue is `<queue>.dead`.
+    /// Queue the workers consume; its dead-letter queue is `<queue>.dead`, and the bulk lane of
+    /// tenants sending more than their interactive share is `<queue>.bulk` (on `<exchange>.bulk`).
     #[arg(long, env = "AMQP_QUEUE", default_value = DEFAULT_QUEUE)]
     pub amqp_queue: String,
 }
@@ -209,6 +210,24 @@ impl AmqpConfig {
 
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead", self.amqp_queue)
+    }
+
+    /// Exchange of the bulk lane (topic, bound to [`Self::bulk_queue`]): a tenant's changes
+    /// beyond its interactive share ([`crate::amqp::lanes`]).
+    pub fn bulk_exchange(&self) -> String {
+        format!("{}.bulk", self.amqp_exchange)
+    }
+
+    pub fn bulk_queue(&self) -> String {
+        format!("{}.bulk", self.amqp_queue)
+    }
+
+    /// The exchange and the queue of a lane.
+    pub fn lane(&self, lane: crate::amqp::lanes::Lane) -> (String, String) {
+        match lane {
+            crate::amqp::lanes::Lane::Interactive => (self.amqp_exchange.clone(), self.amqp_queue.clone()),
+            crate::amqp::lanes::Lane::Bulk => (self.bulk_exchange(), self.bulk_queue()),
+        }
     }
 }
 

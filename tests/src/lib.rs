@@ -472,12 +472,16 @@ async fn delete_topology_on(amqp_url: &str, exchange: &str, queue: &str) -> Resu
         Err(e) => return Err(lapin::Error::from(std::io::Error::other(e.to_string()))),
     };
     let ch = conn.create_channel().await?;
-    for q in [queue.to_owned(), format!("{queue}.dead")] {
+    for q in [queue.to_owned(), format!("{queue}.bulk"), format!("{queue}.dead")] {
         let _ = ch
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
-    for x in [exchange.to_owned(), format!("{exchange}.dlx")] {
+    for x in [
+        exchange.to_owned(),
+        format!("{exchange}.bulk"),
+        format!("{exchange}.dlx"),
+    ] {
         let _ = ch
             .exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
             .await;

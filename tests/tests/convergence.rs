@@ -1,6 +1,7 @@
 //! The convergence test: a seeded, reproducible random workload through the HTTP api with four
 //! worker processes, while workers are killed with SIGKILL, messages are published twice and
-//! requeued; at quiescence `scim-worker verify` must find no difference.
+//! requeued, and every tenant's changes are split across the two lanes; at quiescence
+//! `scim-worker verify` must find no difference.
 //!
 //! `SCIM_CONVERGENCE_SEED=<n>` replays a run (the seed is printed); the large run (about 2,000
 //! users) is ignored by default: `cargo nextest run -p tests --run-ignored only convergence`.
@@ -476,7 +477,14 @@ async fn run(tenants: usize, per_tenant: usize) {
     );
     let p = plan(seed, tenants, per_tenant);
     let env = TestEnv::new().await;
-    let api = env.spawn_api().await;
+    // A small interactive share, so that every tenant's changes are split across both lanes
+    // and the workers see them in yet another order.
+    let api = env
+        .spawn_api_with(&[
+            ("SCIM_INTERACTIVE_CHANGES", "5"),
+            ("SCIM_INTERACTIVE_BURST", "10"),
+        ])
+        .await;
     let workers = Mutex::new((0..WORKERS).map(|_| env.spawn_worker()).collect::<Vec<_>>());
     let tokens = (0..tenants)
         .map(|t| env.create_tenant(&format!("tenant-{t}")).1)

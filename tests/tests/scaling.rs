@@ -233,3 +233,141 @@ async fn changes_reach_a_product_database_on_another_postgres_server() {
     assert_eq!(fixed.last_name.as_deref(), Some("Lee1"));
     product.close().await.unwrap();
 }
+
+/// The depth of one of the test's queues.
+async fn depth(env: &TestEnv, queue: &str) -> shared::dlq::QueueDepth {
+    let cfg = shared::config::AmqpConfig::new(env.services.amqp_url.clone());
+    let conn = shared::amqp::connect(&cfg, "test-depth").await.expect("connect");
+    let ch = conn.create_channel().await.expect("channel");
+    let d = shared::dlq::queue_depth(&ch, queue).await.expect("queue depth");
+    let _ = conn.close(200, "bye".into()).await;
+    d
+}
+
+async fn post_users(env: &TestEnv, api: &tests::Api, token: &str, prefix: &str, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let sent = join_all(chunk.iter().map(|i| {
+            env.request(
+                api,
+                Method::POST,
+                "/scim/v2/Users",
+                Some(token),
+                Some(okta_user(
+                    &format!("{prefix}{i}@fair.test"),
+                    "Fair",
+                    &format!("{i}"),
+                )),
+            )
+        }))
+        .await;
+        for r in sent {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            ids.push(r.id());
+        }
+    }
+    ids
+}
+
+async fn outbox_drained(db: &DatabaseConnection) {
+    eventually("every change is published", || async {
+        scalar::<i64>(
+            db,
+            "select count(*) as n from scim.outbox where published_at is null",
+            "n",
+        )
+        .await
+            == 0
+    })
+    .await;
+}
+
+/// A tenant past its interactive share (here 10 changes at once, then 1 a second) has the rest
+/// of its changes sent to the bulk lane, so a quiet tenant's change waits behind at most the
+/// noisy one's share, not behind its whole backlog; a worker consumes both lanes, and changes
+/// of one user split across the lanes (an older one in the bulk lane, a newer one in the main
+/// queue) still end in the product as the directory has them.
+#[tokio::test]
+async fn a_noisy_tenants_backlog_goes_to_the_bulk_lane_and_a_quiet_tenants_change_stays_ahead_of_it() {
+    const NOISY: usize = 200;
+    let env = TestEnv::new().await;
+    let api = env
+        .spawn_api_with(&[
+            ("SCIM_INTERACTIVE_CHANGES", "1"),
+            ("SCIM_INTERACTIVE_BURST", "10"),
+        ])
+        .await;
+    let db = env.db().await;
+    let (_, noisy) = env.create_tenant("noisy");
+    let (_, quiet) = env.create_tenant("quiet");
+
+    // No worker yet: the queues hold what was published.
+    let started = std::time::Instant::now();
+    let noisy_users = post_users(&env, &api, &noisy, "noisy", NOISY).await;
+    outbox_drained(&db).await;
+    let refilled = started.elapsed().as_secs() as u32 + 1;
+    let main = depth(&env, &env.queue).await.messages;
+    let bulk = depth(&env, &format!("{}.bulk", env.queue)).await.messages;
+    assert_eq!(
+        main + bulk,
+        NOISY as u32,
+        "every change is in one lane or the other"
+    );
+    assert!(
+        main <= 10 + refilled,
+        "the main queue holds the noisy tenant's share only: {main} of {NOISY} in {refilled} s"
+    );
+
+    let quiet_user = post_users(&env, &api, &quiet, "quiet", 1).await[0];
+    outbox_drained(&db).await;
+    assert_eq!(
+        depth(&env, &env.queue).await.messages,
+        main + 1,
+        "the quiet tenant's change is in the main queue, behind {main} changes, not {NOISY}"
+    );
+
+    // Newer changes of users whose creation waits in the bulk lane: after the share refills,
+    // they go to the main queue and can be applied before the creation they follow.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let renamed = &noisy_users[NOISY - 3..];
+    for id in renamed {
+        let r = env
+            .request(
+                &api,
+                Method::PATCH,
+                &format!("/scim/v2/Users/{id}"),
+                Some(&noisy),
+                Some(json!({"schemas": [tests::urn::PATCH_OP],
+                            "Operations": [{"op": "replace", "path": "title", "value": "Renamed"}]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    outbox_drained(&db).await;
+    assert!(
+        depth(&env, &env.queue).await.messages > main + 1,
+        "the renames went to the main queue"
+    );
+
+    let _worker = env.spawn_worker();
+    env.product_user_where(&db, quiet_user, |_| true).await;
+    for id in renamed {
+        env.product_user_where(&db, *id, |u| u.job_title.as_deref() == Some("Renamed"))
+            .await;
+    }
+    eventually("every noisy user reaches the product", || async {
+        scalar::<i64>(&db, "select count(*) as n from product.users", "n").await == NOISY as i64 + 1
+    })
+    .await;
+    for lane in [env.queue.clone(), format!("{}.bulk", env.queue)] {
+        assert_eq!(
+            depth(&env, &lane).await.consumers,
+            1,
+            "the worker consumes {lane}"
+        );
+    }
+    let (ok, lines) = env.worker_cli(&["verify"]);
+    assert!(ok, "verify: {lines:?}");
+    assert_eq!(lines.last().unwrap()["differences"], 0);
+    assert_eq!(depth(&env, &format!("{}.dead", env.queue)).await.messages, 0);
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -15,6 +16,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
+use shared::amqp::lanes::Lane;
 use shared::amqp::{self, AmqpError};
 use shared::config::AmqpConfig;
 use shared::fault::Faults;
@@ -97,20 +99,20 @@ impl Worker {
                 error,
                 was_consuming: false,
             })?;
-        let mut consuming = false;
-        let result = self.consume(&conn, &mut consuming).await;
+        let consuming = AtomicBool::new(false);
+        let result = self.consume(&conn, &consuming).await;
         amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
         result.map_err(|error| Lost {
             error,
-            was_consuming: consuming,
+            was_consuming: consuming.load(Ordering::Relaxed),
         })
     }
 
-    /// Sets `consuming` once the broker accepted the consumer.
-    async fn consume(&self, conn: &Connection, consuming: &mut bool) -> Result<(), AmqpError> {
-        let ch = conn.create_channel().await?;
-        amqp::declare_topology(&ch, &self.amqp).await?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+    /// Sets `consuming` once the broker accepted a consumer.
+    async fn consume(&self, conn: &Connection, consuming: &AtomicBool) -> Result<(), AmqpError> {
+        let setup = conn.create_channel().await?;
+        amqp::declare_topology(&setup, &self.amqp).await?;
+        amqp::goodbye("close channel", setup.close(200, "declared".into())).await;
         let dlq_channel = conn.create_channel().await?;
         dlq_channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -122,21 +124,57 @@ impl Worker {
             dlq_channel,
             faults: self.faults,
         });
-        let tag = format!("scim-worker-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+        // Both lanes at once, each with its own channel, prefetch and batches in flight, so the
+        // bulk lane's backlog never holds up the main queue (see shared::amqp::lanes). When one
+        // lane's consumer fails, the other stops too and the session reconnects.
+        let failed = self.shutdown.child_token();
+        let results = join_all(Lane::ALL.map(|lane| {
+            let (ctx, failed) = (ctx.clone(), failed.clone());
+            async move {
+                let result = self.consume_lane(conn, ctx, lane, &failed, consuming).await;
+                if result.is_err() {
+                    failed.cancel();
+                }
+                result
+            }
+        }))
+        .await;
+        results.into_iter().collect()
+    }
+
+    /// Consumes one lane's queue until shutdown (`Ok`) or until its consumer fails or `stop`
+    /// (the other lane failed) is cancelled; finishes what is in flight either way.
+    async fn consume_lane(
+        &self,
+        conn: &Connection,
+        ctx: Arc<Ctx>,
+        lane: Lane,
+        stop: &CancellationToken,
+        consuming: &AtomicBool,
+    ) -> Result<(), AmqpError> {
+        let (_, queue) = self.amqp.lane(lane);
+        let ch = conn.create_channel().await?;
+        ch.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        let tag = format!(
+            "scim-worker-{}-{}-{}",
+            lane.as_str(),
+            std::process::id(),
+            uuid::Uuid::now_v7()
+        );
         let mut consumer = ch
             .basic_consume(
-                self.amqp.amqp_queue.as_str().into(),
+                queue.as_str().into(),
                 tag.as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
             .await?;
-        *consuming = true;
-        tracing::info!(queue = %self.amqp.amqp_queue, prefetch = self.prefetch, "consuming");
+        consuming.store(true, Ordering::Relaxed);
+        tracing::info!(%queue, lane = lane.as_str(), prefetch = self.prefetch, "consuming");
         let mut in_flight = JoinSet::new();
         let outcome = loop {
             tokio::select! {
-                () = self.shutdown.cancelled() => break Ok(()),
+                () = stop.cancelled() => break Ok(()),
                 next = consumer.next(), if in_flight.len() < BATCHES_IN_FLIGHT => match next {
                     Some(Ok(delivery)) => {
                         // Whatever else has arrived joins this one: under load the deliveries
@@ -173,7 +211,11 @@ impl Worker {
         }
         let n = in_flight.len();
         if n > 0 {
-            tracing::info!(in_flight = n, "finishing in-flight messages");
+            tracing::info!(
+                in_flight = n,
+                lane = lane.as_str(),
+                "finishing in-flight messages"
+            );
         }
         while in_flight.join_next().await.is_some() {}
         amqp::goodbye("close channel", ch.close(200, "bye".into())).await;

@@ -30,6 +30,8 @@ pub struct Broker {
 pub struct TenantQueues {
     /// Changes of every tenant waiting for a worker, and workers consuming.
     pub changes_queue: QueueDepth,
+    /// The bulk lane's (shared::amqp::lanes).
+    pub bulk_queue: QueueDepth,
     /// Dead letters of every tenant.
     pub dead_letters_total: u32,
     /// How many of them were looked at to find this tenant's (at most [`MAX_EXAMINED`]).
@@ -49,6 +51,7 @@ impl Broker {
         let tenant = tenant_id.to_string();
         self.call(|ch, cfg| async move {
             let changes_queue = dlq::queue_depth(&ch, &cfg.amqp_queue).await?;
+            let bulk_queue = dlq::queue_depth(&ch, &cfg.bulk_queue()).await?;
             let listing = dlq::list_first(&ch, &cfg, MAX_EXAMINED).await?;
             let examined = listing.letters.len();
             let dead_letters = listing
@@ -58,6 +61,7 @@ impl Broker {
                 .collect();
             Ok(TenantQueues {
                 changes_queue,
+                bulk_queue,
                 dead_letters_total: listing.depth,
                 examined,
                 dead_letters,

@@ -337,6 +337,9 @@ fn sync_section(outbox: &Outbox, queues: Option<&TenantQueues>) -> Markup {
                                 n => { (n) " workers" },
                             }
                             " consuming"
+                            @if q.bulk_queue.messages > 0 {
+                                "; " (q.bulk_queue.messages) " more in the bulk lane (tenants past their interactive share)"
+                            }
                         }
                     }
                     tr {

@@ -229,6 +229,9 @@ pub struct BrokerFigures {
     /// Changes of every tenant waiting for a worker, and workers consuming.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes_queue: Option<QueueDepth>,
+    /// Changes of tenants past their interactive share waiting in the bulk lane (all tenants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bulk_queue: Option<QueueDepth>,
     /// Dead letters of this tenant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letters: Option<usize>,
@@ -242,6 +245,7 @@ impl BrokerFigures {
         Self {
             reachable: false,
             changes_queue: None,
+            bulk_queue: None,
             dead_letters: None,
             dead_letters_total: None,
         }
@@ -253,6 +257,7 @@ impl From<broker::TenantQueues> for BrokerFigures {
         Self {
             reachable: true,
             changes_queue: Some(q.changes_queue.into()),
+            bulk_queue: Some(q.bulk_queue.into()),
             dead_letters: Some(q.dead_letters.len()),
             dead_letters_total: Some(q.dead_letters_total),
         }
