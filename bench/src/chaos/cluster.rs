@@ -24,8 +24,9 @@ const CLUSTER_LIMIT: Duration = Duration::from_secs(90);
 pub struct Cluster {
     /// Erlang node names, e.g. `scimcl1@localhost`.
     nodes: Vec<String>,
-    /// The change queue and its dead-letter queue, in vhost `/`.
+    /// The change queue, its bulk lane and its dead-letter queue, in vhost `/`.
     queue: String,
+    bulk_queue: String,
     dead_queue: String,
 }
 
@@ -36,8 +37,10 @@ pub struct ClusterReport {
     pub stopped: Vec<String>,
     /// The change queue's leader as seen at start, after each stop and after each restart.
     pub leaders: Vec<String>,
-    /// Nodes holding a member of the change queue and of its dead-letter queue, at start.
+    /// Nodes holding a member of the change queue, of its bulk lane and of its dead-letter
+    /// queue, at start.
     pub replicas: usize,
+    pub bulk_replicas: usize,
     pub dead_replicas: usize,
     /// Reconnects of the api and of the workers (each to another node), from their logs.
     pub moves: (usize, usize),
@@ -51,6 +54,7 @@ impl ClusterReport {
     /// Both queues on every node, every planned node stopped, and the leadership moved.
     pub fn passed(&self) -> bool {
         self.replicas == self.nodes
+            && self.bulk_replicas == self.nodes
             && self.dead_replicas == self.nodes
             && self.stopped.len() == SCHEDULE.len()
             && self.leader_changes() >= 1
@@ -59,10 +63,12 @@ impl ClusterReport {
     pub fn line(&self) -> String {
         let short = |n: &String| n.split('@').next().unwrap_or(n).to_owned();
         format!(
-            "cluster: {} nodes, queue replicas on {} of {} (dead letters {} of {}), nodes stopped {} ({}), \
+            "cluster: {} nodes, queue replicas on {} of {} (bulk lane {} of {}, dead letters {} of {}), nodes stopped {} ({}), \
              leader changes {} ({}), moved to another node: api {}, workers {}",
             self.nodes,
             self.replicas,
+            self.nodes,
+            self.bulk_replicas,
             self.nodes,
             self.dead_replicas,
             self.nodes,
@@ -83,6 +89,7 @@ impl ClusterReport {
         json!({
             "nodes": self.nodes,
             "replicas": self.replicas,
+            "bulk_lane_replicas": self.bulk_replicas,
             "dead_letter_replicas": self.dead_replicas,
             "stopped": self.stopped,
             "leaders": self.leaders,
@@ -108,6 +115,7 @@ impl Cluster {
         Ok(Self {
             nodes,
             queue: queue.to_owned(),
+            bulk_queue: format!("{queue}.bulk"),
             dead_queue: format!("{queue}.dead"),
         })
     }
@@ -232,6 +240,7 @@ pub async fn run(
     let mut report = ClusterReport {
         nodes: cluster.nodes.len(),
         replicas: cluster.members(&cluster.queue).await?.len(),
+        bulk_replicas: cluster.members(&cluster.bulk_queue).await?.len(),
         dead_replicas: cluster.members(&cluster.dead_queue).await?.len(),
         ..Default::default()
     };
