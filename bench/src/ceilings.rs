@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
+use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, TransactionTrait};
 use serde::Serialize;
 use shared::db::stmt;
@@ -112,7 +112,8 @@ where
 }
 
 async fn amqp(url: &str, concurrency: usize, n: usize) -> anyhow::Result<f64> {
-    let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+    // Through shared::amqp, as the binaries connect: the URL may name several nodes.
+    let conn = shared::amqp::connect(&shared::config::AmqpConfig::new(url), "scim-bench").await?;
     let ch = conn.create_channel().await?;
     let queue = format!("scimbench_ceiling_{}", Uuid::now_v7().simple());
     ch.queue_declare(

@@ -7,6 +7,13 @@
 //! - `<exchange>.bulk` (topic) → `<queue>.bulk` (quorum, like `<queue>`): a tenant's changes
 //!   beyond its interactive share ([`lanes`]).
 //! - `<exchange>.dlx` (direct) → `<queue>.dead` (quorum): poison messages of both, with the reason.
+//!
+//! On a cluster the three queues are replicated without asking: RabbitMQ places a quorum queue
+//! declared without `x-quorum-initial-group-size` on `quorum_cluster_size` of the cluster's nodes
+//! (3 by default, running or not), so on three nodes each queue has a member on every node and
+//! keeps working while any one of them is down. The argument is deliberately not set: RabbitMQ
+//! compares it when a queue is declared again, so adding it would make every declare against a
+//! queue that already exists fail with PRECONDITION_FAILED.
 
 use std::time::Duration;
 
@@ -18,10 +25,11 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::config::AmqpConfig;
+use crate::config::{AmqpConfig, redacted};
 use crate::retry::{RetryPolicy, Transience, retry};
 
 pub mod lanes;
+pub mod nodes;
 pub mod tls;
 
 use lanes::{Lane, Lanes};
@@ -55,6 +63,8 @@ pub enum AmqpError {
     Lapin(#[from] lapin::Error),
     #[error(transparent)]
     TlsSettings(#[from] tls::TlsSettingsError),
+    #[error(transparent)]
+    Nodes(#[from] nodes::NodesError),
     #[error("rabbitmq did not answer within {0:?}")]
     Timeout(Duration),
     #[error("rabbitmq closed the consumer")]
@@ -70,17 +80,54 @@ impl Transience for AmqpError {
     /// fix those. A refused certificate counts as transient, like any failed connect, since a
     /// server's certificate is renewed without notice.
     fn is_transient(&self) -> bool {
-        !matches!(self, AmqpError::TlsSettings(_))
+        !matches!(self, AmqpError::TlsSettings(_) | AmqpError::Nodes(_))
     }
 }
 
-/// Connects once, with a bounded wait (an unreachable host must not hang a caller). An
-/// `amqps://` URL connects over TLS with the files its query names ([`tls`]).
+/// Connects to one node of the broker. `AMQP_URL` may name several ([`nodes`]): they are tried
+/// in turn, from where the process's [`nodes::Rotation`] stands, each with a bounded wait (an
+/// unreachable host must not hang a caller), and the first that answers is used; the next
+/// connect (after this connection failed) starts at the node after it. An `amqps://` URL
+/// connects over TLS with the files its query names ([`tls`]); settings that cannot work stop
+/// the attempt at once rather than being passed over for another node.
 pub async fn connect(cfg: &AmqpConfig, name: &str) -> Result<Connection, AmqpError> {
+    connect_rotating(cfg, name, nodes::Rotation::global()).await
+}
+
+/// [`connect`] with a rotation of the caller's.
+pub async fn connect_rotating(
+    cfg: &AmqpConfig,
+    name: &str,
+    rotation: &nodes::Rotation,
+) -> Result<Connection, AmqpError> {
+    let nodes = nodes::Nodes::parse(&cfg.amqp_url)?;
+    let mut last_error = None;
+    for (position, url) in nodes.starting_at(rotation.next_start()) {
+        match connect_node(url, name).await {
+            Ok(conn) => {
+                rotation.connected(position);
+                if nodes.len() > 1 {
+                    tracing::info!(node = %redacted(url), "connected to rabbitmq node");
+                }
+                return Ok(conn);
+            }
+            Err(e) if !e.is_transient() => return Err(e),
+            Err(e) => {
+                if nodes.len() > 1 {
+                    tracing::warn!(node = %redacted(url), error = %e, "rabbitmq node unavailable; trying the next");
+                }
+                last_error = Some(e);
+            }
+        }
+    }
+    Err(last_error.expect("a parsed setting names at least one node"))
+}
+
+async fn connect_node(url: &str, name: &str) -> Result<Connection, AmqpError> {
     let props = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
-    let tls = tls::config(&cfg.amqp_url)?;
+    let tls = tls::config(url)?;
     let runtime = lapin::runtime::default_runtime()?;
-    let connecting = Connection::connect_with_config(&cfg.amqp_url, props, tls, runtime);
+    let connecting = Connection::connect_with_config(url, props, tls, runtime);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(conn) => Ok(conn?),
         Err(_) => Err(AmqpError::Timeout(CONNECT_TIMEOUT)),

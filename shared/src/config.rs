@@ -162,7 +162,9 @@ impl DatabaseConfig {
 #[derive(Args, Clone)]
 pub struct AmqpConfig {
     /// AMQP URL of RabbitMQ (the vhost is the URL's path, `%2f` for `/`). `amqps://` for TLS,
-    /// with `cacertfile`, `certfile`, `keyfile` in the query (docs/tls.md). Or AMQP_URL_FILE.
+    /// with `cacertfile`, `certfile`, `keyfile` in the query (docs/tls.md). For a cluster, one
+    /// URL per node separated by commas; connects go to any node that answers
+    /// (`shared::amqp::nodes`). Or AMQP_URL_FILE.
     #[arg(long, env = "AMQP_URL", default_value = DEFAULT_AMQP_URL)]
     pub amqp_url: String,
 
@@ -179,7 +181,7 @@ pub struct AmqpConfig {
 impl std::fmt::Debug for AmqpConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AmqpConfig")
-            .field("amqp_url", &redacted(&self.amqp_url))
+            .field("amqp_url", &crate::amqp::nodes::redacted_setting(&self.amqp_url))
             .field("amqp_exchange", &self.amqp_exchange)
             .field("amqp_queue", &self.amqp_queue)
             .finish()
@@ -253,7 +255,10 @@ mod tests {
     fn shown_settings_never_contain_the_password() {
         let db = DatabaseConfig::new("postgres://scim:s3cret@db.example.com/scim?sslmode=verify-full");
         let mq = AmqpConfig::new("amqps://scim:s3cret@mq.example.com/prod?cacertfile=/ca.pem");
-        for shown in [format!("{db:?}"), format!("{mq:?}")] {
+        let cluster = AmqpConfig::new(
+            "amqp://scim:s3cret@mq-1:5672/%2f,amqp://scim:s3cret@mq-2:5672/%2f,amqp://scim:s3cret@mq-3:5672/%2f",
+        );
+        for shown in [format!("{db:?}"), format!("{mq:?}"), format!("{cluster:?}")] {
             assert!(!shown.contains("s3cret"), "{shown}");
             assert!(shown.contains("scim:***@"), "{shown}");
         }

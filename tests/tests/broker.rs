@@ -75,3 +75,26 @@ async fn an_unreachable_broker_fails_fast_and_the_next_publish_reconnects() {
     assert!(up.is_connected().await);
     delete_topology(&x, &q).await.unwrap();
 }
+
+/// The "connect to any node" half of a cluster setting (the failover under load is the cluster
+/// chaos run's, docs/chaos.md): a first node that refuses connections is passed over.
+#[tokio::test]
+async fn a_node_that_refuses_connections_is_passed_over_for_one_that_answers() {
+    let (x, q) = names();
+    let dead = "amqp://guest:guest@127.0.0.1:1/%2f";
+    let cfg = AmqpConfig::new(format!("{dead},{AMQP_URL}")).with_names(&x, &q);
+    let rotation = shared::amqp::nodes::Rotation::new(0);
+    for _ in 0..3 {
+        let conn = shared::amqp::connect_rotating(&cfg, "test", &rotation)
+            .await
+            .expect("the second node answers");
+        let _ = conn.close(200, "bye".into()).await;
+    }
+    // Through the process-wide rotation (a random start) as the binaries connect, a publish too.
+    let publisher = Publisher::new(cfg, "test");
+    publisher
+        .publish(&[message()])
+        .await
+        .expect("published through the live node");
+    delete_topology(&x, &q).await.unwrap();
+}

@@ -480,7 +480,10 @@ async fn run(tenants: usize, per_tenant: usize) {
     // A small interactive share, so that every tenant's changes are split across both lanes
     // and the workers see them in yet another order.
     let api = env
-        .spawn_api_with(&[("SCIM_INTERACTIVE_CHANGES", "5"), ("SCIM_INTERACTIVE_BURST", "10")])
+        .spawn_api_with(&[
+            ("SCIM_INTERACTIVE_CHANGES", "5"),
+            ("SCIM_INTERACTIVE_BURST", "10"),
+        ])
         .await;
     let workers = Mutex::new((0..WORKERS).map(|_| env.spawn_worker()).collect::<Vec<_>>());
     let tokens = (0..tenants)

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -62,16 +63,24 @@ struct Ctx {
 impl Worker {
     /// Runs until shutdown; reconnects with capped backoff whenever the broker goes away.
     pub async fn run(self) {
-        let mut wait = Duration::from_millis(200);
+        const FIRST_WAIT: Duration = Duration::from_millis(200);
+        let mut wait = FIRST_WAIT;
         loop {
             if self.shutdown.is_cancelled() {
                 return;
             }
             match self.session().await {
                 Ok(()) => return,
-                Err(e) => {
+                Err(Lost { error, was_consuming }) => {
+                    // The backoff is for a broker that cannot be reached or will not let us
+                    // consume; a consumer that ran and was then lost (its node stopped) starts
+                    // over, so that the next node of a cluster is tried at once however many
+                    // outages came before.
+                    if was_consuming {
+                        wait = FIRST_WAIT;
+                    }
                     metrics::counter!("scim_worker_reconnects_total").increment(1);
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "lost rabbitmq; reconnecting");
+                    tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "lost rabbitmq; reconnecting");
                 }
             }
             tokio::select! {
@@ -83,14 +92,24 @@ impl Worker {
     }
 
     /// One connection's lifetime. `Ok` means shutdown was requested and everything finished.
-    async fn session(&self) -> Result<(), AmqpError> {
-        let conn = amqp::connect(&self.amqp, "scim-worker").await?;
-        let result = self.consume(&conn).await;
+    async fn session(&self) -> Result<(), Lost> {
+        let conn = amqp::connect(&self.amqp, "scim-worker")
+            .await
+            .map_err(|error| Lost {
+                error,
+                was_consuming: false,
+            })?;
+        let consuming = AtomicBool::new(false);
+        let result = self.consume(&conn, &consuming).await;
         amqp::goodbye("close connection", conn.close(200, "bye".into())).await;
-        result
+        result.map_err(|error| Lost {
+            error,
+            was_consuming: consuming.load(Ordering::Relaxed),
+        })
     }
 
-    async fn consume(&self, conn: &Connection) -> Result<(), AmqpError> {
+    /// Sets `consuming` once the broker accepted a consumer.
+    async fn consume(&self, conn: &Connection, consuming: &AtomicBool) -> Result<(), AmqpError> {
         let setup = conn.create_channel().await?;
         amqp::declare_topology(&setup, &self.amqp).await?;
         amqp::goodbye("close channel", setup.close(200, "declared".into())).await;
@@ -112,7 +131,7 @@ impl Worker {
         let results = join_all(Lane::ALL.map(|lane| {
             let (ctx, failed) = (ctx.clone(), failed.clone());
             async move {
-                let result = self.consume_lane(conn, ctx, lane, &failed).await;
+                let result = self.consume_lane(conn, ctx, lane, &failed, consuming).await;
                 if result.is_err() {
                     failed.cancel();
                 }
@@ -131,6 +150,7 @@ impl Worker {
         ctx: Arc<Ctx>,
         lane: Lane,
         stop: &CancellationToken,
+        consuming: &AtomicBool,
     ) -> Result<(), AmqpError> {
         let (_, queue) = self.amqp.lane(lane);
         let ch = conn.create_channel().await?;
@@ -149,6 +169,7 @@ impl Worker {
                 FieldTable::default(),
             )
             .await?;
+        consuming.store(true, Ordering::Relaxed);
         tracing::info!(%queue, lane = lane.as_str(), prefetch = self.prefetch, "consuming");
         let mut in_flight = JoinSet::new();
         let outcome = loop {
@@ -200,6 +221,14 @@ impl Worker {
         amqp::goodbye("close channel", ch.close(200, "bye".into())).await;
         outcome
     }
+}
+
+/// Why a session ended without a shutdown.
+struct Lost {
+    error: AmqpError,
+    /// Whether the consumer had been running, as opposed to no node answering or letting us
+    /// consume.
+    was_consuming: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -46,6 +46,28 @@ impl Procs {
     }
 }
 
+impl Procs {
+    /// How often the api and the workers connected to a broker node after their first connect:
+    /// with several nodes in AMQP_URL each reconnect starts at another node, so this counts how
+    /// often they moved (read from their logs, which name the node without its password).
+    pub fn node_moves(&self) -> (usize, usize) {
+        let moves = |log: String| {
+            log.matches("connected to rabbitmq node")
+                .count()
+                .saturating_sub(1)
+        };
+        let api = moves(self.api.lock().expect("api").log());
+        let workers = self
+            .workers
+            .lock()
+            .expect("workers")
+            .iter()
+            .map(|w| moves(w.log()))
+            .sum();
+        (api, workers)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     BrokerOutage,
@@ -72,7 +94,7 @@ const RECEIVER_DOWN_AT: f64 = 0.7;
 /// How long after a SIGKILL the replacement starts: long enough that the IdP notices.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
 /// Quiet time between two faults.
-const SETTLE: Duration = Duration::from_secs(3);
+pub const SETTLE: Duration = Duration::from_secs(3);
 /// How long to wait for `/readyz` after a dependency is started again.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(90);
 
@@ -85,6 +107,17 @@ pub struct Window {
 }
 
 impl Window {
+    /// A fault that was injected from `from` until now.
+    pub fn injected(name: &str, note: &str, from: Instant) -> Self {
+        Self {
+            name: name.to_owned(),
+            injected: true,
+            from,
+            to: Instant::now(),
+            note: note.to_owned(),
+        }
+    }
+
     fn span(&self) -> (Instant, Instant) {
         (self.from, self.to)
     }
@@ -249,17 +282,23 @@ async fn outage_with(
     shell(stop).await?;
     tokio::time::sleep(outage).await;
     shell(start).await?;
+    wait_ready(observer, &format!("`{start}`")).await?;
+    Ok(true)
+}
+
+/// Waits until the api reports ready again after `what` brought a dependency back.
+pub async fn wait_ready(observer: &Observer, what: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + RECOVERY_LIMIT;
     // The monitor samples /readyz 4×/s; a fresh "ready" sample means the api has recovered.
     tokio::time::sleep(Duration::from_millis(500)).await;
     while !observer.ready_now() {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the api did not report ready within {RECOVERY_LIMIT:?} after `{start}`"
+            "the api did not report ready within {RECOVERY_LIMIT:?} after {what}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Ok(true)
+    Ok(())
 }
 
 async fn shell(cmd: &str) -> anyhow::Result<()> {

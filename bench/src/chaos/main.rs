@@ -6,9 +6,11 @@
 //! in order per resource.
 //!
 //! `scripts/chaos` runs it against a private Postgres cluster and RabbitMQ node, so stopping
-//! them never disturbs the machine's own services; see docs/chaos.md.
+//! them never disturbs the machine's own services; `scripts/chaos --cluster` against a private
+//! 3-node RabbitMQ cluster instead, whose nodes it stops ([`cluster`]); see docs/chaos.md.
 
 mod check;
+mod cluster;
 mod events;
 mod faults;
 mod guard;
@@ -64,6 +66,11 @@ pub struct Args {
     postgres_stop: Option<String>,
     #[arg(long, env = "CHAOS_POSTGRES_START")]
     postgres_start: Option<String>,
+    /// Cluster mode: the Erlang names of a RabbitMQ cluster's nodes (comma-separated), which
+    /// CHAOS_AMQP_URL names too. The faults are then outages of the change queue's leading node
+    /// and of another node, instead of the single-node timeline.
+    #[arg(long, env = "CHAOS_CLUSTER_NODES")]
+    cluster_nodes: Option<String>,
     /// How long the event receiver is away, seconds (it answers 500 at random besides).
     #[arg(long, default_value_t = 30)]
     receiver_down: u64,
@@ -96,6 +103,11 @@ async fn main() -> anyhow::Result<()> {
     events::stream(&env, &base, tenant, &receiver).await?;
     guard::tighten(&base, tenant).await?;
     let procs = Arc::new(Procs::start(&env, api, args.workers));
+    let cluster = args
+        .cluster_nodes
+        .as_deref()
+        .map(|nodes| cluster::Cluster::new(nodes, &env.queue))
+        .transpose()?;
     eprintln!(
         "chaos: seed {seed}, {} clients, {} workers, {} s of load, api {base}, tenant {tenant}",
         args.clients, args.workers, args.duration
@@ -111,14 +123,20 @@ async fn main() -> anyhow::Result<()> {
         postgres_stop: args.postgres_stop.clone(),
         postgres_start: args.postgres_start.clone(),
     };
-    let timeline = faults::run(
-        &env,
-        procs.clone(),
-        observer.clone(),
-        commands,
-        Duration::from_secs(args.duration),
-        Duration::from_secs(args.outage),
-    );
+    let timeline = async {
+        let (duration, outage) = (
+            Duration::from_secs(args.duration),
+            Duration::from_secs(args.outage),
+        );
+        match &cluster {
+            Some(c) => cluster::run(c, &observer, duration, outage)
+                .await
+                .map(|(windows, report)| (windows, Some(report))),
+            None => faults::run(&env, procs.clone(), observer.clone(), commands, duration, outage)
+                .await
+                .map(|windows| (windows, None)),
+        }
+    };
     let clients = load::run(&base, &token, args.clients, seed, load_ends, observer.clone());
     let receiver_outage = faults::receiver_outage(
         receiver.clone(),
@@ -126,7 +144,10 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(args.receiver_down),
     );
     let (windows, models, receiver_outage) = tokio::join!(timeline, clients, receiver_outage);
-    let windows = windows?;
+    let (windows, mut cluster_report) = windows?;
+    if let Some(report) = &mut cluster_report {
+        report.moves = procs.node_moves();
+    }
     receiver_outage?;
     let load_done = Instant::now();
     monitor.abort();
@@ -163,6 +184,10 @@ async fn main() -> anyhow::Result<()> {
         directory.abandoned,
         converged_after.as_secs_f64(),
     );
+    let figure = match &cluster_report {
+        Some(report) => format!("cluster {figure}; {}", report.line()),
+        None => figure,
+    };
     let nested = format!(
         "nested groups: {} child groups, {} effective memberships verified",
         product.summary["child_groups"], product.summary["effective_memberships"]
@@ -189,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
         "dead_letters": dead_letters,
         "events": events.json(),
         "guard": guard.json(),
+        "cluster": cluster_report.as_ref().map(cluster::ClusterReport::json),
         "converged_after_s": converged_after.as_secs_f64(),
         "figure": figure,
     });
@@ -196,6 +222,14 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     eprintln!("chaos: report written to {}", path.display());
 
+    if let Some(report) = &cluster_report {
+        anyhow::ensure!(
+            tally.errors_other_than_503() == 0 && report.passed(),
+            "cluster chaos run failed: errors {} (only 503 allowed); {}",
+            tally.errors_line(),
+            report.line()
+        );
+    }
     anyhow::ensure!(
         differences == 0
             && dead_letters == 0

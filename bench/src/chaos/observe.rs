@@ -96,6 +96,16 @@ impl Tally {
             .sum()
     }
 
+    /// Every non-2xx answer or missing answer other than a 503: what a cluster run, where the
+    /// api is never killed and the queue keeps its majority, must not show.
+    pub fn errors_other_than_503(&self) -> usize {
+        self.by_outcome
+            .iter()
+            .filter(|(o, _)| !matches!(o, Outcome::Status(s) if (200..300).contains(s) || *s == 503))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn json(&self) -> Value {
         let by: BTreeMap<String, usize> = self
             .by_outcome

@@ -152,3 +152,63 @@ async fn pooled_connections_run_without_jit() {
     let jit: String = tests::scalar(&db, "select current_setting('jit') as j", "j").await;
     assert_eq!(jit, "off");
 }
+
+/// AMQP_URL names two "nodes" (two proxies in front of the one real broker, so the test needs no
+/// cluster of its own). Each node goes away in turn, so whichever one the api and the worker
+/// started on (a random one), they have to move to the other at least once, and a change posted
+/// after each cut must still reach the product. They are the only processes of this test's
+/// queue, so every change that arrives went through them.
+#[tokio::test]
+async fn api_and_worker_move_to_another_node_when_theirs_goes_away() {
+    let env = tests::TestEnv::new().await;
+    let (first, second) = (
+        TcpProxy::start("127.0.0.1:5672").await,
+        TcpProxy::start("127.0.0.1:5672").await,
+    );
+    let amqp = format!(
+        "amqp://guest:guest@{}/%2f,amqp://guest:guest@{}/%2f",
+        first.addr, second.addr
+    );
+    let api = env.spawn_api_with(&[("AMQP_URL", amqp.as_str())]).await;
+    let _worker = env.spawn_worker_with(&[("AMQP_URL", amqp.as_str())]);
+    let (_, token) = env.create_tenant("Acme");
+    let db = env.db().await;
+    let post = |name: &'static str| {
+        let (env, api, token) = (&env, &api, &token);
+        async move {
+            let r = env
+                .request(
+                    api,
+                    Method::POST,
+                    "/scim/v2/Users",
+                    Some(token),
+                    Some(okta_user(name, "Fail", "Over")),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.id()
+        }
+    };
+    let both_up = post("both-up@acme.test").await;
+    env.product_user_where(&db, both_up, |_| true).await;
+
+    first.down().await;
+    let on_second = post("on-second@acme.test").await;
+    env.product_user_where(&db, on_second, |_| true).await;
+
+    first.up();
+    second.down().await;
+    let on_first = post("on-first@acme.test").await;
+    env.product_user_where(&db, on_first, |_| true).await;
+    tests::eventually(
+        "the api reports the broker ready through the first node",
+        || async {
+            env.http
+                .get(format!("{}/readyz", api.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+        },
+    )
+    .await;
+}
