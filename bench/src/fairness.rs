@@ -38,7 +38,12 @@ pub struct Row {
 
 /// Both settings, each on an api of its own (the share is the api's) and fresh tenants; the
 /// workers already running serve both.
-pub async fn measure(env: &TestEnv, db: &DatabaseConnection, noisy_users: usize, quiet_rate: f64) -> Vec<Row> {
+pub async fn measure(
+    env: &TestEnv,
+    db: &DatabaseConnection,
+    noisy_users: usize,
+    quiet_rate: f64,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for (lanes, share) in [("one lane", "0"), ("bulk lane", "50")] {
         let api = env
