@@ -1,7 +1,9 @@
 //! The machine's raw ceilings, measured with the same concurrency and pool size as the workload:
 //! (a) a Postgres transaction inserting a ~1 KiB JSON row plus an outbox row, (b) RabbitMQ
-//! persistent publishes with confirms, (c) single-row Postgres upserts by primary key, (d)
-//! single-row Postgres selects by primary key (what a lookup by a unique key can cost at most).
+//! persistent publishes with confirms to a classic queue, (c) single-row Postgres upserts by
+//! primary key, (d) single-row Postgres selects by primary key (what a lookup by a unique key can
+//! cost at most), (e) the same publishes as (b) to a quorum queue, the kind the changes go to
+//! (`shared::amqp`): what one queue takes at most, which docs/sizing.md sizes the lanes by.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::{AMQPValue, FieldTable};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, TransactionTrait};
 use serde::Serialize;
 use shared::db::stmt;
@@ -23,6 +26,7 @@ pub struct Ceilings {
     pub amqp_confirmed_publish_per_s: f64,
     pub pg_upsert_per_s: f64,
     pub pg_select_by_key_per_s: f64,
+    pub amqp_quorum_confirmed_publish_per_s: f64,
 }
 
 pub async fn measure(db_url: &str, amqp_url: &str, concurrency: usize, n: usize) -> anyhow::Result<Ceilings> {
@@ -86,12 +90,14 @@ pub async fn measure(db_url: &str, amqp_url: &str, concurrency: usize, n: usize)
     .await?;
     db.execute_unprepared("drop table bench_docs; drop table bench_outbox; drop table bench_rows")
         .await?;
-    let b = amqp(amqp_url, concurrency, n).await?;
+    let b = amqp(amqp_url, concurrency, n, false).await?;
+    let e = amqp(amqp_url, concurrency, n, true).await?;
     Ok(Ceilings {
         pg_insert_tx_per_s: a,
         amqp_confirmed_publish_per_s: b,
         pg_upsert_per_s: c,
         pg_select_by_key_per_s: d,
+        amqp_quorum_confirmed_publish_per_s: e,
     })
 }
 
@@ -111,18 +117,23 @@ where
     Ok(rate(n, started.elapsed()))
 }
 
-async fn amqp(url: &str, concurrency: usize, n: usize) -> anyhow::Result<f64> {
+/// Confirmed persistent publishes to a new durable queue, a quorum queue if `quorum`.
+async fn amqp(url: &str, concurrency: usize, n: usize, quorum: bool) -> anyhow::Result<f64> {
     // Through shared::amqp, as the binaries connect: the URL may name several nodes.
     let conn = shared::amqp::connect(&shared::config::AmqpConfig::new(url), "scim-bench").await?;
     let ch = conn.create_channel().await?;
     let queue = format!("scimbench_ceiling_{}", Uuid::now_v7().simple());
+    let mut arguments = FieldTable::default();
+    if quorum {
+        arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    }
     ch.queue_declare(
         queue.as_str().into(),
         QueueDeclareOptions {
             durable: true,
             ..Default::default()
         },
-        Default::default(),
+        arguments,
     )
     .await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;

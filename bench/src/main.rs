@@ -70,6 +70,9 @@ struct Args {
     /// The quiet tenant's rate in the fairness part, new users per second.
     #[arg(long, default_value_t = 10.0)]
     quiet_rate: f64,
+    /// Measure the ceilings only, print them as JSON and stop (docs/sizing.md).
+    #[arg(long)]
+    ceilings_only: bool,
     /// Where report.md and report.json go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -97,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         total.clamp(500, 5000),
     )
     .await?;
+    if args.ceilings_only {
+        println!("{}", serde_json::to_string(&ceil)?);
+        return Ok(());
+    }
 
     let pool = args.concurrency.max(10).to_string();
     // The admin key and local push endpoints are for the events part (streams to a receiver here).
@@ -400,6 +407,7 @@ async fn main() -> anyhow::Result<()> {
 | measure | value | ratio | target |\n|---|---|---|---|\n\
 | ceiling (a) pg tx: 1 KiB row + outbox row | {a:.0}/s | | |\n\
 | ceiling (b) rabbitmq confirmed publishes | {b:.0}/s | | |\n\
+| ceiling (e) the same to a quorum queue | {e:.0}/s | | |\n\
 | ceiling (c) pg upsert by key | {cc:.0}/s | | |\n\
 | ceiling (d) pg select by key | {cd:.0}/s | | |\n\
 | POST /Users alone (no workers) | {cr:.0} req/s, p50 / p99 {c50:.1} / {c99:.1} ms | {cra:.2} of (a) | >= 0.50 |\n\
@@ -426,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
         c = args.concurrency,
         a = ceil.pg_insert_tx_per_s,
         b = ceil.amqp_confirmed_publish_per_s,
+        e = ceil.amqp_quorum_confirmed_publish_per_s,
         cc = ceil.pg_upsert_per_s,
         cd = ceil.pg_select_by_key_per_s,
         cr = creates_rate,
