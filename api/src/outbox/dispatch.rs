@@ -17,9 +17,9 @@ use super::{Enqueued, mark_published};
 const QUEUE_CAPACITY: usize = 10_000;
 const MAX_BATCH: usize = 256;
 
-/// One queue per lane (shared::amqp::lanes), so that a change within its tenant's share never
-/// waits here behind another tenant's flood: the dispatcher always sends what the main lane has
-/// first.
+/// One queue and one publishing task per lane (shared::amqp::lanes), so that a change within its
+/// tenant's share never waits here behind another tenant's flood, not even for the confirms of
+/// a bulk batch in flight.
 #[derive(Clone)]
 pub struct Dispatcher {
     publisher: Arc<Publisher>,
@@ -48,61 +48,58 @@ pub fn spawn(
     publisher: Arc<Publisher>,
     shutdown: CancellationToken,
 ) -> (Dispatcher, tokio::task::JoinHandle<()>) {
-    let (interactive, mut irx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
-    let (bulk, mut brx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let (interactive, irx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
+    let (bulk, brx) = mpsc::channel::<Enqueued>(QUEUE_CAPACITY);
     let dispatcher = Dispatcher {
         publisher: publisher.clone(),
         interactive,
         bulk,
     };
+    let lanes = [(Lane::Interactive, irx), (Lane::Bulk, brx)]
+        .map(|(lane, rx)| tokio::spawn(run(db.clone(), publisher.clone(), lane, rx, shutdown.clone())));
     let handle = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut outage = Outage::default();
-        let mut stopping = false;
-        loop {
-            // The main lane first, every time: a bulk batch in flight is all it can wait for.
-            let first = if stopping {
-                // Finish what is already queued; the relay of the next start covers the rest.
-                match irx.try_recv() {
-                    Ok(item) => Some((Lane::Interactive, item)),
-                    Err(_) => brx.try_recv().ok().map(|item| (Lane::Bulk, item)),
-                }
-            } else {
-                tokio::select! {
-                    biased;
-                    Some(item) = irx.recv() => Some((Lane::Interactive, item)),
-                    Some(item) = brx.recv() => Some((Lane::Bulk, item)),
-                    () = shutdown.cancelled() => {
-                        irx.close();
-                        brx.close();
-                        stopping = true;
-                        continue;
-                    }
-                    else => None,
-                }
-            };
-            let Some((lane, first)) = first else { break };
-            let rx = match lane {
-                Lane::Interactive => &mut irx,
-                Lane::Bulk => &mut brx,
-            };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(item) => batch.push(item),
-                    Err(_) => break,
-                }
-            }
-            if outage.should_try(std::time::Instant::now()) {
-                publish(&db, &publisher, lane, &batch, &mut outage).await;
-            } else {
-                // The broker failed a moment ago: the rows are committed, the relay sends them.
-                metrics::counter!("scim_outbox_dispatch_deferred_total").increment(batch.len() as u64);
-            }
-            batch.clear();
+        for lane in lanes {
+            let _ = lane.await;
         }
     });
     (dispatcher, handle)
+}
+
+/// Publishes one lane's queue in batches until shutdown, then what is already queued.
+async fn run(
+    db: DatabaseConnection,
+    publisher: Arc<Publisher>,
+    lane: Lane,
+    mut rx: mpsc::Receiver<Enqueued>,
+    shutdown: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut outage = Outage::default();
+    loop {
+        let first = tokio::select! {
+            item = rx.recv() => item,
+            () = shutdown.cancelled() => {
+                // Finish what is already queued; the relay of the next start covers the rest.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        if outage.should_try(std::time::Instant::now()) {
+            publish(&db, &publisher, lane, &batch, &mut outage).await;
+        } else {
+            // The broker failed a moment ago: the rows are committed, the relay sends them.
+            metrics::counter!("scim_outbox_dispatch_deferred_total").increment(batch.len() as u64);
+        }
+        batch.clear();
+    }
 }
 
 async fn publish(
