@@ -364,6 +364,15 @@ impl TestEnv {
         }
     }
 
+    /// POSTs `user` through `api` with `token`; the create must succeed. Its id.
+    pub async fn create_user(&self, api: &Api, token: &str, user: Value) -> Uuid {
+        let r = self
+            .request(api, Method::POST, "/scim/v2/Users", Some(token), Some(user))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.id()
+    }
+
     pub async fn request(
         &self,
         api: &Api,

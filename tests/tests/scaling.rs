@@ -247,24 +247,13 @@ async fn depth(env: &TestEnv, queue: &str) -> shared::dlq::QueueDepth {
 async fn post_users(env: &TestEnv, api: &tests::Api, token: &str, prefix: &str, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
-        let sent = join_all(chunk.iter().map(|i| {
-            env.request(
-                api,
-                Method::POST,
-                "/scim/v2/Users",
-                Some(token),
-                Some(okta_user(
-                    &format!("{prefix}{i}@fair.test"),
-                    "Fair",
-                    &format!("{i}"),
-                )),
-            )
-        }))
-        .await;
-        for r in sent {
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-            ids.push(r.id());
-        }
+        ids.extend(
+            join_all(chunk.iter().map(|i| {
+                let user = okta_user(&format!("{prefix}{i}@fair.test"), "Fair", &format!("{i}"));
+                env.create_user(api, token, user)
+            }))
+            .await,
+        );
     }
     ids
 }

@@ -32,33 +32,13 @@ pub async fn user_reaches_product(
     let api = env.spawn_api().await;
     let worker = env.spawn_worker();
     env.worker_consuming().await;
-    let id = create_user(env, &api, &token, user).await;
+    let id = env.create_user(&api, &token, user).await;
     let db = env.db().await;
     tests::eventually("the worker applies the user", || async {
         env.product_user(&db, id).await.is_some()
     })
     .await;
     (api, worker, db)
-}
-
-/// POSTs `user` through `api` with `token`; the create must succeed. Its id.
-pub async fn create_user(
-    env: &tests::TestEnv,
-    api: &tests::Api,
-    token: &str,
-    user: serde_json::Value,
-) -> uuid::Uuid {
-    let r = env
-        .request(
-            api,
-            reqwest::Method::POST,
-            "/scim/v2/Users",
-            Some(token),
-            Some(user),
-        )
-        .await;
-    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{:?}", r.body);
-    r.id()
 }
 
 /// A port nobody listens on right now.

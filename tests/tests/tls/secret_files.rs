@@ -44,13 +44,8 @@ async fn urls_are_read_from_files_and_appear_in_no_log_command_line_or_environme
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = created["token"].as_str().unwrap().to_owned();
     let api = env.spawn_api_env(&vars).await;
-    crate::create_user(
-        &env,
-        &api,
-        &token,
-        okta_user("files@example.com", "File", "Secret"),
-    )
-    .await;
+    env.create_user(&api, &token, okta_user("files@example.com", "File", "Secret"))
+        .await;
 
     let pid = api.pid();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();

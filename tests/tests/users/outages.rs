@@ -97,22 +97,7 @@ async fn api_and_worker_reconnect_by_themselves_after_a_broker_outage() {
     let api = w.env.spawn_api_with(&[("AMQP_URL", amqp.as_str())]).await;
     let _worker = w.env.spawn_worker_with(&[("AMQP_URL", amqp.as_str())]);
     let db = w.env.db().await;
-    let post = |name: &'static str| {
-        let (env, api, token) = (&w.env, &api, &w.token);
-        async move {
-            let r = env
-                .request(
-                    api,
-                    Method::POST,
-                    "/scim/v2/Users",
-                    Some(token),
-                    Some(okta_user(name, "B", "Roker")),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-            r.id()
-        }
-    };
+    let post = |name: &'static str| w.env.create_user(&api, &w.token, okta_user(name, "B", "Roker"));
     let before = post("before-outage@acme.test").await;
     w.env.product_user_where(&db, before, |_| true).await;
 
@@ -173,22 +158,7 @@ async fn api_and_worker_move_to_another_node_when_theirs_goes_away() {
     let _worker = env.spawn_worker_with(&[("AMQP_URL", amqp.as_str())]);
     let (_, token) = env.create_tenant("Acme");
     let db = env.db().await;
-    let post = |name: &'static str| {
-        let (env, api, token) = (&env, &api, &token);
-        async move {
-            let r = env
-                .request(
-                    api,
-                    Method::POST,
-                    "/scim/v2/Users",
-                    Some(token),
-                    Some(okta_user(name, "Fail", "Over")),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-            r.id()
-        }
-    };
+    let post = |name: &'static str| env.create_user(&api, &token, okta_user(name, "Fail", "Over"));
     let both_up = post("both-up@acme.test").await;
     env.product_user_where(&db, both_up, |_| true).await;
 
