@@ -3,12 +3,9 @@
 //! `Retry-After`, which Okta and Entra ID honour by rescheduling the work (unlike a 5xx, which
 //! becomes an admin's task).
 
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use shared::tenant_buckets::TenantBuckets;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
@@ -19,44 +16,16 @@ pub struct Limit {
     pub burst: f64,
 }
 
-pub struct RateLimiter {
-    /// `None` when the limit is off.
-    buckets: Option<DefaultKeyedRateLimiter<Uuid>>,
-    checks: AtomicU64,
-}
-
-/// Every this many checks, buckets that are full again (their tenant idle) are dropped, so the
-/// map holds only recently active tenants.
-const FORGET_EVERY: u64 = 10_000;
+pub struct RateLimiter(TenantBuckets);
 
 impl RateLimiter {
     pub fn new(limit: Limit) -> Self {
-        let buckets = (limit.per_second > 0.0)
-            .then(|| Duration::from_secs_f64(1.0 / limit.per_second))
-            .and_then(Quota::with_period)
-            .map(|q| {
-                // `burst` comes from configuration as a float; at least one request passes.
-                let burst = NonZeroU32::new(limit.burst.max(1.0).min(f64::from(u32::MAX)) as u32)
-                    .unwrap_or(NonZeroU32::MIN);
-                DefaultKeyedRateLimiter::keyed(q.allow_burst(burst))
-            });
-        Self {
-            buckets,
-            checks: AtomicU64::new(0),
-        }
+        Self(TenantBuckets::new(limit.per_second, limit.burst))
     }
 
     /// Takes one token for `tenant`; `Err(wait)` when none is left.
     pub fn check(&self, tenant: Uuid) -> Result<(), Duration> {
-        let Some(buckets) = &self.buckets else {
-            return Ok(());
-        };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
-            buckets.retain_recent();
-        }
-        buckets
-            .check_key(&tenant)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        self.0.take(tenant)
     }
 }
 

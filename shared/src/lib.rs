@@ -16,4 +16,5 @@ pub mod retry;
 pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tenant_buckets;
 pub mod trace;

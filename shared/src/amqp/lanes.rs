@@ -9,12 +9,9 @@
 //! version is newer, and resolve manager links and memberships whichever side arrives first (the
 //! same guarantees that let several workers apply one queue concurrently).
 
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use governor::{DefaultKeyedRateLimiter, Quota};
 use uuid::Uuid;
+
+use crate::tenant_buckets::TenantBuckets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
@@ -44,29 +41,11 @@ pub struct Share {
 
 /// Picks the lane of each change by its tenant's share. One per publishing process: with
 /// several api replicas a tenant's share is at most the replicas' sum.
-pub struct Lanes {
-    buckets: Option<DefaultKeyedRateLimiter<Uuid>>,
-    picks: AtomicU64,
-}
-
-/// Every this many picks, buckets that are full again (their tenant quiet) are dropped, so the
-/// map holds only recently active tenants.
-const FORGET_EVERY: u64 = 10_000;
+pub struct Lanes(TenantBuckets);
 
 impl Lanes {
     pub fn new(share: Share) -> Self {
-        let buckets = (share.per_second > 0.0)
-            .then(|| Duration::from_secs_f64(1.0 / share.per_second))
-            .and_then(Quota::with_period)
-            .map(|q| {
-                let burst = NonZeroU32::new(share.burst.clamp(1.0, f64::from(u32::MAX)) as u32)
-                    .unwrap_or(NonZeroU32::MIN);
-                DefaultKeyedRateLimiter::keyed(q.allow_burst(burst))
-            });
-        Self {
-            buckets,
-            picks: AtomicU64::new(0),
-        }
+        Self(TenantBuckets::new(share.per_second, share.burst))
     }
 
     /// Everything in the main queue.
@@ -79,13 +58,7 @@ impl Lanes {
 
     /// The lane of one change of `tenant` (takes from its share when it goes interactive).
     pub fn pick(&self, tenant: Uuid) -> Lane {
-        let Some(buckets) = &self.buckets else {
-            return Lane::Interactive;
-        };
-        if self.picks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
-            buckets.retain_recent();
-        }
-        match buckets.check_key(&tenant) {
+        match self.0.take(tenant) {
             Ok(()) => Lane::Interactive,
             Err(_) => Lane::Bulk,
         }
