@@ -8,19 +8,15 @@ use std::time::Duration;
 use shared::tenant_buckets::TenantBuckets;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Limit {
-    /// Sustained requests per second per tenant (Entra ID gallery apps need at least 25).
-    pub per_second: f64,
-    /// Requests a tenant may make at once after being idle.
-    pub burst: f64,
-}
+/// Sustained requests per second per tenant (Entra ID gallery apps need at least 25), and
+/// requests a tenant may make at once after being idle.
+pub use shared::tenant_buckets::Rate as Limit;
 
 pub struct RateLimiter(TenantBuckets);
 
 impl RateLimiter {
     pub fn new(limit: Limit) -> Self {
-        Self(TenantBuckets::new(limit.per_second, limit.burst))
+        Self(TenantBuckets::new(limit))
     }
 
     /// Takes one token for `tenant`; `Err(wait)` when none is left.

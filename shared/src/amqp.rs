@@ -158,13 +158,6 @@ pub async fn declare_topology(ch: &Channel, cfg: &AmqpConfig) -> Result<(), Amqp
         durable: true,
         ..Default::default()
     };
-    ch.exchange_declare(
-        cfg.amqp_exchange.as_str().into(),
-        ExchangeKind::Topic,
-        durable,
-        FieldTable::default(),
-    )
-    .await?;
     let dlx = cfg.dead_letter_exchange();
     ch.exchange_declare(
         dlx.as_str().into(),
@@ -194,19 +187,17 @@ pub async fn declare_topology(ch: &Channel, cfg: &AmqpConfig) -> Result<(), Amqp
     )
     .await?;
 
-    // One queue per lane (see [`lanes`]), alike but for the name: the same dead-letter route
-    // and delivery limit.
+    // One exchange and queue per lane (see [`lanes`]), alike but for the names: the same
+    // dead-letter route and delivery limit.
     for lane in Lane::ALL {
         let (exchange, queue) = cfg.lane(lane);
-        if lane != Lane::Interactive {
-            ch.exchange_declare(
-                exchange.as_str().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        }
+        ch.exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
         ch.queue_declare(
             queue.as_str().into(),
             queue_opts,

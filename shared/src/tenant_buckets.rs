@@ -10,6 +10,14 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use uuid::Uuid;
 
+/// A rate per tenant: `per_second` tokens a second, at most `burst` at once (at least one);
+/// a rate of 0 or less means no limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
 pub struct TenantBuckets {
     /// `None` when the rate is 0: every take succeeds.
     buckets: Option<DefaultKeyedRateLimiter<Uuid>>,
@@ -20,9 +28,7 @@ pub struct TenantBuckets {
 const FORGET_EVERY: u64 = 10_000;
 
 impl TenantBuckets {
-    /// `per_second` tokens a second per tenant, at most `burst` at once (at least one); a rate
-    /// of 0 or less means no limit.
-    pub fn new(per_second: f64, burst: f64) -> Self {
+    pub fn new(Rate { per_second, burst }: Rate) -> Self {
         let buckets = (per_second > 0.0)
             .then(|| Duration::from_secs_f64(1.0 / per_second))
             .and_then(Quota::with_period)

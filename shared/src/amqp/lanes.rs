@@ -30,14 +30,9 @@ impl Lane {
     }
 }
 
-/// A tenant's interactive share.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Share {
-    /// Changes per second; 0 sends everything through the main queue (one lane, as before).
-    pub per_second: f64,
-    /// Changes a tenant may send at once after being quiet.
-    pub burst: f64,
-}
+/// A tenant's interactive share: changes per second (0 sends everything through the main
+/// queue, one lane as before), and changes it may send at once after being quiet.
+pub use crate::tenant_buckets::Rate as Share;
 
 /// Picks the lane of each change by its tenant's share. One per publishing process: with
 /// several api replicas a tenant's share is at most the replicas' sum.
@@ -45,7 +40,7 @@ pub struct Lanes(TenantBuckets);
 
 impl Lanes {
     pub fn new(share: Share) -> Self {
-        Self(TenantBuckets::new(share.per_second, share.burst))
+        Self(TenantBuckets::new(share))
     }
 
     /// Everything in the main queue.
