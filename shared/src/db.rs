@@ -23,6 +23,24 @@ pub fn interval(d: Duration) -> Expr {
     Expr::val(format!("{} microseconds", d.as_micros())).cast_as("interval")
 }
 
+/// What every pooled session runs with (through PgBouncer, what the server must give it).
+///
+/// `jit = off`: JIT compilation pays off for long analytical queries and cost 0.4-2 s per
+/// statement here once a table grew past its cost threshold (the worker's manager relink after
+/// 100,000 users: 2 s of JIT for 2 ms of work).
+///
+/// `plan_cache_mode = force_custom_plan`: sqlx prepares every statement once per connection, and
+/// after five runs Postgres may keep a generic plan, costed as the tables stood then. Planned
+/// while a new tenant's tables were nearly empty, that plan is a sequential scan, and nothing
+/// replaces it until an ANALYZE of the table: never, where autovacuum is off (as on the CI
+/// machine), and only every 10% of growth where it is on. Every lookup the plan serves then
+/// grows with the table: during a 4-minute import the worker's read of a batch's rows by id took
+/// 30 ms, its emails branch of the manager resolution scanned the table for every user, and the
+/// outbox purge scanned the outbox (docs/benchmark.md, "Apply as a tenant grows"). A custom
+/// plan is made for each run with the table's current size; the statements are still parsed
+/// once per connection.
+pub const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("plan_cache_mode", "force_custom_plan")];
+
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     cfg.check().map_err(DbErr::Custom)?;
@@ -36,9 +54,6 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
         .idle_timeout(Duration::from_secs(300))
         // Statements carry user attributes; they are not routine log material.
         .sqlx_logging(false)
-        // Short statements only: JIT compilation pays off for long analytical queries and cost
-        // 0.4-2 s per statement here, once a table grew past its cost threshold (the worker's
-        // manager relink after 100,000 users: 2 s of JIT for 2 ms of work).
         .map_sqlx_postgres_opts(move |o| {
             // PgBouncer refuses startup parameters it does not know: `options` (one it tracked
             // would not reach the server anyway), so the settings come from the server side
@@ -47,7 +62,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
             if pooler == Pooler::Pgbouncer {
                 return o.extra_float_digits(None);
             }
-            let o = o.options([("jit", "off")]);
+            let o = o.options(SESSION_SETTINGS);
             match &statement_timeout {
                 Some(ms) => o.options([("statement_timeout", ms.as_str())]),
                 None => o,
@@ -75,30 +90,39 @@ pub async fn connect_direct(cfg: &DatabaseConfig) -> Result<DatabaseConnection, 
     connect(&cfg.direct()).await
 }
 
-/// Through a transaction pooler the binary cannot set `statement_timeout` or `jit` itself:
-/// says so once at start when the server's settings are not the ones it would have set.
+/// Through a transaction pooler the binary cannot set `statement_timeout`, `jit` or
+/// `plan_cache_mode` itself: says so once at start when the server's settings are not the ones
+/// it would have set.
 async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result<(), DbErr> {
     let row = db
         .query_one_raw(stmt(
             "select current_setting('statement_timeout') as timeout,
                     current_setting('jit') as jit,
+                    current_setting('plan_cache_mode') as plan_cache_mode,
                     (extract(epoch from current_setting('statement_timeout')::interval) * 1000)::bigint as ms",
             [],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no answer to a settings query".into()))?;
     let jit: String = row.try_get("", "jit")?;
+    let plan_cache_mode: String = row.try_get("", "plan_cache_mode")?;
     let ms: i64 = row.try_get("", "ms")?;
     let wanted = cfg.statement_timeout.map_or(0, |t| t.as_millis() as i64);
-    if jit != "off" || ms != wanted {
+    let got = [
+        ("jit", jit.as_str()),
+        ("plan_cache_mode", plan_cache_mode.as_str()),
+    ];
+    if got != SESSION_SETTINGS || ms != wanted {
         let timeout: String = row.try_get("", "timeout")?;
         tracing::warn!(
             statement_timeout = %timeout,
             wanted_statement_timeout_ms = wanted,
             jit = %jit,
-            "through PgBouncer the server's statement_timeout and jit apply, and they are not \
-             what this binary would set: set them for its role (ALTER ROLE ... SET) or in \
-             PgBouncer's connect_query for its database entry (docs/operations.md)"
+            plan_cache_mode = %plan_cache_mode,
+            "through PgBouncer the server's statement_timeout, jit and plan_cache_mode apply, \
+             and they are not what this binary would set (jit off, plan_cache_mode \
+             force_custom_plan): set them for its role (ALTER ROLE ... SET) or in PgBouncer's \
+             connect_query for its database entry (docs/operations.md)"
         );
     }
     Ok(())
