@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LockBehavior, LockType, Order, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -191,6 +191,12 @@ pub async fn purge_published(
         .from(Entity.table_ref())
         .and_where(Column::PublishedAt.is_not_null())
         .and_where(Expr::col(Column::PublishedAt).lt(Expr::current_timestamp().sub(interval(retention))))
+        // Oldest first, which only the `published_at` index answers: the scan stops at the
+        // first row still kept. Without an order, a planner whose statistics do not show how
+        // recent the rows are (autovacuum off, or a table that just grew) expects a third of
+        // them to have expired and reads the table until `limit` rows match: the whole outbox
+        // on every pass while none had (130 ms a pass with 350,000 rows).
+        .order_by(Column::PublishedAt, Order::Asc)
         .limit(limit)
         .take();
     let res = Entity::delete_many()
