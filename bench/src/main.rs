@@ -176,6 +176,9 @@ async fn main() -> anyhow::Result<()> {
 
     let (ok, verify) = env.worker_cli(&["verify"]);
     let converged = ok && verify.last().is_some_and(|v| v["differences"] == 0);
+    if !converged {
+        eprintln!("not converged: scim-worker verify printed {verify:?}");
+    }
 
     // With workers running (two, a small deployment): a burst of new users at full concurrency
     // (the api's POST /Users throughput), a wave of profile updates and one of deactivations on

@@ -59,6 +59,11 @@ pub struct DatabaseConfig {
     /// pool (the api bounds its statements; the worker's reconcile may run long).
     #[arg(skip)]
     pub statement_timeout: Option<Duration>,
+
+    /// Plan every run of a prepared statement anew (`plan_cache_mode = force_custom_plan`); set
+    /// by the binary that owns the pool (the workers: see `shared::db::connect`).
+    #[arg(skip)]
+    pub custom_plans: bool,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -73,6 +78,7 @@ impl std::fmt::Debug for DatabaseConfig {
                 &self.database_direct_url.as_deref().map(redacted),
             )
             .field("statement_timeout", &self.statement_timeout)
+            .field("custom_plans", &self.custom_plans)
             .finish()
     }
 }
@@ -102,6 +108,7 @@ impl DatabaseConfig {
             database_pooler: Pooler::None,
             database_direct_url: None,
             statement_timeout: None,
+            custom_plans: false,
         }
     }
 
@@ -144,7 +151,14 @@ impl DatabaseConfig {
             database_pooler: Pooler::None,
             database_direct_url: None,
             statement_timeout: None,
+            custom_plans: self.custom_plans,
         }
+    }
+
+    /// With `plan_cache_mode = force_custom_plan` (see `shared::db::SESSION_SETTINGS`).
+    pub fn with_custom_plans(mut self) -> Self {
+        self.custom_plans = true;
+        self
     }
 
     pub fn with_statement_timeout(mut self, limit: Option<Duration>) -> Self {

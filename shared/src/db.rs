@@ -23,23 +23,34 @@ pub fn interval(d: Duration) -> Expr {
     Expr::val(format!("{} microseconds", d.as_micros())).cast_as("interval")
 }
 
-/// What every pooled session runs with (through PgBouncer, what the server must give it).
-///
-/// `jit = off`: JIT compilation pays off for long analytical queries and cost 0.4-2 s per
+/// What every pooled session runs with (through PgBouncer, what the server must give it):
+/// `jit = off`. JIT compilation pays off for long analytical queries and cost 0.4-2 s per
 /// statement here once a table grew past its cost threshold (the worker's manager relink after
 /// 100,000 users: 2 s of JIT for 2 ms of work).
-///
-/// `plan_cache_mode = force_custom_plan`: sqlx prepares every statement once per connection, and
-/// after five runs Postgres may keep a generic plan, costed as the tables stood then. Planned
-/// while a new tenant's tables were nearly empty, that plan is a sequential scan, and nothing
-/// replaces it until an ANALYZE of the table: never, where autovacuum is off (as on the CI
-/// machine), and only every 10% of growth where it is on. Every lookup the plan serves then
-/// grows with the table: during a 4-minute import the worker's read of a batch's rows by id took
-/// 30 ms, its emails branch of the manager resolution scanned the table for every user, and the
-/// outbox purge scanned the outbox (docs/benchmark.md, "Apply as a tenant grows"). A custom
-/// plan is made for each run with the table's current size; the statements are still parsed
-/// once per connection.
-pub const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("plan_cache_mode", "force_custom_plan")];
+const JIT: (&str, &str) = ("jit", "off");
+
+/// What the workers' sessions run with besides ([`DatabaseConfig::custom_plans`]). sqlx
+/// prepares every statement once per connection, and after five runs Postgres may keep a
+/// generic plan, costed as the tables stood then. Planned while a new tenant's tables were
+/// nearly empty, that plan is a sequential scan, and nothing replaces it until an ANALYZE of the
+/// table: never where autovacuum is off (as on the CI machine), only every 10% of growth where
+/// it is on. During a 4-minute import the worker's read of a batch's rows by id took 30 ms and
+/// the emails branch of its manager resolution scanned the table for every user, so the apply
+/// rate fell as the tenant grew (docs/benchmark.md, "Apply as a tenant grows"). A custom plan
+/// is made for each run with the tables' current size; the statements are still parsed once.
+/// The api does without: planning every run of its create statement cost Postgres 35-50% more
+/// per POST (`scripts/profile create`), and its lookups are written so that only the intended
+/// index can answer them.
+const CUSTOM_PLANS: (&str, &str) = ("plan_cache_mode", "force_custom_plan");
+
+/// The session settings `cfg` asks for.
+fn session_settings(cfg: &DatabaseConfig) -> Vec<(&'static str, &'static str)> {
+    let mut settings = vec![JIT];
+    if cfg.custom_plans {
+        settings.push(CUSTOM_PLANS);
+    }
+    settings
+}
 
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
@@ -47,6 +58,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
     let mut opts = ConnectOptions::new(cfg.database_url.clone());
     let statement_timeout = cfg.statement_timeout.map(|t| t.as_millis().max(1).to_string());
     let pooler = cfg.database_pooler;
+    let settings = session_settings(cfg);
     opts.max_connections(cfg.database_max_connections)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout())
@@ -62,7 +74,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
             if pooler == Pooler::Pgbouncer {
                 return o.extra_float_digits(None);
             }
-            let o = o.options(SESSION_SETTINGS);
+            let o = o.options(settings.iter().copied());
             match &statement_timeout {
                 Some(ms) => o.options([("statement_timeout", ms.as_str())]),
                 None => o,
@@ -112,7 +124,8 @@ async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result
         ("jit", jit.as_str()),
         ("plan_cache_mode", plan_cache_mode.as_str()),
     ];
-    if got != SESSION_SETTINGS || ms != wanted {
+    let as_set = session_settings(cfg).iter().all(|wanted| got.contains(wanted));
+    if !as_set || ms != wanted {
         let timeout: String = row.try_get("", "timeout")?;
         tracing::warn!(
             statement_timeout = %timeout,
@@ -120,8 +133,8 @@ async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result
             jit = %jit,
             plan_cache_mode = %plan_cache_mode,
             "through PgBouncer the server's statement_timeout, jit and plan_cache_mode apply, \
-             and they are not what this binary would set (jit off, plan_cache_mode \
-             force_custom_plan): set them for its role (ALTER ROLE ... SET) or in PgBouncer's \
+             and they are not what this binary would set (jit off; for the workers \
+             plan_cache_mode force_custom_plan too): set them for its role (ALTER ROLE ... SET) or in PgBouncer's \
              connect_query for its database entry (docs/operations.md)"
         );
     }

@@ -101,12 +101,18 @@ impl ProductArgs {
     /// Where `product.*` lives: the directory's settings with the product's URLs, if it has
     /// its own database (pool size and pooler are shared).
     pub fn product_db(&self) -> DatabaseConfig {
-        let mut cfg = self.db.clone();
+        let mut cfg = self.directory_db();
         if let Some(url) = &self.product_database_url {
             cfg.database_url = url.clone();
             cfg.database_direct_url = self.product_database_direct_url.clone();
         }
         cfg
+    }
+
+    /// The directory, as the worker's pools reach it: every run of a statement planned anew,
+    /// since a worker's few statements serve tables of any size (`shared::db::connect`).
+    pub fn directory_db(&self) -> DatabaseConfig {
+        self.db.clone().with_custom_plans()
     }
 
     /// Whether the product has a database of its own (else one pool serves both).

@@ -26,7 +26,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     // Completions of asynchronous requests are recorded in the directory.
     let directory = if args.databases.separate() {
-        shared::db::connect(&args.databases.db)
+        shared::db::connect(&args.databases.directory_db())
             .await
             .context("connecting to the directory database")?
     } else {
@@ -65,7 +65,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn open_both(
     args: &DirectoryArgs,
 ) -> anyhow::Result<(sea_orm::DatabaseConnection, sea_orm::DatabaseConnection)> {
-    let directory = shared::db::connect(&args.databases.db)
+    let directory = shared::db::connect(&args.databases.directory_db())
         .await
         .context("connecting to the directory database")?;
     let cfg = args.databases.product_db();

@@ -138,8 +138,8 @@ async fn pooled_connections_run_without_jit() {
     assert_eq!(jit, "off");
 }
 
-/// Every pooled connection plans each run of a prepared statement anew
-/// (`plan_cache_mode = force_custom_plan`). Left to choose, Postgres keeps a generic plan after
+/// A pool that asks for custom plans (the workers', `ProductArgs::product_db`) plans each run of a
+/// prepared statement anew (`plan_cache_mode = force_custom_plan`). Left to choose, Postgres keeps a generic plan after
 /// five runs, costed as the tables stood then: made while a tenant's tables were nearly empty,
 /// that is a sequential scan, which nothing replaced while autovacuum was off, and the worker's
 /// apply slowed as the tenant grew (docs/benchmark.md, "Apply as a tenant grows").
@@ -147,9 +147,8 @@ async fn pooled_connections_run_without_jit() {
 async fn pooled_connections_never_keep_a_generic_plan() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let env = tests::TestEnv::new().await;
-    let db = shared::db::connect(&shared::config::DatabaseConfig::new(env.db_url.clone()))
-        .await
-        .expect("connect");
+    let cfg = shared::config::DatabaseConfig::new(env.db_url.clone()).with_custom_plans();
+    let db = shared::db::connect(&cfg).await.expect("connect");
     // One transaction: one connection, whose prepared statements the last query reads.
     let txn = db.begin().await.expect("begin");
     // A statement whose generic plan costs what its custom plans do, so that Postgres left to
