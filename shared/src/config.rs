@@ -155,7 +155,7 @@ impl DatabaseConfig {
         }
     }
 
-    /// With `plan_cache_mode = force_custom_plan` (see `shared::db::SESSION_SETTINGS`).
+    /// With `plan_cache_mode = force_custom_plan` (why: `shared::db::connect`).
     pub fn with_custom_plans(mut self) -> Self {
         self.custom_plans = true;
         self

@@ -134,8 +134,8 @@ async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result
             plan_cache_mode = %plan_cache_mode,
             "through PgBouncer the server's statement_timeout, jit and plan_cache_mode apply, \
              and they are not what this binary would set (jit off; for the workers \
-             plan_cache_mode force_custom_plan too): set them for its role (ALTER ROLE ... SET) or in PgBouncer's \
-             connect_query for its database entry (docs/operations.md)"
+             plan_cache_mode force_custom_plan too): set them for its role (ALTER ROLE ... SET) \
+             or in PgBouncer's connect_query for its database entry (docs/operations.md)"
         );
     }
     Ok(())

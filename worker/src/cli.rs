@@ -187,6 +187,14 @@ mod tests {
     }
 
     #[test]
+    fn the_workers_pools_plan_every_run_of_a_statement() {
+        for separate in [None, Some("postgres://u@pgbouncer:6432/product")] {
+            let a = args(separate, separate);
+            assert!(a.product_db().custom_plans && a.directory_db().custom_plans);
+        }
+    }
+
+    #[test]
     fn a_separate_product_database_takes_its_own_direct_url_and_the_same_pooler() {
         let cfg = args(
             Some("postgres://u@pgbouncer:6432/product"),

@@ -138,9 +138,9 @@ async fn pooled_connections_run_without_jit() {
     assert_eq!(jit, "off");
 }
 
-/// A pool that asks for custom plans (the workers', `ProductArgs::product_db`) plans each run of a
-/// prepared statement anew (`plan_cache_mode = force_custom_plan`). Left to choose, Postgres keeps a generic plan after
-/// five runs, costed as the tables stood then: made while a tenant's tables were nearly empty,
+/// A pool that asks for custom plans (the workers', `ProductArgs::product_db`) plans each run
+/// of a prepared statement anew (`plan_cache_mode = force_custom_plan`). Left to choose,
+/// Postgres keeps a generic plan after five runs, costed as the tables stood then: made while a tenant's tables were nearly empty,
 /// that is a sequential scan, which nothing replaced while autovacuum was off, and the worker's
 /// apply slowed as the tenant grew (docs/benchmark.md, "Apply as a tenant grows").
 #[tokio::test]
