@@ -204,6 +204,9 @@ pub struct ServeArgs {
     pub admin: crate::admin::AdminArgs,
     #[command(flatten)]
     pub events: crate::events::settings::EventsArgs,
+    /// Planner statistics of the directory's tables (`SCIM_ANALYZE_*`).
+    #[command(flatten)]
+    pub statistics: shared::statistics::StatisticsConfig,
 
     /// Days the SCIM activity log (scim.audit) keeps a request.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 30)]

@@ -87,6 +87,12 @@ impl Application {
             args.events.sequencer(),
             shutdown.clone(),
         );
+        let statistics_task = shared::statistics::spawn(
+            db.clone(),
+            <shared::migration::directory::Migrator as shared::migration::SchemaMigrator>::SCHEMA,
+            args.statistics.clone(),
+            shutdown.clone(),
+        );
         let auth_cache = Arc::new(crate::auth_cache::AuthCache::default());
         let auth_cache_task = args.auth_cache.then(|| {
             crate::auth_cache::spawn(
@@ -141,6 +147,7 @@ impl Application {
             ]
             .into_iter()
             .chain(auth_cache_task)
+            .chain(statistics_task)
             .chain(tls.map(|(_, watch)| watch))
             .collect(),
             shutdown,

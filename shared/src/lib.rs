@@ -15,6 +15,7 @@ pub mod migration;
 pub mod retry;
 pub mod secrets;
 pub mod shutdown;
+pub mod statistics;
 pub mod telemetry;
 pub mod tenant_buckets;
 pub mod trace;

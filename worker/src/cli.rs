@@ -148,6 +148,10 @@ pub struct RunArgs {
     #[arg(long, env = "WORKER_HTTP_ADDR")]
     pub http_addr: Option<String>,
 
+    /// Planner statistics of the product's tables (`SCIM_ANALYZE_*`).
+    #[command(flatten)]
+    pub statistics: shared::statistics::StatisticsConfig,
+
     /// Test-only hooks (`SCIM_FAULT_*`), present only in test builds (see `shared::fault`).
     #[command(flatten)]
     pub faults: shared::fault::Faults,

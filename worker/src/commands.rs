@@ -21,6 +21,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     shared::migration::migrate_product_via(&db, &product)
         .await
         .context("migrating the product schema")?;
+    // Stops with the shutdown signal; nothing to wait for.
+    let _statistics = shared::statistics::spawn(
+        db.clone(),
+        <shared::migration::product::Migrator as shared::migration::SchemaMigrator>::SCHEMA,
+        args.statistics.clone(),
+        shutdown.clone(),
+    );
     if let Some(addr) = &args.http_addr {
         http::serve(addr, shutdown.clone()).await?;
     }

@@ -7,4 +7,5 @@
 
 mod drift;
 mod migrations;
+mod statistics;
 mod testdb;
