@@ -59,11 +59,6 @@ pub struct DatabaseConfig {
     /// pool (the api bounds its statements; the worker's reconcile may run long).
     #[arg(skip)]
     pub statement_timeout: Option<Duration>,
-
-    /// Plan every run of a prepared statement anew (`plan_cache_mode = force_custom_plan`); set
-    /// by the binary that owns the pool (the workers: see `shared::db::connect`).
-    #[arg(skip)]
-    pub custom_plans: bool,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -78,7 +73,6 @@ impl std::fmt::Debug for DatabaseConfig {
                 &self.database_direct_url.as_deref().map(redacted),
             )
             .field("statement_timeout", &self.statement_timeout)
-            .field("custom_plans", &self.custom_plans)
             .finish()
     }
 }
@@ -108,7 +102,6 @@ impl DatabaseConfig {
             database_pooler: Pooler::None,
             database_direct_url: None,
             statement_timeout: None,
-            custom_plans: false,
         }
     }
 
@@ -151,14 +144,7 @@ impl DatabaseConfig {
             database_pooler: Pooler::None,
             database_direct_url: None,
             statement_timeout: None,
-            custom_plans: self.custom_plans,
         }
-    }
-
-    /// With `plan_cache_mode = force_custom_plan` (why: `shared::db::connect`).
-    pub fn with_custom_plans(mut self) -> Self {
-        self.custom_plans = true;
-        self
     }
 
     pub fn with_statement_timeout(mut self, limit: Option<Duration>) -> Self {

@@ -27,31 +27,16 @@ pub fn interval(d: Duration) -> Expr {
 /// `jit = off`. JIT compilation pays off for long analytical queries and cost 0.4-2 s per
 /// statement here once a table grew past its cost threshold (the worker's manager relink after
 /// 100,000 users: 2 s of JIT for 2 ms of work).
+///
+/// The plan cache is left at its default. sqlx prepares every statement once per connection,
+/// and after five runs Postgres may keep a generic plan, costed as the tables stood then; made
+/// while a tenant's tables were nearly empty, that is a sequential scan, which only an ANALYZE
+/// of the table replaces. `crate::statistics` keeps the statistics current where autovacuum
+/// does not, which replaces such plans as the tables grow. Planning every run instead
+/// (`plan_cache_mode = force_custom_plan`, what the workers did before it) cost Postgres 15-70%
+/// more CPU per change applied and 35-50% more per POST (docs/benchmark.md, "Apply as a tenant
+/// grows").
 const JIT: (&str, &str) = ("jit", "off");
-
-/// What the workers' sessions run with besides ([`DatabaseConfig::custom_plans`]). sqlx
-/// prepares every statement once per connection, and after five runs Postgres may keep a
-/// generic plan, costed as the tables stood then. Planned while a new tenant's tables were
-/// nearly empty, that plan is a sequential scan, and nothing replaces it until an ANALYZE of the
-/// table: never where autovacuum is off (as on the CI machine), only every 10% of growth where
-/// it is on. During a 4-minute import the worker's read of a batch's rows by id took 30 ms and
-/// the emails branch of its manager resolution scanned the table for every user, so the apply
-/// rate fell as the tenant grew (docs/benchmark.md, "Apply as a tenant grows"). A custom plan
-/// is made for each run with the tables' current size; the statements are still parsed once.
-/// The api does without: planning every run of its create statement cost Postgres 35-50% more
-/// per POST (`scripts/profile create`). Its reads are exposed all the same: a `userName eq`
-/// lookup whose generic plan was made on a nearly empty directory went from 0.8 to 16 ms once
-/// 300,000 users were added with autovacuum off (docs/benchmark.md, "Apply as a tenant grows").
-const CUSTOM_PLANS: (&str, &str) = ("plan_cache_mode", "force_custom_plan");
-
-/// The session settings `cfg` asks for.
-fn session_settings(cfg: &DatabaseConfig) -> Vec<(&'static str, &'static str)> {
-    let mut settings = vec![JIT];
-    if cfg.custom_plans {
-        settings.push(CUSTOM_PLANS);
-    }
-    settings
-}
 
 /// Opens the pool, waiting with backoff while Postgres is not reachable yet.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
@@ -59,7 +44,6 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
     let mut opts = ConnectOptions::new(cfg.database_url.clone());
     let statement_timeout = cfg.statement_timeout.map(|t| t.as_millis().max(1).to_string());
     let pooler = cfg.database_pooler;
-    let settings = session_settings(cfg);
     opts.max_connections(cfg.database_max_connections)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout())
@@ -75,7 +59,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
             if pooler == Pooler::Pgbouncer {
                 return o.extra_float_digits(None);
             }
-            let o = o.options(settings.iter().copied());
+            let o = o.options([JIT]);
             match &statement_timeout {
                 Some(ms) => o.options([("statement_timeout", ms.as_str())]),
                 None => o,
@@ -103,39 +87,29 @@ pub async fn connect_direct(cfg: &DatabaseConfig) -> Result<DatabaseConnection, 
     connect(&cfg.direct()).await
 }
 
-/// Through a transaction pooler the binary cannot set `statement_timeout`, `jit` or
-/// `plan_cache_mode` itself: says so once at start when the server's settings are not the ones
-/// it would have set.
+/// Through a transaction pooler the binary cannot set `statement_timeout` or `jit` itself: says
+/// so once at start when the server's settings are not the ones it would have set.
 async fn check_settings(db: &DatabaseConnection, cfg: &DatabaseConfig) -> Result<(), DbErr> {
     let row = db
         .query_one_raw(stmt(
             "select current_setting('statement_timeout') as timeout,
                     current_setting('jit') as jit,
-                    current_setting('plan_cache_mode') as plan_cache_mode,
                     (extract(epoch from current_setting('statement_timeout')::interval) * 1000)::bigint as ms",
             [],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no answer to a settings query".into()))?;
     let jit: String = row.try_get("", "jit")?;
-    let plan_cache_mode: String = row.try_get("", "plan_cache_mode")?;
     let ms: i64 = row.try_get("", "ms")?;
     let wanted = cfg.statement_timeout.map_or(0, |t| t.as_millis() as i64);
-    let got = [
-        ("jit", jit.as_str()),
-        ("plan_cache_mode", plan_cache_mode.as_str()),
-    ];
-    let as_set = session_settings(cfg).iter().all(|wanted| got.contains(wanted));
-    if !as_set || ms != wanted {
+    if jit != JIT.1 || ms != wanted {
         let timeout: String = row.try_get("", "timeout")?;
         tracing::warn!(
             statement_timeout = %timeout,
             wanted_statement_timeout_ms = wanted,
             jit = %jit,
-            plan_cache_mode = %plan_cache_mode,
-            "through PgBouncer the server's statement_timeout, jit and plan_cache_mode apply, \
-             and they are not what this binary would set (jit off; for the workers \
-             plan_cache_mode force_custom_plan too): set them for its role (ALTER ROLE ... SET) \
+            "through PgBouncer the server's statement_timeout and jit apply, and they are not \
+             what this binary would set (jit off): set them for its role (ALTER ROLE ... SET) \
              or in PgBouncer's connect_query for its database entry (docs/operations.md)"
         );
     }

@@ -15,7 +15,7 @@ const USERS: usize = 30;
 /// What each binary would set itself on a direct connection; through PgBouncer its database
 /// entry's `connect_query` sets it on every server connection of that entry.
 const API_SETTINGS: &str = "set statement_timeout = 20000; set jit = off";
-const WORKER_SETTINGS: &str = "set jit = off; set plan_cache_mode = force_custom_plan";
+const WORKER_SETTINGS: &str = "set jit = off";
 
 /// A PgBouncer with an entry for the api and one for the workers, both standing for the test's
 /// database, with `pool_size` server connections each.

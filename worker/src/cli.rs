@@ -109,10 +109,9 @@ impl ProductArgs {
         cfg
     }
 
-    /// The directory, as the worker's pools reach it: every run of a statement planned anew,
-    /// since a worker's few statements serve tables of any size (`shared::db::connect`).
+    /// The directory, as the worker's pools reach it.
     pub fn directory_db(&self) -> DatabaseConfig {
-        self.db.clone().with_custom_plans()
+        self.db.clone()
     }
 
     /// Whether the product has a database of its own (else one pool serves both).
@@ -188,14 +187,6 @@ mod tests {
         let cfg = args(None, None).product_db();
         assert_eq!(cfg.database_url, "postgres://u@pgbouncer:6432/scim");
         assert_eq!(cfg.direct_url(), "postgres://u@pg:5432/scim");
-    }
-
-    #[test]
-    fn the_workers_pools_plan_every_run_of_a_statement() {
-        for separate in [None, Some("postgres://u@pgbouncer:6432/product")] {
-            let a = args(separate, separate);
-            assert!(a.product_db().custom_plans && a.directory_db().custom_plans);
-        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod outages;
 mod outbox;
 mod reads;
 mod secrets;
+mod statistics;
 mod tracing;
 mod worker;
 

@@ -138,39 +138,6 @@ async fn pooled_connections_run_without_jit() {
     assert_eq!(jit, "off");
 }
 
-/// A pool that asks for custom plans (the workers', `ProductArgs::product_db`) plans each run
-/// of a prepared statement anew (`plan_cache_mode = force_custom_plan`). Left to choose,
-/// Postgres keeps a generic plan after five runs, costed as the tables stood then: made while a tenant's tables were nearly empty,
-/// that is a sequential scan, which nothing replaced while autovacuum was off, and the worker's
-/// apply slowed as the tenant grew (docs/benchmark.md, "Apply as a tenant grows").
-#[tokio::test]
-async fn pooled_connections_never_keep_a_generic_plan() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
-    let env = tests::TestEnv::new().await;
-    let cfg = shared::config::DatabaseConfig::new(env.db_url.clone()).with_custom_plans();
-    let db = shared::db::connect(&cfg).await.expect("connect");
-    // One transaction: one connection, whose prepared statements the last query reads.
-    let txn = db.begin().await.expect("begin");
-    // A statement whose generic plan costs what its custom plans do, so that Postgres left to
-    // choose takes the generic one from the sixth run on.
-    let read = "select $1::bigint + 1";
-    for n in 0..10i64 {
-        txn.query_one_raw(shared::db::stmt(read, [n.into()]))
-            .await
-            .expect("read");
-    }
-    let plans = txn
-        .query_one_raw(shared::db::stmt(
-            "select generic_plans, custom_plans from pg_prepared_statements where statement = $1",
-            [read.into()],
-        ))
-        .await
-        .expect("plans")
-        .expect("the read was prepared on this connection");
-    let (generic, custom): (i64, i64) = plans.try_get_many_by_index().expect("counts");
-    assert_eq!((generic, custom), (0, 10));
-}
-
 /// AMQP_URL names two "nodes" (two proxies in front of the one real broker, so the test needs no
 /// cluster of its own). Each node goes away in turn, so whichever one the api and the worker
 /// started on (a random one), they have to move to the other at least once, and a change posted
