@@ -94,11 +94,14 @@ pub async fn analyze_stale(
 }
 
 /// The tables of schema `$1` past their threshold (`$3 + $2 ×` rows), with their changes.
-/// `reltuples` is -1 until the first analyse.
+/// `reltuples` is -1 until the first analyse. Only tables this role may analyse (their owner's
+/// privileges, as the binary that migrated them has): for others ANALYZE only warns and does
+/// nothing, and they would be picked again every round.
 const STALE: &str = "select s.relname, s.n_mod_since_analyze
        from pg_stat_user_tables s join pg_class c on c.oid = s.relid
       where s.schemaname = $1
-        and s.n_mod_since_analyze > $3::float8 + $2::float8 * greatest(c.reltuples, 0)";
+        and s.n_mod_since_analyze > $3::float8 + $2::float8 * greatest(c.reltuples, 0)
+        and pg_has_role(c.relowner, 'USAGE')";
 
 /// Analyses one table, unless another process is doing it or did it meanwhile; says whether it
 /// did. A table busy past [`LOCK_WAIT`] is left for the next round.

@@ -287,9 +287,6 @@ fn event(
     }
 }
 
-/// Renders users with their read-only `groups` (live memberships of live groups; omitted when
-/// there are none), then projects them. The groups of all of them come from one query, and
-/// none when the projection leaves `groups` out.
 /// The manager a user names by our id (IdPs may name one by another key, which the product
 /// resolves; those get no `$ref`).
 fn manager_id(doc: &user::Doc) -> Option<Uuid> {
@@ -300,6 +297,9 @@ fn manager_id(doc: &user::Doc) -> Option<Uuid> {
         .and_then(|v| Uuid::parse_str(v).ok())
 }
 
+/// Renders users with their read-only `groups` (live memberships of live groups; omitted when
+/// there are none), then projects them. The groups of all of them come from one query, and
+/// none when the projection leaves `groups` out.
 async fn render(
     db: &impl ConnectionTrait,
     tenant: Uuid,
