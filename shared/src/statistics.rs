@@ -41,8 +41,19 @@ pub struct StatisticsConfig {
 
     /// A table is analysed once its rows changed since the last analyse exceed
     /// 50 + this fraction of its rows (autovacuum's `autovacuum_analyze_scale_factor`).
-    #[arg(long, env = "SCIM_ANALYZE_FRACTION", default_value_t = 0.1)]
+    #[arg(long, env = "SCIM_ANALYZE_FRACTION", default_value_t = 0.1, value_parser = fraction)]
     pub analyze_fraction: f64,
+}
+
+/// A fraction of a table's rows: finite and not negative (a negative one would analyse every
+/// table every round, NaN none ever).
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!(
+            "{s:?} is not a fraction of a table's rows (0, 0.1, 0.5 ...)"
+        )),
+    }
 }
 
 /// Checks `schema` every interval until `shutdown`; nothing when the interval is 0.
@@ -183,6 +194,15 @@ fn quoted(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fraction_is_finite_and_not_negative() {
+        assert_eq!(fraction("0.1"), Ok(0.1));
+        assert_eq!(fraction("0"), Ok(0.0));
+        for bad in ["-0.1", "NaN", "inf", "ten"] {
+            assert!(fraction(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn identifiers_are_quoted_with_their_quotes_doubled() {
