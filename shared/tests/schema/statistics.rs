@@ -20,8 +20,14 @@ async fn table_with_rows(db: &DatabaseConnection, rows: i64) {
     .await
     .unwrap();
     add_rows(db, rows).await;
-    // A backend publishes its changes' counts up to a second after its commit: an ANALYZE
-    // before that would reset a count the inserts then add to.
+    // An ANALYZE before the server counts the inserts would reset a count they then add to.
+    wait_until_counted(db, rows).await;
+    db.execute_unprepared("analyze keeper.items").await.unwrap();
+}
+
+/// Waits until the server counts at least `changes` since the table's last analyse: a backend
+/// publishes its counts up to a second after its commit.
+async fn wait_until_counted(db: &DatabaseConnection, changes: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let counted = db
@@ -35,12 +41,15 @@ async fn table_with_rows(db: &DatabaseConnection, rows: i64) {
             .unwrap()
             .try_get::<i64>("", "n")
             .unwrap();
-        if counted >= rows || Instant::now() > deadline {
-            break;
+        assert!(
+            Instant::now() < deadline,
+            "{counted} of {changes} changes counted after 20 s"
+        );
+        if counted >= changes {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    db.execute_unprepared("analyze keeper.items").await.unwrap();
 }
 
 async fn add_rows(db: &DatabaseConnection, rows: i64) {
@@ -75,7 +84,7 @@ async fn a_table_is_analysed_once_its_changes_pass_the_threshold_and_then_not_ag
 
     // 60 changes on 1,000 analysed rows: under 50 + 10%.
     add_rows(&db, 60).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_until_counted(&db, 60).await;
     assert_eq!(
         analyze_stale(&db, "keeper", FRACTION).await.unwrap(),
         Vec::<String>::new()
@@ -114,7 +123,7 @@ async fn a_table_another_replica_is_analysing_is_left_to_it() {
         ))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_until_counted(&db, 500).await;
     assert_eq!(
         analyze_stale(&db, "keeper", FRACTION).await.unwrap(),
         Vec::<String>::new()
