@@ -14,6 +14,7 @@ mod auth;
 mod auth_cache;
 pub mod cli;
 mod client;
+mod connections;
 mod deprovisioning;
 pub mod directory;
 mod error;

@@ -180,18 +180,7 @@ impl Application {
         });
         // The peer's address is the line of requests that carry no tenant (`admission`), and
         // the admin key throttle counts failures per client.
-        match self.tls {
-            Some(acceptor) => crate::tls::serve(self.listener, acceptor, self.router, shutdown).await,
-            None => {
-                axum::serve(
-                    self.listener,
-                    self.router
-                        .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await?
-            }
-        }
+        crate::connections::serve(self.listener, self.tls, self.router, shutdown).await;
         if let Some(m) = metrics {
             let _ = m.await;
         }

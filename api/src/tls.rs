@@ -1,5 +1,5 @@
 //! The api's own https listener (SCIM_TLS_CERT / SCIM_TLS_KEY): rustls on the accepted sockets,
-//! each connection then served by hyper as `axum::serve` serves a plain one.
+//! each connection then served by `connections::serve` as a plain one is.
 //!
 //! The certificate is reloaded when its files change (checked every SCIM_TLS_RELOAD_SECS), so
 //! that a renewal (cert-manager, certbot, a mounted secret being updated) needs no restart: new
@@ -11,26 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Request};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
-
-/// A client that connects and says nothing is dropped after this long.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Same bound for the request head once the connection is up (hyper's default is 30 s).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the certificate and key are, and how often to look for a new pair.
 #[derive(Debug, Clone)]
@@ -168,57 +156,6 @@ pub fn watch(
             }
         }
     })
-}
-
-/// Serves `app` over TLS until shutdown, then waits for the open connections to finish their
-/// requests, as `axum::serve(..).with_graceful_shutdown` does for plain http.
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router, shutdown: CancellationToken) {
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            // What `into_make_service_with_connect_info` gives plain connections: the admission
-            // line and the admin throttle key on the peer address.
-            let svc = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! answered early (body over the size limit, authentication, database down) leaves the rest of
 //! the body on the connection, so the server closes the connection after responding. Without
 //! the header a client may reuse that keep-alive connection for its next request, which then
-//! fails with a broken pipe and no answer at all.
+//! fails with a broken pipe and no answer at all. The close itself lingers
+//! (`connections::Linger`), so that a client still writing the body gets to read the answer.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Body as _, Frame, SizeHint};
+
+use crate::connections::Linger;
 
 /// A request body that records when it has been read to its end.
 struct Tracked {
@@ -52,6 +55,7 @@ pub async fn close_if_unread(req: Request, next: Next) -> Response {
     if body.is_end_stream() {
         return next.run(Request::from_parts(parts, body)).await;
     }
+    let linger = parts.extensions.get::<Linger>().cloned();
     let finished = Arc::new(AtomicBool::new(false));
     let tracked = Tracked {
         inner: body,
@@ -61,6 +65,9 @@ pub async fn close_if_unread(req: Request, next: Next) -> Response {
     if !finished.load(Ordering::Relaxed) {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if let Some(linger) = linger {
+            linger.request();
+        }
     }
     resp
 }

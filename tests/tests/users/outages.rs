@@ -103,16 +103,25 @@ async fn api_and_worker_reconnect_by_themselves_after_a_broker_outage() {
 
     proxy.down().await;
     let during = post("during-outage@acme.test").await;
-    let ready = w
-        .env
-        .http
-        .get(format!("{}/readyz", api.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let ready: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(ready["rabbitmq"], "down");
+    // The api learns of the cut from its connection (a heartbeat or a failed publish), a moment
+    // after the proxy drops it: the readiness turns, it is not read before.
+    let readyz = || async {
+        let r = w
+            .env
+            .http
+            .get(format!("{}/readyz", api.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    tests::eventually("the api reports the broker down", || async {
+        readyz().await.0 == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let (status, ready) = readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready["rabbitmq"], "down", "{ready}");
     let metrics = api.scrape(&w.env.http).await;
     assert!(
         metrics.contains("scim_outbox_backlog"),
