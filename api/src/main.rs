@@ -8,6 +8,9 @@ use scim_api::cli::{Cli, Command, KeysCommand, ServeArgs, TenantCommand, TokenCo
 use scim_api::{startup, tokens};
 use serde_json::json;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // DATABASE_URL and the other secret settings may come from <NAME>_FILE (shared::secrets).

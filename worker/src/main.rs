@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use scim_worker::cli::{Cli, Command, RunArgs};
 use scim_worker::commands::{dead_letters, migrate, reconcile, run, verify};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // DATABASE_URL and the other secret settings may come from <NAME>_FILE (shared::secrets).
