@@ -79,6 +79,24 @@ struct Positioned<M> {
 /// The column a row's position is read into.
 const POSITION: &str = "cursor_position";
 
+/// A row read with the value of [`page`]'s `attach` expression over it.
+struct Attached<M> {
+    model: M,
+    attached: Option<Value>,
+}
+
+/// The column an attached value is read into (null when nothing is attached).
+const ATTACHED: &str = "attached";
+
+impl<M: FromQueryResult> FromQueryResult for Attached<M> {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            model: M::from_query_result(res, pre)?,
+            attached: res.try_get(pre, ATTACHED)?,
+        })
+    }
+}
+
 impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         Ok(Self {
@@ -96,12 +114,17 @@ impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
 /// With a cursor (`q.seek`), the page is the rows after the cursor's position in `order` (a
 /// keyset read: resources created or deleted meanwhile do not shift it), and one row more is
 /// read to know whether another page follows. The total is still the whole list's.
+///
+/// `attach` is a jsonb expression over each row (a correlated subquery), read beside it: what
+/// the answer shows from other tables comes in the same statement, not a second round trip.
 pub async fn page<E: EntityTrait>(
     db: &impl ConnectionTrait,
     q: &Query<'_>,
     base: Select<E>,
     order: sort_sql::Order,
-) -> Result<Rows<E::Model>, ScimError> {
+    attach: Option<Expr>,
+) -> Result<Rows<(E::Model, Option<Value>)>, ScimError> {
+    let attach = attach.unwrap_or_else(|| Expr::cust("null::jsonb"));
     let count = |base: Select<E>| async move {
         let mut counted = base.into_query();
         counted.clear_selects().expr(Expr::col(Asterisk).count());
@@ -117,12 +140,16 @@ pub async fn page<E: EntityTrait>(
                 rest: Continuation::default(),
             });
         }
-        let rows = order
-            .apply(base.clone())
+        let rows: Vec<_> = order
+            .apply(base.clone().expr_as(attach, ATTACHED))
             .limit(limit)
             .offset(u64::try_from(q.offset).unwrap_or(0))
+            .into_model::<Attached<E::Model>>()
             .all(db)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|a| (a.model, a.attached))
+            .collect();
         let last_page = (rows.len() as i64) < q.limit && (q.offset == 0 || !rows.is_empty());
         let total = if last_page {
             q.offset + rows.len() as i64
@@ -135,14 +162,17 @@ pub async fn page<E: EntityTrait>(
             rest: Continuation::default(),
         });
     };
-    let mut select = base.clone().expr_as(order.position(), POSITION);
+    let mut select = base
+        .clone()
+        .expr_as(order.position(), POSITION)
+        .expr_as(attach, ATTACHED);
     if let Seek::After(position) = seek {
         select = select.filter(order.after(position).ok_or_else(invalid_cursor)?);
     }
     let mut read = order
         .apply(select)
         .limit(limit + 1)
-        .into_model::<Positioned<E::Model>>()
+        .into_model::<Positioned<Attached<E::Model>>>()
         .all(db)
         .await
         .map_err(|e| match shared::db::sqlstate(&e).as_deref() {
@@ -163,7 +193,7 @@ pub async fn page<E: EntityTrait>(
         .into_iter()
         .map(|p| {
             let position = serde_json::from_value(p.position).map_err(|e| DbErr::Json(e.to_string()))?;
-            Ok::<_, DbErr>((p.model, position))
+            Ok::<_, DbErr>(((p.model.model, p.model.attached), position))
         })
         .collect::<Result<(Vec<_>, Vec<_>), _>>()?;
     Ok(Rows {

@@ -480,48 +480,77 @@ pub async fn counts(db: &impl ConnectionTrait, groups: &[Uuid]) -> Result<HashMa
     Ok(out)
 }
 
-/// The live groups of each user (one query for a whole page of users), by displayName: the
-/// groups it is a member of (`direct`), and the groups those are child groups of, at any depth
-/// (RFC 7643 §4.1.2: `"type": "indirect"`).
+/// A user's live groups as a jsonb array of `[id, displayName, direct]` by displayName then id
+/// (null when there are none): the groups it is a member of (`direct`), and the groups those
+/// are child groups of, at any depth (RFC 7643 §4.1.2: `"type": "indirect"`). A correlated
+/// subquery over a row of `scim.users`, so that a page of users reads its groups in the same
+/// statement ([`crate::directory::page`]'s `attach`). The walk goes up the live child-group
+/// edges; `union` stops at groups reached twice, and the direct groups are those reached at
+/// depth 0.
+pub fn groups_column(tenant: Uuid) -> Expr {
+    Expr::cust_with_values(
+        r#"(select jsonb_agg(jsonb_build_array(x.group_id, x.display_name, x.direct)
+                    order by x.display_name_key, x.group_id)
+            from (
+                with recursive up(group_id, depth) as (
+                    select m.group_id, 0
+                    from scim.group_members m
+                    join scim.groups g on g.id = m.group_id and g.deleted_at is null and g.tenant_id = $1
+                    where m.user_id = "users"."id" and m.member
+                    union
+                    select e.group_id, 1
+                    from up
+                    join scim.group_children e on e.child_id = up.group_id and e.member
+                    join scim.groups g on g.id = e.group_id and g.deleted_at is null
+                )
+                select up.group_id, g.display_name, g.display_name_key, min(up.depth) = 0 as direct
+                from up join scim.groups g on g.id = up.group_id
+                group by up.group_id, g.display_name, g.display_name_key
+            ) x)"#,
+        [tenant],
+    )
+}
+
+/// The groups [`groups_column`] read for one user.
+pub fn groups_from(column: Option<Value>) -> Result<Vec<GroupRef>, DbErr> {
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(Uuid, String, bool)> =
+        serde_json::from_value(column).map_err(|e| DbErr::Json(format!("a user's groups: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(group_id, display_name, direct)| GroupRef {
+            group_id,
+            display_name,
+            direct,
+        })
+        .collect())
+}
+
+/// The live groups of each of `users` ([`groups_column`]; users without groups are absent).
 pub async fn groups_of(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     users: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<GroupRef>>, DbErr> {
-    let mut out: HashMap<Uuid, Vec<GroupRef>> = HashMap::new();
     if users.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
-    // Raw: a recursive walk up the live child-group edges; `union` stops at groups reached
-    // twice. The direct groups are those reached at depth 0.
-    let rows = db
-        .query_all_raw(stmt(
-            "with recursive up(user_id, group_id, depth) as (
-                 select m.user_id, m.group_id, 0
-                 from scim.group_members m
-                 join scim.groups g on g.id = m.group_id and g.deleted_at is null and g.tenant_id = $2
-                 where m.user_id = any($1::uuid[]) and m.member
-                 union
-                 select up.user_id, e.group_id, 1
-                 from up
-                 join scim.group_children e on e.child_id = up.group_id and e.member
-                 join scim.groups g on g.id = e.group_id and g.deleted_at is null
-             )
-             select up.user_id, up.group_id, g.display_name, min(up.depth) = 0
-             from up join scim.groups g on g.id = up.group_id
-             group by up.user_id, up.group_id, g.display_name, g.display_name_key
-             order by up.user_id, g.display_name_key, up.group_id",
-            [users.to_vec().into(), tenant.into()],
-        ))
+    let rows: Vec<(Uuid, Option<Value>)> = scim_user::Entity::find()
+        .select_only()
+        .column(scim_user::Column::Id)
+        .expr(groups_column(tenant))
+        .filter(Expr::col(scim_user::Column::Id).eq(PgFunc::any(Expr::val(users.to_vec()))))
+        .into_tuple()
+        .all(db)
         .await?;
-    for r in rows {
-        let (user_id, group_id, display_name, direct) =
-            r.try_get_many_by_index::<(Uuid, Uuid, String, bool)>()?;
-        out.entry(user_id).or_default().push(GroupRef {
-            group_id,
-            display_name,
-            direct,
-        });
+    let mut out = HashMap::new();
+    for (user, column) in rows {
+        let groups = groups_from(column)?;
+        if !groups.is_empty() {
+            out.insert(user, groups);
+        }
     }
     Ok(out)
 }

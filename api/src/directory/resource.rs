@@ -210,18 +210,22 @@ pub async fn tombstone<R: Resource>(
 }
 
 /// One page of the tenant's live rows: filtered and sorted in Postgres, in a stable order (the
-/// `sortBy` attribute if any, else creation time; then id); and the total.
+/// `sortBy` attribute if any, else creation time; then id); and the total. Each row comes with
+/// the value of `attach` over it, if one is given (`super::page`).
 pub async fn list<R: Resource>(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     q: &Query<'_>,
-) -> Result<Rows<Stored>, ScimError> {
+    attach: Option<Expr>,
+) -> Result<Rows<(Stored, Option<serde_json::Value>)>, ScimError> {
     let order = R::order(q.sort, q.scope)?;
     let sel = match q.filter {
         None => Selection::All,
         Some(f) => R::selection(f, q.scope)?,
     };
-    Ok(super::page(db, q, super::selection::<R>(tenant, sel), order)
-        .await?
-        .map(R::stored))
+    Ok(
+        super::page(db, q, super::selection::<R>(tenant, sel), order, attach)
+            .await?
+            .map(|(model, attached)| (R::stored(model), attached)),
+    )
 }

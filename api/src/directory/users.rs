@@ -2,6 +2,8 @@
 //! enqueues the change message in the same transaction, so the message order per user matches
 //! the commit order and no committed change can miss its message.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, FromQueryResult, Value};
 use shared::db::{stmt, unique_violation};
@@ -9,6 +11,7 @@ use shared::entity::scim_user::{Column, Entity, Model};
 use shared::messages::{ChangeMessage, Operation, Resource as Payload};
 use uuid::Uuid;
 
+use super::memberships::{self, GroupRef};
 use super::resource::{self, Col, Resource, Table};
 use super::sort_sql::{self, Order};
 use super::user_batch::{Creates, Planned};
@@ -337,16 +340,38 @@ fn guarded(
 pub struct Page {
     pub total: i64,
     pub users: Vec<StoredUser>,
+    /// Their groups, read with them when the list was asked `with_groups` (users in no group
+    /// are absent).
+    pub groups: Option<HashMap<Uuid, Vec<GroupRef>>>,
     /// Where a cursor walk goes on after this page.
     pub rest: crate::directory::Continuation,
 }
 
-/// One page of a tenant's live users (see `resource::list`).
-pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let rows = resource::list::<Users>(db, tenant, q).await?;
+/// One page of a tenant's live users (see `resource::list`), with their groups if asked: in the
+/// same statement, which is every IdP lookup's one round trip.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    q: &Query<'_>,
+    with_groups: bool,
+) -> Result<Page, ScimError> {
+    let attach = with_groups.then(|| memberships::groups_column(tenant));
+    let rows = resource::list::<Users>(db, tenant, q, attach).await?;
+    let mut users = Vec::with_capacity(rows.rows.len());
+    let mut groups = with_groups.then(HashMap::new);
+    for (user, column) in rows.rows {
+        if let Some(groups) = groups.as_mut() {
+            let of_user = memberships::groups_from(column)?;
+            if !of_user.is_empty() {
+                groups.insert(user.meta.id, of_user);
+            }
+        }
+        users.push(user);
+    }
     Ok(Page {
         total: rows.total,
-        users: rows.rows,
+        users,
+        groups,
         rest: rows.rest,
     })
 }
@@ -357,7 +382,7 @@ pub async fn display_names(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Option<String>>, DbErr> {
+) -> Result<HashMap<Uuid, Option<String>>, DbErr> {
     use sea_orm::sea_query::extension::postgres::{PgExpr, PgFunc};
     use sea_orm::sea_query::{Expr, ExprTrait};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};

@@ -86,8 +86,9 @@ impl Resource for User {
         q: &Query<'_>,
         _member_budget: usize,
     ) -> Result<ListPage, ScimError> {
-        let page = users::list(db, tenant, q).await?;
-        let resources = render(db, tenant, base, &page.users, Some(params)).await?;
+        let with_groups = requested("groups", &params.attributes, &params.excluded_attributes, true);
+        let page = users::list(db, tenant, q, with_groups).await?;
+        let resources = render(db, tenant, base, &page.users, page.groups, Some(params)).await?;
         Ok(ListPage {
             total: page.total,
             next: page.rest.after(resources.len()),
@@ -102,7 +103,7 @@ impl Resource for User {
         stored: &StoredUser,
         params: Option<&ListParams>,
     ) -> Result<Value, ScimError> {
-        let mut all = render(db, tenant, base, std::slice::from_ref(stored), params).await?;
+        let mut all = render(db, tenant, base, std::slice::from_ref(stored), None, params).await?;
         Ok(all.pop().unwrap_or_default())
     }
 
@@ -298,17 +299,21 @@ fn manager_id(doc: &user::Doc) -> Option<Uuid> {
 }
 
 /// Renders users with their read-only `groups` (live memberships of live groups; omitted when
-/// there are none), then projects them. The groups of all of them come from one query, and
-/// none when the projection leaves `groups` out.
+/// there are none), then projects them. The groups are those `read` with the users (a list
+/// page), else those of all of them from one query, and none when the projection leaves
+/// `groups` out.
 async fn render(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     base: &str,
     users: &[StoredUser],
+    read: Option<HashMap<Uuid, Vec<memberships::GroupRef>>>,
     params: Option<&ListParams>,
 ) -> Result<Vec<Value>, ScimError> {
     let with_groups = params.is_none_or(|p| requested("groups", &p.attributes, &p.excluded_attributes, true));
-    let mut groups = if with_groups {
+    let mut groups = if let Some(read) = read {
+        read
+    } else if with_groups {
         let ids: Vec<Uuid> = users.iter().map(|u| u.meta.id).collect();
         memberships::groups_of(db, tenant, &ids).await?
     } else {

@@ -119,7 +119,7 @@ pub async fn list_user_ids(
     tenant: Uuid,
     f: &filter::Filter,
 ) -> Result<BTreeSet<Uuid>, String> {
-    match users::list(db, tenant, &whole_tenant(Some(f))).await {
+    match users::list(db, tenant, &whole_tenant(Some(f)), false).await {
         Ok(page) => {
             let ids: BTreeSet<Uuid> = page.users.iter().map(|u| u.meta.id).collect();
             assert_eq!(

@@ -126,7 +126,7 @@ async fn compare_users_in_force(
 ) -> Result<(), TestCaseError> {
     let tenant = new_tenant(db).await;
     let ids = store_users(db, tenant, gen_users).await;
-    let stored = users::list(db, tenant, &whole_tenant(None))
+    let stored = users::list(db, tenant, &whole_tenant(None), false)
         .await
         .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
         .users;
@@ -178,7 +178,7 @@ async fn compare_groups(
 ) -> Result<(), TestCaseError> {
     let tenant = new_tenant(db).await;
     let user_ids = store_users(db, tenant, gen_users).await;
-    let stored_users = users::list(db, tenant, &whole_tenant(None))
+    let stored_users = users::list(db, tenant, &whole_tenant(None), false)
         .await
         .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?
         .users;
@@ -349,7 +349,7 @@ async fn compare_sorts(
                 sort: Some(&sort),
                 ..whole_tenant(None)
             };
-            let page = users::list(db, tenant, &q)
+            let page = users::list(db, tenant, &q, false)
                 .await
                 .map_err(|e| TestCaseError::fail(format!("list: {e:?}")))?;
             let key = |u: &users::StoredUser| -> Option<serde_json::Value> {
@@ -425,6 +425,8 @@ async fn walked(db: &DatabaseConnection, tenant: Uuid, q: &Query<'_>) -> Result<
                 seek: Some(seek),
                 ..*q
             },
+            // The keyset read with a value attached to each row, as a user list reads groups.
+            true,
         )
         .await
         .map_err(|e| TestCaseError::fail(format!("cursor page: {e:?}")))?;

@@ -177,6 +177,12 @@ async fn five_levels_over_20000_users_keep_the_closure_writing_only_the_rows_tha
     assert_eq!(types.len(), 5, "{types:?}");
     assert!(types.contains(&("Level 4".into(), "direct".into())));
     assert!(types.contains(&("Level 0".into(), "indirect".into())));
+    // A list reads the groups with the users (one statement): the same five, in the same order.
+    let name = deep.body["userName"].as_str().unwrap();
+    let found = w
+        .get(&format!("/Users?filter=userName%20eq%20%22{name}%22"))
+        .await;
+    assert_eq!(found.body["Resources"][0]["groups"], deep.body["groups"]);
 
     // Cutting L2 ∌ L3 takes L3's and L4's 8,000 out of L2, L1 and L0: 24,000 deletes, nothing
     // else written.
