@@ -117,6 +117,8 @@ impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
 ///
 /// `attach` is a jsonb expression over each row (a correlated subquery), read beside it: what
 /// the answer shows from other tables comes in the same statement, not a second round trip.
+/// Postgres evaluates it after any sort, but for every row an OFFSET skips as well (the
+/// subquery ran 50,100 times for `limit 100 offset 50000`): attach only to pages without one.
 pub async fn page<E: EntityTrait>(
     db: &impl ConnectionTrait,
     q: &Query<'_>,
