@@ -79,14 +79,14 @@ struct Positioned<M> {
 /// The column a row's position is read into.
 const POSITION: &str = "cursor_position";
 
-/// A row read with the value of [`page`]'s `attach` expression over it.
-struct Attached<M> {
-    model: M,
-    attached: Option<Value>,
+/// A row read with the value of an `attach` expression over it ([`page`]).
+pub(crate) struct Attached<M> {
+    pub model: M,
+    pub attached: Option<Value>,
 }
 
 /// The column an attached value is read into (null when nothing is attached).
-const ATTACHED: &str = "attached";
+pub(crate) const ATTACHED: &str = "attached";
 
 impl<M: FromQueryResult> FromQueryResult for Attached<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {

@@ -113,6 +113,21 @@ pub async fn get<R: Resource>(
     Ok(live::<R>(tenant, id).one(db).await?.map(R::stored))
 }
 
+/// A live row with the value of `attach` over it, in one statement (see `super::page`).
+pub async fn get_attached<R: Resource>(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+    attach: Expr,
+) -> Result<Option<(Stored, Option<serde_json::Value>)>, DbErr> {
+    Ok(live::<R>(tenant, id)
+        .expr_as(attach, super::ATTACHED)
+        .into_model::<super::Attached<Model<R>>>()
+        .one(db)
+        .await?
+        .map(|a| (R::stored(a.model), a.attached)))
+}
+
 /// Reads and locks a live row for the rest of the transaction.
 pub async fn lock<R: Resource>(
     txn: &DatabaseTransaction,

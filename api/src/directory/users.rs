@@ -279,6 +279,20 @@ pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Op
     resource::get::<Users>(db, tenant, id).await
 }
 
+/// A live user and its groups ([`memberships::groups_column`]; empty when it has none), in one
+/// statement.
+pub async fn get_with_groups(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<(StoredUser, Vec<GroupRef>)>, DbErr> {
+    let attach = memberships::groups_column(tenant);
+    let Some((user, column)) = resource::get_attached::<Users>(db, tenant, id, attach).await? else {
+        return Ok(None);
+    };
+    Ok(Some((user, memberships::groups_from(column)?)))
+}
+
 /// Reads and locks a live user for the rest of the transaction.
 pub async fn lock(txn: &DatabaseTransaction, tenant: Uuid, id: Uuid) -> Result<Option<StoredUser>, DbErr> {
     resource::lock::<Users>(txn, tenant, id).await

@@ -151,6 +151,24 @@ pub(super) trait Resource: Sized + Send + Sync + 'static {
         params: Option<&ListParams>,
     ) -> impl Future<Output = Result<Value, ScimError>> + Send;
 
+    /// One live resource as a GET shows it (`None`: no such resource). Resource types whose
+    /// rendering reads other tables may read them in the same statement as the resource.
+    fn read(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        base: &str,
+        id: Uuid,
+        params: &ListParams,
+    ) -> impl Future<Output = Result<Option<(Self::Stored, Value)>, ScimError>> + Send {
+        async move {
+            let Some(stored) = Self::get(db, tenant, id).await? else {
+                return Ok(None);
+            };
+            let body = Self::render(db, tenant, base, &stored, Some(params)).await?;
+            Ok(Some((stored, body)))
+        }
+    }
+
     /// A resource just created, as the 201 shows it.
     fn render_new(
         db: &DatabaseConnection,
@@ -422,14 +440,14 @@ pub(super) async fn read<R: Resource>(
 ) -> Result<Response, ScimError> {
     async {
         let params = ListParams::from_query(&query)?;
-        let stored = R::get(&state.db, tenant.0, parse_id::<R>(&id)?)
+        let (stored, body) = R::read(&state.db, tenant.0, &base, parse_id::<R>(&id)?, &params)
             .await?
             .ok_or_else(|| not_found::<R>(&id))?;
         let etag = R::meta(&stored).etag();
         if cond.check_read(&etag)? {
             return Ok(not_modified(etag));
         }
-        respond::<R>(&state.db, tenant.0, StatusCode::OK, &stored, &base, Some(&params)).await
+        Ok(located::<R>(StatusCode::OK, &body, &stored, &base))
     }
     .instrument(R::span(Op::Read(&id), tenant.0))
     .await

@@ -107,6 +107,41 @@ impl Resource for User {
         Ok(all.pop().unwrap_or_default())
     }
 
+    /// The user and its groups in one statement.
+    async fn read(
+        db: &DatabaseConnection,
+        tenant: Uuid,
+        base: &str,
+        id: Uuid,
+        params: &ListParams,
+    ) -> Result<Option<(StoredUser, Value)>, ScimError> {
+        let (stored, read) = if requested("groups", &params.attributes, &params.excluded_attributes, true) {
+            let Some((stored, groups)) = users::get_with_groups(db, tenant, id).await? else {
+                return Ok(None);
+            };
+            let mut read = HashMap::new();
+            if !groups.is_empty() {
+                read.insert(stored.meta.id, groups);
+            }
+            (stored, Some(read))
+        } else {
+            let Some(stored) = users::get(db, tenant, id).await? else {
+                return Ok(None);
+            };
+            (stored, None)
+        };
+        let mut all = render(
+            db,
+            tenant,
+            base,
+            std::slice::from_ref(&stored),
+            read,
+            Some(params),
+        )
+        .await?;
+        Ok(Some((stored, all.pop().unwrap_or_default())))
+    }
+
     /// A new user is in no group yet: no need to look.
     async fn render_new(
         _db: &DatabaseConnection,
@@ -311,13 +346,13 @@ async fn render(
     params: Option<&ListParams>,
 ) -> Result<Vec<Value>, ScimError> {
     let with_groups = params.is_none_or(|p| requested("groups", &p.attributes, &p.excluded_attributes, true));
-    let mut groups = if let Some(read) = read {
+    let mut groups = if !with_groups {
+        HashMap::new()
+    } else if let Some(read) = read {
         read
-    } else if with_groups {
+    } else {
         let ids: Vec<Uuid> = users.iter().map(|u| u.meta.id).collect();
         memberships::groups_of(db, tenant, &ids).await?
-    } else {
-        HashMap::new()
     };
     let with_manager = params.is_none_or(|p| {
         requested("manager", &p.attributes, &p.excluded_attributes, true)
