@@ -119,6 +119,9 @@ impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
 /// the answer shows from other tables comes in the same statement, not a second round trip.
 /// Postgres evaluates it after any sort, but for every row an OFFSET skips as well (the
 /// subquery ran 50,100 times for `limit 100 offset 50000`): attach only to pages without one.
+/// Such a page's statement then has no OFFSET clause at all: with `OFFSET $n` Postgres costs
+/// the generic plan higher and plans every execution anew, and planning the attached subquery
+/// took 0.5-0.7 ms against 0.03 ms to run it.
 pub async fn page<E: EntityTrait>(
     db: &impl ConnectionTrait,
     q: &Query<'_>,
@@ -126,6 +129,11 @@ pub async fn page<E: EntityTrait>(
     order: sort_sql::Order,
     attach: Option<Expr>,
 ) -> Result<Rows<(E::Model, Option<Value>)>, ScimError> {
+    debug_assert!(
+        attach.is_none() || q.offset == 0,
+        "attached to a page with an offset"
+    );
+    let attached = attach.is_some() && q.offset == 0;
     let attach = attach.unwrap_or_else(|| Expr::cust("null::jsonb"));
     let count = |base: Select<E>| async move {
         let mut counted = base.into_query();
@@ -142,10 +150,11 @@ pub async fn page<E: EntityTrait>(
                 rest: Continuation::default(),
             });
         }
-        let rows: Vec<_> = order
-            .apply(base.clone().expr_as(attach, ATTACHED))
-            .limit(limit)
-            .offset(u64::try_from(q.offset).unwrap_or(0))
+        let mut select = order.apply(base.clone().expr_as(attach, ATTACHED)).limit(limit);
+        if !attached {
+            select = select.offset(u64::try_from(q.offset).unwrap_or(0));
+        }
+        let rows: Vec<_> = select
             .into_model::<Attached<E::Model>>()
             .all(db)
             .await?

@@ -79,7 +79,7 @@ impl Member {
 }
 
 /// A live group a user belongs to, directly or through child groups.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRef {
     pub group_id: Uuid,
     pub display_name: String,

@@ -354,7 +354,7 @@ fn guarded(
 pub struct Page {
     pub total: i64,
     pub users: Vec<StoredUser>,
-    /// Their groups, read with them when the list was asked `with_groups` and had no offset
+    /// Their groups, read with them when the list was asked `with_groups` and is a lookup
     /// (users in no group are absent).
     pub groups: Option<HashMap<Uuid, Vec<GroupRef>>>,
     /// Where a cursor walk goes on after this page.
@@ -362,16 +362,15 @@ pub struct Page {
 }
 
 /// One page of a tenant's live users (see `resource::list`), with their groups if asked and the
-/// page has no offset: in the same statement, which is every IdP lookup's one round trip. A page
-/// further on (`startIndex` > 1) leaves them to the caller (`groups` is `None`), since the
-/// subquery would run for every skipped row too.
+/// list is a lookup (`resource::attaches`): in the same statement, which is every IdP lookup's
+/// one round trip. Otherwise `groups` is `None`, and the caller reads them apart.
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     q: &Query<'_>,
     with_groups: bool,
 ) -> Result<Page, ScimError> {
-    let with_groups = with_groups && q.offset == 0;
+    let with_groups = with_groups && resource::attaches::<Users>(q)?;
     let attach = with_groups.then(|| memberships::groups_column(tenant));
     let rows = resource::list::<Users>(db, tenant, q, attach).await?;
     let mut users = Vec::with_capacity(rows.rows.len());

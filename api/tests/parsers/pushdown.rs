@@ -245,3 +245,43 @@ async fn group_filter_table_holds_in_sql() {
         failures.join("\n")
     );
 }
+
+/// A `userName eq` lookup's first page reads its users' groups in its own statement, the same
+/// groups `groups_of` reads apart; any other list (a filter, a page further on) leaves them to
+/// that second read.
+#[tokio::test]
+async fn a_lookup_reads_the_groups_in_its_own_statement_and_other_lists_do_not() {
+    use scim_api::directory::memberships;
+    let t = TestDb::create("attach").await;
+    let tenant = new_tenant(&t.db).await;
+    let users = fixtures::users();
+    load_users(&t.db, tenant, &users).await;
+    load_groups(&t.db, tenant, &users, &fixtures::groups()).await;
+    let mut in_groups = 0;
+    for u in &users {
+        let name = u.doc["userName"].as_str().unwrap();
+        let f = filter::parse(&format!("userName eq {}", serde_json::json!(name))).unwrap();
+        let page = users::list(&t.db, tenant, &whole_tenant(Some(&f)), true)
+            .await
+            .unwrap();
+        assert_eq!(page.users.len(), 1, "{name}");
+        let read = page.groups.expect("a lookup reads the groups with the user");
+        let apart = memberships::groups_of(&t.db, tenant, &[u.id]).await.unwrap();
+        assert_eq!(read.get(&u.id), apart.get(&u.id), "{name}");
+        in_groups += usize::from(apart.contains_key(&u.id));
+    }
+    assert!(in_groups > 0, "some fixture users are in groups");
+    let active = filter::parse("active eq true").unwrap();
+    let filtered = users::list(&t.db, tenant, &whole_tenant(Some(&active)), true)
+        .await
+        .unwrap();
+    assert!(filtered.groups.is_none(), "a filter reads the groups apart");
+    let name = users[0].doc["userName"].as_str().unwrap();
+    let f = filter::parse(&format!("userName eq {}", serde_json::json!(name))).unwrap();
+    let further = Query {
+        offset: 1,
+        ..whole_tenant(Some(&f))
+    };
+    let page = users::list(&t.db, tenant, &further, true).await.unwrap();
+    assert!(page.groups.is_none(), "a page further on reads the groups apart");
+}

@@ -425,11 +425,12 @@ async fn walked(db: &DatabaseConnection, tenant: Uuid, q: &Query<'_>) -> Result<
                 seek: Some(seek),
                 ..*q
             },
-            // The keyset read with a value attached to each row, as a user list reads groups.
+            // Groups asked for: a cursor page reads them apart, not in its own statement.
             true,
         )
         .await
         .map_err(|e| TestCaseError::fail(format!("cursor page: {e:?}")))?;
+        prop_assert!(page.groups.is_none(), "a cursor page attached the groups");
         out.extend(page.users.iter().map(|u| u.meta.id));
         match page.rest.after(page.users.len()) {
             None => return Ok(out),
