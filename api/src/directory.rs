@@ -115,26 +115,34 @@ impl<M: FromQueryResult> FromQueryResult for Positioned<M> {
 /// keyset read: resources created or deleted meanwhile do not shift it), and one row more is
 /// read to know whether another page follows. The total is still the whole list's.
 ///
-/// `attach` is a jsonb expression over each row (a correlated subquery), read beside it: what
-/// the answer shows from other tables comes in the same statement, not a second round trip.
-/// Postgres evaluates it after any sort, but for every row an OFFSET skips as well (the
-/// subquery ran 50,100 times for `limit 100 offset 50000`): attach only to pages without one.
-/// Such a page's statement then has no OFFSET clause at all: with `OFFSET $n` Postgres costs
-/// the generic plan higher and plans every execution anew, and planning the attached subquery
-/// took 0.5-0.7 ms against 0.03 ms to run it.
+/// `lookup` says the page is a lookup by unique key on its first page (`userName eq`, the IdP's
+/// read before every create). Its statement then has no OFFSET clause: with `OFFSET $n`
+/// Postgres costs the generic plan higher and plans every execution anew, while a lookup's
+/// plan is the same whatever its values and can be kept. (Other lists keep `OFFSET $n` and
+/// with it the per-execution planning, which suits filters whose best plan depends on the
+/// tenant.)
+///
+/// `attach`, only on a lookup, is a jsonb expression over each row (a correlated subquery),
+/// read beside it: what the answer shows from other tables comes in the same statement, not a
+/// second round trip. Postgres evaluates it after any sort, but for every row an OFFSET skips as
+/// well (the subquery ran 50,100 times for `limit 100 offset 50000`), and planning it took
+/// 0.5-0.7 ms against 0.03 ms to run it: hence only where there is neither.
 pub async fn page<E: EntityTrait>(
     db: &impl ConnectionTrait,
     q: &Query<'_>,
     base: Select<E>,
     order: sort_sql::Order,
+    lookup: bool,
     attach: Option<Expr>,
 ) -> Result<Rows<(E::Model, Option<Value>)>, ScimError> {
     debug_assert!(
-        attach.is_none() || q.offset == 0,
-        "attached to a page with an offset"
+        attach.is_none() || lookup,
+        "attached to a page that is not a lookup"
     );
-    let attached = attach.is_some() && q.offset == 0;
-    let attach = attach.unwrap_or_else(|| Expr::cust("null::jsonb"));
+    let lookup = lookup && q.offset == 0;
+    let attach = attach
+        .filter(|_| lookup)
+        .unwrap_or_else(|| Expr::cust("null::jsonb"));
     let count = |base: Select<E>| async move {
         let mut counted = base.into_query();
         counted.clear_selects().expr(Expr::col(Asterisk).count());
@@ -151,7 +159,7 @@ pub async fn page<E: EntityTrait>(
             });
         }
         let mut select = order.apply(base.clone().expr_as(attach, ATTACHED)).limit(limit);
-        if !attached {
+        if !lookup {
             select = select.offset(u64::try_from(q.offset).unwrap_or(0));
         }
         let rows: Vec<_> = select

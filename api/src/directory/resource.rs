@@ -226,7 +226,7 @@ pub async fn tombstone<R: Resource>(
 
 /// One page of the tenant's live rows: filtered and sorted in Postgres, in a stable order (the
 /// `sortBy` attribute if any, else creation time; then id); and the total. When the list is a
-/// lookup ([`attaches`]), each row comes with the value of `attach` over it (`super::page`).
+/// lookup ([`is_lookup`]), each row comes with the value of `attach` over it (`super::page`).
 pub async fn list<R: Resource>(
     db: &impl ConnectionTrait,
     tenant: Uuid,
@@ -235,23 +235,23 @@ pub async fn list<R: Resource>(
 ) -> Result<Rows<(Stored, Option<serde_json::Value>)>, ScimError> {
     let order = R::order(q.sort, q.scope)?;
     let sel = selection::<R>(q)?;
-    let attach = attach.filter(|_| attaching(&sel, q));
+    let lookup = lookup(&sel, q);
+    let attach = attach.filter(|_| lookup);
     Ok(
-        super::page(db, q, super::selection::<R>(tenant, sel), order, attach)
+        super::page(db, q, super::selection::<R>(tenant, sel), order, lookup, attach)
             .await?
             .map(|(model, attached)| (R::stored(model), attached)),
     )
 }
 
-/// Whether [`list`] attaches its `attach` to the rows of `q`: only to a lookup by unique key
-/// (`userName eq`, the IdP's read before every create) on its first page. Such a statement's
-/// plan is the same whatever its values, so it can be kept; the others (a filter, a page
-/// further on) read what they attach apart instead.
-pub fn attaches<R: Resource>(q: &Query<'_>) -> Result<bool, ScimError> {
-    Ok(attaching(&selection::<R>(q)?, q))
+/// Whether `q` is a lookup by unique key (`userName eq`, `displayName eq`) on its first page,
+/// to which [`list`] attaches its `attach`; the others (a filter, a page further on, a cursor
+/// walk) read what they would attach apart.
+pub fn is_lookup<R: Resource>(q: &Query<'_>) -> Result<bool, ScimError> {
+    Ok(lookup(&selection::<R>(q)?, q))
 }
 
-fn attaching(sel: &Selection, q: &Query<'_>) -> bool {
+fn lookup(sel: &Selection, q: &Query<'_>) -> bool {
     matches!(sel, Selection::Key(_)) && q.offset == 0 && q.seek.is_none()
 }
 

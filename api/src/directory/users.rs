@@ -362,7 +362,7 @@ pub struct Page {
 }
 
 /// One page of a tenant's live users (see `resource::list`), with their groups if asked and the
-/// list is a lookup (`resource::attaches`): in the same statement, which is every IdP lookup's
+/// list is a lookup (`resource::is_lookup`): in the same statement, which is every IdP lookup's
 /// one round trip. Otherwise `groups` is `None`, and the caller reads them apart.
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -370,7 +370,7 @@ pub async fn list(
     q: &Query<'_>,
     with_groups: bool,
 ) -> Result<Page, ScimError> {
-    let with_groups = with_groups && resource::attaches::<Users>(q)?;
+    let with_groups = with_groups && resource::is_lookup::<Users>(q)?;
     let attach = with_groups.then(|| memberships::groups_column(tenant));
     let rows = resource::list::<Users>(db, tenant, q, attach).await?;
     let mut users = Vec::with_capacity(rows.rows.len());
