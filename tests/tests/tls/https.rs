@@ -137,3 +137,48 @@ async fn the_api_serves_scim_over_https_and_takes_up_a_renewed_certificate() {
     .await;
     assert!(api.log().contains("TLS certificate reloaded"), "{}", api.log());
 }
+
+/// Over https as over plain http, a client still writing a body the api refused from its head
+/// (413 by Content-Length) reads the answer: the close lingers under TLS too (close_notify,
+/// then the rest of the body read and discarded).
+#[tokio::test]
+async fn a_client_still_writing_a_refused_body_reads_the_answer_over_https() {
+    let pki = Pki::new("linger");
+    let issued = pki.issue("linger", &["localhost"]);
+    let env = TestEnv::new().await;
+    let (_, token) = env.create_tenant("linger");
+    let (cert, key) = (
+        issued.cert.display().to_string(),
+        issued.key.display().to_string(),
+    );
+    let api = env
+        .spawn_api_with(&[("SCIM_TLS_CERT", &cert), ("SCIM_TLS_KEY", &key)])
+        .await;
+    let addr = api.base.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut tls = connector(&pki.ca).connect(name, tcp).await.unwrap();
+    let len = 4 * 1024 * 1024;
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: {len}\r\n\r\n"
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    // The api answers from the head alone; by now it has answered and closed its side.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..len / chunk.len() {
+        tls.write_all(&chunk)
+            .await
+            .expect("the api still reads what the client sends");
+    }
+    tls.flush().await.unwrap();
+    let mut answer = Vec::new();
+    match tls.read_to_end(&mut answer).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => panic!("reading the answer: {e}"),
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
