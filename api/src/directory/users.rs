@@ -286,7 +286,7 @@ pub async fn get_with_groups(
     tenant: Uuid,
     id: Uuid,
 ) -> Result<Option<(StoredUser, Vec<GroupRef>)>, DbErr> {
-    let attach = memberships::groups_column(tenant);
+    let attach = memberships::groups_column();
     let Some((user, column)) = resource::get_attached::<Users>(db, tenant, id, attach).await? else {
         return Ok(None);
     };
@@ -371,7 +371,7 @@ pub async fn list(
     with_groups: bool,
 ) -> Result<Page, ScimError> {
     let with_groups = with_groups && resource::is_lookup::<Users>(q)?;
-    let attach = with_groups.then(|| memberships::groups_column(tenant));
+    let attach = with_groups.then(memberships::groups_column);
     let rows = resource::list::<Users>(db, tenant, q, attach).await?;
     let mut users = Vec::with_capacity(rows.rows.len());
     let mut groups = with_groups.then(HashMap::new);
