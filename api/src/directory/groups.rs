@@ -176,7 +176,7 @@ pub struct Page {
 
 /// One page of a tenant's live groups (see `resource::list`).
 pub async fn list(db: &impl ConnectionTrait, tenant: Uuid, q: &Query<'_>) -> Result<Page, ScimError> {
-    let rows = resource::list::<Groups>(db, tenant, q, None).await?;
+    let (rows, _) = resource::list::<Groups>(db, tenant, q, None).await?;
     Ok(Page {
         total: rows.total,
         groups: rows.rows.into_iter().map(|(group, _)| group).collect(),

@@ -511,21 +511,26 @@ pub fn groups_column() -> Expr {
     )
 }
 
-/// The groups [`groups_column`] read for one user.
-pub fn groups_from(column: Option<Value>) -> Result<Vec<GroupRef>, DbErr> {
-    let Some(column) = column else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(Uuid, String, bool)> =
-        serde_json::from_value(column).map_err(|e| DbErr::Json(format!("a user's groups: {e}")))?;
-    Ok(rows
-        .into_iter()
-        .map(|(group_id, display_name, direct)| GroupRef {
-            group_id,
-            display_name,
-            direct,
-        })
-        .collect())
+/// The groups [`groups_column`] read for each user (users in no group are absent).
+pub fn groups_by_user(
+    columns: impl IntoIterator<Item = (Uuid, Option<Value>)>,
+) -> Result<HashMap<Uuid, Vec<GroupRef>>, DbErr> {
+    let mut out = HashMap::new();
+    for (user, column) in columns {
+        let Some(column) = column else { continue };
+        let rows: Vec<(Uuid, String, bool)> =
+            serde_json::from_value(column).map_err(|e| DbErr::Json(format!("a user's groups: {e}")))?;
+        let groups = rows
+            .into_iter()
+            .map(|(group_id, display_name, direct)| GroupRef {
+                group_id,
+                display_name,
+                direct,
+            })
+            .collect();
+        out.insert(user, groups);
+    }
+    Ok(out)
 }
 
 /// The live groups of each of `users` ([`groups_column`]; users without groups are absent).
@@ -546,12 +551,5 @@ pub async fn groups_of(
         .into_tuple()
         .all(db)
         .await?;
-    let mut out = HashMap::new();
-    for (user, column) in rows {
-        let groups = groups_from(column)?;
-        if !groups.is_empty() {
-            out.insert(user, groups);
-        }
-    }
-    Ok(out)
+    groups_by_user(rows)
 }

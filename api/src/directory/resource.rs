@@ -226,38 +226,26 @@ pub async fn tombstone<R: Resource>(
 
 /// One page of the tenant's live rows: filtered and sorted in Postgres, in a stable order (the
 /// `sortBy` attribute if any, else creation time; then id); and the total. When the list is a
-/// lookup ([`is_lookup`]), each row comes with the value of `attach` over it (`super::page`).
+/// lookup by unique key (`userName eq`, `displayName eq`) on its first page, each row comes with
+/// the value of `attach` over it (`super::page`), and the `bool` says so; any other list (a
+/// filter, a page further on, a cursor walk) attaches nothing, and its caller reads apart what
+/// it needs.
 pub async fn list<R: Resource>(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     q: &Query<'_>,
     attach: Option<Expr>,
-) -> Result<Rows<(Stored, Option<serde_json::Value>)>, ScimError> {
+) -> Result<(Rows<(Stored, Option<serde_json::Value>)>, bool), ScimError> {
     let order = R::order(q.sort, q.scope)?;
-    let sel = selection::<R>(q)?;
-    let lookup = lookup(&sel, q);
+    let sel = match q.filter {
+        None => Selection::All,
+        Some(f) => R::selection(f, q.scope)?,
+    };
+    let lookup = matches!(sel, Selection::Key(_)) && q.offset == 0 && q.seek.is_none();
     let attach = attach.filter(|_| lookup);
-    Ok(
-        super::page(db, q, super::selection::<R>(tenant, sel), order, lookup, attach)
-            .await?
-            .map(|(model, attached)| (R::stored(model), attached)),
-    )
-}
-
-/// Whether `q` is a lookup by unique key (`userName eq`, `displayName eq`) on its first page,
-/// to which [`list`] attaches its `attach`; the others (a filter, a page further on, a cursor
-/// walk) read what they would attach apart.
-pub fn is_lookup<R: Resource>(q: &Query<'_>) -> Result<bool, ScimError> {
-    Ok(lookup(&selection::<R>(q)?, q))
-}
-
-fn lookup(sel: &Selection, q: &Query<'_>) -> bool {
-    matches!(sel, Selection::Key(_)) && q.offset == 0 && q.seek.is_none()
-}
-
-fn selection<R: Resource>(q: &Query<'_>) -> Result<Selection, Invalid> {
-    match q.filter {
-        None => Ok(Selection::All),
-        Some(f) => R::selection(f, q.scope),
-    }
+    let attached = attach.is_some();
+    let rows = super::page(db, q, super::selection::<R>(tenant, sel), order, lookup, attach)
+        .await?
+        .map(|(model, value)| (R::stored(model), value));
+    Ok((rows, attached))
 }

@@ -279,18 +279,19 @@ pub async fn get(db: &impl ConnectionTrait, tenant: Uuid, id: Uuid) -> Result<Op
     resource::get::<Users>(db, tenant, id).await
 }
 
-/// A live user and its groups ([`memberships::groups_column`]; empty when it has none), in one
-/// statement.
+/// A live user and its groups ([`memberships::groups_column`]; absent when it has none), in
+/// one statement.
 pub async fn get_with_groups(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     id: Uuid,
-) -> Result<Option<(StoredUser, Vec<GroupRef>)>, DbErr> {
+) -> Result<Option<(StoredUser, HashMap<Uuid, Vec<GroupRef>>)>, DbErr> {
     let attach = memberships::groups_column();
     let Some((user, column)) = resource::get_attached::<Users>(db, tenant, id, attach).await? else {
         return Ok(None);
     };
-    Ok(Some((user, memberships::groups_from(column)?)))
+    let groups = memberships::groups_by_user([(user.meta.id, column)])?;
+    Ok(Some((user, groups)))
 }
 
 /// Reads and locks a live user for the rest of the transaction.
@@ -355,35 +356,31 @@ pub struct Page {
     pub total: i64,
     pub users: Vec<StoredUser>,
     /// Their groups, read with them when the list was asked `with_groups` and is a lookup
-    /// (users in no group are absent).
+    /// (users in no group are absent; `None`: not read).
     pub groups: Option<HashMap<Uuid, Vec<GroupRef>>>,
     /// Where a cursor walk goes on after this page.
     pub rest: crate::directory::Continuation,
 }
 
 /// One page of a tenant's live users (see `resource::list`), with their groups if asked and the
-/// list is a lookup (`resource::is_lookup`): in the same statement, which is every IdP lookup's
-/// one round trip. Otherwise `groups` is `None`, and the caller reads them apart.
+/// list is a lookup: in the same statement, which is every IdP lookup's one round trip.
+/// Otherwise `groups` is `None`, and the caller reads them apart.
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: Uuid,
     q: &Query<'_>,
     with_groups: bool,
 ) -> Result<Page, ScimError> {
-    let with_groups = with_groups && resource::is_lookup::<Users>(q)?;
     let attach = with_groups.then(memberships::groups_column);
-    let rows = resource::list::<Users>(db, tenant, q, attach).await?;
-    let mut users = Vec::with_capacity(rows.rows.len());
-    let mut groups = with_groups.then(HashMap::new);
-    for (user, column) in rows.rows {
-        if let Some(groups) = groups.as_mut() {
-            let of_user = memberships::groups_from(column)?;
-            if !of_user.is_empty() {
-                groups.insert(user.meta.id, of_user);
-            }
-        }
-        users.push(user);
-    }
+    let (rows, attached) = resource::list::<Users>(db, tenant, q, attach).await?;
+    let (users, columns): (Vec<StoredUser>, Vec<_>) = rows.rows.into_iter().unzip();
+    let groups = if attached {
+        Some(memberships::groups_by_user(
+            users.iter().map(|u| u.meta.id).zip(columns),
+        )?)
+    } else {
+        None
+    };
     Ok(Page {
         total: rows.total,
         users,

@@ -119,11 +119,7 @@ impl Resource for User {
             let Some((stored, groups)) = users::get_with_groups(db, tenant, id).await? else {
                 return Ok(None);
             };
-            let mut read = HashMap::new();
-            if !groups.is_empty() {
-                read.insert(stored.meta.id, groups);
-            }
-            (stored, Some(read))
+            (stored, Some(groups))
         } else {
             let Some(stored) = users::get(db, tenant, id).await? else {
                 return Ok(None);
