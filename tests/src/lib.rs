@@ -781,3 +781,37 @@ pub async fn product_members(db: &DatabaseConnection, group: Uuid) -> Vec<Uuid> 
         Err(e) => panic!("query product.group_members: {e}"),
     }
 }
+
+/// POSTs a new user whose body (`len` bytes, over the api's limit) is only written once the api
+/// has had time to answer from the head alone, and returns what the api sent: the client of a
+/// lingering close (`api/src/connections.rs`), plain or TLS. Panics if a write fails, which is
+/// what a reset of the connection with the body unread looks like.
+pub async fn post_after_an_early_answer<S>(stream: &mut S, host: &str, token: &str, len: usize) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: {len}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The api answers from the head alone; by now it has answered and closed its side.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..len.div_ceil(chunk.len()) {
+        stream
+            .write_all(&chunk)
+            .await
+            .expect("the api still reads what the client sends");
+    }
+    stream.flush().await.unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer).await {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify still sent the whole answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => panic!("reading the answer, then the api's close: {e}"),
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -158,27 +158,6 @@ async fn a_client_still_writing_a_refused_body_reads_the_answer_over_https() {
     let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let name = ServerName::try_from("localhost").expect("name");
     let mut tls = connector(&pki.ca).connect(name, tcp).await.unwrap();
-    let len = 4 * 1024 * 1024;
-    let head = format!(
-        "POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {len}\r\n\r\n"
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    // The api answers from the head alone; by now it has answered and closed its side.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let chunk = vec![b' '; 64 * 1024];
-    for _ in 0..len / chunk.len() {
-        tls.write_all(&chunk)
-            .await
-            .expect("the api still reads what the client sends");
-    }
-    tls.flush().await.unwrap();
-    let mut answer = Vec::new();
-    match tls.read_to_end(&mut answer).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
-        Err(e) => panic!("reading the answer: {e}"),
-    }
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = tests::post_after_an_early_answer(&mut tls, "localhost", &token, 4 * 1024 * 1024).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }

@@ -107,30 +107,10 @@ async fn answers_before_the_body_was_read_close_the_connection() {
 /// with the body unread, which would break the client's pipe before it reads the 413.
 #[tokio::test]
 async fn a_client_still_writing_a_refused_body_reads_the_answer() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let w = World::new().await;
     let addr = w.api.base.trim_start_matches("http://");
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let len = 4 * 1024 * 1024;
-    let head = format!(
-        "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {len}\r\n\r\n",
-        w.token
-    );
-    tcp.write_all(head.as_bytes()).await.unwrap();
-    // The api answers from the head alone; by now it has answered and closed its side.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let chunk = vec![b' '; 64 * 1024];
-    for _ in 0..len / chunk.len() {
-        tcp.write_all(&chunk)
-            .await
-            .expect("the api still reads what the client sends");
-    }
-    let mut answer = Vec::new();
-    tcp.read_to_end(&mut answer)
-        .await
-        .expect("the answer, then the api's close");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = tests::post_after_an_early_answer(&mut tcp, addr, &w.token, 4 * 1024 * 1024).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
 }
